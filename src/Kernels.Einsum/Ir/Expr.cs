@@ -1,0 +1,131 @@
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace Kernels.Einsum.Ir;
+
+public enum UnaryFunction
+{
+    Negate,
+    Exp,
+    Log,
+    Sqrt,
+    Rsqrt,
+    Abs,
+    Softplus,
+    Silu,
+    Sigmoid,
+    Tanh,
+    Relu,
+    Gelu,
+}
+
+public enum BinaryOperator
+{
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Max,
+    Min,
+}
+
+/// <summary>
+/// How a map action combines the presence of its operands (FuseMax's merge operators). Every map is an
+/// intersection: a result exists where all operands exist. Division is further restricted to points
+/// where the divisor is non-zero, so <c>x / 0 = 0</c>.
+/// </summary>
+public enum MergeOperator
+{
+    Intersection,
+    NonZeroDivisor,
+    PassThrough,
+    Union,
+}
+
+/// <summary>The map expression of an Einsum, evaluated at every point of its iteration space.</summary>
+public abstract record Expr
+{
+    /// <summary>Number of arithmetic operations (each operator and function counts one).</summary>
+    public abstract int OperationCount { get; }
+
+    public IEnumerable<TensorRead> Reads()
+    {
+        var list = new List<TensorRead>();
+        CollectReads(list);
+        return list;
+    }
+
+    internal abstract void CollectReads(List<TensorRead> reads);
+}
+
+public sealed record Constant(double Value) : Expr
+{
+    public override int OperationCount => 0;
+
+    internal override void CollectReads(List<TensorRead> reads) { }
+
+    public override string ToString() => double.IsPositiveInfinity(Value) ? "inf" : double.IsNegativeInfinity(Value) ? "-inf" : Value.ToString("R", CultureInfo.InvariantCulture);
+}
+
+public sealed record TensorRead(Tensor Tensor, IReadOnlyList<IndexExpr> Indices) : Expr
+{
+    public override int OperationCount => 0;
+
+    internal override void CollectReads(List<TensorRead> reads) => reads.Add(this);
+
+    public override string ToString() => Tensor.Rank == 0 ? Tensor.Name : $"{Tensor.Name}[{string.Join(",", Indices)}]";
+}
+
+/// <summary>A size bound at run time, used as a value (<c>SS[p] / E</c>).</summary>
+public sealed record SizeValue(string Size) : Expr
+{
+    public override int OperationCount => 0;
+
+    internal override void CollectReads(List<TensorRead> reads) { }
+
+    public override string ToString() => Size;
+}
+
+/// <summary>An index used as a value (<c>exp(-S * (t - s))</c>).</summary>
+public sealed record IndexValue(IndexExpr Index) : Expr
+{
+    public override int OperationCount => 0;
+
+    internal override void CollectReads(List<TensorRead> reads) { }
+
+    public override string ToString() => Index.ToString();
+}
+
+public sealed record Unary(UnaryFunction Function, Expr Operand) : Expr
+{
+    public override int OperationCount => 1 + Operand.OperationCount;
+
+    public MergeOperator Merge => MergeOperator.PassThrough;
+
+    internal override void CollectReads(List<TensorRead> reads) => Operand.CollectReads(reads);
+
+    public override string ToString() => Function == UnaryFunction.Negate ? $"-{Operand}" : $"{Function.ToString().ToLowerInvariant()}({Operand})";
+}
+
+public sealed record Binary(BinaryOperator Operator, Expr Left, Expr Right) : Expr
+{
+    public override int OperationCount => 1 + Left.OperationCount + Right.OperationCount;
+
+    public MergeOperator Merge => Operator == BinaryOperator.Divide ? MergeOperator.NonZeroDivisor : MergeOperator.Intersection;
+
+    internal override void CollectReads(List<TensorRead> reads)
+    {
+        Left.CollectReads(reads);
+        Right.CollectReads(reads);
+    }
+
+    public override string ToString() => Operator switch
+    {
+        BinaryOperator.Max => $"max({Left}, {Right})",
+        BinaryOperator.Min => $"min({Left}, {Right})",
+        BinaryOperator.Add => $"({Left} + {Right})",
+        BinaryOperator.Subtract => $"({Left} - {Right})",
+        BinaryOperator.Multiply => $"{Left} * {Right}",
+        _ => $"{Left} / {Right}",
+    };
+}

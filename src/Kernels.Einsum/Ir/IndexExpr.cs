@@ -1,0 +1,138 @@
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace Kernels.Einsum.Ir;
+
+public enum IndexOperator
+{
+    Add,
+    Subtract,
+    Multiply,
+}
+
+/// <summary>
+/// An integer expression over indices, sizes and constants: a tensor subscript (<c>m1*M0 + m0</c>),
+/// a side of a filter (<c>m &lt;= p</c>) or of a stop condition.
+/// </summary>
+public abstract record IndexExpr
+{
+    /// <summary>The index variables it mentions, in order of appearance, without repeats.</summary>
+    public IReadOnlyList<string> Variables()
+    {
+        var list = new List<string>();
+        Collect(list);
+        return list;
+    }
+
+    internal abstract void Collect(List<string> variables);
+
+    /// <summary>True when the expression is <c>rank + constant</c> (constant may be 0 or negative).</summary>
+    public bool TryGetOffset(out string rank, out long offset)
+    {
+        switch (this)
+        {
+            case IndexVariable v:
+                rank = v.Rank;
+                offset = 0;
+                return true;
+            case IndexBinary { Operator: IndexOperator.Add, Left: IndexVariable v, Right: IndexConstant c }:
+                rank = v.Rank;
+                offset = c.Value;
+                return true;
+            case IndexBinary { Operator: IndexOperator.Add, Left: IndexConstant c, Right: IndexVariable v }:
+                rank = v.Rank;
+                offset = c.Value;
+                return true;
+            case IndexBinary { Operator: IndexOperator.Subtract, Left: IndexVariable v, Right: IndexConstant c }:
+                rank = v.Rank;
+                offset = -c.Value;
+                return true;
+            default:
+                rank = string.Empty;
+                offset = 0;
+                return false;
+        }
+    }
+}
+
+public sealed record IndexConstant(long Value) : IndexExpr
+{
+    internal override void Collect(List<string> variables) { }
+
+    public override string ToString() => Value.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>The current value of a rank's index.</summary>
+public sealed record IndexVariable(string Rank) : IndexExpr
+{
+    internal override void Collect(List<string> variables)
+    {
+        if (!variables.Contains(Rank)) variables.Add(Rank);
+    }
+
+    public override string ToString() => Rank;
+}
+
+/// <summary>A size bound at run time (<c>M0</c>).</summary>
+public sealed record IndexSize(string Size) : IndexExpr
+{
+    internal override void Collect(List<string> variables) { }
+
+    public override string ToString() => Size;
+}
+
+public sealed record IndexBinary(IndexOperator Operator, IndexExpr Left, IndexExpr Right) : IndexExpr
+{
+    internal override void Collect(List<string> variables)
+    {
+        Left.Collect(variables);
+        Right.Collect(variables);
+    }
+
+    public override string ToString() => Operator switch
+    {
+        IndexOperator.Add => $"{Left}+{Right}",
+        IndexOperator.Subtract => $"{Left}-{Wrap(Right)}",
+        _ => $"{Wrap(Left)}*{Wrap(Right)}",
+    };
+
+    private static string Wrap(IndexExpr e) => e is IndexBinary { Operator: not IndexOperator.Multiply } ? $"({e})" : e.ToString();
+}
+
+public enum ComparisonOperator
+{
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+    Equal,
+    NotEqual,
+}
+
+/// <summary>One comparison of a filter (<c>where m &lt;= p</c>) or a stop condition.</summary>
+public sealed record Comparison(IndexExpr Left, ComparisonOperator Operator, IndexExpr Right)
+{
+    public bool Holds(long left, long right) => Operator switch
+    {
+        ComparisonOperator.Less => left < right,
+        ComparisonOperator.LessEqual => left <= right,
+        ComparisonOperator.Greater => left > right,
+        ComparisonOperator.GreaterEqual => left >= right,
+        ComparisonOperator.Equal => left == right,
+        _ => left != right,
+    };
+
+    public override string ToString()
+    {
+        var op = Operator switch
+        {
+            ComparisonOperator.Less => "<",
+            ComparisonOperator.LessEqual => "<=",
+            ComparisonOperator.Greater => ">",
+            ComparisonOperator.GreaterEqual => ">=",
+            ComparisonOperator.Equal => "==",
+            _ => "!=",
+        };
+        return $"{Left} {op} {Right}";
+    }
+}

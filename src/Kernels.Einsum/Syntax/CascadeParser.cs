@@ -1,0 +1,435 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using Kernels.Einsum.Diagnostics;
+
+namespace Kernels.Einsum.Syntax;
+
+/// <summary>
+/// Recursive-descent parser for the cascade language (docs/language.md). It never throws: each
+/// malformed statement yields a diagnostic and the parser skips to the next statement.
+/// </summary>
+public sealed class CascadeParser
+{
+    internal static readonly HashSet<string> ReductionOperators = new(StringComparer.Ordinal) { "sum", "max", "min", "prod", "logsumexp" };
+
+    private readonly string _text;
+    private readonly List<Token> _tokens;
+    private readonly List<Diagnostic> _diagnostics;
+    private int _index;
+
+    private CascadeParser(string text, List<Diagnostic> diagnostics)
+    {
+        _text = text;
+        _diagnostics = diagnostics;
+        _tokens = Lexer.Tokenize(text, diagnostics);
+    }
+
+    /// <summary>Parses <paramref name="text"/>; problems are appended to <paramref name="diagnostics"/>.</summary>
+    public static CascadeSyntax Parse(string text, List<Diagnostic> diagnostics)
+    {
+        var parser = new CascadeParser(text ?? string.Empty, diagnostics);
+        return new CascadeSyntax(parser.ParseStatements(topLevel: true));
+    }
+
+    private Token Current => _tokens[Math.Min(_index, _tokens.Count - 1)];
+
+    private Token PeekToken(int ahead) => _tokens[Math.Min(_index + ahead, _tokens.Count - 1)];
+
+    private Token Take()
+    {
+        var token = Current;
+        if (_index < _tokens.Count - 1) _index++;
+        return token;
+    }
+
+    private bool At(TokenKind kind) => Current.Kind == kind;
+
+    private sealed class SyntaxErrorException : Exception
+    {
+    }
+
+    /// <summary>Reports "expected X" at the current token and abandons the statement.</summary>
+    private SyntaxErrorException Expected(string what, string? hint = null)
+    {
+        var token = Current;
+        if (token.Kind != TokenKind.Bad) // the lexer already reported a bad token
+            _diagnostics.Add(DiagnosticDescriptors.Expected(token.Span, what, Describe(token), hint));
+        return new SyntaxErrorException();
+    }
+
+    private static string Describe(Token token) => token.Kind switch
+    {
+        TokenKind.EndOfFile => "the end of the spec",
+        TokenKind.EndOfStatement => token.Text == ";" ? "';'" : "the end of the line",
+        _ => "'" + token.Text + "'",
+    };
+
+    private Token Expect(TokenKind kind, string what, string? hint = null)
+    {
+        if (At(kind)) return Take();
+        throw Expected(what, hint);
+    }
+
+    private NameSyntax ExpectName(string what, string? hint = null)
+    {
+        var token = Expect(TokenKind.Identifier, what, hint);
+        return new NameSyntax(token.Text, token.Span);
+    }
+
+    private List<StatementSyntax> ParseStatements(bool topLevel)
+    {
+        var statements = new List<StatementSyntax>();
+        while (true)
+        {
+            while (At(TokenKind.EndOfStatement)) Take();
+            if (At(TokenKind.EndOfFile)) return statements;
+            if (At(TokenKind.RightBrace))
+            {
+                if (!topLevel) return statements;
+                _diagnostics.Add(DiagnosticDescriptors.Expected(Current.Span, "a statement", "'}'", "remove the '}': no 'iterate' block is open here"));
+                Take();
+                continue;
+            }
+
+            var start = _index;
+            try
+            {
+                var statement = ParseStatement(topLevel);
+                statements.Add(statement);
+                if (!At(TokenKind.EndOfStatement) && !At(TokenKind.EndOfFile) && !At(TokenKind.RightBrace))
+                    throw Expected("the end of the statement", "put each statement on its own line or separate them with ';'");
+            }
+            catch (SyntaxErrorException)
+            {
+                SkipStatement(start);
+            }
+        }
+    }
+
+    /// <summary>Skips to the end of the broken statement; a broken 'iterate' header skips its whole block.</summary>
+    private void SkipStatement(int start)
+    {
+        if (_index == start && !At(TokenKind.EndOfFile)) Take();
+        var depth = 0;
+        for (var i = start; i < _index; i++)
+            if (_tokens[i].Kind == TokenKind.LeftBrace) depth++;
+        while (!At(TokenKind.EndOfFile))
+        {
+            if (At(TokenKind.LeftBrace)) depth++;
+            if (At(TokenKind.RightBrace))
+            {
+                if (depth == 0) return;
+                depth--;
+                Take();
+                if (depth == 0) return;
+                continue;
+            }
+            if (At(TokenKind.EndOfStatement) && depth == 0) return;
+            Take();
+        }
+    }
+
+    private StatementSyntax ParseStatement(bool topLevel)
+    {
+        var token = Current;
+        if (token.Kind == TokenKind.Identifier && PeekToken(1).Kind != TokenKind.Assign && PeekToken(1).Kind != TokenKind.LeftBracket)
+        {
+            switch (token.Text)
+            {
+                case "kernel": return ParseKernel();
+                case "input":
+                case "output": return ParseDeclaration();
+                case "partition": return ParsePartition();
+                case "index": return ParseIndex();
+                case "iterate": return ParseIterate(topLevel);
+                case "init": return ParseEinsum();
+            }
+        }
+        if (token.Kind == TokenKind.Identifier) return ParseEinsum();
+        throw Expected("a statement", "a statement is a declaration ('input Q[p,e]'), 'partition', 'iterate', or an Einsum such as 'Y[p] = sum[e] X[p,e]'");
+    }
+
+    private KernelStatementSyntax ParseKernel()
+    {
+        var keyword = Take();
+        var name = ExpectName("a kernel name", "write 'kernel my_kernel'");
+        return new KernelStatementSyntax(name, keyword.Span.Union(name.Span));
+    }
+
+    private DeclarationStatementSyntax ParseDeclaration()
+    {
+        var keyword = Take();
+        var tensors = new List<TensorDeclarationSyntax>();
+        var span = keyword.Span;
+        do
+        {
+            if (tensors.Count > 0) Take(); // the comma
+            var name = ExpectName("a tensor name", "write for example '" + keyword.Text + " Q[p,e]'");
+            var ranks = new List<NameSyntax>();
+            var declSpan = name.Span;
+            var hasBrackets = false;
+            if (At(TokenKind.LeftBracket))
+            {
+                hasBrackets = true;
+                Take();
+                if (!At(TokenKind.RightBracket))
+                {
+                    do
+                    {
+                        if (ranks.Count > 0) Take();
+                        ranks.Add(ExpectName("a rank index", "list the tensor's ranks by their index names, e.g. Q[p,e]"));
+                    }
+                    while (At(TokenKind.Comma));
+                }
+                declSpan = declSpan.Union(Expect(TokenKind.RightBracket, "',' or ']'").Span);
+            }
+            NameSyntax? type = null;
+            if (At(TokenKind.Colon))
+            {
+                Take();
+                type = ExpectName("an element type", "write f32, f16 or bf16");
+                declSpan = declSpan.Union(type.Span);
+            }
+            tensors.Add(new TensorDeclarationSyntax(name, ranks, hasBrackets, type, declSpan));
+            span = span.Union(declSpan);
+        }
+        while (At(TokenKind.Comma));
+        return new DeclarationStatementSyntax(keyword.Text == "output", tensors, span);
+    }
+
+    private PartitionStatementSyntax ParsePartition()
+    {
+        var keyword = Take();
+        const string Hint = "write 'partition M -> M1 x M0 with M0 = 64'";
+        var parent = ExpectName("the size of the rank to split", Hint);
+        Expect(TokenKind.Arrow, "'->'", Hint);
+        var outer = ExpectName("the size of the outer (tile index) rank", Hint);
+        if (!Current.IsIdentifier("x")) throw Expected("'x'", Hint);
+        Take();
+        var inner = ExpectName("the size of the inner (tile offset) rank", Hint);
+        var span = keyword.Span.Union(inner.Span);
+        ExpressionSyntax? tile = null;
+        if (Current.IsIdentifier("with"))
+        {
+            Take();
+            var named = ExpectName(inner.Text, Hint);
+            if (named.Text != inner.Text)
+            {
+                _diagnostics.Add(DiagnosticDescriptors.Expected(named.Span, "'" + inner.Text + "'", "'" + named.Text + "'", "the tile size belongs to the inner rank: write 'with " + inner.Text + " = 64'"));
+                throw new SyntaxErrorException();
+            }
+            Expect(TokenKind.Assign, "'='", Hint);
+            tile = ParseExpression();
+            span = span.Union(tile.Span);
+        }
+        return new PartitionStatementSyntax(parent, outer, inner, tile, span);
+    }
+
+    private IndexStatementSyntax ParseIndex()
+    {
+        var keyword = Take();
+        const string Hint = "write 'index s in T' for a second index over the size T";
+        var index = ExpectName("an index name", Hint);
+        if (!Current.IsIdentifier("in")) throw Expected("'in'", Hint);
+        Take();
+        var size = ExpectName("a size", Hint);
+        return new IndexStatementSyntax(index, size, keyword.Span.Union(size.Span));
+    }
+
+    private IterateStatementSyntax ParseIterate(bool topLevel)
+    {
+        var keyword = Take();
+        const string Hint = "write 'iterate m1 until m1 == M1 { ... }'";
+        var rank = ExpectName("the index of the iterative rank", Hint);
+        if (!Current.IsIdentifier("until")) throw Expected("'until'", Hint);
+        Take();
+        var until = ParseCondition();
+        while (At(TokenKind.EndOfStatement)) Take();
+        Expect(TokenKind.LeftBrace, "'{'", "the Einsums of the iteration go in a block: " + Hint);
+        var body = ParseStatements(topLevel: false);
+        var close = Expect(TokenKind.RightBrace, "'}'", "close the 'iterate " + rank.Text + "' block with '}'");
+        if (!topLevel)
+            _diagnostics.Add(DiagnosticDescriptors.NestedIterate(keyword.Span));
+        return new IterateStatementSyntax(rank, until, body, keyword.Span.Union(close.Span));
+    }
+
+    private EinsumStatementSyntax ParseEinsum()
+    {
+        var isInit = false;
+        var first = Current;
+        if (Current.IsIdentifier("init") && PeekToken(1).Kind == TokenKind.Identifier)
+        {
+            isInit = true;
+            Take();
+        }
+        var nameToken = Expect(TokenKind.Identifier, "a tensor name");
+        var target = ParseAccessRest(new NameSyntax(nameToken.Text, nameToken.Span));
+        Expect(TokenKind.Assign, "'='", "an Einsum is written 'OUT[i,j] = expression'");
+        var body = ParseRightHandSide();
+        ConditionSyntax? where = null;
+        var span = first.Span.Union(body.Span);
+        if (Current.IsIdentifier("where"))
+        {
+            Take();
+            where = ParseCondition();
+            span = span.Union(where.Span);
+        }
+        var text = _text.Substring(span.Start, Math.Min(span.Length, _text.Length - span.Start));
+        return new EinsumStatementSyntax(isInit, target, body, where, text, span);
+    }
+
+    private ExpressionSyntax ParseRightHandSide()
+    {
+        // A leading reduction covers the whole right-hand side: 'sum[m] A[m,p] * V[f,m]'.
+        if (IsReductionStart())
+            return ParseReduction(operandParser: ParseExpression);
+        return ParseExpression();
+    }
+
+    private bool IsReductionStart() =>
+        Current.Kind == TokenKind.Identifier && ReductionOperators.Contains(Current.Text) && PeekToken(1).Kind == TokenKind.LeftBracket;
+
+    private ReductionSyntax ParseReduction(Func<ExpressionSyntax> operandParser)
+    {
+        var op = Take();
+        Take(); // '['
+        var ranks = new List<NameSyntax>();
+        if (!At(TokenKind.RightBracket))
+        {
+            do
+            {
+                if (ranks.Count > 0) Take();
+                ranks.Add(ExpectName("a rank index to reduce over", "write for example '" + op.Text + "[m] X[m,p]'"));
+            }
+            while (At(TokenKind.Comma));
+        }
+        Expect(TokenKind.RightBracket, "',' or ']'");
+        var operand = operandParser();
+        return new ReductionSyntax(new NameSyntax(op.Text, op.Span), ranks, operand, op.Span.Union(operand.Span));
+    }
+
+    private ConditionSyntax ParseCondition()
+    {
+        var comparisons = new List<ComparisonSyntax>();
+        do
+        {
+            if (comparisons.Count > 0) Take(); // 'and'
+            var left = ParseExpression();
+            var op = Current.Kind;
+            if (op is not (TokenKind.Less or TokenKind.LessEqual or TokenKind.Greater or TokenKind.GreaterEqual or TokenKind.Equal or TokenKind.NotEqual))
+                throw Expected("a comparison (<=, <, >=, >, ==, !=)", "a condition compares indices, e.g. 'm <= p'");
+            Take();
+            var right = ParseExpression();
+            comparisons.Add(new ComparisonSyntax(left, op, right, left.Span.Union(right.Span)));
+        }
+        while (Current.IsIdentifier("and"));
+        return new ConditionSyntax(comparisons, comparisons[0].Span.Union(comparisons[comparisons.Count - 1].Span));
+    }
+
+    private ExpressionSyntax ParseExpression()
+    {
+        var left = ParseTerm();
+        while (At(TokenKind.Plus) || At(TokenKind.Minus))
+        {
+            var op = Take().Kind;
+            var right = ParseTerm();
+            left = new BinarySyntax(op, left, right, left.Span.Union(right.Span));
+        }
+        return left;
+    }
+
+    private ExpressionSyntax ParseTerm()
+    {
+        var left = ParseUnary();
+        while (At(TokenKind.Star) || At(TokenKind.Slash))
+        {
+            var op = Take().Kind;
+            var right = ParseUnary();
+            left = new BinarySyntax(op, left, right, left.Span.Union(right.Span));
+        }
+        return left;
+    }
+
+    private ExpressionSyntax ParseUnary()
+    {
+        if (At(TokenKind.Minus) || At(TokenKind.Plus))
+        {
+            var op = Take();
+            var operand = ParseUnary();
+            return op.Kind == TokenKind.Plus ? operand : new UnarySyntax(TokenKind.Minus, operand, op.Span.Union(operand.Span));
+        }
+        return ParsePrimary();
+    }
+
+    private ExpressionSyntax ParsePrimary()
+    {
+        var token = Current;
+        switch (token.Kind)
+        {
+            case TokenKind.Number:
+                Take();
+                if (!double.TryParse(token.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || double.IsInfinity(value))
+                {
+                    _diagnostics.Add(DiagnosticDescriptors.MalformedNumber(token.Span, token.Text));
+                    value = 0;
+                }
+                return new NumberSyntax(value, token.Text, token.Span);
+            case TokenKind.LeftParen:
+            {
+                Take();
+                var inner = ParseExpression();
+                var close = Expect(TokenKind.RightParen, "')'");
+                return new ParenthesizedSyntax(inner, token.Span.Union(close.Span));
+            }
+            case TokenKind.Identifier:
+            {
+                if (IsReductionStart())
+                    return ParseReduction(operandParser: ParseUnary); // reported by the binder: reductions must be outermost
+                Take();
+                var name = new NameSyntax(token.Text, token.Span);
+                if (At(TokenKind.LeftParen))
+                {
+                    Take();
+                    var args = new List<ExpressionSyntax>();
+                    if (!At(TokenKind.RightParen))
+                    {
+                        do
+                        {
+                            if (args.Count > 0) Take();
+                            args.Add(ParseExpression());
+                        }
+                        while (At(TokenKind.Comma));
+                    }
+                    var close = Expect(TokenKind.RightParen, "',' or ')'");
+                    return new CallSyntax(name, args, token.Span.Union(close.Span));
+                }
+                if (At(TokenKind.LeftBracket)) return ParseAccessRest(name);
+                return new NameExpressionSyntax(name, token.Span);
+            }
+            default:
+                throw Expected("an expression", "an expression is a number, a tensor access such as X[i,j], a size, or a function call");
+        }
+    }
+
+    private AccessSyntax ParseAccessRest(NameSyntax name)
+    {
+        var indices = new List<ExpressionSyntax>();
+        var span = name.Span;
+        if (At(TokenKind.LeftBracket))
+        {
+            Take();
+            if (!At(TokenKind.RightBracket))
+            {
+                do
+                {
+                    if (indices.Count > 0) Take();
+                    indices.Add(ParseExpression());
+                }
+                while (At(TokenKind.Comma));
+            }
+            span = span.Union(Expect(TokenKind.RightBracket, "',' or ']'").Span);
+        }
+        return new AccessSyntax(name, indices, span);
+    }
+}
