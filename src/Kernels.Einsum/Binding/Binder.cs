@@ -43,6 +43,7 @@ internal sealed class Binder
     private readonly List<string> _tensorOrder = new();
     private readonly Dictionary<string, RankBuilder> _ranks = new(StringComparer.Ordinal);
     private readonly List<string> _rankOrder = new();
+    private readonly HashSet<string> _declaredOnly = new(StringComparer.Ordinal);
     private string? _kernelName;
 
     private Binder(string source, List<Diagnostic> diagnostics)
@@ -241,6 +242,7 @@ internal sealed class Binder
                     ok = false;
                     continue;
                 }
+                if (!_ranks.ContainsKey(r.Text)) _declaredOnly.Add(r.Text);
                 RegisterRank(r.Text);
                 dims.Add(new TensorDim(r.Text, 0));
             }
@@ -305,12 +307,14 @@ internal sealed class Binder
         }
         foreach (var (name, index) in new[] { (p.Outer, outer), (p.Inner, inner) })
         {
-            if (_ranks.ContainsKey(index))
+            if (_ranks.ContainsKey(index) && !_declaredOnly.Contains(index))
             {
                 Report(DiagnosticDescriptors.BadPartition(name.Span, $"Rank '{index}' already exists; choose new names for the parts of '{p.Parent.Text}'."));
                 return;
             }
         }
+        _rankOrder.Remove(outer);
+        _rankOrder.Remove(inner);
         int? tile = null;
         if (p.TileSize is not null)
         {
@@ -341,12 +345,13 @@ internal sealed class Binder
             Report(DiagnosticDescriptors.UnknownName(ix.Size.Span, ix.Size.Text, "write the upper-case size of a rank that a tensor or partition declares, e.g. 'index s in T'"));
             return;
         }
-        if (_ranks.ContainsKey(ix.Index.Text))
+        if (_ranks.ContainsKey(ix.Index.Text) && !_declaredOnly.Contains(ix.Index.Text))
         {
             Report(DiagnosticDescriptors.NameConflict(ix.Index.Span, $"Rank '{ix.Index.Text}' already exists; choose a new index name."));
             return;
         }
         _ranks[ix.Index.Text] = new RankBuilder { Index = ix.Index.Text, Kind = rank.Kind, Root = rank.Root, PartitionOf = rank.PartitionOf, AliasOf = target };
+        _rankOrder.Remove(ix.Index.Text);
         _rankOrder.Add(ix.Index.Text);
     }
 
@@ -694,7 +699,8 @@ internal sealed class Binder
         }
 
         // Output ranks must appear on the right, unless the right-hand side is a constant fill.
-        var rhsRanks = ctx.Uses.Select(u => u.Rank).Distinct().ToList();
+        // A rank used only by the filter counts as used: the filter masks the points along it.
+        var rhsRanks = ctx.Uses.Select(u => u.Rank).Concat(filters.SelectMany(f => f.Left.Variables().Concat(f.Right.Variables()))).Distinct().ToList();
         if (ctx.HasRead || rhsRanks.Count > 0)
         {
             foreach (var r in lhsRanks)

@@ -130,11 +130,19 @@ public sealed class ReferenceInterpreter
                 }
                 return;
             }
+            // Over a filtered-out (empty) fiber the result is the identity; over a fiber whose points
+            // are all absent (e.g. the padding of a partial tile) the result is absent too.
             var reducer = new Reducer(op);
+            bool anyPoint = false, anyPresent = false;
             ForEachPoint(reduced, null, null, () =>
             {
-                if (Passes(innerFilters) && Eval(einsum.Body, out var value)) reducer.Add(value);
+                if (!Passes(innerFilters)) return;
+                anyPoint = true;
+                if (!Eval(einsum.Body, out var value)) return;
+                anyPresent = true;
+                reducer.Add(value);
             });
+            if (anyPoint && !anyPresent) return;
             output.Values[index] = reducer.Result;
             output.Present![index] = true;
         });
@@ -241,6 +249,12 @@ public sealed class ReferenceInterpreter
                 var rightPresent = Eval(b.Right, out var r);
                 if (!leftPresent || !rightPresent)
                 {
+                    // Union merge (+, max, min): an absent operand is the identity, the other passes through.
+                    if (b.Merge == MergeOperator.Union && (leftPresent || rightPresent))
+                    {
+                        value = leftPresent ? l : r;
+                        return true;
+                    }
                     value = 0;
                     return false;
                 }

@@ -30,9 +30,9 @@ public enum BinaryOperator
 }
 
 /// <summary>
-/// How a map action combines the presence of its operands (FuseMax's merge operators). Every map is an
-/// intersection: a result exists where all operands exist. Division is further restricted to points
-/// where the divisor is non-zero, so <c>x / 0 = 0</c>.
+/// How a map action combines the presence of its operands (FuseMax's merge operators): union (a
+/// result exists where either operand does), intersection (where both do), or, for division, where
+/// the divisor exists and is non-zero, so <c>x / 0 = 0</c>.
 /// </summary>
 public enum MergeOperator
 {
@@ -111,7 +111,14 @@ public sealed record Binary(BinaryOperator Operator, Expr Left, Expr Right) : Ex
 {
     public override int OperationCount => 1 + Left.OperationCount + Right.OperationCount;
 
-    public MergeOperator Merge => Operator == BinaryOperator.Divide ? MergeOperator.NonZeroDivisor : MergeOperator.Intersection;
+    /// <summary>FuseMax's merge: + max min take the union (an absent operand is the identity), * and - the
+    /// intersection, / exists only where the divisor is present and non-zero.</summary>
+    public MergeOperator Merge => Operator switch
+    {
+        BinaryOperator.Add or BinaryOperator.Max or BinaryOperator.Min => MergeOperator.Union,
+        BinaryOperator.Divide => MergeOperator.NonZeroDivisor,
+        _ => MergeOperator.Intersection,
+    };
 
     internal override void CollectReads(List<TensorRead> reads)
     {
