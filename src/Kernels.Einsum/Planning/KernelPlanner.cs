@@ -1,0 +1,419 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Ir;
+
+namespace Kernels.Einsum.Planning;
+
+/// <summary>
+/// Chooses the loop nests of a generated kernel from the cascade's structure alone:
+/// <list type="bullet">
+/// <item>a parallel rank: a rank every Einsum keeps as an output rank and nobody reduces or shifts, so
+/// each thread runs the whole cascade for its slice of it and intermediates lose that dimension;</item>
+/// <item>block-local tensors: produced and consumed within one step of an iteration block, so they
+/// lose the block's rank (a tile of FuseMax's scores is M0 floats, not M);</item>
+/// <item>rolling tensors: loop-carried state read at r and written at r+1 keeps two slots;</item>
+/// <item>presence: which tensors can have absent points (filters, reads past a tensor's edge) and so
+/// need the interpreter's exact merge semantics, and which are dense;</item>
+/// <item>per Einsum, the vector rank: the innermost reduced rank if every operand is contiguous in it,
+/// else the innermost output rank under the same condition, else scalar.</item>
+/// </list>
+/// With <c>assumeDivisible</c>, reads such as <c>K[m1*M0 + m0, e]</c> are taken to stay inside the
+/// tensor (M is a multiple of M0); the generated kernel checks that at run time and otherwise runs
+/// the plan made without the assumption.
+/// </summary>
+public static class KernelPlanner
+{
+    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, string? parallelRank = null)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        var slice = parallelRank is not null && CanSlice(cascade, parallelRank) ? parallelRank : ChooseSliceRank(cascade);
+        var divisibility = new List<(string, string, string)>();
+
+        // Storage shape (independent of presence).
+        var dims = new Dictionary<string, DimStorage[]>(StringComparer.Ordinal);
+        foreach (var tensor in cascade.Tensors)
+        {
+            var d = Enumerable.Repeat(DimStorage.Kept, tensor.Rank).ToArray();
+            if (tensor.Role == TensorRole.Intermediate)
+            {
+                for (var i = 0; i < tensor.Rank; i++)
+                    if (slice is not null && tensor.Dims[i].Rank == slice) d[i] = DimStorage.Dropped;
+                ApplyBlockStorage(cascade, tensor, d);
+            }
+            dims[tensor.Name] = d;
+        }
+
+        // Presence: iterate to a fixed point because loop-carried tensors are read before they are written.
+        var sparse = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var block in cascade.Blocks)
+            foreach (var e in block.Inits.Concat(block.Einsums))
+                if (e.Output.IsLoopCarried && !IsStandardStop(cascade, block)) sparse.Add(e.Output.Name);
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var e in cascade.Einsums)
+                if (NeedsExact(cascade, e, sparse, assumeDivisible, divisibility) && sparse.Add(e.Output.Name))
+                    changed = true;
+        }
+        while (changed);
+
+        var readTensors = new HashSet<string>(cascade.Einsums.SelectMany(e => e.Reads()).Select(r => r.Tensor.Name), StringComparer.Ordinal);
+        var storage = new Dictionary<string, TensorStorage>(StringComparer.Ordinal);
+        foreach (var tensor in cascade.Tensors)
+        {
+            var home = tensor.Role != TensorRole.Intermediate ? TensorHome.Argument
+                : slice is not null && tensor.Dims.Any(x => x.Rank == slice) ? TensorHome.SliceLocal
+                : TensorHome.Shared;
+            var presence = sparse.Contains(tensor.Name) && tensor.Role != TensorRole.Input
+                && (tensor.Role == TensorRole.Intermediate || readTensors.Contains(tensor.Name));
+            storage[tensor.Name] = new TensorStorage(tensor, dims[tensor.Name], home, presence);
+        }
+        // An output read by a later Einsum and carrying presence needs scratch flags; keep it simple:
+        // such outputs keep their values in the span and their flags in shared scratch of the same shape.
+
+        var hoisted = new List<CascadeStep>();
+        var sliced = new List<CascadeStep>();
+        foreach (var step in cascade.Steps)
+        {
+            if (slice is null) { hoisted.Add(step); continue; }
+            if (step.Einsum is { } e)
+                (Involves(e, slice) ? sliced : hoisted).Add(step);
+            else
+                (step.Block!.Inits.Concat(step.Block.Einsums).Any(x => Involves(x, slice)) ? sliced : hoisted).Add(step);
+        }
+
+        var plans = new Dictionary<int, EinsumPlan>();
+        foreach (var e in cascade.Einsums)
+        {
+            var inSlice = slice is not null && Involves(e, slice);
+            plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, divisibility);
+        }
+        var distinct = divisibility.Distinct().ToList();
+        return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans);
+    }
+
+    /// <summary>The partitions a kernel must check to run the dense plan (empty: only one plan).</summary>
+    public static IReadOnlyList<(string Outer, string Inner, string Of)> DivisibilityChecks(Cascade cascade) =>
+        Plan(cascade, assumeDivisible: true).DivisibilityAssumed;
+
+    // ---------------------------------------------------------------- parallel rank
+
+    private static string? ChooseSliceRank(Cascade cascade)
+    {
+        string? best = null;
+        var bestScore = 0;
+        foreach (var rank in cascade.Ranks)
+        {
+            if (!CanSlice(cascade, rank.Index)) continue;
+            var score = cascade.Einsums.Count(e => Involves(e, rank.Index));
+            if (score > bestScore)
+            {
+                best = rank.Index;
+                bestScore = score;
+            }
+        }
+        return best;
+    }
+
+    private static bool Involves(ExtendedEinsum e, string rank) => e.Ranks.Contains(rank);
+
+    /// <summary>True when every Einsum that touches the rank keeps it as a plain output rank, so slices of it are independent.</summary>
+    public static bool CanSlice(Cascade cascade, string index)
+    {
+        var rank = cascade.Ranks.FirstOrDefault(r => r.Index == index);
+        if (rank is null || rank.Kind != RankKind.Plain || rank.IsIterative || rank.AliasOf is not null) return false;
+        if (cascade.Ranks.Any(r => r.AliasOf == index)) return false;
+        foreach (var e in cascade.Einsums)
+        {
+            var involved = Involves(e, index);
+            if (involved && (e.ReducedRanks.Contains(index) || !OutputOnlyAtOwnDim(e.Output, e.OutputIndices, index))) return false;
+            foreach (var read in e.Reads())
+            {
+                var hasDim = read.Tensor.Dims.Any(d => d.Rank == index);
+                if (hasDim && !involved) return false;
+                if (involved && !OutputOnlyAtOwnDim(read.Tensor, read.Indices, index)) return false;
+            }
+            if (!involved && e.Output.Dims.Any(d => d.Rank == index)) return false;
+        }
+        // A block either runs entirely inside the parallel region or entirely before it.
+        foreach (var block in cascade.Blocks)
+        {
+            var all = block.Inits.Concat(block.Einsums).ToList();
+            if (all.Any(x => Involves(x, index)) && !all.All(x => Involves(x, index))) return false;
+        }
+        return cascade.Einsums.Any(e => Involves(e, index));
+    }
+
+    /// <summary>The rank appears only as the whole index of the tensor's dimensions over that rank.</summary>
+    private static bool OutputOnlyAtOwnDim(Tensor tensor, IReadOnlyList<IndexExpr> indices, string index)
+    {
+        for (var d = 0; d < indices.Count; d++)
+        {
+            var mentions = indices[d].Variables().Contains(index);
+            var own = tensor.Dims[d].Rank == index;
+            if (own != (indices[d] is IndexVariable v && v.Rank == index)) return false;
+            if (!own && mentions) return false;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- block storage
+
+    private static void ApplyBlockStorage(Cascade cascade, Tensor tensor, DimStorage[] dims)
+    {
+        foreach (var block in cascade.Blocks)
+        {
+            var writer = block.Einsums.FirstOrDefault(e => e.Output.Name == tensor.Name);
+            if (writer is null) continue;
+            var order = block.Einsums.ToList();
+            var writerPos = order.IndexOf(writer);
+            var readers = cascade.Einsums.Where(e => e.Reads().Any(r => r.Tensor.Name == tensor.Name)).ToList();
+            var inits = block.Inits.Where(e => e.Output.Name == tensor.Name).ToList();
+
+            if (!tensor.IsLoopCarried)
+            {
+                // Block-local: written at r, read only inside the block at r, after the write.
+                if (inits.Count > 0) return;
+                var dim = DimAt(writer.Output, writer.OutputIndices, block.Rank, 0);
+                if (dim < 0) return;
+                foreach (var reader in readers)
+                {
+                    var pos = order.IndexOf(reader);
+                    if (pos <= writerPos) return;
+                    foreach (var read in reader.Reads().Where(r => r.Tensor.Name == tensor.Name))
+                        if (!(read.Indices[dim] is IndexVariable v && v.Rank == block.Rank)) return;
+                }
+                dims[dim] = DimStorage.Dropped;
+                return;
+            }
+
+            // Rolling: init at 0, written at r+1, read at r (any time) or r+1 (after the write) inside,
+            // and outside only at the block's final step R when the stop condition is 'r == R'.
+            var carried = tensor.CarriedDim!.Value;
+            if (DimAt(writer.Output, writer.OutputIndices, block.Rank, 1) != carried) return;
+            if (!IsStandardStop(cascade, block)) return;
+            foreach (var init in inits)
+                if (!(init.OutputIndices[carried] is IndexConstant { Value: 0 })) return;
+            var stopSize = cascade.Rank(block.Rank).Size;
+            foreach (var reader in readers)
+            {
+                var pos = order.IndexOf(reader);
+                foreach (var read in reader.Reads().Where(r => r.Tensor.Name == tensor.Name))
+                {
+                    var index = read.Indices[carried];
+                    if (pos >= 0)
+                    {
+                        if (!index.TryGetOffset(out var r, out var offset) || r != block.Rank || offset < 0 || offset > 1) return;
+                        if (offset == 1 && pos <= writerPos) return;
+                    }
+                    else if (!(index is IndexSize s && s.Size == stopSize) || IsBefore(cascade, reader, block))
+                    {
+                        return;
+                    }
+                }
+            }
+            dims[carried] = DimStorage.Rolling;
+            return;
+        }
+    }
+
+    private static bool IsBefore(Cascade cascade, ExtendedEinsum e, IterationBlock block)
+    {
+        var all = cascade.Einsums.ToList();
+        return all.IndexOf(e) < all.IndexOf(block.Inits.Concat(block.Einsums).First());
+    }
+
+    /// <summary>The dimension whose index is exactly <c>rank + offset</c>, if that is the only one mentioning the rank.</summary>
+    private static int DimAt(Tensor tensor, IReadOnlyList<IndexExpr> indices, string rank, long offset)
+    {
+        var found = -1;
+        for (var d = 0; d < indices.Count; d++)
+        {
+            if (!indices[d].Variables().Contains(rank)) continue;
+            if (found >= 0 || !indices[d].TryGetOffset(out var r, out var o) || r != rank || o != offset) return -1;
+            found = d;
+        }
+        return found >= 0 && tensor.Dims[found].Rank == rank ? found : -1;
+    }
+
+    /// <summary>'iterate r until r == R' where R is r's own size: the block runs exactly R steps.</summary>
+    public static bool IsStandardStop(Cascade cascade, IterationBlock block)
+    {
+        var size = cascade.Rank(block.Rank).Size;
+        var stop = block.Stop;
+        if (stop.Operator != ComparisonOperator.Equal) return false;
+        return (stop.Left is IndexVariable l && l.Rank == block.Rank && stop.Right is IndexSize rs && rs.Size == size)
+            || (stop.Right is IndexVariable r && r.Rank == block.Rank && stop.Left is IndexSize ls && ls.Size == size);
+    }
+
+    // ---------------------------------------------------------------- presence
+
+    private static bool NeedsExact(Cascade cascade, ExtendedEinsum e, HashSet<string> sparse, bool assumeDivisible, List<(string, string, string)> divisibility)
+    {
+        var outer = e.OutputRanks;
+        if (e.Filters.Any(f => f.Left.Variables().Concat(f.Right.Variables()).All(v => outer.Contains(v)))) return true;
+        if (!AllInRange(cascade, e.Output, e.OutputIndices, assumeDivisible, divisibility)) return true;
+        foreach (var read in e.Reads())
+        {
+            if (sparse.Contains(read.Tensor.Name)) return true;
+            if (!AllInRange(cascade, read.Tensor, read.Indices, assumeDivisible, divisibility)) return true;
+        }
+        return false;
+    }
+
+    private static bool AllInRange(Cascade cascade, Tensor tensor, IReadOnlyList<IndexExpr> indices, bool assumeDivisible, List<(string, string, string)> divisibility)
+    {
+        for (var d = 0; d < indices.Count; d++)
+            if (!InRange(cascade, indices[d], tensor.Dims[d], assumeDivisible, divisibility)) return false;
+        return true;
+    }
+
+    /// <summary>True when the index provably stays inside the dimension for every point of its ranks.</summary>
+    public static bool InRange(Cascade cascade, IndexExpr index, TensorDim dim, bool assumeDivisible, List<(string, string, string)>? divisibility)
+    {
+        var dimSize = cascade.Rank(dim.Rank).Size;
+        if (index.TryGetOffset(out var rank, out var offset))
+            return cascade.Rank(rank).Size == dimSize && offset >= 0 && offset <= dim.Offset;
+        if (index is IndexConstant c) return c.Value >= 0 && c.Value < dim.Offset;
+        if (index is IndexSize s) return s.Size == dimSize && dim.Offset >= 1;
+        if (assumeDivisible && TryPartitionPattern(cascade, index, out var outer, out var inner))
+        {
+            var of = cascade.Rank(outer).PartitionOf!;
+            if (cascade.Rank(of).Size != dimSize || dim.Offset < 0) return false;
+            divisibility?.Add((outer, inner, of));
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Matches <c>outer*INNER + inner</c> (either order) for the two ranks of one partition.</summary>
+    private static bool TryPartitionPattern(Cascade cascade, IndexExpr index, out string outer, out string inner)
+    {
+        outer = inner = string.Empty;
+        if (index is not IndexBinary { Operator: IndexOperator.Add } add) return false;
+        var (mul, plain) = add.Left is IndexBinary { Operator: IndexOperator.Multiply } ? (add.Left, add.Right) : (add.Right, add.Left);
+        if (mul is not IndexBinary { Operator: IndexOperator.Multiply } m || plain is not IndexVariable iv) return false;
+        var (ov, sz) = m.Left is IndexVariable ? (m.Left, m.Right) : (m.Right, m.Left);
+        if (ov is not IndexVariable o || sz is not IndexSize size) return false;
+        var outerRank = cascade.Rank(o.Rank);
+        var innerRank = cascade.Rank(iv.Rank);
+        if (outerRank.Kind != RankKind.PartitionOuter || outerRank.AliasOf is not null) return false;
+        var innerRoot = innerRank.AliasOf is { } a ? cascade.Rank(a) : innerRank;
+        if (innerRoot.Kind != RankKind.PartitionInner || innerRoot.PartitionOf != outerRank.PartitionOf || size.Size != innerRoot.Size) return false;
+        outer = outerRank.Index;
+        inner = innerRoot.Index;
+        return true;
+    }
+
+    // ---------------------------------------------------------------- per-Einsum lowering
+
+    private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, List<(string, string, string)> divisibility)
+    {
+        var fixedRanks = new HashSet<string>(StringComparer.Ordinal);
+        if (slice is not null) fixedRanks.Add(slice);
+        if (e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir)) fixedRanks.Add(ir);
+        var outer = e.OutputRanks.Where(r => !fixedRanks.Contains(r)).ToList();
+        // Output ranks in the order of the output's dimensions, so stores walk memory forwards.
+        outer = outer.OrderBy(r => FirstDimMentioning(e.OutputIndices, r)).ToList();
+        var reduced = e.ReducedRanks.ToList();
+
+        if (NeedsExact(cascade, e, sparse, assumeDivisible, new List<(string, string, string)>()))
+            return new EinsumPlan(e, EinsumLowering.Exact, outer.Concat(reduced).ToList(), null, slice is not null);
+
+        var hasFilters = e.Filters.Count > 0;
+        var vectorOps = e.Reduction is null or ReduceOperator.Sum or ReduceOperator.Max or ReduceOperator.Min or ReduceOperator.Prod;
+        if (!hasFilters && vectorOps)
+        {
+            if (reduced.Count > 0)
+            {
+                var v = reduced[reduced.Count - 1];
+                if (Contiguous(cascade, e, storage, v))
+                    return new EinsumPlan(e, EinsumLowering.VectorReduce, outer.Concat(reduced).ToList(), v, slice is not null);
+            }
+            if (outer.Count > 0)
+            {
+                var v = outer[outer.Count - 1];
+                if (Contiguous(cascade, e, storage, v) && OutputContiguous(e, storage, v))
+                {
+                    var order = outer.Take(outer.Count - 1).Concat(reduced).Concat(new[] { v }).ToList();
+                    return new EinsumPlan(e, EinsumLowering.VectorRow, order, v, slice is not null);
+                }
+            }
+        }
+        return new EinsumPlan(e, EinsumLowering.Dense, outer.Concat(reduced).ToList(), null, slice is not null);
+    }
+
+    private static int FirstDimMentioning(IReadOnlyList<IndexExpr> indices, string rank)
+    {
+        for (var d = 0; d < indices.Count; d++)
+            if (indices[d].Variables().Contains(rank)) return d;
+        return int.MaxValue;
+    }
+
+    /// <summary>Every read that mentions the rank has it, plus a constant, as the index of its last stored dimension.</summary>
+    private static bool Contiguous(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, string v)
+    {
+        foreach (var read in e.Reads())
+        {
+            var s = storage[read.Tensor.Name];
+            if (!StrideOne(read.Indices, s, v, allowOffset: true)) return false;
+        }
+        return IndexValuesAffine(e.Body, v);
+    }
+
+    private static bool OutputContiguous(ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, string v) =>
+        StrideOne(e.OutputIndices, storage[e.Output.Name], v, allowOffset: false);
+
+    private static bool StrideOne(IReadOnlyList<IndexExpr> indices, TensorStorage s, string v, bool allowOffset)
+    {
+        var last = -1;
+        for (var d = 0; d < s.Dims.Count; d++)
+            if (s.Dims[d] != DimStorage.Dropped) last = d;
+        for (var d = 0; d < indices.Count; d++)
+        {
+            if (!indices[d].Variables().Contains(v)) continue;
+            if (d != last || s.Dims[d] != DimStorage.Kept) return false;
+            if (!indices[d].TryGetOffset(out var r, out var offset) || r != v) return false;
+            if (!allowOffset && offset != 0) return false;
+        }
+        return true;
+    }
+
+    private static bool IndexValuesAffine(Expr body, string v) => body switch
+    {
+        IndexValue iv => !iv.Index.Variables().Contains(v) || AffineCoefficient(iv.Index, v) is not null,
+        Unary u => IndexValuesAffine(u.Operand, v),
+        Binary b => IndexValuesAffine(b.Left, v) && IndexValuesAffine(b.Right, v),
+        _ => true,
+    };
+
+    /// <summary>The constant coefficient of <paramref name="v"/> in an index expression, or null when it is not affine with a constant coefficient.</summary>
+    public static long? AffineCoefficient(IndexExpr e, string v)
+    {
+        switch (e)
+        {
+            case IndexConstant:
+            case IndexSize:
+                return 0;
+            case IndexVariable x:
+                return x.Rank == v ? 1 : 0;
+            case IndexBinary b:
+                var l = AffineCoefficient(b.Left, v);
+                var r = AffineCoefficient(b.Right, v);
+                if (l is null || r is null) return null;
+                return b.Operator switch
+                {
+                    IndexOperator.Add => l + r,
+                    IndexOperator.Subtract => l - r,
+                    _ => l == 0 && r == 0 ? 0
+                        : l == 0 && b.Left is IndexConstant lc ? lc.Value * r
+                        : r == 0 && b.Right is IndexConstant rc ? rc.Value * l
+                        : null,
+                };
+            default:
+                return null;
+        }
+    }
+}

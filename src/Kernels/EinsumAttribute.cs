@@ -1,0 +1,36 @@
+using System;
+
+namespace Kernels;
+
+/// <summary>
+/// Declares a kernel: the source generator reads the cascade of extended Einsums in
+/// <see cref="Spec"/> (or in the file named by <see cref="SpecFile"/>) and writes the body of the
+/// <c>static partial</c> method it is applied to.
+/// </summary>
+/// <remarks>
+/// Parameters bind by name: every input tensor is a <c>ReadOnlySpan&lt;float&gt;</c>, every output a
+/// <c>Span&lt;float&gt;</c>, every scalar input a <c>float</c> and every size an <c>int</c>; a tile size
+/// with a default in the spec (<c>partition M -&gt; M1 x M0 with M0 = 64</c>) may also be a parameter.
+/// Tensors are dense and row-major. The project must allow unsafe code (the package sets it).
+/// </remarks>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
+public sealed class EinsumAttribute : Attribute
+{
+    /// <summary>Declares the cascade inline.</summary>
+    public EinsumAttribute(string spec) => Spec = spec;
+
+    /// <summary>Declares the cascade by <see cref="SpecFile"/>, an <c>AdditionalFiles</c> item.</summary>
+    public EinsumAttribute() { }
+
+    /// <summary>The cascade text, or null when <see cref="SpecFile"/> names it.</summary>
+    public string? Spec { get; }
+
+    /// <summary>The file name (or a path suffix) of an <c>AdditionalFiles</c> item that holds the cascade.</summary>
+    public string? SpecFile { get; set; }
+
+    /// <summary>The most threads the kernel uses; 0 (the default) means one per processor.</summary>
+    public int MaxDegreeOfParallelism { get; set; }
+
+    /// <summary>The rank whose points are split across threads; by default the planner chooses.</summary>
+    public string? ParallelRank { get; set; }
+}

@@ -1,0 +1,142 @@
+using System.Runtime.CompilerServices;
+
+namespace Kernels.Runtime;
+
+/// <summary>
+/// A register of <see cref="Count"/> floats. Generated kernels are generic over it, so one emitted
+/// loop body runs as <see cref="V512"/>, <see cref="V256"/>, <see cref="V128"/> or, for tails and
+/// machines without SIMD, <see cref="F32"/>; the JIT specialises each instantiation.
+/// </summary>
+/// <remarks>
+/// The width types implement the primitives. The functions of the cascade language that have no
+/// instruction (sigmoid, softplus, tanh, ...) are composed here once from those primitives;
+/// docs/simd-math.md states the measured error of each.
+/// </remarks>
+public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
+{
+    static abstract int Count { get; }
+
+    static abstract unsafe TSelf Load(float* source);
+
+    static abstract unsafe void Store(float* destination, TSelf value);
+
+    static abstract TSelf Create(float value);
+
+    /// <summary><c>start + step * lane</c> for lanes 0 .. Count-1: an index used as a value.</summary>
+    static abstract TSelf Affine(float start, float step);
+
+    static abstract TSelf operator +(TSelf left, TSelf right);
+
+    static abstract TSelf operator -(TSelf left, TSelf right);
+
+    static abstract TSelf operator *(TSelf left, TSelf right);
+
+    static abstract TSelf operator /(TSelf left, TSelf right);
+
+    static abstract TSelf operator -(TSelf value);
+
+    /// <summary>The larger operand, NaN when either is NaN (as <see cref="System.Math.Max(float, float)"/>).</summary>
+    static abstract TSelf Max(TSelf left, TSelf right);
+
+    /// <summary>The smaller operand, NaN when either is NaN.</summary>
+    static abstract TSelf Min(TSelf left, TSelf right);
+
+    static abstract TSelf Abs(TSelf value);
+
+    static abstract TSelf Sqrt(TSelf value);
+
+    static abstract TSelf Exp(TSelf value);
+
+    static abstract TSelf Log(TSelf value);
+
+    /// <summary>All bits set in the lanes where <paramref name="left"/> equals <paramref name="right"/>.</summary>
+    static abstract TSelf EqualMask(TSelf left, TSelf right);
+
+    /// <summary>Per lane: <paramref name="whenTrue"/> where <paramref name="mask"/> is set, otherwise <paramref name="whenFalse"/>.</summary>
+    static abstract TSelf Select(TSelf mask, TSelf whenTrue, TSelf whenFalse);
+
+    static abstract float SumAcross(TSelf value);
+
+    static abstract float MaxAcross(TSelf value);
+
+    static abstract float MinAcross(TSelf value);
+
+    static abstract float ProductAcross(TSelf value);
+
+    static abstract float GetLane(TSelf value, int lane);
+
+    // ---- Composite functions: one definition for every width. ----
+
+    /// <summary><c>left / right</c>, and 0 where <paramref name="right"/> is 0 (the language's divide).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf DivideOrZero(TSelf left, TSelf right)
+    {
+        var zero = TSelf.Create(0f);
+        return TSelf.Select(TSelf.EqualMask(right, zero), zero, left / right);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Rsqrt(TSelf value) => TSelf.Create(1f) / TSelf.Sqrt(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Relu(TSelf value) => TSelf.Max(value, TSelf.Create(0f));
+
+    /// <summary>1 / (1 + exp(-x)); exp overflows to +inf for x below about -88, giving exactly 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Sigmoid(TSelf value)
+    {
+        var one = TSelf.Create(1f);
+        return one / (one + TSelf.Exp(-value));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Silu(TSelf value) => value * TSelf.Sigmoid(value);
+
+    /// <summary>log(1 + x) with Goldberg's correction: log(u) * x / (u - 1) for u = 1 + x cancels the rounding of u.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Log1P(TSelf value)
+    {
+        var one = TSelf.Create(1f);
+        var u = one + value;
+        var corrected = TSelf.Log(u) * (value / (u - one));
+        // u == 1: x is below half an ulp of 1 and log1p(x) = x; u == inf: the quotient is inf/inf.
+        var result = TSelf.Select(TSelf.EqualMask(u, one), value, corrected);
+        return TSelf.Select(TSelf.EqualMask(u, TSelf.Create(float.PositiveInfinity)), u, result);
+    }
+
+    /// <summary>exp(x) - 1 with Kahan's correction: (u - 1) * x / log(u) for u = exp(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Expm1(TSelf value)
+    {
+        var one = TSelf.Create(1f);
+        var u = TSelf.Exp(value);
+        var corrected = (u - one) * (value / TSelf.Log(u));
+        var result = TSelf.Select(TSelf.EqualMask(u, one), value, corrected);
+        // u == 0 (x below about -104): the result is -1; u == inf: the result is inf.
+        result = TSelf.Select(TSelf.EqualMask(u, TSelf.Create(0f)), -one, result);
+        return TSelf.Select(TSelf.EqualMask(u, TSelf.Create(float.PositiveInfinity)), u, result);
+    }
+
+    /// <summary>log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): no overflow for large x, no cancellation for small.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Softplus(TSelf value) =>
+        TSelf.Max(value, TSelf.Create(0f)) + TSelf.Log1P(TSelf.Exp(-TSelf.Abs(value)));
+
+    /// <summary>expm1(2x) / (expm1(2x) + 2) on x clamped to [-9, 9] (tanh(9) rounds to 1 in float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Tanh(TSelf value)
+    {
+        var limit = TSelf.Create(9f);
+        var x = TSelf.Min(TSelf.Max(value, -limit), limit);
+        var em = TSelf.Expm1(x + x);
+        return em / (em + TSelf.Create(2f));
+    }
+
+    /// <summary>The exact GELU, x * Phi(x), per lane in double precision: not vectorised.</summary>
+    static virtual unsafe TSelf Gelu(TSelf value)
+    {
+        var lanes = stackalloc float[TSelf.Count];
+        for (var i = 0; i < TSelf.Count; i++) lanes[i] = KernelMath.Gelu(TSelf.GetLane(value, i));
+        return TSelf.Load(lanes);
+    }
+}

@@ -1,0 +1,60 @@
+using System;
+using System.Runtime.CompilerServices;
+using Kernels.Einsum.Interpretation;
+
+namespace Kernels.Runtime;
+
+/// <summary>
+/// The scalar functions of the cascade language on floats, as generated scalar code calls them.
+/// Each is evaluated in double with the reference interpreter's own definition
+/// (<see cref="ScalarMath"/>) and rounded once, so the scalar paths are correctly rounded or within
+/// one ulp.
+/// </summary>
+public static class KernelMath
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float x) => (float)Math.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Log(float x) => (float)Math.Log(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float x) => MathF.Sqrt(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Rsqrt(float x) => (float)ScalarMath.Rsqrt(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Abs(float x) => MathF.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Softplus(float x) => (float)ScalarMath.Softplus(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sigmoid(float x) => (float)ScalarMath.Sigmoid(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Silu(float x) => (float)ScalarMath.Silu(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Tanh(float x) => (float)Math.Tanh(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Relu(float x) => (float)ScalarMath.Relu(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Gelu(float x) => (float)ScalarMath.Gelu(x);
+
+    /// <summary>The larger operand, NaN when either is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float x, float y) => MathF.Max(x, y);
+
+    /// <summary>The smaller operand, NaN when either is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Min(float x, float y) => MathF.Min(x, y);
+
+    /// <summary>The language's divide: <c>x / y</c>, and 0 where <paramref name="y"/> is 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float DivideOrZero(float x, float y) => y == 0f ? 0f : x / y;
+
+    /// <summary>Adds <paramref name="x"/> to an online log-sum-exp kept as <c>scale + log(sum)</c>.</summary>
+    public static void LogSumExpAdd(ref float scale, ref float sum, float x)
+    {
+        if (float.IsNaN(x) || float.IsNaN(sum)) { sum = float.NaN; return; }
+        if (float.IsNegativeInfinity(x)) return;
+        if (float.IsPositiveInfinity(x)) { scale = float.PositiveInfinity; sum = 1; return; }
+        if (float.IsPositiveInfinity(scale)) return;
+        if (x > scale)
+        {
+            sum = sum * (float)Math.Exp(scale - x) + 1f;
+            scale = x;
+        }
+        else
+        {
+            sum += (float)Math.Exp(x - scale);
+        }
+    }
+
+    /// <summary>The value of an online log-sum-exp; -inf for an empty one.</summary>
+    public static float LogSumExpResult(float scale, float sum) =>
+        float.IsNaN(sum) ? float.NaN
+        : float.IsNegativeInfinity(scale) ? float.NegativeInfinity
+        : float.IsPositiveInfinity(scale) ? float.PositiveInfinity
+        : scale + (float)Math.Log(sum);
+}

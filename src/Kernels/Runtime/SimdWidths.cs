@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Kernels.Runtime;
+
+// The four register widths. Each member is one instruction or a library intrinsic; the composite
+// functions live once in ISimdFloat. Max and Min are the IEEE 754-2019 maximum and minimum, which
+// propagate NaN as Math.Max does (System.Runtime.Intrinsics, .NET 9 and later).
+
+/// <summary>16 floats in an AVX-512 register.</summary>
+public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
+{
+    public readonly Vector512<float> Value = value;
+
+    public static int Count => Vector512<float>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V512 Load(float* source) => new(Vector512.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V512 value) => value.Value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Create(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Affine(float start, float step) => new(Vector512.Create(start) + Vector512.Create(step) * Vector512<float>.Indices);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator +(V512 l, V512 r) => new(l.Value + r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator -(V512 l, V512 r) => new(l.Value - r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator *(V512 l, V512 r) => new(l.Value * r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator /(V512 l, V512 r) => new(l.Value / r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator -(V512 x) => new(-x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Max(V512 l, V512 r) => new(Vector512.Max(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 l, V512 r) => new(Vector512.Min(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Abs(V512 x) => new(Vector512.Abs(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Exp(V512 x) => new(Vector512.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Log(V512 x) => new(Vector512.Log(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 EqualMask(V512 l, V512 r) => new(Vector512.Equals(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Select(V512 m, V512 t, V512 f) => new(Vector512.ConditionalSelect(m.Value, t.Value, f.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V512 x) => Vector512.Sum(x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V512 x) => V256.MaxAcross(new V256(Vector256.Max(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V512 x) => V256.MinAcross(new V256(Vector256.Min(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V512 x) => V256.ProductAcross(new V256(x.Value.GetLower() * x.Value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GetLane(V512 x, int lane) => x.Value.GetElement(lane);
+}
+
+/// <summary>8 floats in an AVX register.</summary>
+public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
+{
+    public readonly Vector256<float> Value = value;
+
+    public static int Count => Vector256<float>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V256 Load(float* source) => new(Vector256.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V256 value) => value.Value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Create(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Affine(float start, float step) => new(Vector256.Create(start) + Vector256.Create(step) * Vector256<float>.Indices);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator +(V256 l, V256 r) => new(l.Value + r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator -(V256 l, V256 r) => new(l.Value - r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator *(V256 l, V256 r) => new(l.Value * r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator /(V256 l, V256 r) => new(l.Value / r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator -(V256 x) => new(-x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 l, V256 r) => new(Vector256.Max(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 l, V256 r) => new(Vector256.Min(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Abs(V256 x) => new(Vector256.Abs(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Exp(V256 x) => new(Vector256.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Log(V256 x) => new(Vector256.Log(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 EqualMask(V256 l, V256 r) => new(Vector256.Equals(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Select(V256 m, V256 t, V256 f) => new(Vector256.ConditionalSelect(m.Value, t.Value, f.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V256 x) => Vector256.Sum(x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V256 x) => V128.MaxAcross(new V128(Vector128.Max(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V256 x) => V128.MinAcross(new V128(Vector128.Min(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V256 x) => V128.ProductAcross(new V128(x.Value.GetLower() * x.Value.GetUpper()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GetLane(V256 x, int lane) => x.Value.GetElement(lane);
+}
+
+/// <summary>4 floats in an SSE or Neon register.</summary>
+public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
+{
+    public readonly Vector128<float> Value = value;
+
+    public static int Count => Vector128<float>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V128 Load(float* source) => new(Vector128.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V128 value) => value.Value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Create(float value) => new(Vector128.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Affine(float start, float step) => new(Vector128.Create(start) + Vector128.Create(step) * Vector128<float>.Indices);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator +(V128 l, V128 r) => new(l.Value + r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator -(V128 l, V128 r) => new(l.Value - r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator *(V128 l, V128 r) => new(l.Value * r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator /(V128 l, V128 r) => new(l.Value / r.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator -(V128 x) => new(-x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Max(V128 l, V128 r) => new(Vector128.Max(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 l, V128 r) => new(Vector128.Min(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Abs(V128 x) => new(Vector128.Abs(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Sqrt(V128 x) => new(Vector128.Sqrt(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Exp(V128 x) => new(Vector128.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Log(V128 x) => new(Vector128.Log(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 EqualMask(V128 l, V128 r) => new(Vector128.Equals(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Select(V128 m, V128 t, V128 f) => new(Vector128.ConditionalSelect(m.Value, t.Value, f.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V128 x) => Vector128.Sum(x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V128 x) => System.MathF.Max(System.MathF.Max(x.Value[0], x.Value[1]), System.MathF.Max(x.Value[2], x.Value[3]));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V128 x) => System.MathF.Min(System.MathF.Min(x.Value[0], x.Value[1]), System.MathF.Min(x.Value[2], x.Value[3]));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V128 x) => x.Value[0] * x.Value[1] * (x.Value[2] * x.Value[3]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GetLane(V128 x, int lane) => x.Value.GetElement(lane);
+}

@@ -1,0 +1,26 @@
+using Kernels.Einsum;
+
+namespace Kernels.Generators.Tests;
+
+public class SmokeTests
+{
+    [Fact]
+    public void Specs_generate_compile_without_warnings()
+    {
+        foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum"))
+        {
+            var source = "using System; using Kernels; namespace User; public static partial class K { [Einsum(SpecFile = \"" + Path.GetFileName(file) + "\")] public static partial void Run(" + Signature(file) + "); }";
+            var result = GeneratorHarness.Generate(source, new[] { new InMemoryAdditionalText(file, File.ReadAllText(file)) });
+            Assert.Empty(result.GeneratorDiagnostics);
+            var problems = GeneratorHarness.CompileDiagnostics(result.Output);
+            Assert.True(problems.Count == 0, Path.GetFileName(file) + ":\n" + string.Join("\n", problems.Take(10)) + "\n" + result.Run.GeneratedTrees.FirstOrDefault()?.ToString());
+        }
+    }
+
+    private static string Signature(string file)
+    {
+        var c = CascadeCompiler.Compile(File.ReadAllText(file)).Cascade!;
+        var sig = Kernels.Einsum.Emit.KernelSignature.Canonical(c);
+        return string.Join(", ", sig.Parameters.Select(p => Kernels.Einsum.Emit.CSharpKernelEmitter.ParameterType(p.Kind) + " " + p.Name));
+    }
+}
