@@ -181,7 +181,8 @@ public sealed class EinsumGenerator : IIncrementalGenerator
         return new KernelOutput(prefix + hint + ".g.cs", source, EquatableArray.From(diagnostics));
     }
 
-    private static bool IsError(string id) => id != "KRN0108";
+    private static bool IsError(string id) =>
+        (id.StartsWith("KRN00", StringComparison.Ordinal) || id == "KRN0999" ? DiagnosticDescriptors.ForSpec(id) : DeclarationDescriptor(id)).DefaultSeverity == DiagnosticSeverity.Error;
 
     private static SpecFileModel? FindSpecFile(EquatableArray<SpecFileModel> files, string name)
     {

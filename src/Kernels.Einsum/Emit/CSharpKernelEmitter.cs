@@ -204,11 +204,11 @@ public static class CSharpKernelEmitter
                     _w.Line($"int {alias.Size} = {RankOf(alias.AliasOf!).Size};");
 
             // Shapes: every span must hold its tensor.
-            foreach (var t in ArgumentTensors.Where(t => t.Rank > 0))
+            foreach (var t in ArgumentTensors.Where(t => !IsScalarInput(t)))
             {
                 var dims = t.Dims.Select(Extent).ToList();
                 var need = "_need" + t.Name;
-                _w.Line($"long {need} = {string.Join(" * ", dims.Select((d, i) => i == 0 ? "(long)" + d : d))};");
+                _w.Line($"long {need} = {(dims.Count == 0 ? "1L" : string.Join(" * ", dims.Select((d, i) => i == 0 ? "(long)" + d : d)))};");
                 var shape = string.Join(", ", t.Dims.Select(d => "{" + Extent(d) + "}"));
                 var names = string.Join(", ", t.Dims.Select(Extent));
                 _w.Line($"if ({Id(t.Name)}.Length < {need}) throw new global::System.ArgumentException($\"{t.Name} holds {{{Id(t.Name)}.Length}} elements but its shape [{names}] = [{shape}] needs {{{need}}}.\", nameof({Id(t.Name)}));");
@@ -222,7 +222,7 @@ public static class CSharpKernelEmitter
             foreach (var o in _c.Outputs.Where(NeedsClearing))
                 _w.Line($"{Id(o.Name)}.Slice(0, (int)_need{o.Name}).Clear(); // points no Einsum writes are 0");
 
-            var pinned = ArgumentTensors.Where(t => t.Rank > 0).ToList();
+            var pinned = ArgumentTensors.Where(t => !IsScalarInput(t)).ToList();
             if (pinned.Count > 0)
                 _w.Open($"fixed (float* {string.Join(", ", pinned.Select(t => $"_p{t.Name} = {Id(t.Name)}"))})");
             else
@@ -245,6 +245,8 @@ public static class CSharpKernelEmitter
             _w.Close();
             _w.Close();
         }
+
+        private static bool IsScalarInput(Tensor t) => t.Role == TensorRole.Input && t.Rank == 0;
 
         private bool NeedsClearing(Tensor output)
         {

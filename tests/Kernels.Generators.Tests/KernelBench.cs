@@ -1,0 +1,171 @@
+using System.Reflection;
+using System.Text;
+using Kernels.Einsum;
+using Kernels.Einsum.Emit;
+using Kernels.Einsum.Interpretation;
+using Kernels.Einsum.Ir;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>One kernel to generate: a spec and the runs to compare against the interpreter.</summary>
+public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null);
+
+/// <summary>
+/// Puts many cascades into one user compilation (one [Einsum] method each, plus a wrapper that takes
+/// arrays), runs the generator, compiles and loads the result once, and runs each kernel against the
+/// reference interpreter on random inputs.
+/// </summary>
+public sealed class KernelBench
+{
+    private readonly List<(KernelCase Case, Cascade Cascade, KernelSignature Signature)> _kernels = new();
+    private Assembly? _assembly;
+
+    public KernelBench(IEnumerable<KernelCase> cases)
+    {
+        foreach (var c in cases)
+        {
+            var result = CascadeCompiler.Compile(c.Spec, c.Name);
+            if (!result.Success) throw new ArgumentException($"{c.Name} is not a valid cascade:\n{string.Join("\n", result.Diagnostics)}\n{c.Spec}");
+            _kernels.Add((c, result.Cascade!, KernelSignature.Canonical(result.Cascade!)));
+        }
+    }
+
+    public string Source()
+    {
+        var sb = new StringBuilder("using System;\nusing Kernels;\nnamespace Bench;\npublic static partial class K\n{\n");
+        for (var i = 0; i < _kernels.Count; i++)
+        {
+            var (c, _, sig) = _kernels[i];
+            var spec = c.Spec.Replace("\"", "\"\"");
+            sb.Append($"    [Einsum(@\"{spec}\")]\n");
+            sb.Append($"    public static partial void Kernel{i}({string.Join(", ", sig.Parameters.Select(p => CSharpKernelEmitter.ParameterType(p.Kind) + " " + CSharpKernelEmitter.Id(p.Name)))});\n");
+            var args = new List<string>();
+            int t = 0, s = 0, z = 0;
+            foreach (var p in sig.Parameters)
+                args.Add(p.Kind switch
+                {
+                    KernelParameterKind.ScalarInput => $"scalars[{s++}]",
+                    KernelParameterKind.Size => $"sizes[{z++}]",
+                    _ => $"tensors[{t++}]",
+                });
+            sb.Append($"    public static void Invoke{i}(float[][] tensors, float[] scalars, int[] sizes) => Kernel{i}({string.Join(", ", args)});\n");
+        }
+        sb.Append("}\n");
+        return sb.ToString();
+    }
+
+    public GeneratorHarness.Result Generate() => GeneratorHarness.Generate(Source());
+
+    public void Compile()
+    {
+        var result = Generate();
+        // Spec warnings (an unread input, an unused intermediate) are the cascade's business; anything
+        // else, and every compiler warning in the generated code, fails.
+        var problems = result.GeneratorDiagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error || !d.Id.StartsWith("KRN00", StringComparison.Ordinal))
+            .Concat(GeneratorHarness.CompileDiagnostics(result.Output).Where(d => !d.Id.StartsWith("KRN00", StringComparison.Ordinal))).ToList();
+        if (problems.Count > 0) throw new InvalidOperationException("Generation or compilation reported:\n" + string.Join("\n", problems.Take(20)));
+        _assembly = GeneratorHarness.Load(result.Output);
+    }
+
+    public int Count => _kernels.Count;
+
+    public KernelCase Case(int i) => _kernels[i].Case;
+
+    /// <summary>Runs kernel <paramref name="index"/> on the given inputs; returns the outputs by name.</summary>
+    public Dictionary<string, float[]> Run(int index, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs)
+    {
+        var (_, cascade, sig) = _kernels[index];
+        var shapes = CascadeShapes.Bind(cascade, sizes);
+        var tensors = new List<float[]>();
+        var scalars = new List<float>();
+        var sizeArgs = new List<int>();
+        var outputs = new Dictionary<string, float[]>();
+        foreach (var p in sig.Parameters)
+        {
+            switch (p.Kind)
+            {
+                case KernelParameterKind.InputTensor: tensors.Add(inputs[p.Name].Select(x => (float)x).ToArray()); break;
+                case KernelParameterKind.ScalarInput: scalars.Add((float)inputs[p.Name][0]); break;
+                case KernelParameterKind.Size: sizeArgs.Add(sizes.TryGetValue(p.Name, out var v) ? v : (int)shapes.SizeValue(p.Name)); break;
+                default:
+                    var o = new float[shapes.ElementCount(p.Name)];
+                    Array.Fill(o, float.NaN); // the kernel must write every point
+                    outputs[p.Name] = o;
+                    tensors.Add(o);
+                    break;
+            }
+        }
+        var method = _assembly!.GetType("Bench.K")!.GetMethod("Invoke" + index)!;
+        try
+        {
+            method.Invoke(null, new object[] { tensors.ToArray(), scalars.ToArray(), sizeArgs.ToArray() });
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            throw ex.InnerException;
+        }
+        return outputs;
+    }
+
+    /// <summary>Random inputs for a cascade, with a fixed seed.</summary>
+    public static Dictionary<string, double[]> RandomInputs(Cascade cascade, IReadOnlyDictionary<string, int> sizes, int seed, double scale)
+    {
+        var shapes = CascadeShapes.Bind(cascade, sizes);
+        var random = new Random(seed);
+        return cascade.Inputs.ToDictionary(t => t.Name, t =>
+            Enumerable.Range(0, (int)shapes.ElementCount(t.Name)).Select(_ => (double)(float)((random.NextDouble() * 2 - 1) * scale)).ToArray());
+    }
+
+    /// <summary>Runs every case and size set and compares with the interpreter; returns a list of failures.</summary>
+    public List<string> CompareAll(double tolerance, int seed = 1)
+    {
+        var failures = new List<string>();
+        for (var i = 0; i < _kernels.Count; i++)
+        {
+            var (c, cascade, _) = _kernels[i];
+            foreach (var sizes in c.Sizes)
+            {
+                var inputs = RandomInputs(cascade, sizes, seed + i, c.InputScale);
+                foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+                var failure = Compare(i, sizes, inputs, tolerance);
+                if (failure is not null) failures.Add($"{c.Name} {Show(sizes)}: {failure}\n{c.Spec}");
+            }
+        }
+        return failures;
+    }
+
+    public string? Compare(int index, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs, double tolerance)
+    {
+        var cascade = _kernels[index].Cascade;
+        var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
+        Dictionary<string, float[]> actual;
+        try
+        {
+            actual = Run(index, sizes, inputs);
+        }
+        catch (Exception ex)
+        {
+            return "threw " + ex;
+        }
+        foreach (var (name, reference) in expected)
+        {
+            var got = actual[name];
+            var scale = Math.Max(1.0, reference.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max());
+            for (var k = 0; k < reference.Length; k++)
+            {
+                if (!Close(got[k], reference[k], tolerance * scale))
+                    return $"{name}[{k}] = {got[k]:R}, interpreter {reference[k]:R} (tolerance {tolerance * scale:G3})";
+            }
+        }
+        return null;
+    }
+
+    public static bool Close(float actual, double expected, double tolerance)
+    {
+        if (double.IsNaN(expected)) return float.IsNaN(actual);
+        if (double.IsInfinity(expected) || Math.Abs(expected) > float.MaxValue) return (double)actual == expected || (float)expected == actual;
+        return Math.Abs(actual - expected) <= tolerance;
+    }
+
+    public static string Show(IReadOnlyDictionary<string, int> sizes) => string.Join(",", sizes.Select(p => $"{p.Key}={p.Value}"));
+}

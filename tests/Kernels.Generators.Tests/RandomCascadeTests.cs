@@ -1,0 +1,27 @@
+namespace Kernels.Generators.Tests;
+
+/// <summary>200 random valid cascades through the generator, compiled once, each run against the interpreter.</summary>
+public class RandomCascadeTests
+{
+    /// <summary>Relative to the largest magnitude of each output: float arithmetic and SIMD math against the double interpreter.</summary>
+    public const double Tolerance = 1e-4;
+
+    [Fact]
+    public void Two_hundred_random_cascades_match_the_interpreter()
+    {
+        var cases = RandomCascades.Generate(200, seed: 20261123).ToList();
+        Assert.Equal(200, cases.Count);
+        // The set must exercise every lowering and both kinds of structured rank, or it proves little.
+        var plans = cases.Select(c => Kernels.Einsum.Planning.KernelPlanner.Plan(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!, assumeDivisible: false)).ToList();
+        foreach (var lowering in Enum.GetValues<Kernels.Einsum.Planning.EinsumLowering>())
+            Assert.True(plans.Count(p => p.Einsums.Values.Any(e => e.Lowering == lowering)) >= 10, $"fewer than 10 cascades use {lowering}");
+        Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= 20);
+        Assert.True(cases.Count(c => c.Spec.Contains("partition")) >= 20);
+        Assert.True(cases.Count(c => c.Spec.Contains("where")) >= 20);
+        Assert.True(plans.Count(p => p.SliceRank is not null) >= 20);
+        var bench = new KernelBench(cases);
+        bench.Compile();
+        var failures = bench.CompareAll(Tolerance, seed: 7);
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
+    }
+}

@@ -1,0 +1,162 @@
+using System.Text;
+using Kernels.Einsum;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>
+/// Random valid cascades: random ranks and sizes (some below, some above the vector widths, none
+/// chosen to divide anything), random operator mixes with explicit and implicit reductions, filters,
+/// partitioned ranks read through <c>r1*R0 + r0</c>, and iteration blocks with loop-carried state.
+/// Values stay bounded (exp only of non-positive arguments, products of values near 1) so float and
+/// double agree to a stated tolerance.
+/// </summary>
+public static class RandomCascades
+{
+    private static readonly string[] Ranks = { "i", "j", "k", "n" };
+
+    public static IEnumerable<KernelCase> Generate(int count, int seed)
+    {
+        var random = new Random(seed);
+        var made = 0;
+        var attempts = 0;
+        while (made < count && attempts < count * 20)
+        {
+            attempts++;
+            var (spec, sizes) = One(random, made);
+            var compiled = CascadeCompiler.Compile(spec);
+            if (!compiled.Success) continue;
+            var required = Kernels.Einsum.Interpretation.CascadeShapes.RequiredSizes(compiled.Cascade!).Where(s => s.Default is null).Select(s => s.Size).ToHashSet();
+            var bound = sizes.Where(p => required.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
+            made++;
+            yield return new KernelCase($"random{made}", spec, new[] { bound });
+        }
+    }
+
+    private static (string Spec, Dictionary<string, int> Sizes) One(Random random, int id)
+    {
+        var ranks = Ranks.OrderBy(_ => random.Next()).Take(random.Next(2, 5)).ToList();
+        var sizes = ranks.ToDictionary(r => r.ToUpperInvariant(), _ => random.NextDouble() < 0.6 ? random.Next(1, 10) : random.Next(10, 41));
+        var sb = new StringBuilder($"kernel random{id}\n");
+        var tensors = new List<(string Name, string[] Dims)>();
+
+        var inputCount = random.Next(1, 4);
+        for (var t = 0; t < inputCount; t++)
+        {
+            var dims = ranks.OrderBy(_ => random.Next()).Take(random.Next(1, Math.Min(3, ranks.Count) + 1)).ToArray();
+            tensors.Add(($"X{t}", dims));
+        }
+        var decls = new List<string>(tensors.Select(t => $"input {t.Name}[{string.Join(",", t.Dims)}]"));
+        var body = new StringBuilder();
+
+        // A partitioned copy: the first dimension of an input read through tiles.
+        if (random.NextDouble() < 0.3)
+        {
+            var source = tensors[random.Next(tensors.Count)];
+            var r = source.Dims[0];
+            var tile = random.Next(2, 6);
+            sb.Append($"partition {r.ToUpperInvariant()} -> {r.ToUpperInvariant()}1 x {r.ToUpperInvariant()}0 with {r.ToUpperInvariant()}0 = {tile}\n");
+            var dims = new[] { r + "1", r + "0" }.Concat(source.Dims.Skip(1)).ToArray();
+            var rest = source.Dims.Skip(1).ToArray();
+            var read = $"{source.Name}[{string.Join(", ", new[] { $"{r}1*{r.ToUpperInvariant()}0 + {r}0" }.Concat(rest))}]";
+            body.Append($"B{source.Name}[{string.Join(",", dims)}] = {read}\n");
+            tensors.Add(($"B{source.Name}", dims));
+        }
+
+        // An iteration block carrying state along a fresh rank l.
+        if (random.NextDouble() < 0.3)
+        {
+            var other = ranks[random.Next(ranks.Count)];
+            sizes["L"] = random.Next(1, 12);
+            decls.Add($"input U[l,{other}]");
+            var decay = (0.2 + random.NextDouble() * 0.7).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+            body.Append($"iterate l until l == L {{\n  init S[0,{other}] = 0\n");
+            body.Append($"  S[l+1,{other}] = S[l,{other}] * {decay} + {Unary(random, $"U[l,{other}]")}\n");
+            body.Append($"  W[l,{other}] = {Unary(random, $"S[l+1,{other}]")} * U[l,{other}]\n}}\n");
+            body.Append($"SL[{other}] = S[L,{other}]\n");
+            tensors.Add(("SL", new[] { other }));
+            tensors.Add(("W", new[] { "l", other }));
+        }
+
+        var steps = random.Next(1, 4);
+        string[] lastDims = Array.Empty<string>();
+        string last = "";
+        for (var s = 0; s < steps; s++)
+        {
+            var name = $"T{s}";
+            var (expr, used) = Expression(random, tensors, 0);
+            var usedList = used.ToList();
+            var outDims = usedList.Where(_ => random.NextDouble() < 0.6).ToArray();
+            var reduced = usedList.Except(outDims).ToList();
+            var text = expr;
+            if (reduced.Count > 0 && random.NextDouble() < 0.6)
+            {
+                var op = new[] { "sum", "max", "min", "prod", "logsumexp" }[random.Next(5)];
+                if (op == "prod") text = $"(sigmoid({text}) + 0.5)";
+                text = $"{op}[{string.Join(",", reduced)}] {text}";
+            }
+            var filter = "";
+            var all = outDims.Concat(reduced).ToList();
+            if (all.Count >= 2 && random.NextDouble() < 0.25)
+            {
+                var a = all[random.Next(all.Count)];
+                var b = all.Where(x => x != a).ElementAt(random.Next(all.Count - 1));
+                filter = $" where {a} {(random.NextDouble() < 0.5 ? "<=" : ">")} {b}";
+            }
+            body.Append($"{name}[{string.Join(",", outDims)}] = {text}{filter}\n");
+            tensors.Add((name, outDims));
+            last = name;
+            lastDims = outDims;
+        }
+        // The output copies the last intermediate, so intermediates are exercised as such.
+        decls.Add($"output Y[{string.Join(",", lastDims)}]");
+        body.Append($"Y[{string.Join(",", lastDims)}] = {last}[{string.Join(",", lastDims)}] + 1\n");
+        if (tensors.Any(t => t.Name == "W") && random.NextDouble() < 0.5)
+        {
+            var w = tensors.First(t => t.Name == "W");
+            decls.Add($"output Z[{string.Join(",", w.Dims)}]");
+            body.Append($"Z[{string.Join(",", w.Dims)}] = W[{string.Join(",", w.Dims)}]\n");
+        }
+        sb.Append(string.Join("\n", decls)).Append('\n').Append(body);
+        return (sb.ToString(), sizes);
+    }
+
+    private static string Unary(Random random, string x) => random.Next(8) switch
+    {
+        0 => $"tanh({x})",
+        1 => $"sigmoid({x})",
+        2 => $"softplus({x})",
+        3 => $"silu({x})",
+        4 => $"relu({x})",
+        5 => $"abs({x})",
+        6 => $"exp(-abs({x}))",
+        _ => $"-{x}",
+    };
+
+    private static (string Text, HashSet<string> Ranks) Expression(Random random, List<(string Name, string[] Dims)> tensors, int depth)
+    {
+        if (depth >= 2 || random.NextDouble() < 0.3)
+        {
+            var t = tensors[random.Next(tensors.Count)];
+            var text = t.Dims.Length == 0 ? t.Name : $"{t.Name}[{string.Join(",", t.Dims)}]";
+            return (text, new HashSet<string>(t.Dims));
+        }
+        if (random.NextDouble() < 0.3)
+        {
+            var (x, r) = Expression(random, tensors, depth + 1);
+            return (Unary(random, x), r);
+        }
+        var (l, lr) = Expression(random, tensors, depth + 1);
+        var (rt, rr) = random.NextDouble() < 0.15 ? ((0.25 + random.Next(8) * 0.5).ToString(System.Globalization.CultureInfo.InvariantCulture), new HashSet<string>()) : Expression(random, tensors, depth + 1);
+        lr.UnionWith(rr);
+        var text2 = random.Next(6) switch
+        {
+            0 => $"({l} + {rt})",
+            1 => $"({l} - {rt})",
+            2 => $"{l} * {rt}",
+            3 => $"{l} / (abs({rt}) + 1)",
+            4 => $"max({l}, {rt})",
+            _ => $"min({l}, {rt})",
+        };
+        return (text2, lr);
+    }
+}
