@@ -1,0 +1,169 @@
+extern alias gen;
+
+using System.Collections;
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>Diagnostics land at the right place with the right ID; the generator never throws; its model holds no symbols; unrelated edits stay cached.</summary>
+public class GeneratorDiagnosticTests
+{
+    private const string Header = "using System;\nusing Kernels;\nnamespace User;\n";
+
+    private static (Diagnostic Diagnostic, string Marked) Single(string source, string id, IEnumerable<AdditionalText>? files = null, bool allowUnsafe = true)
+    {
+        var result = GeneratorHarness.Generate(source, files, allowUnsafe);
+        var matches = result.GeneratorDiagnostics.Where(d => d.Id == id).ToList();
+        Assert.True(matches.Count == 1, $"expected one {id}, got: {string.Join("; ", result.GeneratorDiagnostics)}");
+        var d = matches[0];
+        // Generators report file locations (path, span, line span), as the model holds no syntax tree.
+        Assert.Equal("UserKernels.cs", d.Location.GetLineSpan().Path);
+        var marked = source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length);
+        return (d, marked);
+    }
+
+    [Fact]
+    public void Spec_error_in_a_regular_string_points_at_the_characters()
+    {
+        var source = Header + "public static partial class K { [Einsum(\"input X[i]\\noutput Y[i]\\nY[i] = X[i] * Q[i]\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (d, marked) = Single(source, "KRN0005");
+        Assert.Equal("Q", marked);
+        Assert.Contains("Unknown tensor 'Q'", d.GetMessage());
+    }
+
+    [Fact]
+    public void Spec_error_in_a_raw_string_points_at_the_line_and_column()
+    {
+        var source = Header + "public static partial class K\n{\n    [Einsum(\"\"\"\n        input X[i]\n        output Y[i]\n        Y[i] = exp(X[i]) + Z[i]\n        \"\"\")]\n    public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I);\n}\n";
+        var (d, marked) = Single(source, "KRN0005");
+        Assert.Equal("Z", marked);
+        var span = d.Location.GetLineSpan().Span;
+        var line = source.Split('\n')[span.Start.Line];
+        Assert.Equal("        Y[i] = exp(X[i]) + Z[i]", line);
+        Assert.Equal(line.IndexOf("Z[", StringComparison.Ordinal), span.Start.Character);
+    }
+
+    [Fact]
+    public void Spec_error_in_a_verbatim_string_with_doubled_quotes_maps_through_them()
+    {
+        var source = Header + "public static partial class K { [Einsum(@\"input X[i]\n# a \"\"quoted\"\" comment\noutput Y[i]\nY[i] = X[i] $ 2\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (_, marked) = Single(source, "KRN0001");
+        Assert.Equal("$", marked);
+    }
+
+    [Fact]
+    public void Spec_error_in_a_spec_file_points_into_the_file()
+    {
+        var spec = "input X[i]\noutput Y[i]\nY[i] = X[i] * W[i]\n";
+        var source = Header + "public static partial class K { [Einsum(SpecFile = \"my.einsum\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var result = GeneratorHarness.Generate(source, new[] { new InMemoryAdditionalText("/project/specs/my.einsum", spec) });
+        var d = Assert.Single(result.GeneratorDiagnostics, x => x.Id == "KRN0005");
+        Assert.Equal("/project/specs/my.einsum", d.Location.GetLineSpan().Path);
+        Assert.Equal(2, d.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Equal(14, d.Location.GetLineSpan().StartLinePosition.Character);
+        Assert.Equal(spec.IndexOf("W[", StringComparison.Ordinal), d.Location.SourceSpan.Start);
+    }
+
+    [Fact]
+    public void Missing_spec_file_is_reported_on_the_attribute()
+    {
+        var source = Header + "public static partial class K { [Einsum(SpecFile = \"nope.einsum\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (d, marked) = Single(source, "KRN0105");
+        Assert.StartsWith("Einsum(", marked);
+        Assert.Contains("AdditionalFiles", d.GetMessage());
+    }
+
+    private const string Good = "\"input X[i]\\noutput Y[i]\\nY[i] = X[i] * 2\"";
+
+    [Theory]
+    [InlineData("public static void Run(ReadOnlySpan<float> X, Span<float> Y, int I) { }", "KRN0100", "Run")]
+    [InlineData("public partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I);", "KRN0100", "Run")]
+    [InlineData("public static partial int Run(ReadOnlySpan<float> X, Span<float> Y, int I);", "KRN0101", "Run")]
+    [InlineData("public static partial void Run(ReadOnlySpan<float> X, int I);", "KRN0102", "Run")]
+    [InlineData("public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int Extra);", "KRN0103", "Extra")]
+    [InlineData("public static partial void Run(Span<float> X, Span<float> Y, int I);", "KRN0104", "X")]
+    [InlineData("public static partial void Run(ReadOnlySpan<float> X, ReadOnlySpan<float> Y, int I);", "KRN0104", "Y")]
+    [InlineData("public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, long I);", "KRN0104", "I")]
+    [InlineData("public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, ref int I);", "KRN0104", "I")]
+    public void Signature_errors_point_at_the_declaration(string declaration, string id, string marked)
+    {
+        var partialOk = id == "KRN0100" && !declaration.Contains("partial") ? "" : "";
+        var source = Header + "public static partial class K { [Einsum(" + Good + ")] " + declaration + partialOk + " }";
+        var (d, at) = Single(source, id);
+        Assert.Equal(marked, at);
+        Assert.False(string.IsNullOrWhiteSpace(d.GetMessage()));
+    }
+
+    [Fact]
+    public void Unsafe_code_must_be_allowed()
+    {
+        var source = Header + "public static partial class K { [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (d, _) = Single(source, "KRN0107", allowUnsafe: false);
+        Assert.Contains("AllowUnsafeBlocks", d.GetMessage());
+    }
+
+    [Fact]
+    public void Containing_type_must_be_partial()
+    {
+        var source = Header + "public static class K { [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (_, marked) = Single(source, "KRN0109");
+        Assert.Equal("K", marked);
+    }
+
+    [Fact]
+    public void A_parallel_rank_that_cannot_be_split_is_a_warning_and_the_kernel_is_still_generated()
+    {
+        var source = Header + "public static partial class K { [Einsum(\"input X[i,j]\\noutput Y[i]\\nY[i] = X[i,j]\", ParallelRank = \"j\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var result = GeneratorHarness.Generate(source);
+        Assert.Equal(DiagnosticSeverity.Warning, Assert.Single(result.GeneratorDiagnostics).Severity);
+        Assert.Empty(GeneratorHarness.CompileDiagnostics(result.Output));
+    }
+
+    [Fact]
+    public void Unrelated_edit_leaves_every_step_cached()
+    {
+        var source = Header + "public static partial class K { [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var compilation = GeneratorHarness.Compilation(source);
+        var driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace User; public static class Other { public static int Answer() => 42; }", GeneratorHarness.ParseOptions));
+        var run = driver.RunGenerators(edited).GetRunResult().Results.Single();
+        foreach (var name in new[] { gen::Kernels.Generators.TrackingNames.Declarations, gen::Kernels.Generators.TrackingNames.Outputs, gen::Kernels.Generators.TrackingNames.Sources })
+        {
+            var outputs = run.TrackedSteps[name].SelectMany(s => s.Outputs).ToList();
+            Assert.NotEmpty(outputs);
+            Assert.All(outputs, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{name}: {o.Reason}"));
+        }
+    }
+
+    [Fact]
+    public void Model_holds_no_symbols_syntax_or_compilation()
+    {
+        var source = Header + "public static partial class K { [Einsum(\"\"\"\n    input X[i]\n    output Y[i]\n    Y[i] = X[i] * 2\n    \"\"\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var run = GeneratorHarness.Generate(source).Run.Results.Single();
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        var checkedCount = 0;
+        foreach (var step in run.TrackedSteps[gen::Kernels.Generators.TrackingNames.Declarations].Concat(run.TrackedSteps[gen::Kernels.Generators.TrackingNames.Outputs]))
+            foreach (var (value, _) in step.Outputs)
+                checkedCount += Walk(value, seen, "model");
+        Assert.True(checkedCount > 10);
+    }
+
+    private static int Walk(object? value, HashSet<object> seen, string path)
+    {
+        if (value is null || value is string || value.GetType().IsPrimitive || value.GetType().IsEnum) return 1;
+        Assert.False(value is ISymbol or SyntaxNode or Compilation or SemanticModel or SyntaxTree, $"{path} holds a {value.GetType().Name}");
+        if (!value.GetType().IsValueType && !seen.Add(value)) return 0;
+        var count = 1;
+        if (value is IEnumerable items)
+        {
+            var i = 0;
+            foreach (var item in items) count += Walk(item, seen, $"{path}[{i++}]");
+            return count;
+        }
+        foreach (var field in value.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            count += Walk(field.GetValue(value), seen, path + "." + field.Name);
+        return count;
+    }
+}
