@@ -1,0 +1,28 @@
+using System;
+
+namespace Kernels;
+
+/// <summary>Scaled dot-product attention, softmax(Q K^T / sqrt(E)) V, for one head.</summary>
+/// <remarks>
+/// Generated from specs/attention.fusemax.einsum: the one-pass cascade (FuseMax / FlashAttention-2)
+/// whose per-query state is a running max, a running denominator and a running numerator of F
+/// floats, so memory does not grow with the key length. Queries are split across threads.
+/// </remarks>
+public static partial class Attention
+{
+    [Einsum(SpecFile = "attention.fusemax.einsum")]
+    private static partial void OnePass(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int P, int E, int M, int F);
+
+    /// <summary>Computes attention for one head. All tensors are dense and row-major.</summary>
+    /// <param name="query">[queryLength, headDim]</param>
+    /// <param name="key">[keyLength, headDim]</param>
+    /// <param name="value">[keyLength, valueDim]</param>
+    /// <param name="output">[queryLength, valueDim]; must not overlap the inputs.</param>
+    /// <param name="queryLength">Queries (P).</param>
+    /// <param name="keyLength">Keys (M); 0 gives an output of zeros.</param>
+    /// <param name="headDim">Query and key width (E); scores are scaled by 1/sqrt(headDim).</param>
+    /// <param name="valueDim">Value width (F).</param>
+    /// <exception cref="ArgumentException">A span is shorter than its shape or a size is negative; the exception names the parameter of the generated kernel (Q, K, V, AV, P, M, E, F).</exception>
+    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int queryLength, int keyLength, int headDim, int valueDim) =>
+        OnePass(query, key, value, output, queryLength, headDim, keyLength, valueDim);
+}

@@ -1,0 +1,23 @@
+using System;
+
+namespace Kernels;
+
+/// <summary>Causal linear attention with per-head exponential decay (Lightning Attention-2).</summary>
+/// <remarks>Generated from specs/linear_attention.causal.einsum: blocks of 64 tokens, the D x F state carried from block to block, so the cost is linear in the sequence length.</remarks>
+public static partial class LinearAttention
+{
+    [Einsum(SpecFile = "linear_attention.causal.einsum")]
+    private static partial void Blocked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float slope, Span<float> O, int T, int D, int F);
+
+    /// <summary>o_t = sum over s &lt;= t of exp(-slope (t - s)) (q_t . k_s) v_s.</summary>
+    /// <param name="query">[length, keyDim]</param>
+    /// <param name="key">[length, keyDim]</param>
+    /// <param name="value">[length, valueDim]</param>
+    /// <param name="output">[length, valueDim]</param>
+    /// <param name="length">Tokens (T).</param>
+    /// <param name="keyDim">Query and key width (D).</param>
+    /// <param name="valueDim">Value width (F).</param>
+    /// <param name="slope">Decay per token; 0 for none.</param>
+    public static void Causal(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int length, int keyDim, int valueDim, float slope) =>
+        Blocked(query, key, value, slope, output, length, keyDim, valueDim);
+}

@@ -1,0 +1,94 @@
+using Kernels.Einsum;
+using Kernels.Einsum.Interpretation;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>The package's own kernels (generated from specs/ at build time) against the interpreter, hard inputs and bad arguments.</summary>
+public class BuiltInKernelTests
+{
+    private static double[] Random(int n, int seed, double scale) { var r = new Random(seed); return Enumerable.Range(0, n).Select(_ => (double)(float)((r.NextDouble() * 2 - 1) * scale)).ToArray(); }
+
+    private static float[] F(double[] x) => x.Select(v => (float)v).ToArray();
+
+    private static double[] Reference(string spec, Dictionary<string, int> sizes, Dictionary<string, double[]> inputs, string output)
+    {
+        var cascade = CascadeCompiler.Compile(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", spec + ".einsum"))).Cascade!;
+        return ReferenceInterpreter.Run(cascade, sizes, inputs)[output];
+    }
+
+    private static void AssertClose(double[] expected, float[] actual, double tolerance)
+    {
+        var scale = Math.Max(1, expected.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max());
+        for (var i = 0; i < expected.Length; i++)
+            Assert.True(KernelBench.Close(actual[i], expected[i], tolerance * scale), $"[{i}] {actual[i]} vs {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(7, 256, 64, 64)]
+    [InlineData(13, 100, 40, 24)]
+    [InlineData(2, 1, 3, 5)]
+    public void Attention_matches_the_interpreter(int p, int m, int e, int f)
+    {
+        var q = Random(p * e, 1, 3); var k = Random(m * e, 2, 3); var v = Random(m * f, 3, 1);
+        var output = new float[p * f];
+        Attention.Forward(F(q), F(k), F(v), output, p, m, e, f);
+        var expected = Reference("attention.fusemax", new() { ["P"] = p, ["M"] = m, ["E"] = e, ["F"] = f }, new() { ["Q"] = q, ["K"] = k, ["V"] = v }, "AV");
+        AssertClose(expected, output, 2e-5);
+    }
+
+    [Fact]
+    public void Softmax_handles_huge_infinite_and_nan_inputs_as_the_interpreter_does()
+    {
+        double[] x =
+        {
+            100, 200, 89, 3e38,                       // huge logits: no overflow
+            double.NegativeInfinity, 0, 1, 2,         // -inf gets probability 0
+            double.NegativeInfinity, double.NegativeInfinity, double.NegativeInfinity, double.NegativeInfinity, // fully masked row
+            1, double.NaN, 2, 3,                      // NaN propagates
+        };
+        var output = new float[x.Length];
+        Softmax.Rows(F(x), output, 4, 4);
+        var expected = Reference("softmax.2pass", new() { ["P"] = 4, ["N"] = 4 }, new() { ["X"] = x }, "Y");
+        AssertClose(expected, output, 1e-6);
+        Assert.Equal(1f, output[3]);
+        Assert.Equal(0f, output[4]);
+        Assert.All(output.Skip(12), y => Assert.True(float.IsNaN(y)));
+    }
+
+    [Fact]
+    public void Linear_attention_and_selective_scan_match_the_interpreter()
+    {
+        const int T = 150, D = 16, Fv = 20;
+        var q = Random(T * D, 4, 1); var k = Random(T * D, 5, 1); var v = Random(T * Fv, 6, 1);
+        var o = new float[T * Fv];
+        LinearAttention.Causal(F(q), F(k), F(v), o, T, D, Fv, 0.05f);
+        AssertClose(Reference("linear_attention.causal", new() { ["T"] = T, ["D"] = D, ["F"] = Fv }, new() { ["Q"] = q, ["K"] = k, ["V"] = v, ["slope"] = new[] { 0.05 } }, "O"), o, 2e-5);
+
+        const int C = 12, L = 40, N = 16;
+        var u = Random(C * L, 7, 1); var delta = Random(C * L, 8, 1); var a = Random(C * N, 9, 1).Select(x => -Math.Abs(x)).ToArray();
+        var b = Random(N * L, 10, 1); var c = Random(N * L, 11, 1); var ds = Random(C, 12, 1); var z = Random(C * L, 13, 1); var db = Random(C, 14, 1);
+        var y = new float[C * L];
+        SelectiveScan.Forward(F(u), F(delta), F(a), F(b), F(c), F(ds), F(z), F(db), y, C, L, N);
+        var expected = Reference("selective_scan", new() { ["D"] = C, ["L"] = L, ["N"] = N },
+            new() { ["U"] = u, ["DELTA"] = delta, ["A"] = a, ["B"] = b, ["C"] = c, ["DS"] = ds, ["Z"] = z, ["DB"] = db }, "Y");
+        AssertClose(expected, y, 2e-5);
+    }
+
+    [Fact]
+    public void Bad_arguments_throw_before_memory_is_touched()
+    {
+        var output = new float[12];
+        Array.Fill(output, 42f);
+        var e1 = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[11], new float[20], new float[20], output, 3, 5, 4, 4));
+        Assert.Equal("Q", e1.ParamName);
+        Assert.Contains("needs 12", e1.Message);
+        var e2 = Assert.ThrowsAny<ArgumentException>(() => Attention.Forward(new float[12], new float[20], new float[20], output, 3, -5, 4, 4));
+        Assert.Equal("M", e2.ParamName);
+        var e3 = Assert.Throws<ArgumentException>(() => Softmax.Rows(new float[12], output.AsSpan(0, 11), 3, 4));
+        Assert.Equal("Y", e3.ParamName);
+        var shared = new float[24];
+        var e4 = Assert.Throws<ArgumentException>(() => Softmax.Rows(shared.AsSpan(0, 12), shared.AsSpan(6, 12), 3, 4));
+        Assert.Equal("Y", e4.ParamName);
+        Assert.All(output, x => Assert.Equal(42f, x));
+    }
+}
