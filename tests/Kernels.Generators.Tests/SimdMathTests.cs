@@ -1,0 +1,99 @@
+using System.Runtime.Intrinsics;
+using Kernels.Einsum.Interpretation;
+using Kernels.Runtime;
+using Xunit.Abstractions;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>
+/// The error of each vectorised function against the double-precision definition the interpreter
+/// uses, over a dense sweep of its useful range, in ulps of the float result (with an absolute floor
+/// of 1e-38 so that results near 0 are measured relative to float's smallest normal). The bounds
+/// asserted here are the ones docs/simd-math.md states.
+/// </summary>
+public class SimdMathTests(ITestOutputHelper output)
+{
+    private static double Ulps(float actual, double expected)
+    {
+        if (double.IsNaN(expected)) return float.IsNaN(actual) ? 0 : double.PositiveInfinity;
+        if (double.IsInfinity(expected) || Math.Abs(expected) > float.MaxValue) return (double)actual == expected || float.IsInfinity(actual) && Math.Sign(actual) == Math.Sign(expected) ? 0 : double.PositiveInfinity;
+        var e = (float)expected;
+        var ulp = Math.Max(MathF.BitIncrement(MathF.Abs(e)) - MathF.Abs(e), 1.2e-38);
+        return Math.Abs(actual - expected) / ulp;
+    }
+
+    private static unsafe double MaxUlps<TV>(Func<TV, TV> f, Func<double, double> reference, float from, float to, int points) where TV : unmanaged, ISimdFloat<TV>
+    {
+        var worst = 0.0;
+        var input = new float[TV.Count];
+        var result = new float[TV.Count];
+        for (var i = 0; i < points; i += TV.Count)
+        {
+            for (var l = 0; l < TV.Count; l++) input[l] = from + (to - from) * (float)((double)(i + l) / points);
+            fixed (float* pi = input, pr = result) TV.Store(pr, f(TV.Load(pi)));
+            for (var l = 0; l < TV.Count; l++) worst = Math.Max(worst, Ulps(result[l], reference(input[l])));
+        }
+        return worst;
+    }
+
+    public static TheoryData<string, float, float, double> Functions => new()
+    {
+        { "exp", -87f, 88f, 2 },
+        { "log", 1e-30f, 1e30f, 2 },
+        { "sigmoid", -80f, 80f, 4 },
+        { "silu", -80f, 80f, 4 },
+        { "softplus", -80f, 80f, 4 },
+        { "tanh", -10f, 10f, 6 },
+        { "tanh (near 0)", -0.01f, 0.01f, 6 },
+        { "expm1 (near 0)", -0.01f, 0.01f, 6 },
+        { "log1p (near 0)", -0.01f, 0.01f, 6 },
+        { "rsqrt", 1e-20f, 1e20f, 2 },
+        { "gelu", -10f, 10f, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Functions))]
+    public void Vector_functions_stay_within_the_documented_error(string name, float from, float to, double bound)
+    {
+        var (f, reference) = Pick<V256>(name);
+        var worst256 = MaxUlps(f, reference, from, to, 1 << 18);
+        var worst = worst256;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var (f512, _) = Pick<V512>(name);
+            worst = Math.Max(worst, MaxUlps(f512, reference, from, to, 1 << 18));
+        }
+        var (f128, _) = Pick<V128>(name);
+        worst = Math.Max(worst, MaxUlps(f128, reference, from, to, 1 << 16));
+        output.WriteLine($"{name}: max error {worst:F2} ulp over [{from}, {to}]");
+        Assert.True(worst <= bound, $"{name}: {worst:F2} ulp > {bound}");
+    }
+
+    private static (Func<TV, TV>, Func<double, double>) Pick<TV>(string name) where TV : unmanaged, ISimdFloat<TV> => name switch
+    {
+        "exp" => (TV.Exp, Math.Exp),
+        "log" => (TV.Log, Math.Log),
+        "sigmoid" => (TV.Sigmoid, ScalarMath.Sigmoid),
+        "silu" => (TV.Silu, ScalarMath.Silu),
+        "softplus" => (TV.Softplus, ScalarMath.Softplus),
+        "rsqrt" => (TV.Rsqrt, ScalarMath.Rsqrt),
+        "gelu" => (TV.Gelu, ScalarMath.Gelu),
+        "expm1 (near 0)" => (TV.Expm1, x => Math.Abs(x) < 1e-5 ? x + x * x / 2 + x * x * x / 6 : Math.Exp(x) - 1),
+        "log1p (near 0)" => (TV.Log1P, ScalarMath.Log1P),
+        _ => (TV.Tanh, Math.Tanh),
+    };
+
+    [Fact]
+    public void Max_and_min_propagate_nan_in_every_width()
+    {
+        Assert.True(float.IsNaN(V512.MaxAcross(V512.Max(V512.Create(float.NaN), V512.Create(1)))));
+        Assert.True(float.IsNaN(V256.MaxAcross(V256.Max(V256.Create(1), V256.Create(float.NaN)))));
+        Assert.True(float.IsNaN(V128.MinAcross(V128.Min(V128.Create(float.NaN), V128.Create(1)))));
+        Assert.True(float.IsNaN(F32.Max(F32.Create(float.NaN), F32.Create(1)).Value));
+        Assert.Equal(0f, DivideOrZero<V256>(3, 0));
+        Assert.Equal(1.5f, DivideOrZero<V512>(3, 2));
+        Assert.Equal(0f, DivideOrZero<F32>(3, 0));
+    }
+
+    private static float DivideOrZero<TV>(float x, float y) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.DivideOrZero(TV.Create(x), TV.Create(y)), 0);
+}
