@@ -20,6 +20,7 @@ public static class CliApp
         analyze.SetAction(result => Analyze(result.GetValue(spec) ?? Array.Empty<FileInfo>(), result.GetValue(json), result.GetValue(size) ?? Array.Empty<string>(), stdout, stderr));
 
         var root = new RootCommand("Kernels: cascades of extended Einsums -> fused CPU/GPU kernels and accelerator models.") { analyze };
+        HardwareCommands.AddTo(root, stdout, stderr);
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
@@ -66,9 +67,9 @@ public static class CliApp
         return exit;
     }
 
-    private static string DefaultName(string fileName) => Path.GetFileNameWithoutExtension(fileName).Replace('.', '_');
+    internal static string DefaultName(string fileName) => Path.GetFileNameWithoutExtension(fileName).Replace('.', '_');
 
-    private static bool TryParseSizes(string[] args, out Dictionary<string, int>? sizes, out string error)
+    internal static bool TryParseSizes(string[] args, out Dictionary<string, int>? sizes, out string error)
     {
         sizes = null;
         error = "";

@@ -209,7 +209,7 @@ public static class HlsEmitter
             var target = Element(e.Output, e.OutputIndices);
             if (e.Reduction is not { } op)
             {
-                w.AppendLine($"{ip}if ({bounds}) {target} = {Expr(e.Body)};");
+                w.AppendLine($"{ip}{Guard(bounds)}{target} = {Expr(e.Body)};");
             }
             else
             {
@@ -238,11 +238,13 @@ public static class HlsEmitter
                 });
                 for (var i = e.ReducedRanks.Count - 1; i >= 0; i--) w.AppendLine(new string(' ', (d + i) * 4) + "}");
                 var result = op == ReduceOperator.LogSumExp ? "(lse_max == -INFINITY ? lse_max : lse_max + std::log(acc))" : "acc";
-                w.AppendLine($"{ip}if ({bounds}) {target} = {result};");
+                w.AppendLine($"{ip}{Guard(bounds)}{target} = {result};");
             }
             w.AppendLine($"{ip}}}");
             for (var i = outer.Count - 1; i >= 0; i--) w.AppendLine(new string(' ', (depth + i) * 4) + "}");
         }
+
+        private static string Guard(string bounds) => bounds == "true" ? "" : $"if ({bounds}) ";
 
         private static string Identity(ReduceOperator op) => op switch
         {

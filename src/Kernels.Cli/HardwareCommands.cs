@@ -1,0 +1,280 @@
+using System.CommandLine;
+using Kernels.Einsum;
+using Kernels.Einsum.Interpretation;
+using Kernels.Einsum.Ir;
+using Kernels.Hardware.Fpga;
+using Kernels.Hardware.Pim;
+using Kernels.Hardware.Roofline;
+using Kernels.Hardware.Spatial;
+using Kernels.Hardware.Targets;
+using Kernels.Hardware.Workloads;
+
+namespace Kernels.Cli;
+
+/// <summary>`model`, `emit` and `roofline`: a cascade on the hardware models of Kernels.Hardware.</summary>
+internal static class HardwareCommands
+{
+    private static readonly string[] ModelTargets = { "fusemax", "flat", "unfused", "fpga", "pim" };
+
+    /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
+    private static readonly string[] EmitTargets = { "hls" };
+
+    public static void AddTo(RootCommand root, TextWriter stdout, TextWriter stderr)
+    {
+        root.Subcommands.Add(ModelCommand(stdout, stderr));
+        root.Subcommands.Add(EmitCommand(stdout, stderr));
+        root.Subcommands.Add(RooflineCommand(stdout, stderr));
+    }
+
+    private sealed record Workload(Option<string?> Model, Option<int> Seq, Option<int> Batch, Option<string[]> Size, Option<double> Instances);
+
+    private static Workload WorkloadOptions() => new(
+        new Option<string?>("--model") { Description = "A workload preset: BERT, TrXL, T5 or XLM (batch x heads instances, P = M = --seq, E = F = head dim)." },
+        new Option<int>("--seq") { Description = "Sequence length for --model.", DefaultValueFactory = _ => 4096 },
+        new Option<int>("--batch") { Description = "Batch for --model.", DefaultValueFactory = _ => TransformerWorkloads.Batch },
+        new Option<string[]>("--size", "-s") { Description = "Bind sizes instead of --model, e.g. --size P=4096,M=4096,E=64,F=64.", AllowMultipleArgumentsPerToken = true },
+        new Option<double>("--instances") { Description = "Independent copies of the cascade with --size (batch x heads).", DefaultValueFactory = _ => 1 });
+
+    private static void Add(Command c, Workload w)
+    {
+        c.Options.Add(w.Model);
+        c.Options.Add(w.Seq);
+        c.Options.Add(w.Batch);
+        c.Options.Add(w.Size);
+        c.Options.Add(w.Instances);
+    }
+
+    private static Command ModelCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var spec = new Argument<FileInfo?>("spec") { Description = "The .einsum spec to model (omit with --paper).", Arity = ArgumentArity.ZeroOrOne };
+        var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "fusemax" };
+        target.AcceptOnlyFromAmong(ModelTargets);
+        var targetFile = new Option<FileInfo?>("--target-file") { Description = "A JSON spatial target description (see `model --print-target fusemax`) instead of a preset." };
+        var printTarget = new Option<string?>("--print-target") { Description = "Print a preset spatial target as JSON (a template for --target-file) and exit." };
+        var paper = new Option<string?>("--paper") { Description = "Reproduce a published evaluation: 'fusemax' (24 points and averages)." };
+        var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "Print JSON with stable field names." };
+        var w = WorkloadOptions();
+        var command = new Command("model", "Cost a cascade on a hardware model: latency, utilisation, DRAM traffic, buffer need and energy.") { spec, target, targetFile, printTarget, paper, reuse, json };
+        Add(command, w);
+        command.SetAction(r =>
+        {
+            try
+            {
+                if (r.GetValue(printTarget) is { } preset)
+                {
+                    stdout.WriteLine(SpatialPresets.Get(preset).ToJson());
+                    return 0;
+                }
+                if (r.GetValue(paper) is { } p) return Paper(p, r.GetValue(json), stdout, stderr);
+                var file = r.GetValue(spec);
+                if (file is null)
+                {
+                    stderr.WriteLine("error: give a spec file, or --paper fusemax.");
+                    return 2;
+                }
+                if (!TryLoad(file, stderr, out var cascade)) return 1;
+                if (!TryWorkload(r, w, cascade, stderr, out var sizes, out var instances)) return 2;
+                var t = r.GetValue(target)!;
+                var fileTarget = r.GetValue(targetFile);
+                switch (t)
+                {
+                    case "fpga":
+                        var estimate = HlsEstimator.Estimate(cascade, sizes, r.GetValue(reuse));
+                        if (r.GetValue(json)) HardwareReportWriter.WriteFpgaJson(estimate, stdout);
+                        else HardwareReportWriter.WriteFpga(estimate, stdout);
+                        return 0;
+                    case "pim":
+                        var placed = PimPlacement.Place(cascade, sizes, instances);
+                        if (r.GetValue(json)) HardwareReportWriter.WritePimJson(placed, stdout);
+                        else HardwareReportWriter.WritePim(placed, stdout);
+                        return 0;
+                    default:
+                        var spatial = fileTarget is null ? SpatialPresets.Get(t) : SpatialTarget.FromJson(File.ReadAllText(fileTarget.FullName));
+                        var result = SpatialArrayModel.Evaluate(cascade, sizes, spatial, instances);
+                        if (r.GetValue(json)) HardwareReportWriter.WriteSpatialJson(result, stdout);
+                        else HardwareReportWriter.WriteSpatial(result, stdout);
+                        return 0;
+                }
+            }
+            catch (ArgumentException ex)
+            {
+                stderr.WriteLine("error: " + ex.Message);
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static int Paper(string name, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        if (!string.Equals(name, "fusemax", StringComparison.OrdinalIgnoreCase))
+        {
+            stderr.WriteLine($"error: unknown paper '{name}'; the only one is 'fusemax'.");
+            return 2;
+        }
+        var dir = Path.Combine(AppContext.BaseDirectory, "specs");
+        if (!TryLoad(new FileInfo(Path.Combine(dir, "attention.fusemax.einsum")), stderr, out var one) ||
+            !TryLoad(new FileInfo(Path.Combine(dir, "attention.3pass.einsum")), stderr, out var three))
+            return 1;
+        var table = FuseMaxPaper.Run(one, three);
+        if (json) HardwareReportWriter.WritePaperJson(table, stdout);
+        else HardwareReportWriter.WritePaper(table, stdout);
+        return 0;
+    }
+
+    private static Command EmitCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec to emit." };
+        var target = new Option<string>("--target", "-t") { Description = "What to emit: " + string.Join(", ", EmitTargets) + ".", DefaultValueFactory = _ => "hls" };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file instead of standard output." };
+        var size = new Option<string[]>("--size", "-s") { Description = "Sizes to emit for (HLS needs fixed sizes); unbound sizes default to 64.", AllowMultipleArgumentsPerToken = true };
+        var reuse = new Option<int>("--reuse") { Description = "HLS reuse factor (II of the output loops).", DefaultValueFactory = _ => 1 };
+        var harness = new Option<FileInfo?>("--harness") { Description = "HLS: also write a C-simulation test bench (main) to this file." };
+        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation).") { spec, target, output, size, reuse, harness };
+        command.SetAction(r =>
+        {
+            if (!TryLoad(r.GetValue(spec)!, stderr, out var cascade)) return 1;
+            if (!CliApp.TryParseSizes(r.GetValue(size) ?? Array.Empty<string>(), out var given, out var error))
+            {
+                stderr.WriteLine(error);
+                return 2;
+            }
+            var sizes = DefaultSizes(cascade, given, 64);
+            try
+            {
+                return Emit(r.GetValue(target)!, cascade, sizes, r.GetValue(reuse), r.GetValue(output), r.GetValue(harness), stdout, stderr);
+            }
+            catch (ArgumentException ex)
+            {
+                stderr.WriteLine("error: " + ex.Message);
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static int Emit(string target, Cascade cascade, Dictionary<string, int> sizes, int reuse, FileInfo? output, FileInfo? harness, TextWriter stdout, TextWriter stderr)
+    {
+        switch (target)
+        {
+            case "hls":
+                var design = HlsEmitter.Emit(cascade, sizes, new HlsOptions(reuse));
+                Write(design.Code, output, stdout);
+                if (harness is not null)
+                    File.WriteAllText(harness.FullName, HlsHarness.Emit(design, output?.Name ?? "kernel.cpp"));
+                return 0;
+            default:
+                stderr.WriteLine($"error: unknown emit target '{target}'; the targets are {string.Join(", ", EmitTargets)}.");
+                return 2;
+        }
+    }
+
+    private static Command RooflineCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec to plot." };
+        var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "pim" };
+        target.AcceptOnlyFromAmong(ModelTargets);
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "The SVG file to write (standard output when omitted)." };
+        var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };
+        var w = WorkloadOptions();
+        var command = new Command("roofline", "Plot a roofline (SVG): each Einsum at its arithmetic intensity and attained throughput under the target's roofs.") { spec, target, output, reuse };
+        Add(command, w);
+        command.SetAction(r =>
+        {
+            if (!TryLoad(r.GetValue(spec)!, stderr, out var cascade)) return 1;
+            if (!TryWorkload(r, w, cascade, stderr, out var sizes, out var instances)) return 2;
+            try
+            {
+                var t = r.GetValue(target)!;
+                var data = t switch
+                {
+                    "pim" => RooflinePlot.ForPim(cascade, sizes, instances),
+                    "fpga" => RooflinePlot.ForFpga(cascade, sizes, r.GetValue(reuse)),
+                    _ => RooflinePlot.ForSpatial(cascade, sizes, SpatialPresets.Get(t), instances),
+                };
+                Write(RooflinePlot.ToSvg(data), r.GetValue(output), stdout);
+                return 0;
+            }
+            catch (ArgumentException ex)
+            {
+                stderr.WriteLine("error: " + ex.Message);
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static void Write(string text, FileInfo? file, TextWriter stdout)
+    {
+        if (file is null) stdout.Write(text);
+        else File.WriteAllText(file.FullName, text);
+    }
+
+    private static bool TryLoad(FileInfo file, TextWriter stderr, out Cascade cascade)
+    {
+        cascade = null!;
+        if (!file.Exists)
+        {
+            stderr.WriteLine($"{file.FullName}: error: file not found.");
+            return false;
+        }
+        var result = CascadeCompiler.Compile(File.ReadAllText(file.FullName), CliApp.DefaultName(file.Name));
+        foreach (var d in result.Diagnostics) stderr.WriteLine(d.Format(file.FullName));
+        if (!result.Success) return false;
+        cascade = result.Cascade!;
+        return true;
+    }
+
+    /// <summary>--model (with --seq, --batch) or --size (with --instances); with neither, every unbound size is 4096.</summary>
+    private static bool TryWorkload(ParseResult r, Workload w, Cascade cascade, TextWriter stderr, out Dictionary<string, int> sizes, out double instances)
+    {
+        sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+        instances = r.GetValue(w.Instances);
+        if (!CliApp.TryParseSizes(r.GetValue(w.Size) ?? Array.Empty<string>(), out var given, out var error))
+        {
+            stderr.WriteLine(error);
+            return false;
+        }
+        if (r.GetValue(w.Model) is { } name)
+        {
+            TransformerModel model;
+            try
+            {
+                model = TransformerWorkloads.Get(name);
+            }
+            catch (ArgumentException ex)
+            {
+                stderr.WriteLine("error: " + ex.Message);
+                return false;
+            }
+            var required = CascadeShapes.RequiredSizes(cascade).Select(s => s.Size).ToHashSet();
+            foreach (var (k, v) in model.AttentionSizes(r.GetValue(w.Seq)))
+                if (required.Contains(k)) given = Merge(given, k, v);
+            instances = model.Instances(r.GetValue(w.Batch));
+        }
+        sizes = DefaultSizes(cascade, given, 4096);
+        return true;
+    }
+
+    private static Dictionary<string, int> Merge(Dictionary<string, int>? sizes, string key, int value)
+    {
+        sizes ??= new Dictionary<string, int>(StringComparer.Ordinal);
+        sizes.TryAdd(key, value);
+        return sizes;
+    }
+
+    private static Dictionary<string, int> DefaultSizes(Cascade cascade, Dictionary<string, int>? given, int fallback)
+    {
+        var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (size, def) in CascadeShapes.RequiredSizes(cascade))
+        {
+            if (given is not null && given.TryGetValue(size, out var v)) sizes[size] = v;
+            else if (def is null) sizes[size] = fallback;
+        }
+        if (given is not null)
+            foreach (var (k, v) in given)
+                if (!sizes.ContainsKey(k)) sizes[k] = v; // unknown names: let the binder report them
+        return sizes;
+    }
+}

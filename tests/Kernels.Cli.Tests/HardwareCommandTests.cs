@@ -1,0 +1,149 @@
+using System.Text.Json;
+
+namespace Kernels.Cli.Tests;
+
+/// <summary>`model`, `emit --target hls` and `roofline`, run in-process.</summary>
+public class HardwareCommandTests
+{
+    private static string Spec(string name) => Path.Combine(AppContext.BaseDirectory, "specs", name + ".einsum");
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = CliApp.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private static readonly string[] PointFields =
+    {
+        "model", "seq", "speedupVsFlat", "energyVsFlat", "speedupVsUnfused", "util2d", "util1d", "flatUtil2d", "trafficBytes",
+        "e2eSpeedupVsFlat", "e2eEnergyVsFlat", "e2eSpeedupVsUnfused",
+    };
+
+    private static readonly string[] AverageFields = { "speedupVsFlat", "energyVsFlat", "speedupVsUnfused", "e2eSpeedupVsFlat", "e2eEnergyVsFlat", "e2eSpeedupVsUnfused" };
+
+    [Fact]
+    public void PaperJsonHasTheStableSchemaAndThePublishedAverages()
+    {
+        var (exit, output, error) = Run("model", "--paper", "fusemax", "--json");
+        Assert.True(exit == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(new[] { "points", "averages", "published" }, doc.RootElement.EnumerateObject().Select(p => p.Name));
+        var points = doc.RootElement.GetProperty("points").EnumerateArray().ToList();
+        Assert.Equal(24, points.Count);
+        foreach (var p in points) Assert.Equal(PointFields, p.EnumerateObject().Select(f => f.Name));
+        Assert.Equal(new[] { "BERT", "TrXL", "T5", "XLM" }, points.Select(p => p.GetProperty("model").GetString()).Distinct());
+        Assert.Equal(new[] { 1024, 4096, 16384, 65536, 262144, 1048576 }, points.Select(p => p.GetProperty("seq").GetInt32()).Distinct());
+        var averages = doc.RootElement.GetProperty("averages");
+        var published = doc.RootElement.GetProperty("published");
+        Assert.Equal(AverageFields, averages.EnumerateObject().Select(f => f.Name));
+        foreach (var f in AverageFields)
+        {
+            // The averages are the means of the points' ratios, and within 5% of the published ones.
+            Assert.Equal(points.Average(p => p.GetProperty(f).GetDouble()), averages.GetProperty(f).GetDouble(), 9);
+            Assert.InRange(averages.GetProperty(f).GetDouble() / published.GetProperty(f).GetDouble(), 0.95, 1.05);
+        }
+        var table = Run("model", "--paper", "fusemax");
+        Assert.Equal(0, table.Exit);
+        Assert.Contains("published  6.70x", table.Out);
+    }
+
+    [Fact]
+    public void ModelWithAWorkloadPresetReportsLatencyUtilisationTrafficAndEnergy()
+    {
+        var (exit, output, error) = Run("model", Spec("attention.fusemax"), "--target", "fusemax", "--model", "BERT", "--seq", "4096", "--json");
+        Assert.True(exit == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var r = doc.RootElement;
+        foreach (var f in new[] { "kernel", "target", "sizes", "instances", "latencySeconds", "util2d", "util1d", "trafficBytes", "bufferBytes", "energyPj", "phases", "einsums" })
+            Assert.True(r.TryGetProperty(f, out _), f);
+        Assert.Equal(64 * 12, r.GetProperty("instances").GetDouble());
+        Assert.Equal(4096, r.GetProperty("sizes").GetProperty("P").GetInt64());
+        Assert.InRange(r.GetProperty("util2d").GetDouble(), 0.95, 1.0);
+        // Q and the output once, K and V once (one query tile): 2 * B * H * (E + F) * (P + M) bytes.
+        Assert.Equal(2.0 * 768 * 128 * (4096 + 4096), r.GetProperty("trafficBytes").GetDouble(), 0);
+
+        var sized = Run("model", Spec("attention.3pass"), "--target", "flat", "--size", "P=1024,M=1024,E=64,F=64", "--instances", "8", "--json");
+        Assert.Equal(0, sized.Exit);
+        using var flat = JsonDocument.Parse(sized.Out);
+        Assert.Equal(0.125, flat.RootElement.GetProperty("util2d").GetDouble(), 9);
+        Assert.Contains("schedule", Run("model", Spec("attention.fusemax"), "--model", "XLM", "--seq", "1024").Out);
+    }
+
+    [Fact]
+    public void ModelOnFpgaAndPim()
+    {
+        var fpga = Run("model", Spec("softmax.3pass"), "--target", "fpga", "--size", "P=64,N=256", "--reuse", "4", "--json");
+        Assert.True(fpga.Exit == 0, fpga.Err);
+        using (var doc = JsonDocument.Parse(fpga.Out))
+        {
+            Assert.Equal(4, doc.RootElement.GetProperty("reuseFactor").GetInt32());
+            foreach (var f in new[] { "dsp", "bram36", "lut", "ff", "latencyCycles", "einsums" }) Assert.True(doc.RootElement.TryGetProperty(f, out _), f);
+        }
+        var pim = Run("model", Spec("attention.fusemax"), "--target", "pim", "--size", "P=8,M=8192,E=128,F=128", "--instances", "256", "--json");
+        Assert.True(pim.Exit == 0, pim.Err);
+        using (var doc = JsonDocument.Parse(pim.Out))
+        {
+            Assert.Equal("logic-die-pim", doc.RootElement.GetProperty("mainTarget").GetString());
+            Assert.InRange(doc.RootElement.GetProperty("intensity").GetDouble(), 4, 8.5);
+        }
+    }
+
+    [Fact]
+    public void EmitHlsWritesCompilableLookingCppAndRejectsUnknownTargets()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"hls-{Guid.NewGuid():N}.cpp");
+        try
+        {
+            var (exit, _, error) = Run("emit", Spec("attention.3pass"), "--target", "hls", "-o", file, "--size", "P=16,M=64,E=8,F=8");
+            Assert.True(exit == 0, error);
+            var code = File.ReadAllText(file);
+            Assert.Contains("void attention_3pass_top(", code);
+            Assert.Contains("static void pass3(", code);
+            Assert.Contains("#pragma HLS PIPELINE II=1", code);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        var stdout = Run("emit", Spec("softmax.2pass"), "--target", "hls");
+        Assert.Equal(0, stdout.Exit);
+        Assert.Contains("static void pass2(", stdout.Out);
+        Assert.Equal(2, Run("emit", Spec("softmax.2pass"), "--target", "verilog").Exit);
+        Assert.Equal(1, Run("emit", "/nonexistent/x.einsum").Exit);
+    }
+
+    [Fact]
+    public void RooflineWritesAnSvgWithRoofsAndEinsums()
+    {
+        foreach (var target in new[] { "pim", "fusemax", "fpga" })
+        {
+            var file = Path.Combine(Path.GetTempPath(), $"roof-{Guid.NewGuid():N}.svg");
+            try
+            {
+                var size = target == "fpga" ? "P=64,M=256,E=16,F=16" : "P=4096,M=4096,E=64,F=64";
+                var (exit, _, error) = Run("roofline", Spec("attention.fusemax"), "--target", target, "--size", size, "-o", file);
+                Assert.True(exit == 0, error);
+                var svg = System.Xml.Linq.XDocument.Load(file);
+                Assert.Equal("svg", svg.Root!.Name.LocalName);
+                Assert.Contains(svg.Descendants(), e => (string?)e.Attribute("class") == "roof");
+                Assert.Contains(svg.Descendants(), e => (string?)e.Attribute("data-name") == "BQK");
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    [Fact]
+    public void BadArgumentsAreErrors()
+    {
+        Assert.Equal(2, Run("model").Exit);
+        Assert.NotEqual(0, Run("model", Spec("attention.fusemax"), "--target", "gpu").Exit);
+        Assert.NotEqual(0, Run("model", Spec("attention.fusemax"), "--model", "GPT5").Exit);
+        Assert.Equal(2, Run("model", "--paper", "flat").Exit);
+        Assert.Equal(0, Run("model", "--print-target", "flat").Exit);
+    }
+}
