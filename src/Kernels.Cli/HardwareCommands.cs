@@ -17,7 +17,7 @@ internal static class HardwareCommands
     private static readonly string[] ModelTargets = { "fusemax", "flat", "unfused", "fpga", "pim" };
 
     /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
-    private static readonly string[] EmitTargets = { "hls" };
+    private static readonly string[] EmitTargets = { "hls", "csharp" };
 
     public static void AddTo(RootCommand root, TextWriter stdout, TextWriter stderr)
     {
@@ -163,6 +163,10 @@ internal static class HardwareCommands
                 Write(design.Code, output, stdout);
                 if (harness is not null)
                     File.WriteAllText(harness.FullName, HlsHarness.Emit(design, output?.Name ?? "kernel.cpp"));
+                return 0;
+            case "csharp":
+                // Exactly what the generator writes for the spec's canonical declaration (docs/generator.md).
+                Write(Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, Kernels.Einsum.Emit.KernelSignature.Canonical(cascade)), output, stdout);
                 return 0;
             default:
                 stderr.WriteLine($"error: unknown emit target '{target}'; the targets are {string.Join(", ", EmitTargets)}.");

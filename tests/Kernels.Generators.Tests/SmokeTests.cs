@@ -24,3 +24,18 @@ public class SmokeTests
         return string.Join(", ", sig.Parameters.Select(p => Kernels.Einsum.Emit.CSharpKernelEmitter.ParameterType(p.Kind) + " " + p.Name));
     }
 }
+
+public class EmitCommandTests
+{
+    [Fact]
+    public void Cli_emit_csharp_prints_exactly_what_the_generator_writes_for_the_canonical_declaration()
+    {
+        var file = Path.Combine(AppContext.BaseDirectory, "specs", "attention.fusemax.einsum");
+        var cascade = CascadeCompiler.Compile(File.ReadAllText(file)).Cascade!;
+        var sig = Kernels.Einsum.Emit.KernelSignature.Canonical(cascade);
+        var parameters = string.Join(", ", sig.Parameters.Select(p => Kernels.Einsum.Emit.CSharpKernelEmitter.ParameterType(p.Kind) + " " + p.Name));
+        var source = $"namespace Kernels.Generated; public static partial class {sig.ContainingTypes[0].Name} {{ [Kernels.Einsum(SpecFile = \"attention.fusemax.einsum\")] public static partial void Run({parameters}); }}";
+        var generated = GeneratorHarness.Generate(source, new[] { new InMemoryAdditionalText(file, File.ReadAllText(file)) }).Run.GeneratedTrees.Single().ToString();
+        Assert.Equal(generated, Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, sig));
+    }
+}

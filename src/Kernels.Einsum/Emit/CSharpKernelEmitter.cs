@@ -544,6 +544,12 @@ public static class CSharpKernelEmitter
             var v = p.VectorRank!;
             var V = RankOf(v).Size;
             var loops = OpenLoops(OuterLoops(e, p));
+            if (op == ReduceOperator.LogSumExp)
+            {
+                EmitVectorLogSumExp(e, p, v, V);
+                CloseLoops(loops);
+                return;
+            }
             _w.Line($"float _acc = {Identity(op)};");
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v));
             var hoisted = Hoist(e.Body, v);
@@ -562,6 +568,26 @@ public static class CSharpKernelEmitter
             CloseLoops(inner);
             _w.Line($"{Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
             CloseLoops(loops);
+        }
+
+        /// <summary>log-sum-exp: a per-lane online (max, sum) pair, merged across lanes, then the scalar tail.</summary>
+        private void EmitVectorLogSumExp(ExtendedEinsum e, EinsumPlan p, string v, string V)
+        {
+            _w.Line("float _scale = float.NegativeInfinity, _acc = 0f;");
+            var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v));
+            var hoisted = Hoist(e.Body, v);
+            _w.Line("TV _m0 = TV.Create(float.NegativeInfinity), _t0 = TV.Create(0f), _m1 = _m0, _t1 = _t0;");
+            _w.Line($"int {Id(v)} = 0;");
+            _w.Open($"for (; {Id(v)} <= {V} - 2 * TV.Count; {Id(v)} += 2 * TV.Count)");
+            _w.Line($"TV.LogSumExpStep(ref _m0, ref _t0, {Vector(e.Body, "TV", v, Id(v), hoisted)});");
+            _w.Line($"TV.LogSumExpStep(ref _m1, ref _t1, {Vector(e.Body, "TV", v, $"({Id(v)} + TV.Count)", hoisted)});");
+            _w.Close();
+            _w.Line($"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count) TV.LogSumExpStep(ref _m0, ref _t0, {Vector(e.Body, "TV", v, Id(v), hoisted)});");
+            _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m0, _t0);");
+            _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m1, _t1);");
+            _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) {Math}.LogSumExpAdd(ref _scale, ref _acc, ({Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted)}).Value);");
+            CloseLoops(inner);
+            _w.Line($"{Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}] = {Math}.LogSumExpResult(_scale, _acc);");
         }
 
         // ---- vectorised over the innermost output rank

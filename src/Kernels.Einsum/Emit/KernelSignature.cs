@@ -32,7 +32,8 @@ public sealed record KernelSignature(
 {
     /// <summary>
     /// The canonical signature for a cascade: inputs in declaration order, then outputs, then the sizes
-    /// the caller binds, in a <c>public static partial class Kernels.Generated.&lt;Name&gt;</c> with a
+    /// the caller binds, in a <c>public static partial class Kernels.Generated.&lt;Name&gt;</c> (re-declared
+    /// as <c>partial class</c>, as the generator re-declares every containing type) with a
     /// method <c>Run</c>. <c>kernels emit --target csharp</c> prints the kernel for this signature.
     /// </summary>
     public static KernelSignature Canonical(Cascade cascade, string? specFile = null)
@@ -45,6 +46,6 @@ public sealed record KernelSignature(
         foreach (var (size, def) in CascadeShapes.RequiredSizes(cascade))
             if (def is null) parameters.Add(new KernelParameter(size, KernelParameterKind.Size));
         var typeName = string.Concat(cascade.Name.Split('_', '.', '-').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
-        return new KernelSignature("Kernels.Generated", new[] { new ContainingType("static partial class", typeName) }, "public", "Run", parameters, 0, null, specFile);
+        return new KernelSignature("Kernels.Generated", new[] { new ContainingType("partial class", typeName) }, "public", "Run", parameters, 0, null, specFile);
     }
 }

@@ -324,15 +324,16 @@ public static class KernelPlanner
 
         var hasFilters = e.Filters.Count > 0;
         var vectorOps = e.Reduction is null or ReduceOperator.Sum or ReduceOperator.Max or ReduceOperator.Min or ReduceOperator.Prod;
-        if (!hasFilters && vectorOps)
+        if (!hasFilters)
         {
-            if (reduced.Count > 0)
+            // log-sum-exp vectorises as a per-lane online (max, sum) pair, but not as a row accumulation.
+            if (reduced.Count > 0 && (vectorOps || e.Reduction == ReduceOperator.LogSumExp))
             {
                 var v = reduced[reduced.Count - 1];
                 if (Contiguous(cascade, e, storage, v))
                     return new EinsumPlan(e, EinsumLowering.VectorReduce, outer.Concat(reduced).ToList(), v, slice is not null);
             }
-            if (outer.Count > 0)
+            if (outer.Count > 0 && vectorOps)
             {
                 var v = outer[outer.Count - 1];
                 if (Contiguous(cascade, e, storage, v) && OutputContiguous(e, storage, v))

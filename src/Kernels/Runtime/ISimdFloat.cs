@@ -132,6 +132,22 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
         return em / (em + TSelf.Create(2f));
     }
 
+    /// <summary>
+    /// One step of a per-lane online log-sum-exp kept as (running max, sum of exp(x - max)). Lanes that
+    /// have seen only -inf keep a sum of 0; +inf and NaN are resolved when the lanes are merged
+    /// (<see cref="KernelMath.LogSumExpMergeLanes{TV}"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual void LogSumExpStep(ref TSelf max, ref TSelf sum, TSelf x)
+    {
+        var one = TSelf.Create(1f);
+        var newMax = TSelf.Max(max, x);
+        var rescale = TSelf.Select(TSelf.EqualMask(max, newMax), one, TSelf.Exp(max - newMax));
+        var term = TSelf.Select(TSelf.EqualMask(x, newMax), one, TSelf.Exp(x - newMax));
+        sum = TSelf.Select(TSelf.EqualMask(newMax, TSelf.Create(float.NegativeInfinity)), TSelf.Create(0f), sum * rescale + term);
+        max = newMax;
+    }
+
     /// <summary>The exact GELU, x * Phi(x), per lane in double precision: not vectorised.</summary>
     static virtual unsafe TSelf Gelu(TSelf value)
     {

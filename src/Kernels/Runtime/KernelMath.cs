@@ -51,6 +51,30 @@ public static class KernelMath
         }
     }
 
+    /// <summary>Adds a group whose maximum is <paramref name="max"/> and whose sum of exp(x - max) is <paramref name="total"/>.</summary>
+    public static void LogSumExpMerge(ref float scale, ref float sum, float max, float total)
+    {
+        if (float.IsNaN(max) || float.IsNaN(total) || float.IsNaN(sum)) { sum = float.NaN; return; }
+        if (float.IsNegativeInfinity(max)) return;
+        if (float.IsPositiveInfinity(max)) { scale = float.PositiveInfinity; sum = 1; return; }
+        if (float.IsPositiveInfinity(scale)) return;
+        if (max > scale)
+        {
+            sum = sum * (float)Math.Exp(scale - max) + total;
+            scale = max;
+        }
+        else
+        {
+            sum += total * (float)Math.Exp(max - scale);
+        }
+    }
+
+    /// <summary>Merges the lanes of a vector online log-sum-exp (<see cref="ISimdFloat{TSelf}.LogSumExpStep"/>) into a scalar one.</summary>
+    public static void LogSumExpMergeLanes<TV>(ref float scale, ref float sum, TV max, TV total) where TV : unmanaged, ISimdFloat<TV>
+    {
+        for (var lane = 0; lane < TV.Count; lane++) LogSumExpMerge(ref scale, ref sum, TV.GetLane(max, lane), TV.GetLane(total, lane));
+    }
+
     /// <summary>The value of an online log-sum-exp; -inf for an empty one.</summary>
     public static float LogSumExpResult(float scale, float sum) =>
         float.IsNaN(sum) ? float.NaN

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Kernels.Benchmarks.SoftmaxBenchmarks).Assembly).Run(args);
