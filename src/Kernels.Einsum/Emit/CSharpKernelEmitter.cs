@@ -835,15 +835,7 @@ public static class CSharpKernelEmitter
         private string? Filters(IReadOnlyList<Comparison> filters, Dictionary<string, string>? env) =>
             filters.Count == 0 ? null : string.Join(" && ", filters.Select(f => $"{Ix(f.Left, env)} {Cmp(f.Operator)} {Ix(f.Right, env)}"));
 
-        private static string Cmp(ComparisonOperator op) => op switch
-        {
-            ComparisonOperator.Less => "<",
-            ComparisonOperator.LessEqual => "<=",
-            ComparisonOperator.Greater => ">",
-            ComparisonOperator.GreaterEqual => ">=",
-            ComparisonOperator.Equal => "==",
-            _ => "!=",
-        };
+        private static string Cmp(ComparisonOperator op) => Comparison.Text(op);
 
         private string Ix(IndexExpr e, Dictionary<string, string>? env) => e switch
         {

@@ -122,17 +122,19 @@ public sealed record Comparison(IndexExpr Left, ComparisonOperator Operator, Ind
         _ => left != right,
     };
 
+    /// <summary>The operator as written in specs, which is also its C and C# spelling.</summary>
+    public static string Text(ComparisonOperator op) => op switch
+    {
+        ComparisonOperator.Less => "<",
+        ComparisonOperator.LessEqual => "<=",
+        ComparisonOperator.Greater => ">",
+        ComparisonOperator.GreaterEqual => ">=",
+        ComparisonOperator.Equal => "==",
+        _ => "!=",
+    };
+
     public override string ToString()
     {
-        var op = Operator switch
-        {
-            ComparisonOperator.Less => "<",
-            ComparisonOperator.LessEqual => "<=",
-            ComparisonOperator.Greater => ">",
-            ComparisonOperator.GreaterEqual => ">=",
-            ComparisonOperator.Equal => "==",
-            _ => "!=",
-        };
-        return $"{Left} {op} {Right}";
+        return $"{Left} {Text(Operator)} {Right}";
     }
 }

@@ -256,15 +256,7 @@ public static class HlsEmitter
 
         private string Filter(Comparison c) => $"{Index(c.Left)} {Op(c.Operator)} {Index(c.Right)}";
 
-        private static string Op(ComparisonOperator op) => op switch
-        {
-            ComparisonOperator.Less => "<",
-            ComparisonOperator.LessEqual => "<=",
-            ComparisonOperator.Greater => ">",
-            ComparisonOperator.GreaterEqual => ">=",
-            ComparisonOperator.Equal => "==",
-            _ => "!=",
-        };
+        private static string Op(ComparisonOperator op) => Comparison.Text(op);
 
         private string Index(IndexExpr e) => e switch
         {
