@@ -58,6 +58,12 @@ internal static class DeclarationReader
         var specArgument = attributeSyntax?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals is null && a.NameColon is null);
         if (spec is not null && specArgument is not null) literal = StringLiteralMap.Build(specArgument.Expression, spec, ct);
 
+        // Names the generated code adds to the containing type: taken by the user's own members, or by another kernel.
+        var descriptorName = Kernels.Einsum.Emit.DescriptorEmitter.PropertyName(method.Name);
+        var descriptorTaken = method.ContainingType.GetMembers(descriptorName).Any(m => !m.IsImplicitlyDeclared);
+        var sameName = method.ContainingType.GetMembers(method.Name).OfType<IMethodSymbol>()
+            .Count(m => m.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == EinsumGenerator.AttributeName));
+
         var isPartialWithoutBody = syntax.Modifiers.Any(m => m.IsKind(SyntaxKind.PartialKeyword)) && syntax.Body is null && syntax.ExpressionBody is null;
         return new DeclarationModel(
             method.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
@@ -74,7 +80,9 @@ internal static class DeclarationReader
             maxDop,
             parallelRank,
             LocationInfo.From(syntax.Identifier.GetLocation()),
-            LocationInfo.From(attributeSyntax?.GetLocation()));
+            LocationInfo.From(attributeSyntax?.GetLocation()),
+            descriptorTaken,
+            sameName);
     }
 
     private static string Accessibility(Accessibility a) => a switch

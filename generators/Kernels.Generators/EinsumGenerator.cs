@@ -60,12 +60,14 @@ public sealed class EinsumGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Outputs);
 
         // Sources and diagnostics are separate steps: a reworded message does not regenerate code.
-        var sources = outputs.Select(static (o, _) => (o.HintName, o.Source)).WithTrackingName(TrackingNames.Sources);
+        var sources = outputs.Select(static (o, _) => (o.HintName, o.Source, o.DescriptorSource)).WithTrackingName(TrackingNames.Sources);
         var diagnostics = outputs.Select(static (o, _) => o.Diagnostics).WithTrackingName(TrackingNames.Diagnostics);
 
         context.RegisterSourceOutput(sources, static (spc, s) =>
         {
-            if (s.HintName is not null && s.Source is not null) spc.AddSource(s.HintName, SourceText.From(s.Source, System.Text.Encoding.UTF8));
+            if (s.HintName is null) return;
+            if (s.Source is not null) spc.AddSource(s.HintName, SourceText.From(s.Source, System.Text.Encoding.UTF8));
+            if (s.DescriptorSource is not null) spc.AddSource(s.HintName.Substring(0, s.HintName.Length - ".g.cs".Length) + ".Descriptor.g.cs", SourceText.From(s.DescriptorSource, System.Text.Encoding.UTF8));
         });
         context.RegisterSourceOutput(diagnostics, static (spc, list) =>
         {
@@ -93,6 +95,8 @@ public sealed class EinsumGenerator : IIncrementalGenerator
         "KRN0107" => DiagnosticDescriptors.KRN0107,
         "KRN0108" => DiagnosticDescriptors.KRN0108,
         "KRN0109" => DiagnosticDescriptors.KRN0109,
+        "KRN0110" => DiagnosticDescriptors.KRN0110,
+        "KRN0111" => DiagnosticDescriptors.KRN0111,
         _ => DiagnosticDescriptors.KRN0998,
     };
 
@@ -100,7 +104,7 @@ public sealed class EinsumGenerator : IIncrementalGenerator
     internal static KernelOutput Build(DeclarationModel? model, EquatableArray<SpecFileModel> files, bool unsafeAllowed, CancellationToken ct)
     {
         var diagnostics = new List<DiagnosticInfo>();
-        if (model is null) return new KernelOutput(null, null, EquatableArray.From(diagnostics));
+        if (model is null) return KernelOutput.Failed(diagnostics);
         try
         {
             return BuildCore(model, files, unsafeAllowed, diagnostics, ct);
@@ -112,13 +116,13 @@ public sealed class EinsumGenerator : IIncrementalGenerator
         catch (Exception ex)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0998, model.MethodLocation, ex.GetType().Name + ": " + ex.Message));
-            return new KernelOutput(null, null, EquatableArray.From(diagnostics));
+            return KernelOutput.Failed(diagnostics);
         }
     }
 
     private static KernelOutput BuildCore(DeclarationModel model, EquatableArray<SpecFileModel> files, bool unsafeAllowed, List<DiagnosticInfo> diagnostics, CancellationToken ct)
     {
-        KernelOutput Fail() => new(null, null, EquatableArray.From(diagnostics));
+        KernelOutput Fail() => KernelOutput.Failed(diagnostics);
 
         if (!model.IsStatic || !model.IsPartialWithoutBody)
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0100, model.MethodLocation, model.MethodName));
@@ -128,6 +132,10 @@ public sealed class EinsumGenerator : IIncrementalGenerator
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0109, type.Location ?? model.MethodLocation, type.Name));
         if (!unsafeAllowed)
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0107, model.MethodLocation));
+        if (model.DescriptorNameTaken)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0110, model.MethodLocation, DescriptorEmitter.PropertyName(model.MethodName), model.MethodName));
+        if (model.KernelsWithThisName > 1)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0111, model.MethodLocation, model.MethodName, model.KernelsWithThisName.ToString(CultureInfo.InvariantCulture)));
 
         // The cascade text: inline or from an AdditionalFiles item.
         string text;
@@ -175,10 +183,11 @@ public sealed class EinsumGenerator : IIncrementalGenerator
 
         ct.ThrowIfCancellationRequested();
         var source = CSharpKernelEmitter.Emit(cascade, signature);
+        var descriptor = DescriptorEmitter.Emit(cascade, signature with { SpecFile = model.SpecFile });
         var hint = string.Join(".", model.ContainingTypes.Select(t => t.Name).Concat(new[] { model.MethodName }))
             .Replace('<', '_').Replace('>', '_').Replace(',', '_').Replace(' ', '_');
         var prefix = model.Namespace is { Length: > 0 } ns ? ns + "." : string.Empty;
-        return new KernelOutput(prefix + hint + ".g.cs", source, EquatableArray.From(diagnostics));
+        return new KernelOutput(prefix + hint + ".g.cs", source, descriptor, EquatableArray.From(diagnostics));
     }
 
     private static bool IsError(string id) =>

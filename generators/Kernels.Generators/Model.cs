@@ -79,7 +79,9 @@ internal sealed record DeclarationModel(
     int MaxDegreeOfParallelism,
     string? ParallelRank,
     LocationInfo? MethodLocation,
-    LocationInfo? AttributeLocation);
+    LocationInfo? AttributeLocation,
+    bool DescriptorNameTaken,
+    int KernelsWithThisName);
 
 /// <summary>Maps offsets in a string literal's value back to the literal's source text.</summary>
 /// <param name="FilePath">The file that holds the literal.</param>
@@ -107,5 +109,8 @@ internal sealed record SpecLiteral(string FilePath, EquatableArray<int> SourceOf
 /// <summary>A spec file from AdditionalFiles.</summary>
 internal sealed record SpecFileModel(string Path, string Text);
 
-/// <summary>What one declaration turns into: a source file (or none) and its diagnostics.</summary>
-internal sealed record KernelOutput(string? HintName, string? Source, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>What one declaration turns into: the kernel's source file and its descriptor's (or none), and diagnostics.</summary>
+internal sealed record KernelOutput(string? HintName, string? Source, string? DescriptorSource, EquatableArray<DiagnosticInfo> Diagnostics)
+{
+    public static KernelOutput Failed(List<DiagnosticInfo> diagnostics) => new(null, null, null, EquatableArray.From(diagnostics));
+}

@@ -23,7 +23,8 @@ public static class GeneratorHarness
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
     {
         var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
-        var list = tpa.Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
+        // The generator is an analyzer, never a reference of user code (it carries its own copy of Kernels.Einsum's types).
+        var list = tpa.Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && !Path.GetFileName(p).Equals("Kernels.Generators.dll", StringComparison.OrdinalIgnoreCase)).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
         list.Add(MetadataReference.CreateFromFile(typeof(EinsumAttribute).Assembly.Location));
         return list.ToImmutableArray();
     });

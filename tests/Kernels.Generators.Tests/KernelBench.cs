@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using Kernels.Einsum;
+using Kernels.Einsum.Analysis;
 using Kernels.Einsum.Emit;
 using Kernels.Einsum.Interpretation;
 using Kernels.Einsum.Ir;
@@ -68,6 +69,40 @@ public sealed class KernelBench
     }
 
     public int Count => _kernels.Count;
+
+    /// <summary>The descriptor the generator wrote next to kernel <paramref name="index"/> (<c>K.Kernel{i}Descriptor</c>).</summary>
+    public KernelDescriptor Descriptor(int index) =>
+        (KernelDescriptor)_assembly!.GetType("Bench.K")!.GetProperty(DescriptorEmitter.PropertyName("Kernel" + index))!.GetValue(null)!;
+
+    /// <summary>
+    /// For every kernel, its generated descriptor against the spec compiled and analysed here: the IR field by field
+    /// (spans, tensors, expressions), the stored analysis, and the analysis re-run on the descriptor's own IR.
+    /// </summary>
+    public List<string> DescriptorMismatches()
+    {
+        var failures = new List<string>();
+        for (var i = 0; i < _kernels.Count; i++)
+        {
+            var spec = _kernels[i].Case.Spec;
+            var compiled = CascadeCompiler.Compile(spec, "Kernel" + i).Cascade!;
+            var descriptor = Descriptor(i);
+            var checks = new (string What, string Expected, string Actual)[]
+            {
+                ("name", "Bench.K.Kernel" + i, descriptor.Kernel),
+                ("cascade", StructureDump.Of(compiled), StructureDump.Of(descriptor.Cascade)),
+                ("stored analysis", StructureDump.Of(PassAnalysis.Analyze(compiled)), StructureDump.Of(descriptor.Analysis)),
+                ("analysis of the descriptor's IR", StructureDump.Of(PassAnalysis.Analyze(compiled)), StructureDump.Of(PassAnalysis.Analyze(descriptor.Cascade))),
+            };
+            foreach (var (what, expected, actual) in checks)
+            {
+                if (expected == actual) continue;
+                var at = Enumerable.Range(0, Math.Min(expected.Length, actual.Length)).FirstOrDefault(k => expected[k] != actual[k], Math.Min(expected.Length, actual.Length));
+                string Around(string text) => text.Substring(Math.Max(0, at - 120), Math.Min(240, text.Length - Math.Max(0, at - 120)));
+                failures.Add($"{_kernels[i].Case.Name}: the descriptor's {what} differs at {at}:\n  expected ...{Around(expected)}...\n  actual   ...{Around(actual)}...");
+            }
+        }
+        return failures;
+    }
 
     public KernelCase Case(int i) => _kernels[i].Case;
 

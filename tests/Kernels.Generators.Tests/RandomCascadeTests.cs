@@ -23,5 +23,7 @@ public class RandomCascadeTests
         bench.Compile();
         var failures = bench.CompareAll(Tolerance, seed: 7);
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
+        var descriptors = bench.DescriptorMismatches();
+        Assert.True(descriptors.Count == 0, $"{descriptors.Count} descriptors differ from their cascades:\n\n" + string.Join("\n\n", descriptors.Take(5)));
     }
 }

@@ -22,12 +22,53 @@ public class SpecKernelTests
             new[] { S(("D", 24), ("N", 16), ("L", 50)), S(("D", 5), ("N", 3), ("L", 7)), S(("D", 1), ("N", 1), ("L", 1)) }, 1.0);
     }
 
-    [Fact]
-    public void Every_spec_matches_the_interpreter()
+    private static readonly Lazy<KernelBench> Bench = new(() =>
     {
         var bench = new KernelBench(Cases());
         bench.Compile();
-        var failures = bench.CompareAll(2e-5);
+        return bench;
+    });
+
+    [Fact]
+    public void Every_spec_matches_the_interpreter()
+    {
+        var failures = Bench.Value.CompareAll(2e-5);
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+    }
+
+    [Fact]
+    public void Every_spec_has_a_descriptor_equal_to_its_compiled_cascade_and_analysis()
+    {
+        var failures = Bench.Value.DescriptorMismatches();
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+    }
+
+    /// <summary>The hardware models give the same figures on the generated descriptor as on the spec compiled at run time.</summary>
+    [Fact]
+    public void Every_descriptor_costs_the_same_as_its_spec_on_every_hardware_model()
+    {
+        var bench = Bench.Value;
+        var compared = 0;
+        for (var i = 0; i < bench.Count; i++)
+        {
+            var descriptor = bench.Descriptor(i);
+            var compiled = Kernels.Einsum.CascadeCompiler.Compile(bench.Case(i).Spec, "Kernel" + i).Cascade!;
+            foreach (var sizes in bench.Case(i).Sizes.Where(s => s.Values.All(v => v > 0)))
+            {
+                foreach (var target in Kernels.Hardware.Targets.SpatialPresets.Names.Select(Kernels.Hardware.Targets.SpatialPresets.Get))
+                {
+                    var expected = Kernels.Hardware.Spatial.SpatialArrayModel.Evaluate(compiled, sizes, target, 8);
+                    var actual = Kernels.Hardware.KernelCost.Cost(descriptor, target, sizes, 8);
+                    Assert.Equal(StructureDump.Of(expected), StructureDump.Of(actual));
+                    Assert.True(actual.LatencySeconds > 0 && actual.EnergyPj > 0, $"{bench.Case(i).Name} on {target.Name}: nothing costed");
+                }
+                var fpga = Kernels.Hardware.KernelCost.Cost(descriptor, Kernels.Hardware.Fpga.FpgaDevice.U250, sizes, reuseFactor: 4);
+                Assert.Equal(StructureDump.Of(Kernels.Hardware.Fpga.HlsEstimator.Estimate(compiled, sizes, 4)), StructureDump.Of(fpga));
+                var pim = Kernels.Hardware.KernelCost.Cost(descriptor, Kernels.Hardware.Pim.PimPresets.All, sizes, instances: 8);
+                Assert.Equal(StructureDump.Of(Kernels.Hardware.Pim.PimPlacement.Place(compiled, sizes, 8)), StructureDump.Of(pim));
+                compared++;
+            }
+        }
+        Assert.True(compared >= 16, $"only {compared} (spec, sizes) pairs compared");
     }
 }

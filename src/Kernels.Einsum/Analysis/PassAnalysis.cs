@@ -42,12 +42,7 @@ public static class PassAnalysis
         }
 
         var reports = einsums.Select(e => Report(cascade, e, shapes, passIndex[e.Id])).ToList();
-        var tensors = cascade.Tensors.Select(t => new TensorReport(
-            t.Name,
-            t.Role.ToString().ToLowerInvariant(),
-            t.ElementType switch { ElementType.Float16 => "f16", ElementType.BFloat16 => "bf16", _ => "f32" },
-            t.Dims.Select(d => d.ToString()).ToList(),
-            shapes?.Extents(t.Name))).ToList();
+        var tensors = cascade.Tensors.Select(t => Describe(t, shapes?.Extents(t.Name))).ToList();
         var boundSizes = shapes is null ? null : cascade.Ranks.Where(r => r.AliasOf is null).ToDictionary(r => r.Size, r => shapes.RankSize(r.Index), StringComparer.Ordinal);
         return new CascadeReport(cascade.Name, tensors, reports, rankPasses, boundSizes);
     }
@@ -156,10 +151,31 @@ public static class PassAnalysis
             flopsValue = pointsValue * opsPerPoint;
             bytesValue = bytes.Evaluate(shapes.SizeValue);
         }
+        return Describe(e, opsPerPoint, points, flops, bytes, passIndex, pointsValue, flopsValue, bytesValue);
+    }
+
+    /// <summary>The report of one Einsum: what its IR says (output, kind, ranks, reads) with the given costs, which
+    /// the analysis computes or a generated <see cref="KernelDescriptor"/> stores.</summary>
+    public static EinsumReport Describe(ExtendedEinsum e, int operationsPerPoint, SizePolynomial points, SizePolynomial flops, SizePolynomial bytes,
+        IReadOnlyDictionary<string, int> passIndex, double? pointsValue = null, double? flopsValue = null, double? bytesValue = null)
+    {
+        if (e is null) throw new ArgumentNullException(nameof(e));
         var kind = e.IsInit ? "init" : e.Reduction is null ? "map" : "reduce";
         return new EinsumReport(e.Id, e.Output.Name, e.Text, kind, e.Reduction?.ToString().ToLowerInvariant(), e.Ranks, e.ReducedRanks,
             e.Filters.Select(f => f.ToString()).ToList(), e.IterativeRank, e.IsInit, e.Reads().Select(r => r.Tensor.Name).Distinct().ToList(),
-            opsPerPoint, points, flops, bytes, pointsValue, flopsValue, bytesValue, passIndex);
+            operationsPerPoint, points, flops, bytes, pointsValue, flopsValue, bytesValue, passIndex);
+    }
+
+    /// <summary>The report of one tensor, with its extents when sizes are bound.</summary>
+    public static TensorReport Describe(Tensor t, IReadOnlyList<long>? extents = null)
+    {
+        if (t is null) throw new ArgumentNullException(nameof(t));
+        return new TensorReport(
+            t.Name,
+            t.Role.ToString().ToLowerInvariant(),
+            t.ElementType switch { ElementType.Float16 => "f16", ElementType.BFloat16 => "bf16", _ => "f32" },
+            t.Dims.Select(d => d.ToString()).ToList(),
+            extents);
     }
 
     private static long ElementBytes(ElementType t) => t == ElementType.Float32 ? 4 : 2;

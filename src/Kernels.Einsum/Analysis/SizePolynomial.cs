@@ -22,6 +22,25 @@ public sealed class SizePolynomial : IEquatable<SizePolynomial>
 
     public static SizePolynomial Size(string name) => new(new SortedDictionary<string, long>(StringComparer.Ordinal) { [name] = 1 });
 
+    /// <summary>A polynomial from its terms: a monomial (size names joined by <c>*</c>, <c>""</c> for the constant) and its coefficient.</summary>
+    public static SizePolynomial FromTerms(params (string Monomial, long Coefficient)[] terms)
+    {
+        if (terms is null) throw new ArgumentNullException(nameof(terms));
+        var result = Zero;
+        foreach (var (monomial, coefficient) in terms)
+        {
+            if (monomial is null) throw new ArgumentException("A monomial is null; write \"\" for the constant term.", nameof(terms));
+            var names = monomial.Split(new[] { '*' }, StringSplitOptions.RemoveEmptyEntries);
+            var term = Constant(coefficient);
+            foreach (var name in names) term *= Size(name.Trim());
+            result += term;
+        }
+        return result;
+    }
+
+    /// <summary>The terms, constant first then by monomial: what <see cref="FromTerms"/> takes back.</summary>
+    public IReadOnlyList<(string Monomial, long Coefficient)> Terms => _terms.Select(t => (t.Key, t.Value)).ToList();
+
     public static SizePolynomial operator +(SizePolynomial a, SizePolynomial b)
     {
         var terms = new SortedDictionary<string, long>(a._terms, StringComparer.Ordinal);

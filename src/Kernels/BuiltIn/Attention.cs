@@ -25,4 +25,8 @@ public static partial class Attention
     /// <exception cref="ArgumentException">A span is shorter than its shape or a size is negative; the exception names the parameter of the generated kernel (Q, K, V, AV, P, M, E, F).</exception>
     public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int queryLength, int keyLength, int headDim, int valueDim) =>
         OnePass(query, key, value, output, queryLength, headDim, keyLength, valueDim);
+
+    /// <summary>The cascade of <see cref="Forward"/> (attention.fusemax.einsum) as data, for the hardware models of Kernels.Hardware:
+    /// <c>ForwardDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes P (queries), M (keys), E, F and the tile M0.</summary>
+    public static Kernels.Einsum.KernelDescriptor ForwardDescriptor => OnePassDescriptor;
 }

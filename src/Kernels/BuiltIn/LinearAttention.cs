@@ -20,4 +20,8 @@ public static partial class LinearAttention
     /// <param name="slope">Decay per token; 0 for none.</param>
     public static void Causal(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int length, int keyDim, int valueDim, float slope) =>
         Blocked(query, key, value, slope, output, length, keyDim, valueDim);
+
+    /// <summary>The cascade of <see cref="Causal"/> (linear_attention.causal.einsum) as data, for the hardware models of Kernels.Hardware:
+    /// <c>CausalDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes T, D, F and the block size.</summary>
+    public static Kernels.Einsum.KernelDescriptor CausalDescriptor => BlockedDescriptor;
 }

@@ -24,4 +24,8 @@ public static partial class SelectiveScan
     /// <param name="stateSize">N.</param>
     public static void Forward(ReadOnlySpan<float> u, ReadOnlySpan<float> delta, ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, ReadOnlySpan<float> d, ReadOnlySpan<float> z, ReadOnlySpan<float> deltaBias, Span<float> y, int channels, int length, int stateSize) =>
         Scan(u, delta, a, b, c, d, z, deltaBias, y, channels, length, stateSize);
+
+    /// <summary>The cascade of <see cref="Forward"/> (selective_scan.einsum) as data, for the hardware models of Kernels.Hardware:
+    /// <c>ForwardDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes D, L, N.</summary>
+    public static Kernels.Einsum.KernelDescriptor ForwardDescriptor => ScanDescriptor;
 }

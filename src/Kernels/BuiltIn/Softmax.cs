@@ -12,4 +12,8 @@ public static partial class Softmax
     /// <summary>Writes softmax of each row of <paramref name="input"/> ([rows, columns]) to <paramref name="output"/>.</summary>
     /// <exception cref="ArgumentException">A span is shorter than rows x columns, a size is negative, or the spans overlap.</exception>
     public static void Rows(ReadOnlySpan<float> input, Span<float> output, int rows, int columns) => TwoPass(input, output, rows, columns);
+
+    /// <summary>The cascade of <see cref="Rows"/> (softmax.2pass.einsum) as data, for the hardware models of Kernels.Hardware:
+    /// <c>RowsDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes P (rows) and N (columns).</summary>
+    public static Kernels.Einsum.KernelDescriptor RowsDescriptor => TwoPassDescriptor;
 }
