@@ -46,7 +46,7 @@ internal static class HardwareCommands
 
     private static Command ModelCommand(TextWriter stdout, TextWriter stderr)
     {
-        var spec = new Argument<FileInfo?>("spec") { Description = "The .einsum spec to model (omit with --paper).", Arity = ArgumentArity.ZeroOrOne };
+        var spec = new Argument<FileInfo?>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to model (omit with --paper).", Arity = ArgumentArity.ZeroOrOne };
         var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "fusemax" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var targetFile = new Option<FileInfo?>("--target-file") { Description = "A JSON spatial target description (see `model --print-target fusemax`) instead of a preset." };
@@ -70,7 +70,7 @@ internal static class HardwareCommands
                 var file = r.GetValue(spec);
                 if (file is null)
                 {
-                    stderr.WriteLine("error: give a spec file, or --paper fusemax.");
+                    stderr.WriteLine("error: give a spec file or a built-in kernel (" + string.Join(", ", BuiltInKernels.All.Keys) + "), or --paper fusemax.");
                     return 2;
                 }
                 if (!TryLoad(file, stderr, out var cascade)) return 1;
@@ -125,7 +125,7 @@ internal static class HardwareCommands
 
     private static Command EmitCommand(TextWriter stdout, TextWriter stderr)
     {
-        var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec to emit." };
+        var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to emit." };
         var target = new Option<string>("--target", "-t") { Description = "What to emit: " + string.Join(", ", EmitTargets) + ".", DefaultValueFactory = _ => "hls" };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file instead of standard output." };
         var size = new Option<string[]>("--size", "-s") { Description = "Sizes to emit for (HLS needs fixed sizes); unbound sizes default to 64.", AllowMultipleArgumentsPerToken = true };
@@ -176,7 +176,7 @@ internal static class HardwareCommands
 
     private static Command RooflineCommand(TextWriter stdout, TextWriter stderr)
     {
-        var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec to plot." };
+        var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to plot." };
         var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "pim" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var output = new Option<FileInfo?>("--output", "-o") { Description = "The SVG file to write (standard output when omitted)." };
@@ -220,7 +220,13 @@ internal static class HardwareCommands
         cascade = null!;
         if (!file.Exists)
         {
-            stderr.WriteLine($"{file.FullName}: error: file not found.");
+            // Not a file: a built-in kernel by name, costed from the descriptor the generator wrote for it.
+            if (BuiltInKernels.TryGet(file.ToString(), out var descriptor))
+            {
+                cascade = descriptor.Cascade;
+                return true;
+            }
+            stderr.WriteLine($"{file.FullName}: error: file not found, and '{file}' is not a built-in kernel ({string.Join(", ", BuiltInKernels.All.Keys)}).");
             return false;
         }
         var result = CascadeCompiler.Compile(File.ReadAllText(file.FullName), CliApp.DefaultName(file.Name));

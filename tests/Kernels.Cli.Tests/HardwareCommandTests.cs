@@ -138,6 +138,24 @@ public class HardwareCommandTests
     }
 
     [Fact]
+    public void ModelTakesABuiltInKernelByNameAndCostsItsGeneratedDescriptor()
+    {
+        var byName = Run("model", "Attention.Forward", "--target", "fusemax", "--model", "BERT", "--seq", "4096", "--json");
+        Assert.True(byName.Exit == 0, byName.Err);
+        var bySpec = Run("model", Spec("attention.fusemax"), "--target", "fusemax", "--model", "BERT", "--seq", "4096", "--json");
+        using var a = JsonDocument.Parse(byName.Out);
+        using var b = JsonDocument.Parse(bySpec.Out);
+        foreach (var f in new[] { "latencySeconds", "util2d", "util1d", "trafficBytes", "bufferBytes", "energyPj" })
+            Assert.Equal(b.RootElement.GetProperty(f).GetDouble(), a.RootElement.GetProperty(f).GetDouble());
+
+        var scan = Run("model", "selectivescan.forward", "--target", "pim", "--size", "D=1536,L=2048,N=16");
+        Assert.True(scan.Exit == 0, scan.Err);
+        var missing = Run("model", "Attention.Backward");
+        Assert.Equal(1, missing.Exit);
+        Assert.Contains("Attention.Forward", missing.Err);
+    }
+
+    [Fact]
     public void BadArgumentsAreErrors()
     {
         Assert.Equal(2, Run("model").Exit);

@@ -122,6 +122,32 @@ public class GeneratorDiagnosticTests
     }
 
     [Fact]
+    public void A_member_with_the_descriptor_name_is_reported_instead_of_a_duplicate_definition()
+    {
+        var source = Header + "public static partial class K { public static int RunDescriptor => 1; [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (d, marked) = Single(source, "KRN0110");
+        Assert.Equal("Run", marked);
+        Assert.Contains("'RunDescriptor'", d.GetMessage());
+        var result = GeneratorHarness.Generate(source);
+        Assert.DoesNotContain(GeneratorHarness.CompileDiagnostics(result.Output), x => x.Id == "CS0102");
+    }
+
+    [Fact]
+    public void Overloaded_kernels_are_reported_on_each_declaration()
+    {
+        var source = Header + "public static partial class K {\n" +
+                     "  [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I);\n" +
+                     "  [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y);\n}";
+        var result = GeneratorHarness.Generate(source);
+        var reported = result.GeneratorDiagnostics.Where(d => d.Id == "KRN0111").ToList();
+        Assert.Equal(2, reported.Count);
+        Assert.Equal(2, reported.Select(d => d.Location.GetLineSpan().StartLinePosition.Line).Distinct().Count());
+        Assert.All(reported, d => Assert.Contains("2 [Einsum] methods named 'Run'", d.GetMessage()));
+        // Reported, not thrown: no duplicate hint name (CS8785) and no duplicate member in generated code.
+        Assert.DoesNotContain(result.GeneratorDiagnostics, d => d.Id is "CS8785" or "KRN0998");
+    }
+
+    [Fact]
     public void Unrelated_edit_leaves_every_step_cached()
     {
         var source = Header + "public static partial class K { [Einsum(" + Good + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
