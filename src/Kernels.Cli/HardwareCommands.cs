@@ -17,7 +17,7 @@ internal static class HardwareCommands
     private static readonly string[] ModelTargets = { "fusemax", "flat", "unfused", "fpga", "pim" };
 
     /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
-    private static readonly string[] EmitTargets = { "hls", "csharp" };
+    private static readonly string[] EmitTargets = { "hls", "csharp", "descriptor" };
 
     public static void AddTo(RootCommand root, TextWriter stdout, TextWriter stderr)
     {
@@ -131,7 +131,7 @@ internal static class HardwareCommands
         var size = new Option<string[]>("--size", "-s") { Description = "Sizes to emit for (HLS needs fixed sizes); unbound sizes default to 64.", AllowMultipleArgumentsPerToken = true };
         var reuse = new Option<int>("--reuse") { Description = "HLS reuse factor (II of the output loops).", DefaultValueFactory = _ => 1 };
         var harness = new Option<FileInfo?>("--harness") { Description = "HLS: also write a C-simulation test bench (main) to this file." };
-        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation).") { spec, target, output, size, reuse, harness };
+        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation), the generator's C# kernel, or its descriptor.") { spec, target, output, size, reuse, harness };
         command.SetAction(r =>
         {
             if (!TryLoad(r.GetValue(spec)!, stderr, out var cascade)) return 1;
@@ -167,6 +167,10 @@ internal static class HardwareCommands
             case "csharp":
                 // Exactly what the generator writes for the spec's canonical declaration (docs/generator.md).
                 Write(Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, Kernels.Einsum.Emit.KernelSignature.Canonical(cascade)), output, stdout);
+                return 0;
+            case "descriptor":
+                // The KernelDescriptor the generator writes next to that kernel: the IR and analysis as constructor calls.
+                Write(Kernels.Einsum.Emit.DescriptorEmitter.Emit(cascade, Kernels.Einsum.Emit.KernelSignature.Canonical(cascade)), output, stdout);
                 return 0;
             default:
                 stderr.WriteLine($"error: unknown emit target '{target}'; the targets are {string.Join(", ", EmitTargets)}.");

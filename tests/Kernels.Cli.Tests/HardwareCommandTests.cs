@@ -150,6 +150,11 @@ public class HardwareCommandTests
 
         var scan = Run("model", "selectivescan.forward", "--target", "pim", "--size", "D=1536,L=2048,N=16");
         Assert.True(scan.Exit == 0, scan.Err);
+        var descriptor = Run("emit", "Softmax.Rows", "--target", "descriptor");
+        Assert.True(descriptor.Exit == 0, descriptor.Err);
+        Assert.Contains("RunDescriptor => __RunDescriptor.Instance", descriptor.Out);
+        // softmax.2pass: the log-sum-exp pass and the pass that writes exp(x - lse).
+        Assert.Contains("// Passes over n: 2", descriptor.Out);
         var missing = Run("model", "Attention.Backward");
         Assert.Equal(1, missing.Exit);
         Assert.Contains("Attention.Forward", missing.Err);

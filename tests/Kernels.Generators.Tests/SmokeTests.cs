@@ -35,7 +35,11 @@ public class EmitCommandTests
         var sig = Kernels.Einsum.Emit.KernelSignature.Canonical(cascade);
         var parameters = string.Join(", ", sig.Parameters.Select(p => Kernels.Einsum.Emit.CSharpKernelEmitter.ParameterType(p.Kind) + " " + p.Name));
         var source = $"namespace Kernels.Generated; public static partial class {sig.ContainingTypes[0].Name} {{ [Kernels.Einsum(SpecFile = \"attention.fusemax.einsum\")] public static partial void Run({parameters}); }}";
-        var generated = GeneratorHarness.Generate(source, new[] { new InMemoryAdditionalText(file, File.ReadAllText(file)) }).Run.GeneratedTrees.Single().ToString();
-        Assert.Equal(generated, Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, sig));
+        var trees = GeneratorHarness.Generate(source, new[] { new InMemoryAdditionalText(file, File.ReadAllText(file)) }).Run.GeneratedTrees;
+        Assert.Equal(2, trees.Length);
+        var kernel = trees.Single(t => !t.FilePath.EndsWith(".Descriptor.g.cs", StringComparison.Ordinal)).ToString();
+        var descriptor = trees.Single(t => t.FilePath.EndsWith(".Descriptor.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Equal(kernel, Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, sig));
+        Assert.Equal(descriptor, Kernels.Einsum.Emit.DescriptorEmitter.Emit(cascade, sig with { SpecFile = "attention.fusemax.einsum" }));
     }
 }
