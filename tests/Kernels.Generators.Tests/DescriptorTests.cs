@@ -56,6 +56,35 @@ public class DescriptorTests
         Assert.Equal("User.MyKernels.RmsNorm", (string)planner.GetMethod("Name")!.Invoke(null, null)!);
     }
 
+    /// <summary>Kernels in every kind of containing type, and tensors named like the literal helpers or C# keywords, compile without warnings.</summary>
+    [Fact]
+    public void Descriptors_compile_in_any_containing_type_and_with_any_tensor_names()
+    {
+        const string spec = "input Read[i], Max[i]\noutput Span[i]\nCost[i] = max(Read[i], Max[i])\nSpan[i] = Cost[i] * 2";
+        var kernel = $"[Einsum(\"{spec.Replace("\n", "\\n")}\")] {{0}} static partial void Run(ReadOnlySpan<float> Read, ReadOnlySpan<float> Max, Span<float> Span, int I);";
+        var source = "using System;\nusing Kernels;\n" +
+                     "public static partial class Global { " + string.Format(kernel, "public") + " }\n" +
+                     "namespace User {\n" +
+                     "  public partial class Outer<T> { public static partial class Inner { " + string.Format(kernel, "internal") + " } }\n" +
+                     "  public partial struct S { " + string.Format(kernel, "public") + " }\n" +
+                     "  public partial record R { " + string.Format(kernel, "private") + " public static Kernels.Einsum.KernelDescriptor D => RunDescriptor; }\n" +
+                     "  public partial record struct RS { " + string.Format(kernel, "public") + " }\n" +
+                     "  public partial interface I { " + string.Format(kernel, "public") + " }\n" +
+                     "}\n";
+        var result = GeneratorHarness.Generate(source);
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(GeneratorHarness.CompileDiagnostics(result.Output));
+        var assembly = GeneratorHarness.Load(result.Output);
+        var expected = StructureDump.Of(CascadeCompiler.Compile(spec, "Run").Cascade!);
+        foreach (var (type, property) in new[] { ("Global", "RunDescriptor"), ("User.Outer`1+Inner", "RunDescriptor"), ("User.S", "RunDescriptor"), ("User.R", "D"), ("User.RS", "RunDescriptor"), ("User.I", "RunDescriptor") })
+        {
+            var t = assembly.GetType(type)!;
+            if (t.IsGenericTypeDefinition) t = t.MakeGenericType(typeof(int)); // Inner is generic through Outer<T>
+            var descriptor = (KernelDescriptor)t.GetProperty(property, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
+            Assert.Equal(expected, StructureDump.Of(descriptor.Cascade));
+        }
+    }
+
     [Theory]
     [InlineData("Attention.Forward", "attention.fusemax")]
     [InlineData("Softmax.Rows", "softmax.2pass")]
