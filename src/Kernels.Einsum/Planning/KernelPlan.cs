@@ -34,6 +34,10 @@ public enum TensorHome
 /// carries presence flags (because some of its points can be absent).</summary>
 public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims, TensorHome Home, bool HasPresence)
 {
+    /// <summary>True when some points of the tensor can be absent (a filter, a read past an edge, an absent operand):
+    /// an output's absent points read as 0. <see cref="HasPresence"/> says whether flags must be kept for later reads.</summary>
+    public bool MayBeAbsent { get; init; }
+
     public bool IsReused => Home != TensorHome.Argument && System.Linq.Enumerable.Any(Dims, d => d != DimStorage.Kept);
 }
 

@@ -68,7 +68,7 @@ public static class KernelPlanner
                 : TensorHome.Shared;
             var presence = sparse.Contains(tensor.Name) && tensor.Role != TensorRole.Input
                 && (tensor.Role == TensorRole.Intermediate || readTensors.Contains(tensor.Name));
-            storage[tensor.Name] = new TensorStorage(tensor, dims[tensor.Name], home, presence);
+            storage[tensor.Name] = new TensorStorage(tensor, dims[tensor.Name], home, presence) { MayBeAbsent = sparse.Contains(tensor.Name) && tensor.Role != TensorRole.Input };
         }
         // An output read by a later Einsum and carrying presence needs scratch flags; keep it simple:
         // such outputs keep their values in the span and their flags in shared scratch of the same shape.

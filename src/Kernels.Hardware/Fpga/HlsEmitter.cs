@@ -3,6 +3,7 @@ using System.Text;
 using Kernels.Einsum.Analysis;
 using Kernels.Einsum.Interpretation;
 using Kernels.Einsum.Ir;
+using Kernels.Einsum.Planning;
 using Kernels.Hardware.Spatial;
 
 namespace Kernels.Hardware.Fpga;
@@ -48,7 +49,15 @@ public static class HlsEmitter
         var passOf = TrafficModel.PassNumbers(cascade, report, root);
         var ns = Identifier(cascade.Name) + "_hls";
         var buffers = Buffers(cascade, shapes);
-        var emitter = new Emitter(shapes, options, buffers.ToDictionary(b => b.Name));
+
+        // Absent points (filters, reads past an edge, a partial tile) follow the interpreter: the planner's presence
+        // analysis says which tensors can have them; those that are read again keep a flag per element (T_h), and
+        // outputs start at zero so that their absent points read as 0.
+        var divisible = cascade.Ranks.Where(r => r.Kind == RankKind.PartitionInner && r.AliasOf is null)
+            .All(r => shapes.RankSize(r.PartitionOf!) % Math.Max(1, shapes.RankSize(r.Index)) == 0);
+        var storage = KernelPlanner.Plan(cascade, assumeDivisible: divisible).Storage;
+        var flagged = new HashSet<string>(storage.Values.Where(t => t.HasPresence).Select(t => t.Tensor.Name), StringComparer.Ordinal);
+        var emitter = new Emitter(shapes, options, buffers.ToDictionary(b => b.Name), flagged);
 
         // Steps keep program order; a step's pass is the latest of its Einsums' passes and never earlier than the previous step's.
         var stepPasses = new List<(CascadeStep Step, int Pass)>();
@@ -82,6 +91,10 @@ public static class HlsEmitter
         w.AppendLine("// in the step that writes it keeps one.");
         foreach (var b in buffers)
             w.AppendLine($"static data_t {b.Name}[{b.Elements}]; // [{string.Join("][", b.Extents)}] of [{string.Join("][", b.FullExtents)}]");
+        foreach (var b in buffers.Where(b => flagged.Contains(b.Name)))
+            w.AppendLine($"static bool {b.Name}_h[{b.Elements}]; // which points of {b.Name} exist");
+        foreach (var t in outputs.Where(t => flagged.Contains(t.Name)))
+            w.AppendLine($"static bool {t.Name}_h[{shapes.ElementCount(t.Name)}]; // which points of the output {t.Name} exist");
         w.AppendLine();
 
         var parameters = string.Join(", ", inputs.Select(t => $"const data_t* {t.Name}").Concat(outputs.Select(t => $"data_t* {t.Name}")));
@@ -114,7 +127,13 @@ public static class HlsEmitter
             w.AppendLine($"#pragma HLS BIND_STORAGE variable={b.Name} type=ram_2p impl={(b.Elements * 16 > 1 << 20 ? "uram" : "bram")}");
         }
         foreach (var b in buffers)
-            w.AppendLine($"    for (long i = 0; i < {b.Elements}; ++i) {b.Name}[i] = 0; // absent points read as zero");
+            w.AppendLine($"    for (long i = 0; i < {b.Elements}; ++i) {b.Name}[i] = 0;");
+        foreach (var b in buffers.Where(b => flagged.Contains(b.Name)))
+            w.AppendLine($"    for (long i = 0; i < {b.Elements}; ++i) {b.Name}_h[i] = false;");
+        foreach (var t in outputs.Where(t => storage[t.Name].MayBeAbsent))
+            w.AppendLine($"    for (long i = 0; i < {shapes.ElementCount(t.Name)}; ++i) {t.Name}[i] = 0; // an absent point of an output reads as 0");
+        foreach (var t in outputs.Where(t => flagged.Contains(t.Name)))
+            w.AppendLine($"    for (long i = 0; i < {shapes.ElementCount(t.Name)}; ++i) {t.Name}_h[i] = false;");
         foreach (var f in functions)
             w.AppendLine($"    {f}({arguments});");
         w.AppendLine("}");
@@ -165,9 +184,10 @@ public static class HlsEmitter
         return list;
     }
 
-    private sealed class Emitter(CascadeShapes shapes, HlsOptions options, Dictionary<string, HlsBuffer> buffers)
+    private sealed class Emitter(CascadeShapes shapes, HlsOptions options, Dictionary<string, HlsBuffer> buffers, ISet<string> flagged)
     {
         private int _loop;
+        private int _temp;
 
         public void Step(StringBuilder w, CascadeStep step, int depth)
         {
@@ -207,14 +227,25 @@ public static class HlsEmitter
             w.AppendLine(outerFilters.Count > 0 ? $"{ip}if ({string.Join(" && ", outerFilters.Select(Filter))}) {{" : $"{ip}{{");
             var bounds = Bounds(e.Output, e.OutputIndices);
             var target = Element(e.Output, e.OutputIndices);
+            var flag = flagged.Contains(e.Output.Name) ? Flag(target) : null;
+            var stmts = new List<string>();
             if (e.Reduction is not { } op)
             {
-                w.AppendLine($"{ip}{Guard(bounds)}{target} = {Expr(e.Body)};");
+                var (value, present) = Eval(e.Body, stmts);
+                foreach (var st in stmts) w.AppendLine(ip + st);
+                if (flag is not null)
+                    w.AppendLine(present == "true" ? $"{ip}{Guard(bounds)}{{ {flag} = true; {target} = {value}; }}" : $"{ip}{Guard(bounds)}{{ {flag} = {present}; if ({flag}) {target} = {value}; }}");
+                else
+                    w.AppendLine(present == "true" ? $"{ip}{Guard(bounds)}{target} = {value};" : $"{ip}{Guard(bounds)}{target} = ({present}) ? {value} : (data_t)0;");
             }
             else
             {
                 var n = e.ReducedRanks.Aggregate(1L, (a, r) => a * shapes.RankSize(r));
                 var unroll = Math.Max(1, n / options.ReuseFactor);
+                var (value, present) = Eval(e.Body, stmts);
+                // Over an empty fiber the result is the identity; over a fiber whose points are all absent, absent.
+                var tracks = present != "true";
+                if (tracks) w.AppendLine($"{ip}bool any_point = false, any_present = false;");
                 w.AppendLine($"{ip}data_t acc = {Identity(op)};");
                 if (op == ReduceOperator.LogSumExp) w.AppendLine($"{ip}data_t lse_max = -INFINITY;");
                 var rd = d;
@@ -226,20 +257,30 @@ public static class HlsEmitter
                     rd++;
                 }
                 var rp = new string(' ', rd * 4);
-                var guard = innerFilters.Count > 0 ? $"if (!({string.Join(" && ", innerFilters.Select(Filter))})) continue; " : "";
-                var value = Expr(e.Body);
+                // A filter on a reduced rank skips the point, on a line of its own (g++ -Wmisleading-indentation).
+                if (innerFilters.Count > 0) w.AppendLine($"{rp}if (!({string.Join(" && ", innerFilters.Select(Filter))})) continue;");
+                if (tracks) w.AppendLine($"{rp}any_point = true;");
+                foreach (var st in stmts) w.AppendLine(rp + st);
+                if (tracks) w.AppendLine($"{rp}if (!({present})) continue;\n{rp}any_present = true;");
                 w.AppendLine(op switch
                 {
-                    ReduceOperator.Sum => $"{rp}{guard}acc += {value};",
-                    ReduceOperator.Prod => $"{rp}{guard}acc *= {value};",
-                    ReduceOperator.Max => $"{rp}{guard}acc = k_max(acc, {value});",
-                    ReduceOperator.Min => $"{rp}{guard}acc = k_min(acc, {value});",
-                    _ => $"{rp}{guard}{{ data_t x = {value}; if (x > lse_max) {{ acc = acc * std::exp(lse_max - x) + 1; lse_max = x; }} else acc += std::exp(x - lse_max); }}",
+                    ReduceOperator.Sum => $"{rp}acc += {value};",
+                    ReduceOperator.Prod => $"{rp}acc *= {value};",
+                    ReduceOperator.Max => $"{rp}acc = k_max(acc, {value});",
+                    ReduceOperator.Min => $"{rp}acc = k_min(acc, {value});",
+                    _ => $"{rp}{{ data_t x = {value}; if (x > lse_max) {{ acc = acc * std::exp(lse_max - x) + 1; lse_max = x; }} else acc += std::exp(x - lse_max); }}",
                 });
                 for (var i = e.ReducedRanks.Count - 1; i >= 0; i--) w.AppendLine(new string(' ', (d + i) * 4) + "}");
                 var result = op == ReduceOperator.LogSumExp ? "(lse_max == -INFINITY ? lse_max : lse_max + std::log(acc))" : "acc";
-                w.AppendLine($"{ip}{Guard(bounds)}{target} = {result};");
+                var exists = tracks ? "(!any_point || any_present)" : "true";
+                if (flag is not null)
+                    w.AppendLine(exists == "true" ? $"{ip}{Guard(bounds)}{{ {flag} = true; {target} = {result}; }}" : $"{ip}{Guard(bounds)}{{ {flag} = {exists}; if ({flag}) {target} = {result}; }}");
+                else
+                    w.AppendLine(exists == "true" ? $"{ip}{Guard(bounds)}{target} = {result};" : $"{ip}{Guard(bounds)}{target} = {exists} ? {result} : (data_t)0;");
             }
+            // A point a filter skips is absent: its flag (which a reused slot may still hold from an earlier step) is cleared.
+            if (flag is not null && outerFilters.Count > 0)
+                w.AppendLine($"{ip}}} else {{ {Guard(bounds)}{flag} = false;");
             w.AppendLine($"{ip}}}");
             for (var i = outer.Count - 1; i >= 0; i--) w.AppendLine(new string(' ', (depth + i) * 4) + "}");
         }
@@ -295,33 +336,81 @@ public static class HlsEmitter
             return $"{t.Name}[{offset}]";
         }
 
-        private string Expr(Expr e) => e switch
+        /// <summary>The flag array element of a tensor element (<c>T[i]</c> -> <c>T_h[i]</c>).</summary>
+        private static string Flag(string element) => element.Insert(element.IndexOf('['), "_h");
+
+        /// <summary>
+        /// A map expression as C++: its value and the condition that it exists (<c>"true"</c> when it always does), as the
+        /// interpreter merges presence: a function of an absent operand is absent; + max min take the union (an absent
+        /// operand is the identity); * - / the intersection. Operands of a union that can be absent go to temporaries
+        /// (<paramref name="statements"/>) so that no operand is written twice.
+        /// </summary>
+        private (string Value, string Present) Eval(Expr e, List<string> statements)
         {
-            Constant c => double.IsPositiveInfinity(c.Value) ? "INFINITY" : double.IsNegativeInfinity(c.Value) ? "-INFINITY"
-                : "(data_t)(" + c.Value.ToString("R", CultureInfo.InvariantCulture) + ")",
-            SizeValue s => $"(data_t){s.Size}",
-            IndexValue i => $"(data_t)({Index(i.Index)})",
-            TensorRead r => Bounds(r.Tensor, r.Indices) is var check && check == "true" ? Element(r.Tensor, r.Indices) : $"(({check}) ? {Element(r.Tensor, r.Indices)} : (data_t)0)",
-            Unary u => u.Function switch
+            switch (e)
             {
-                UnaryFunction.Negate => $"(-{Expr(u.Operand)})",
-                UnaryFunction.Exp => $"std::exp({Expr(u.Operand)})",
-                UnaryFunction.Log => $"std::log({Expr(u.Operand)})",
-                UnaryFunction.Sqrt => $"std::sqrt({Expr(u.Operand)})",
-                UnaryFunction.Abs => $"std::fabs({Expr(u.Operand)})",
-                UnaryFunction.Tanh => $"std::tanh({Expr(u.Operand)})",
-                _ => $"k_{u.Function.ToString().ToLowerInvariant()}({Expr(u.Operand)})",
-            },
-            Binary b => b.Operator switch
-            {
-                BinaryOperator.Add => $"({Expr(b.Left)} + {Expr(b.Right)})",
-                BinaryOperator.Subtract => $"({Expr(b.Left)} - {Expr(b.Right)})",
-                BinaryOperator.Multiply => $"({Expr(b.Left)} * {Expr(b.Right)})",
-                BinaryOperator.Divide => $"k_div({Expr(b.Left)}, {Expr(b.Right)})",
-                BinaryOperator.Max => $"k_max({Expr(b.Left)}, {Expr(b.Right)})",
-                _ => $"k_min({Expr(b.Left)}, {Expr(b.Right)})",
-            },
-            _ => throw new InvalidOperationException("unknown expression " + e.GetType().Name),
+                case Constant c:
+                    return (double.IsPositiveInfinity(c.Value) ? "INFINITY" : double.IsNegativeInfinity(c.Value) ? "-INFINITY"
+                        : "(data_t)(" + c.Value.ToString("R", CultureInfo.InvariantCulture) + ")", "true");
+                case SizeValue s:
+                    return ($"(data_t){s.Size}", "true");
+                case IndexValue i:
+                    return ($"(data_t)({Index(i.Index)})", "true");
+                case TensorRead r:
+                {
+                    var check = Bounds(r.Tensor, r.Indices);
+                    var element = Element(r.Tensor, r.Indices);
+                    var flag = flagged.Contains(r.Tensor.Name) ? Flag(element) : null;
+                    if (check == "true") return (element, flag ?? "true");
+                    return ($"(({check}) ? {element} : (data_t)0)", flag is null ? $"({check})" : $"(({check}) && {flag})");
+                }
+                case Unary u:
+                {
+                    var (x, p) = Eval(u.Operand, statements);
+                    var value = u.Function switch
+                    {
+                        UnaryFunction.Negate => $"(-{x})",
+                        UnaryFunction.Exp => $"std::exp({x})",
+                        UnaryFunction.Log => $"std::log({x})",
+                        UnaryFunction.Sqrt => $"std::sqrt({x})",
+                        UnaryFunction.Abs => $"std::fabs({x})",
+                        UnaryFunction.Tanh => $"std::tanh({x})",
+                        _ => $"k_{u.Function.ToString().ToLowerInvariant()}({x})",
+                    };
+                    return (value, p);
+                }
+                case Binary b:
+                {
+                    var (l, pl) = Eval(b.Left, statements);
+                    var (r, pr) = Eval(b.Right, statements);
+                    if (pl == "true" && pr == "true") return (Combine(b.Operator, l, r), "true");
+                    if (b.Merge != MergeOperator.Union) return (Combine(b.Operator, l, r), pl == "true" ? pr : pr == "true" ? pl : $"({pl} && {pr})");
+                    (l, pl) = Temporary(l, pl, statements);
+                    (r, pr) = Temporary(r, pr, statements);
+                    return ($"(({pl} && {pr}) ? {Combine(b.Operator, l, r)} : {pl} ? {l} : {r})", $"({pl} || {pr})");
+                }
+                default:
+                    throw new InvalidOperationException("unknown expression " + e.GetType().Name);
+            }
+        }
+
+        private (string Value, string Present) Temporary(string value, string present, List<string> statements)
+        {
+            var n = ++_temp;
+            statements.Add($"const data_t _v{n} = {value};");
+            if (present == "true") return ($"_v{n}", "true");
+            statements.Add($"const bool _p{n} = {present};");
+            return ($"_v{n}", $"_p{n}");
+        }
+
+        private static string Combine(BinaryOperator op, string l, string r) => op switch
+        {
+            BinaryOperator.Add => $"({l} + {r})",
+            BinaryOperator.Subtract => $"({l} - {r})",
+            BinaryOperator.Multiply => $"({l} * {r})",
+            BinaryOperator.Divide => $"k_div({l}, {r})",
+            BinaryOperator.Max => $"k_max({l}, {r})",
+            _ => $"k_min({l}, {r})",
         };
     }
 }

@@ -51,6 +51,11 @@ public sealed record SpatialResult(
 /// </summary>
 public static class SpatialArrayModel
 {
+    /// <summary>Busy cycles over the run's cycles. Busy never exceeds the run by construction (every phase lasts at least as long
+    /// as each array's work in it), but the two are sums taken in different orders and through seconds, so a fully busy array
+    /// can come out at 1 + 1 ulp: that rounding is clamped.</summary>
+    private static double Utilisation(double busyCycles, double runCycles) => runCycles == 0 ? 0 : Math.Min(1.0, busyCycles / runCycles);
+
     /// <param name="cascade">Any bound cascade (from <c>CascadeCompiler.Compile</c> or a generated descriptor).</param>
     /// <param name="sizes">The cascade's sizes. A tile size (<c>M0</c>) left out is bound to the 2D array's height.</param>
     /// <param name="instances">Independent copies of the cascade run back to back (batch x heads for attention).</param>
@@ -134,8 +139,8 @@ public static class SpatialArrayModel
         }
 
         var runCycles = latency * target.ClockHz;
-        var util2 = runCycles == 0 ? 0 : costs.Where(c => c.Array == target.Array2D.Name).Sum(c => c.Cycles) / runCycles;
-        var util1 = runCycles == 0 ? 0 : costs.Where(c => c.Array == target.Array1D.Name).Sum(c => c.Cycles) / runCycles;
+        var util2 = Utilisation(costs.Where(c => c.Array == target.Array2D.Name).Sum(c => c.Cycles), runCycles);
+        var util1 = Utilisation(costs.Where(c => c.Array == target.Array1D.Name).Sum(c => c.Cycles), runCycles);
         var energy = Energy(cascade, shapes, target, costs, runCycles, dramBytes, instances);
         return new SpatialResult(target.Name, cascade.Name, shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).ToDictionary(p => p.Key.ToUpperInvariant(), p => p.Value),
             instances, costs, phases, cycles, computeSeconds, memorySeconds, latency, dramBytes, traffic, util2, util1, energy);
