@@ -44,6 +44,8 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor KRN0030 = new("KRN0030", "Filter rank", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
     public static readonly DiagnosticDescriptor KRN0031 = new("KRN0031", "Bad index expression", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
     public static readonly DiagnosticDescriptor KRN0032 = new("KRN0032", "Scalar misuse", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
+    public static readonly DiagnosticDescriptor KRN0033 = new("KRN0033", "Expression nested too deep", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
+    public static readonly DiagnosticDescriptor KRN0034 = new("KRN0034", "Too many diagnostics", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
     public static readonly DiagnosticDescriptor KRN0999 = new("KRN0999", "Internal error", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     /// <summary>The descriptor of a spec diagnostic, by the ID Kernels.Einsum gave it.</summary>
@@ -81,6 +83,8 @@ internal static class DiagnosticDescriptors
         "KRN0030" => KRN0030,
         "KRN0031" => KRN0031,
         "KRN0032" => KRN0032,
+        "KRN0033" => KRN0033,
+        "KRN0034" => KRN0034,
         "KRN0999" => KRN0999,
         _ => KRN0999,
     };

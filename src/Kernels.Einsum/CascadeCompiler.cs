@@ -41,6 +41,15 @@ public static class CascadeCompiler
         }
     }
 
-    private static IReadOnlyList<Diagnostic> Sorted(List<Diagnostic> diagnostics) =>
-        diagnostics.OrderBy(d => d.Span.Start).ThenBy(d => d.Id, StringComparer.Ordinal).ToList();
+    /// <summary>The most diagnostics one spec reports; the rest are counted in one KRN0034 at the last one shown.</summary>
+    public const int MaxDiagnostics = 100;
+
+    private static IReadOnlyList<Diagnostic> Sorted(List<Diagnostic> diagnostics)
+    {
+        var sorted = diagnostics.OrderBy(d => d.Span.Start).ThenBy(d => d.Id, StringComparer.Ordinal).ToList();
+        if (sorted.Count <= MaxDiagnostics) return sorted;
+        var shown = sorted.Take(MaxDiagnostics).ToList();
+        shown.Add(DiagnosticDescriptors.TooManyDiagnostics(shown[shown.Count - 1].Span, MaxDiagnostics, sorted.Count - MaxDiagnostics));
+        return shown;
+    }
 }

@@ -106,6 +106,23 @@ public sealed class KernelBench
 
     public KernelCase Case(int i) => _kernels[i].Case;
 
+    public Cascade Cascade(int i) => _kernels[i].Cascade;
+
+    public KernelSignature Signature(int i) => _kernels[i].Signature;
+
+    /// <summary>Calls kernel <paramref name="index"/> with arrays of any length: tensors, scalars and sizes in parameter order.</summary>
+    public void Invoke(int index, float[][] tensors, float[] scalars, int[] sizes)
+    {
+        try
+        {
+            _assembly!.GetType("Bench.K")!.GetMethod("Invoke" + index)!.Invoke(null, new object[] { tensors, scalars, sizes });
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
+        }
+    }
+
     /// <summary>Runs kernel <paramref name="index"/> on the given inputs; returns the outputs by name.</summary>
     public Dictionary<string, float[]> Run(int index, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs)
     {

@@ -107,6 +107,13 @@ public static class DiagnosticDescriptors
 
     public static Diagnostic ScalarMisuse(SourceSpan span, string message) => Error("KRN0032", span, message);
 
+    // Limits that keep the compiler itself safe.
+    public static Diagnostic TooDeep(SourceSpan span, int limit) =>
+        Error("KRN0033", span, $"This expression nests more than {limit} levels deep (parentheses, calls, signs, or operands chained by operators); compute part of it in an intermediate Einsum and read that instead.");
+
+    public static Diagnostic TooManyDiagnostics(SourceSpan span, int shown, int more) =>
+        Error("KRN0034", span, $"{more} more diagnostics after the first {shown} are not shown; fix these and compile again.");
+
     public static Diagnostic InternalError(string message) =>
         Error("KRN0999", default, $"Internal error in the cascade compiler: {message}. Please report it with the spec that caused it.");
 }

@@ -196,18 +196,21 @@ public static class CSharpKernelEmitter
             // Shapes: every span must hold its tensor.
             foreach (var t in ArgumentTensors.Where(t => !IsScalarInput(t)))
             {
-                var dims = t.Dims.Select(Extent).ToList();
                 var need = "_need" + t.Name;
-                _w.Line($"long {need} = {(dims.Count == 0 ? "1L" : string.Join(" * ", dims.Select((d, i) => i == 0 ? "(long)" + d : d)))};");
+                _w.Line($"long {need} = {Elements(t.Dims.Select(Extent))};");
                 var shape = string.Join(", ", t.Dims.Select(d => "{" + Extent(d) + "}"));
                 var names = string.Join(", ", t.Dims.Select(Extent));
-                _w.Line($"if ({Id(t.Name)}.Length < {need}) throw new global::System.ArgumentException($\"{t.Name} holds {{{Id(t.Name)}.Length}} elements but its shape [{names}] = [{shape}] needs {{{need}}}.\", nameof({Id(t.Name)}));");
+                _w.Line($"if ({Id(t.Name)}.Length < {need}) throw new global::System.ArgumentException($\"{t.Name} holds {{{Id(t.Name)}.Length}} elements but its shape [{names}] = [{shape}] needs {{({Rt}.KernelRuntime.Describe({need}))}}.\", nameof({Id(t.Name)}));");
             }
             foreach (var o in _c.Outputs)
                 foreach (var i in _c.Inputs.Where(i => i.Rank > 0))
                     _w.Line($"if (global::System.MemoryExtensions.Overlaps({Id(o.Name)}, {Id(i.Name)})) throw new global::System.ArgumentException(\"The output {o.Name} overlaps the input {i.Name}; the kernel does not run in place.\", nameof({Id(o.Name)}));");
 
+            // No output point: nothing to compute, and no scratch or steps sized by the other ranks.
+            var outputNeeds = _c.Outputs.Select(o => $"_need{o.Name} == 0").ToList();
+            if (outputNeeds.Count > 0) _w.Line($"if ({string.Join(" && ", outputNeeds)}) return;");
             foreach (var block in _c.Blocks) EmitSteps(block);
+            EmitScratchChecks();
 
             foreach (var o in _c.Outputs.Where(NeedsClearing))
                 _w.Line($"{Id(o.Name)}.Slice(0, (int)_need{o.Name}).Clear(); // points no Einsum writes are 0");
@@ -269,10 +272,42 @@ public static class CSharpKernelEmitter
             _w.Close();
         }
 
+        /// <summary>A dimension's extent; one with an offset is a long, so that it cannot wrap around.</summary>
         private string Extent(TensorDim d)
         {
             var size = RankOf(d.Rank).Size;
-            return d.Offset == 0 ? size : $"({size} + {d.Offset})";
+            return d.Offset == 0 ? size : $"({size} + {d.Offset}L)";
+        }
+
+        /// <summary>The element count of a shape, saturating at long.MaxValue instead of wrapping around.</summary>
+        private static string Elements(IEnumerable<string> extents)
+        {
+            var list = extents.ToList();
+            return list.Count switch
+            {
+                0 => "1L",
+                1 => $"(long){list[0]}",
+                _ => $"{Rt}.KernelRuntime.Elements(stackalloc long[] {{ {string.Join(", ", list)} }})",
+            };
+        }
+
+        /// <summary>
+        /// Every scratch tensor of either plan is sized before any memory is touched: a count that overflows is an
+        /// ArgumentException naming the sizes, one larger than the process can hold an InsufficientMemoryException.
+        /// </summary>
+        private void EmitScratchChecks()
+        {
+            var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var s in plans.SelectMany(p => p.Storage.Values).Where(s => s.Home != TensorHome.Argument))
+            {
+                var count = StorageCount(s);
+                if (count == "1L" || !seen.Add(count + " " + s.Tensor.Name)) continue;
+                var kept = Enumerable.Range(0, s.Dims.Count).Where(d => s.Dims[d] == DimStorage.Kept).Select(d => RankOf(s.Tensor.Dims[d].Rank)).ToList();
+                var parameters = kept.Select(r => r.Kind == RankKind.PartitionOuter ? RankOf(r.PartitionOf!).Size : r.Size)
+                    .Where(z => _sig.Parameters.Any(p => p.Kind == KernelParameterKind.Size && p.Name == z)).Distinct();
+                _w.Line($"{Rt}.KernelRuntime.CheckScratch({count}, \"{s.Tensor.Name}[{string.Join(", ", kept.Select(r => r.Size))}]\", \"{string.Join(", ", parameters)}\");");
+            }
         }
 
         // ------------------------------------------------------------ one plan
@@ -307,7 +342,9 @@ public static class CSharpKernelEmitter
             {
                 var work = string.Join(" + ", plan.Sliced.SelectMany(StepEinsums).Select(e => "(double)" + string.Join(" * ", e.Ranks.Select(r => RankOf(r).Size).DefaultIfEmpty("1"))));
                 _w.Line($"long _work = (long)global::System.Math.Min(9e18, {work});");
-                _w.Line($"{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => {name}Slice<TV>(a, _start, _end));");
+                var any = AnyOutputPoint(plan.Sliced.SelectMany(StepEinsums), slice);
+                if (any is not null) _w.Line($"if ({any}) // else no slice writes a point");
+                _w.Line($"{(any is null ? "" : "    ")}{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => {name}Slice<TV>(a, _start, _end));");
             }
             _w.Close();
             _w.Open("finally");
@@ -366,7 +403,7 @@ public static class CSharpKernelEmitter
                 if (s.Dims[d] == DimStorage.Kept) parts.Add(Extent(s.Tensor.Dims[d]));
                 else if (s.Dims[d] == DimStorage.Rolling) parts.Add("2");
             }
-            return parts.Count == 0 ? "1L" : string.Join(" * ", parts.Select((p, i) => i == 0 ? "(long)" + p : p));
+            return Elements(parts);
         }
 
         private void Allocate(TensorStorage s, string? publish)
@@ -410,9 +447,12 @@ public static class CSharpKernelEmitter
             _w.Line();
             _w.Line($"// iterate {block.Rank} until {block.Stop}");
             foreach (var init in block.Inits) EmitEinsum(init);
+            var any = AnyOutputPoint(block.Einsums, block.Rank);
+            if (any is not null) _w.Open($"if ({any}) // else no step writes a point");
             _w.Open($"for (int {Id(block.Rank)} = 0; {Id(block.Rank)} < {StepsName(block)}; {Id(block.Rank)}++)");
             foreach (var body in block.Einsums) EmitEinsum(body);
             _w.Close();
+            if (any is not null) _w.Close();
         }
 
         // ------------------------------------------------------------ one Einsum
@@ -435,15 +475,39 @@ public static class CSharpKernelEmitter
             _w.Close();
         }
 
-        private int OpenLoops(IEnumerable<string> ranks)
+        /// <summary>
+        /// Opens a loop per rank, outermost first. When a rank inside (or one of <paramref name="alsoNonEmpty"/>, looped
+        /// further in) has size 0 the nest has no point, so it is skipped whole instead of spinning over the outer ranks.
+        /// </summary>
+        private int OpenLoops(IEnumerable<string> ranks, params string[] alsoNonEmpty)
         {
+            var list = ranks.ToList();
             var n = 0;
-            foreach (var r in ranks)
+            var guard = list.Skip(1).Concat(alsoNonEmpty).Select(r => RankOf(r).Size).Distinct().ToList();
+            if (list.Count > 0 && guard.Count > 0)
+            {
+                _w.Open($"if ({string.Join(" && ", guard.Select(z => z + " != 0"))})");
+                n++;
+            }
+            foreach (var r in list)
             {
                 _w.Open($"for (int {Id(r)} = 0; {Id(r)} < {RankOf(r).Size}; {Id(r)}++)");
                 n++;
             }
             return n;
+        }
+
+        /// <summary>The condition that at least one of the Einsums has an output point for each value of <paramref name="outer"/>, or null when that is always so.</summary>
+        private string? AnyOutputPoint(IEnumerable<ExtendedEinsum> einsums, string outer)
+        {
+            var alternatives = new List<string>();
+            foreach (var e in einsums)
+            {
+                var sizes = e.OutputRanks.Where(r => r != outer).Select(r => RankOf(r).Size).Distinct().ToList();
+                if (sizes.Count == 0) return null;
+                alternatives.Add(string.Join(" && ", sizes.Select(z => z + " != 0")));
+            }
+            return alternatives.Count == 0 ? null : string.Join(" || ", alternatives.Distinct().Select(a => alternatives.Count > 1 && a.Contains("&&") ? "(" + a + ")" : a));
         }
 
         private void CloseLoops(int n)
@@ -541,7 +605,7 @@ public static class CSharpKernelEmitter
                 return;
             }
             _w.Line($"float _acc = {Identity(op)};");
-            var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v));
+            var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line($"TV _a0 = TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
             _w.Line($"int {Id(v)} = 0;");
@@ -564,7 +628,7 @@ public static class CSharpKernelEmitter
         private void EmitVectorLogSumExp(ExtendedEinsum e, EinsumPlan p, string v, string V)
         {
             _w.Line("float _scale = float.NegativeInfinity, _acc = 0f;");
-            var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v));
+            var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line("TV _m0 = TV.Create(float.NegativeInfinity), _t0 = TV.Create(0f), _m1 = _m0, _t1 = _t0;");
             _w.Line($"int {Id(v)} = 0;");
@@ -586,11 +650,11 @@ public static class CSharpKernelEmitter
         {
             var v = p.VectorRank!;
             var V = RankOf(v).Size;
-            var outer = OpenLoops(OuterLoops(e, p).Where(r => r != v));
+            var outer = OpenLoops(OuterLoops(e, p).Where(r => r != v), v);
             var row = $"{Id(e.Output.Name)} + {Offset(e.Output, e.OutputIndices, null)}";
             if (e.Reduction is { } op)
                 _w.Line($"for (int {Id(v)} = 0; {Id(v)} < {V}; {Id(v)}++) {Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}] = {Identity(op)};");
-            var inner = OpenLoops(ReducedLoops(e, p));
+            var inner = OpenLoops(ReducedLoops(e, p), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line($"int {Id(v)} = 0;");
             foreach (var (t, loop) in new[] { ("TV", $"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count)"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)") })

@@ -306,7 +306,7 @@ public sealed class CascadeParser
         }
         Expect(TokenKind.RightBracket, "',' or ']'");
         var operand = operandParser();
-        return new ReductionSyntax(new NameSyntax(op.Text, op.Span), ranks, operand, op.Span.Union(operand.Span));
+        return Deeper(new ReductionSyntax(new NameSyntax(op.Text, op.Span), ranks, operand, op.Span.Union(operand.Span)), _depth);
     }
 
     private ConditionSyntax ParseCondition()
@@ -327,27 +327,76 @@ public sealed class CascadeParser
         return new ConditionSyntax(comparisons, comparisons[0].Span.Union(comparisons[comparisons.Count - 1].Span));
     }
 
-    private ExpressionSyntax ParseExpression()
+    /// <summary>
+    /// The deepest an expression may nest: parentheses, calls, subscripts, signs and reductions inside each other, and
+    /// operands chained by operators (<c>a + b + c</c> is a tree two deep). Every walk of the syntax tree and the IR
+    /// recurses along this depth, so a bound here keeps every later stage from overflowing the compiler's stack.
+    /// </summary>
+    public const int MaxExpressionDepth = 256;
+
+    // The depth of the expression the last Parse* call returned, and how far the parser has descended.
+    private int _depth;
+    private int _descent;
+
+    /// <summary>Sets the depth of a node built from children of depth <paramref name="childDepth"/>; reports KRN0033 past the bound.</summary>
+    private T Deeper<T>(T node, int childDepth) where T : ExpressionSyntax
+    {
+        _depth = childDepth + 1;
+        if (_depth > MaxExpressionDepth) throw TooDeep(node.Span);
+        return node;
+    }
+
+    private SyntaxErrorException TooDeep(SourceSpan span)
+    {
+        _diagnostics.Add(DiagnosticDescriptors.TooDeep(span, MaxExpressionDepth));
+        return new SyntaxErrorException();
+    }
+
+    /// <summary>Runs a parser one level further down, refusing to go past the bound (before the stack could overflow).</summary>
+    private T Descend<T>(Func<T> parse)
+    {
+        if (++_descent > MaxExpressionDepth)
+        {
+            _descent = 0;
+            throw TooDeep(Current.Span);
+        }
+        try
+        {
+            return parse();
+        }
+        finally
+        {
+            if (_descent > 0) _descent--;
+        }
+    }
+
+    private ExpressionSyntax ParseExpression() => Descend(() =>
     {
         var left = ParseTerm();
+        var depth = _depth;
         while (At(TokenKind.Plus) || At(TokenKind.Minus))
         {
             var op = Take().Kind;
             var right = ParseTerm();
-            left = new BinarySyntax(op, left, right, left.Span.Union(right.Span));
+            left = Deeper(new BinarySyntax(op, left, right, left.Span.Union(right.Span)), Math.Max(depth, _depth));
+            depth = _depth;
         }
+        _depth = depth;
         return left;
-    }
+    });
 
     private ExpressionSyntax ParseTerm()
     {
         var left = ParseUnary();
+        var depth = _depth;
         while (At(TokenKind.Star) || At(TokenKind.Slash))
         {
             var op = Take().Kind;
             var right = ParseUnary();
-            left = new BinarySyntax(op, left, right, left.Span.Union(right.Span));
+            left = Deeper(new BinarySyntax(op, left, right, left.Span.Union(right.Span)), Math.Max(depth, _depth));
+            depth = _depth;
         }
+        _depth = depth;
         return left;
     }
 
@@ -356,8 +405,8 @@ public sealed class CascadeParser
         if (At(TokenKind.Minus) || At(TokenKind.Plus))
         {
             var op = Take();
-            var operand = ParseUnary();
-            return op.Kind == TokenKind.Plus ? operand : new UnarySyntax(TokenKind.Minus, operand, op.Span.Union(operand.Span));
+            var operand = Descend(ParseUnary);
+            return op.Kind == TokenKind.Plus ? operand : Deeper(new UnarySyntax(TokenKind.Minus, operand, op.Span.Union(operand.Span)), _depth);
         }
         return ParsePrimary();
     }
@@ -374,37 +423,42 @@ public sealed class CascadeParser
                     _diagnostics.Add(DiagnosticDescriptors.MalformedNumber(token.Span, token.Text));
                     value = 0;
                 }
+                _depth = 1;
                 return new NumberSyntax(value, token.Text, token.Span);
             case TokenKind.LeftParen:
             {
                 Take();
                 var inner = ParseExpression();
+                var depth = _depth;
                 var close = Expect(TokenKind.RightParen, "')'");
-                return new ParenthesizedSyntax(inner, token.Span.Union(close.Span));
+                return Deeper(new ParenthesizedSyntax(inner, token.Span.Union(close.Span)), depth);
             }
             case TokenKind.Identifier:
             {
                 if (IsReductionStart())
-                    return ParseReduction(operandParser: ParseUnary); // reported by the binder: reductions must be outermost
+                    return Descend(() => ParseReduction(operandParser: ParseUnary)); // reported by the binder: reductions must be outermost
                 Take();
                 var name = new NameSyntax(token.Text, token.Span);
                 if (At(TokenKind.LeftParen))
                 {
                     Take();
                     var args = new List<ExpressionSyntax>();
+                    var depth = 0;
                     if (!At(TokenKind.RightParen))
                     {
                         do
                         {
                             if (args.Count > 0) Take();
                             args.Add(ParseExpression());
+                            depth = Math.Max(depth, _depth);
                         }
                         while (At(TokenKind.Comma));
                     }
                     var close = Expect(TokenKind.RightParen, "',' or ')'");
-                    return new CallSyntax(name, args, token.Span.Union(close.Span));
+                    return Deeper(new CallSyntax(name, args, token.Span.Union(close.Span)), depth);
                 }
                 if (At(TokenKind.LeftBracket)) return ParseAccessRest(name);
+                _depth = 1;
                 return new NameExpressionSyntax(name, token.Span);
             }
             default:
@@ -416,6 +470,7 @@ public sealed class CascadeParser
     {
         var indices = new List<ExpressionSyntax>();
         var span = name.Span;
+        var depth = 0;
         if (At(TokenKind.LeftBracket))
         {
             Take();
@@ -425,11 +480,12 @@ public sealed class CascadeParser
                 {
                     if (indices.Count > 0) Take();
                     indices.Add(ParseExpression());
+                    depth = Math.Max(depth, _depth);
                 }
                 while (At(TokenKind.Comma));
             }
             span = span.Union(Expect(TokenKind.RightBracket, "',' or ']'").Span);
         }
-        return new AccessSyntax(name, indices, span);
+        return Deeper(new AccessSyntax(name, indices, span), depth);
     }
 }

@@ -13,6 +13,49 @@ public static unsafe class KernelRuntime
     /// </summary>
     public const long ParallelThreshold = 1 << 15;
 
+    /// <summary>
+    /// The number of elements of a shape, or <see cref="long.MaxValue"/> when the product does not fit in a long
+    /// (0 when any extent is 0, however large the others). Generated size checks compare spans against it, so a
+    /// shape whose product would wrap around can never pass them.
+    /// </summary>
+    public static long Elements(ReadOnlySpan<long> extents)
+    {
+        long product = 1;
+        var saturated = false;
+        foreach (var e in extents)
+        {
+            if (e <= 0) return 0;
+            if (saturated || product > long.MaxValue / e) saturated = true;
+            else product *= e;
+        }
+        return saturated ? long.MaxValue : product;
+    }
+
+    /// <summary>An element count for a message: the number, or a note that it overflowed.</summary>
+    public static string Describe(long elements) =>
+        elements == long.MaxValue ? "more than " + long.MaxValue + " (the product of the sizes overflows)" : elements.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Checked before a kernel touches any memory: scratch of <paramref name="count"/> floats must be representable
+    /// (else an <see cref="ArgumentException"/> naming <paramref name="sizes"/>) and must fit in the memory this process
+    /// may use (else an <see cref="InsufficientMemoryException"/>).
+    /// </summary>
+    /// <param name="count">Floats of scratch, from <see cref="Elements"/>.</param>
+    /// <param name="what">The tensor and the sizes of its stored dimensions, for the message.</param>
+    /// <param name="sizes">The size parameters the count depends on, comma-separated.</param>
+    public static void CheckScratch(long count, string what, string sizes)
+    {
+        if (count < MinimumCheckedScratch) return;
+        if (count > long.MaxValue / sizeof(float))
+            throw new ArgumentException($"Scratch for the intermediate {what} needs {Describe(count)} floats, more than any machine can address; use smaller sizes.", sizes);
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (available > 0 && count * sizeof(float) > available)
+            throw new InsufficientMemoryException($"Scratch for the intermediate {what} needs {count * sizeof(float)} bytes, more than the {available} bytes this process may use.");
+    }
+
+    /// <summary>Scratch below this many floats (256 MiB) is allocated without asking how much memory there is.</summary>
+    private const long MinimumCheckedScratch = 1L << 26;
+
     /// <summary>64-byte aligned scratch of <paramref name="count"/> floats (at least one), uninitialised.</summary>
     public static float* Allocate(long count) =>
         (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1L, count) * sizeof(float), 64);
