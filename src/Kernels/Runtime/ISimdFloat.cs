@@ -45,7 +45,17 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
 
     static abstract TSelf Sqrt(TSelf value);
 
-    static abstract TSelf Exp(TSelf value);
+    /// <summary><c>a * b + c</c> rounded once (a fused multiply-add).</summary>
+    static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
+
+    /// <summary>Rounds to the nearest integer, ties to even.</summary>
+    static abstract TSelf Round(TSelf value);
+
+    /// <summary>
+    /// <c>x * 2^n</c> for <paramref name="n"/> holding integers in [-252, 254], rounded once, so results in the
+    /// subnormal range and overflow to infinity are exact (the scale is applied as two normal powers of two).
+    /// </summary>
+    static abstract TSelf ScaleB(TSelf x, TSelf n);
 
     static abstract TSelf Log(TSelf value);
 
@@ -66,6 +76,28 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     static abstract float GetLane(TSelf value, int lane);
 
     // ---- Composite functions: one definition for every width. ----
+
+    /// <summary>
+    /// exp(x) in float: x = n ln2 + t with n = round(x / ln2) and |t| &lt;= ln2/2 (Cody-Waite, ln2 in two parts,
+    /// exact with the fused multiply-add), exp(t) by a degree-6 polynomial (Chebyshev interpolation,
+    /// 2e-8 relative), then scaled by 2^n. x is clamped to [-104, 89], outside which the result is 0 or +inf in
+    /// float anyway; NaN propagates through t. About 1 ulp (docs/simd-math.md).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Exp(TSelf value)
+    {
+        var x = TSelf.Min(TSelf.Max(value, TSelf.Create(-104f)), TSelf.Create(89f));
+        var n = TSelf.Round(x * TSelf.Create(1.44269504f));
+        var t = TSelf.MultiplyAdd(n, TSelf.Create(-0.693145751953125f), x);
+        t = TSelf.MultiplyAdd(n, TSelf.Create(-1.42860677e-06f), t);
+        var p = TSelf.MultiplyAdd(TSelf.Create(0.0013941108f), t, TSelf.Create(0.008375126f));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(0.04166635f));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(0.16666415f));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(0.5f));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(1f));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(1f));
+        return TSelf.ScaleB(p, n);
+    }
 
     /// <summary><c>left / right</c>, and 0 where <paramref name="right"/> is 0 (the language's divide).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -27,7 +27,17 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 l, V512 r) => new(Vector512.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Abs(V512 x) => new(Vector512.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Exp(V512 x) => new(Vector512.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MultiplyAdd(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Round(V512 x) => new(Vector512.Round(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 ScaleB(V512 x, V512 n)
+    {
+        var whole = Vector512.ConvertToInt32(n.Value);
+        var half = Vector512.ShiftRightArithmetic(whole, 1);
+        var first = Vector512.ShiftLeft(half + Vector512.Create(127), 23).AsSingle();
+        var second = Vector512.ShiftLeft(whole - half + Vector512.Create(127), 23).AsSingle();
+        return new(x.Value * first * second);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Log(V512 x) => new(Vector512.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 EqualMask(V512 l, V512 r) => new(Vector512.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Select(V512 m, V512 t, V512 f) => new(Vector512.ConditionalSelect(m.Value, t.Value, f.Value));
@@ -58,7 +68,17 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 l, V256 r) => new(Vector256.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Abs(V256 x) => new(Vector256.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Exp(V256 x) => new(Vector256.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAdd(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Round(V256 x) => new(Vector256.Round(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 ScaleB(V256 x, V256 n)
+    {
+        var whole = Vector256.ConvertToInt32(n.Value);
+        var half = Vector256.ShiftRightArithmetic(whole, 1);
+        var first = Vector256.ShiftLeft(half + Vector256.Create(127), 23).AsSingle();
+        var second = Vector256.ShiftLeft(whole - half + Vector256.Create(127), 23).AsSingle();
+        return new(x.Value * first * second);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Log(V256 x) => new(Vector256.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 EqualMask(V256 l, V256 r) => new(Vector256.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Select(V256 m, V256 t, V256 f) => new(Vector256.ConditionalSelect(m.Value, t.Value, f.Value));
@@ -89,7 +109,17 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 l, V128 r) => new(Vector128.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Abs(V128 x) => new(Vector128.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Sqrt(V128 x) => new(Vector128.Sqrt(x.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Exp(V128 x) => new(Vector128.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAdd(V128 a, V128 b, V128 c) => new(Vector128.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Round(V128 x) => new(Vector128.Round(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 ScaleB(V128 x, V128 n)
+    {
+        var whole = Vector128.ConvertToInt32(n.Value);
+        var half = Vector128.ShiftRightArithmetic(whole, 1);
+        var first = Vector128.ShiftLeft(half + Vector128.Create(127), 23).AsSingle();
+        var second = Vector128.ShiftLeft(whole - half + Vector128.Create(127), 23).AsSingle();
+        return new(x.Value * first * second);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Log(V128 x) => new(Vector128.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 EqualMask(V128 l, V128 r) => new(Vector128.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Select(V128 m, V128 t, V128 f) => new(Vector128.ConditionalSelect(m.Value, t.Value, f.Value));
