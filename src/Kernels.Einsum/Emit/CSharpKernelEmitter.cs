@@ -82,6 +82,13 @@ public static class CSharpKernelEmitter
         private KernelPlan _plan;
         private int _temp;
 
+        /// <summary>
+        /// Log-sum-exp results kept as two floats, the maximum and log(sum exp(x - max)): <c>exp(x - LSE)</c> is then
+        /// <c>exp((x - max) - log(sum))</c>, exact to float rounding however large the maximum, where one float for
+        /// LSE would lose its low bits (softmax of [1e4, 1e4] gave 0.49989, of [1e7, 1e7] 0.3679).
+        /// </summary>
+        private readonly HashSet<string> _pairs;
+
         public Body(Cascade cascade, KernelSignature signature, CodeWriter writer)
         {
             _c = cascade;
@@ -93,7 +100,28 @@ public static class CSharpKernelEmitter
             _plan = _dense;
             _kernelClass = "__" + signature.MethodName + "Kernel";
             _sizes = cascade.Ranks.Select(r => r.Size).Distinct().ToList();
+            _pairs = PairTensors();
         }
+
+        /// <summary>Intermediates written by one log-sum-exp reduction that every plan lowers without absent points.</summary>
+        private HashSet<string> PairTensors()
+        {
+            var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
+            var pairs = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var t in _c.Tensors.Where(t => t.Role == TensorRole.Intermediate))
+            {
+                var writers = _c.Einsums.Where(e => e.Output.Name == t.Name).ToList();
+                if (writers.Count != 1 || writers[0].Reduction != ReduceOperator.LogSumExp) continue;
+                if (plans.All(p => p.Storage[t.Name] is { Home: not TensorHome.Argument, HasPresence: false }
+                    && p.Einsums[writers[0].Id].Lowering is EinsumLowering.VectorReduce or EinsumLowering.Dense))
+                    pairs.Add(t.Name);
+            }
+            return pairs;
+        }
+
+        private bool IsPair(Tensor t) => _pairs.Contains(t.Name);
+
+        private static string LowName(Tensor t) => "_lo" + t.Name;
 
         private Rank RankOf(string index) => _c.Rank(index);
 
@@ -150,7 +178,10 @@ public static class CSharpKernelEmitter
             foreach (var t in ArgumentTensors)
                 _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"public float {Id(t.Name)};" : $"public float* {Id(t.Name)};");
             foreach (var (t, presence) in ScratchFields)
+            {
                 _w.Line(presence ? $"public byte* {PresenceName(t)};" : $"public float* {Id(t.Name)};");
+                if (!presence && IsPair(t)) _w.Line($"public float* {LowName(t)};");
+            }
             foreach (var size in _sizes) _w.Line($"public int {size};");
             foreach (var block in _c.Blocks) _w.Line($"public int {StepsName(block)};");
             _w.Close();
@@ -386,6 +417,7 @@ public static class CSharpKernelEmitter
                 foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Shared))
                 {
                     _w.Line($"float* {Id(s.Tensor.Name)} = a.{Id(s.Tensor.Name)};");
+                    if (IsPair(s.Tensor)) _w.Line($"float* {LowName(s.Tensor)} = a.{LowName(s.Tensor)};");
                     if (s.HasPresence) _w.Line($"byte* {PresenceName(s.Tensor)} = a.{PresenceName(s.Tensor)};");
                 }
                 foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence))
@@ -417,6 +449,11 @@ public static class CSharpKernelEmitter
             }));
             _w.Line($"float* {Id(s.Tensor.Name)} = {Rt}.KernelRuntime.Allocate({count}); // {s.Tensor.Name}[{note}]");
             if (publish is not null) _w.Line($"{publish}{Id(s.Tensor.Name)} = {Id(s.Tensor.Name)};");
+            if (IsPair(s.Tensor))
+            {
+                _w.Line($"float* {LowName(s.Tensor)} = {Rt}.KernelRuntime.Allocate({count}); // {s.Tensor.Name} = {s.Tensor.Name}[max] + {LowName(s.Tensor)}[log of the sum]");
+                if (publish is not null) _w.Line($"{publish}{LowName(s.Tensor)} = {LowName(s.Tensor)};");
+            }
             if (s.HasPresence)
             {
                 _w.Line($"byte* {PresenceName(s.Tensor)} = {Rt}.KernelRuntime.AllocatePresence({count}); // which points of {s.Tensor.Name} exist");
@@ -433,6 +470,7 @@ public static class CSharpKernelEmitter
         private void Free(TensorStorage s)
         {
             _w.Line($"{Rt}.KernelRuntime.Free({Id(s.Tensor.Name)});");
+            if (IsPair(s.Tensor)) _w.Line($"{Rt}.KernelRuntime.Free({LowName(s.Tensor)});");
             if (s.HasPresence) _w.Line($"{Rt}.KernelRuntime.Free({PresenceName(s.Tensor)});");
         }
 
@@ -538,9 +576,24 @@ public static class CSharpKernelEmitter
                 Accumulate(op, Scalar(e.Body));
                 if (filter is not null) _w.Close();
                 CloseLoops(inner);
-                _w.Line($"{target} = {AccumulatorResult(op)};");
+                WriteResult(e, op, null);
             }
             CloseLoops(loops);
+        }
+
+        /// <summary>Stores a reduction's accumulator; a log-sum-exp pair as its maximum and the log of its sum.</summary>
+        private void WriteResult(ExtendedEinsum e, ReduceOperator op, Dictionary<string, string>? env)
+        {
+            var offset = Offset(e.Output, e.OutputIndices, env);
+            if (IsPair(e.Output))
+            {
+                _w.Line($"{Id(e.Output.Name)}[{offset}] = {Math}.LogSumExpHigh(_scale, _acc);");
+                _w.Line($"{LowName(e.Output)}[{offset}] = {Math}.LogSumExpLow(_scale, _acc);");
+            }
+            else
+            {
+                _w.Line($"{Id(e.Output.Name)}[{offset}] = {AccumulatorResult(op)};");
+            }
         }
 
         private void OpenAccumulator(ReduceOperator op)
@@ -624,24 +677,23 @@ public static class CSharpKernelEmitter
             CloseLoops(loops);
         }
 
-        /// <summary>log-sum-exp: a per-lane online (max, sum) pair, merged across lanes, then the scalar tail.</summary>
+        /// <summary>log-sum-exp: a per-lane online (max, sum), four vectors per rescale, merged across lanes, then the scalar tail.</summary>
         private void EmitVectorLogSumExp(ExtendedEinsum e, EinsumPlan p, string v, string V)
         {
             _w.Line("float _scale = float.NegativeInfinity, _acc = 0f;");
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
-            _w.Line("TV _m0 = TV.Create(float.NegativeInfinity), _t0 = TV.Create(0f), _m1 = _m0, _t1 = _t0;");
+            _w.Line("TV _m = TV.Create(float.NegativeInfinity), _t = TV.Create(0f);");
             _w.Line($"int {Id(v)} = 0;");
-            _w.Open($"for (; {Id(v)} <= {V} - 2 * TV.Count; {Id(v)} += 2 * TV.Count)");
-            _w.Line($"TV.LogSumExpStep(ref _m0, ref _t0, {Vector(e.Body, "TV", v, Id(v), hoisted)});");
-            _w.Line($"TV.LogSumExpStep(ref _m1, ref _t1, {Vector(e.Body, "TV", v, $"({Id(v)} + TV.Count)", hoisted)});");
+            _w.Open($"for (; {Id(v)} <= {V} - 4 * TV.Count; {Id(v)} += 4 * TV.Count)");
+            var block = Enumerable.Range(0, 4).Select(k => Vector(e.Body, "TV", v, k == 0 ? Id(v) : $"({Id(v)} + {k} * TV.Count)", hoisted));
+            _w.Line($"TV.LogSumExpStep4(ref _m, ref _t, {string.Join(", ", block)});");
             _w.Close();
-            _w.Line($"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count) TV.LogSumExpStep(ref _m0, ref _t0, {Vector(e.Body, "TV", v, Id(v), hoisted)});");
-            _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m0, _t0);");
-            _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m1, _t1);");
+            _w.Line($"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count) TV.LogSumExpStep(ref _m, ref _t, {Vector(e.Body, "TV", v, Id(v), hoisted)});");
+            _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m, _t);");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) {Math}.LogSumExpAdd(ref _scale, ref _acc, ({Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted)}).Value);");
             CloseLoops(inner);
-            _w.Line($"{Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}] = {Math}.LogSumExpResult(_scale, _acc);");
+            WriteResult(e, ReduceOperator.LogSumExp, null);
         }
 
         // ---- vectorised over the innermost output rank
@@ -667,19 +719,28 @@ public static class CSharpKernelEmitter
             CloseLoops(outer);
         }
 
-        /// <summary>Emits locals for the subexpressions that do not vary with the vector rank, largest first.</summary>
-        private Dictionary<Expr, string> Hoist(Expr body, string v)
+        /// <summary>
+        /// Emits locals for the subexpressions that do not vary with the vector rank, largest first. A log-sum-exp pair
+        /// is hoisted as its two parts (High, Low); other values have no Low.
+        /// </summary>
+        private Dictionary<Expr, (string High, string? Low)> Hoist(Expr body, string v)
         {
-            var map = new Dictionary<Expr, string>(ReferenceEqualityComparer.Instance);
+            var map = new Dictionary<Expr, (string, string?)>(ReferenceEqualityComparer.Instance);
             void Walk(Expr x)
             {
                 if (!DependsOn(x, v))
                 {
-                    if (x is not Constant)
+                    if (x is TensorRead r && IsPair(r.Tensor))
+                    {
+                        var n = _temp++;
+                        _w.Line($"float _s{n} = {Id(r.Tensor.Name)}[{Offset(r.Tensor, r.Indices, null)}], _s{n}lo = {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}];");
+                        map[x] = ($"_s{n}", $"_s{n}lo");
+                    }
+                    else if (x is not Constant)
                     {
                         var name = "_s" + _temp++;
                         _w.Line($"float {name} = {Scalar(x)};");
-                        map[x] = name;
+                        map[x] = (name, null);
                     }
                     return;
                 }
@@ -702,14 +763,27 @@ public static class CSharpKernelEmitter
             _ => false,
         };
 
-        private string Vector(Expr x, string t, string v, string at, Dictionary<Expr, string> hoisted)
+        private string Vector(Expr x, string t, string v, string at, Dictionary<Expr, (string High, string? Low)> hoisted)
         {
-            if (hoisted.TryGetValue(x, out var name)) return $"{t}.Create({name})";
+            if (hoisted.TryGetValue(x, out var name)) return name.Low is null ? $"{t}.Create({name.High})" : $"{t}.Create({name.High} + {name.Low})";
             var env = new Dictionary<string, string> { [v] = at };
+            if (x is Binary { Operator: BinaryOperator.Subtract, Right: TensorRead pair } sub && IsPair(pair.Tensor))
+            {
+                // x - LSE as (x - max) - log(sum): no low bits of a large LSE are lost.
+                var left = Vector(sub.Left, t, v, at, hoisted);
+                if (hoisted.TryGetValue(pair, out var parts)) return $"(({left} - {t}.Create({parts.High})) - {t}.Create({parts.Low}))";
+                var offset = Offset(pair.Tensor, pair.Indices, env);
+                return $"(({left} - {t}.Load({Id(pair.Tensor.Name)} + {offset})) - {t}.Load({LowName(pair.Tensor)} + {offset}))";
+            }
             switch (x)
             {
                 case Constant c:
                     return $"{t}.Create({Float(c.Value)})";
+                case TensorRead r when IsPair(r.Tensor):
+                {
+                    var offset = Offset(r.Tensor, r.Indices, env);
+                    return $"({t}.Load({Id(r.Tensor.Name)} + {offset}) + {t}.Load({LowName(r.Tensor)} + {offset}))";
+                }
                 case TensorRead r:
                     return $"{t}.Load({Id(r.Tensor.Name)} + {Offset(r.Tensor, r.Indices, env)})";
                 case IndexValue iv:
@@ -808,10 +882,11 @@ public static class CSharpKernelEmitter
                     var checks = Enumerable.Range(0, r.Indices.Count).Select(d => RangeCheck(r.Tensor, d, r.Indices[d], null)).Where(c => c is not null).ToList();
                     var offset = Offset(r.Tensor, r.Indices, null);
                     if (storage.HasPresence) checks.Add($"{PresenceName(r.Tensor)}[{offset}] != 0");
-                    if (checks.Count == 0) return ($"{Id(r.Tensor.Name)}[{offset}]", null);
+                    var read = IsPair(r.Tensor) ? $"({Id(r.Tensor.Name)}[{offset}] + {LowName(r.Tensor)}[{offset}])" : $"{Id(r.Tensor.Name)}[{offset}]";
+                    if (checks.Count == 0) return (read, null);
                     var n = _temp++;
                     _w.Line($"bool _h{n} = {string.Join(" && ", checks)};");
-                    _w.Line($"float _v{n} = _h{n} ? {Id(r.Tensor.Name)}[{offset}] : 0f;");
+                    _w.Line($"float _v{n} = _h{n} ? {read} : 0f;");
                     return ($"_v{n}", $"_h{n}");
                 }
                 case Unary u:
@@ -860,10 +935,17 @@ public static class CSharpKernelEmitter
                     return $"(float)({Ix(i.Index, null)})";
                 case TensorRead r when r.Tensor.Role == TensorRole.Input && r.Tensor.Rank == 0:
                     return Id(r.Tensor.Name);
+                case TensorRead r when IsPair(r.Tensor):
+                    return $"({Id(r.Tensor.Name)}[{Offset(r.Tensor, r.Indices, null)}] + {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}])";
                 case TensorRead r:
                     return $"{Id(r.Tensor.Name)}[{Offset(r.Tensor, r.Indices, null)}]";
                 case Unary u:
                     return ScalarUnary(u.Function, Scalar(u.Operand));
+                case Binary { Operator: BinaryOperator.Subtract, Right: TensorRead pair } sub when IsPair(pair.Tensor):
+                {
+                    var offset = Offset(pair.Tensor, pair.Indices, null);
+                    return $"(({Scalar(sub.Left)} - {Id(pair.Tensor.Name)}[{offset}]) - {LowName(pair.Tensor)}[{offset}])";
+                }
                 case Binary b:
                     return ScalarBinary(b.Operator, Scalar(b.Left), Scalar(b.Right));
                 default:

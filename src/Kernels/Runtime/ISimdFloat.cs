@@ -180,6 +180,27 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
         max = newMax;
     }
 
+    /// <summary>
+    /// Four vectors into a per-lane online log-sum-exp at once: one new maximum and one rescale for the block, so
+    /// the running sum costs about 1.25 exps per element instead of 2. Same conventions as
+    /// <see cref="LogSumExpStep"/>: lanes that have seen only -inf keep a sum of 0, and an element equal to the new
+    /// maximum (an infinity too) contributes exactly 1, never inf - inf.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual void LogSumExpStep4(ref TSelf max, ref TSelf sum, TSelf a, TSelf b, TSelf c, TSelf d)
+    {
+        var one = TSelf.Create(1f);
+        var zero = TSelf.Create(0f);
+        var newMax = TSelf.Max(max, TSelf.Max(TSelf.Max(a, b), TSelf.Max(c, d)));
+        var rescale = TSelf.Select(TSelf.EqualMask(max, newMax), one, TSelf.Exp(max - newMax));
+        var terms = TSelf.Exp(TSelf.Select(TSelf.EqualMask(a, newMax), zero, a - newMax))
+            + TSelf.Exp(TSelf.Select(TSelf.EqualMask(b, newMax), zero, b - newMax))
+            + (TSelf.Exp(TSelf.Select(TSelf.EqualMask(c, newMax), zero, c - newMax))
+            + TSelf.Exp(TSelf.Select(TSelf.EqualMask(d, newMax), zero, d - newMax)));
+        sum = TSelf.Select(TSelf.EqualMask(newMax, TSelf.Create(float.NegativeInfinity)), zero, TSelf.MultiplyAdd(sum, rescale, terms));
+        max = newMax;
+    }
+
     /// <summary>The exact GELU, x * Phi(x), per lane in double precision: not vectorised.</summary>
     static virtual unsafe TSelf Gelu(TSelf value)
     {

@@ -75,6 +75,13 @@ public static class KernelMath
         for (var lane = 0; lane < TV.Count; lane++) LogSumExpMerge(ref scale, ref sum, TV.GetLane(max, lane), TV.GetLane(total, lane));
     }
 
+    /// <summary>The larger part of a log-sum-exp kept as two floats (<see cref="LogSumExpLow"/> is the other): the maximum, or the value when it is not finite.</summary>
+    public static float LogSumExpHigh(float scale, float sum) => float.IsNaN(sum) ? float.NaN : scale;
+
+    /// <summary>The smaller part of a log-sum-exp kept as two floats: log of the sum of exp(x - max), in [0, log n]; 0 when the value is infinite.</summary>
+    public static float LogSumExpLow(float scale, float sum) =>
+        float.IsNaN(sum) ? float.NaN : float.IsInfinity(scale) ? 0f : (float)Math.Log(sum);
+
     /// <summary>The value of an online log-sum-exp; -inf for an empty one.</summary>
     public static float LogSumExpResult(float scale, float sum) =>
         float.IsNaN(sum) ? float.NaN
