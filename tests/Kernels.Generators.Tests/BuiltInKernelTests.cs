@@ -89,6 +89,31 @@ public class BuiltInKernelTests
         Assert.Equal(new[] { 0.5f, 0.5f }, two);
     }
 
+    /// <summary>Long rows (every vector path: four-vector steps, single vectors, the scalar tail) with infinities and NaN in every position class.</summary>
+    [Theory]
+    [InlineData(0, 5)]
+    [InlineData(70, 300)]
+    [InlineData(299, 300)]
+    [InlineData(131, 1027)]
+    public void Softmax_of_long_rows_with_infinities_and_nan_matches_the_interpreter(int at, int n)
+    {
+        var random = new Random(at);
+        var specials = new[] { double.PositiveInfinity, double.NegativeInfinity, double.NaN };
+        foreach (var special in specials)
+        {
+            foreach (var rowKind in new[] { "one special", "all special" })
+            {
+                var x = Enumerable.Range(0, n).Select(_ => rowKind == "all special" ? special : (double)(float)(random.NextDouble() * 40 - 20)).ToArray();
+                x[at] = special;
+                var y = new float[n];
+                Softmax.Rows(F(x), y, 1, n);
+                var expected = Reference("softmax.2pass", new() { ["P"] = 1, ["N"] = n }, new() { ["X"] = x }, "Y");
+                for (var i = 0; i < n; i++)
+                    Assert.True(KernelBench.Close(y[i], expected[i], 1e-6), $"{rowKind} {special} at {at}: [{i}] {y[i]} vs {expected[i]}");
+            }
+        }
+    }
+
     [Fact]
     public void Linear_attention_and_selective_scan_match_the_interpreter()
     {

@@ -102,6 +102,38 @@ public class SimdMathTests(ITestOutputHelper output)
         static float Apply<TV>(float x) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.Exp(TV.Create(x)), 0);
     }
 
+    /// <summary>The portable ScaleB (machines without AVX-512) in every width, against MathF.ScaleB: normal, subnormal and overflowing results.</summary>
+    [Fact]
+    public void Portable_scaleb_is_exact_in_every_width()
+    {
+        var xs = new[] { 1f, 0.7f, 1.4142135f, -1.9999999f, 3.0000002f, 0f, float.NaN, float.PositiveInfinity };
+        for (var n = -252; n <= 254; n++)
+        {
+            foreach (var x in xs)
+            {
+                var expected = MathF.ScaleB(x, n);
+                Assert.Equal(expected, V512.GetLane(V512.ScaleBPortable(V512.Create(x), V512.Create(n)), 3));
+                Assert.Equal(expected, V256.GetLane(V256.ScaleBPortable(V256.Create(x), V256.Create(n)), 5));
+                Assert.Equal(expected, V128.GetLane(V128.ScaleBPortable(V128.Create(x), V128.Create(n)), 1));
+                Assert.Equal(expected, F32.ScaleB(F32.Create(x), F32.Create(n)).Value);
+            }
+        }
+    }
+
+    [Fact]
+    public void Clamp_keeps_nan_in_every_width()
+    {
+        foreach (var clamp in new Func<float, float>[] { Apply<V512>, Apply<V256>, Apply<V128>, Apply<F32> })
+        {
+            Assert.True(float.IsNaN(clamp(float.NaN)));
+            Assert.Equal(-1f, clamp(float.NegativeInfinity));
+            Assert.Equal(2f, clamp(float.PositiveInfinity));
+            Assert.Equal(0.5f, clamp(0.5f));
+        }
+
+        static float Apply<TV>(float x) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.Clamp(TV.Create(x), -1f, 2f), 0);
+    }
+
     [Fact]
     public void Max_and_min_propagate_nan_in_every_width()
     {

@@ -101,6 +101,7 @@ public static class CSharpKernelEmitter
             _kernelClass = "__" + signature.MethodName + "Kernel";
             _sizes = cascade.Ranks.Select(r => r.Size).Distinct().ToList();
             _pairs = PairTensors();
+            _aliases = Aliases();
         }
 
         /// <summary>Intermediates written by one log-sum-exp reduction that every plan lowers without absent points.</summary>
@@ -120,6 +121,60 @@ public static class CSharpKernelEmitter
         }
 
         private bool IsPair(Tensor t) => _pairs.Contains(t.Name);
+
+        /// <summary>
+        /// Intermediates that live in an output's memory instead of scratch (buffer reuse): S[i..] consumed point by
+        /// point by the one Einsum that writes an output Y[i..] of the same ranks, and read by nothing after it. Y's
+        /// region then holds S until Y overwrites each point with its own value: softmax's numerator is written once,
+        /// summed, and scaled in place, with no scratch row however long the row is.
+        /// </summary>
+        private readonly Dictionary<string, Tensor> _aliases;
+
+        private Dictionary<string, Tensor> Aliases()
+        {
+            var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
+            var aliases = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            var order = _c.Einsums.ToList();
+            bool Plain(ExtendedEinsum e) => e.Filters.Count == 0 && !_c.Blocks.Any(b => b.Einsums.Contains(e) || b.Inits.Contains(e))
+                && e.OutputIndices.Select(i => i is IndexVariable v ? v.Rank : null).SequenceEqual(e.Output.Dims.Select(d => (string?)d.Rank))
+                && e.Output.Dims.All(d => d.Offset == 0);
+            foreach (var y in _c.Outputs)
+            {
+                var yWriters = order.Where(e => e.Output.Name == y.Name).ToList();
+                if (yWriters.Count != 1 || yWriters[0].Reduction is not null || !Plain(yWriters[0])) continue;
+                var wy = yWriters[0];
+                if (plans.Any(p => p.Storage[y.Name] is not { Home: TensorHome.Argument, HasPresence: false } || p.Storage[y.Name].Dims.Any(d => d != DimStorage.Kept))) continue;
+                foreach (var read in Reads(wy.Body).Select(r => r.Tensor).Distinct())
+                {
+                    if (read.Role != TensorRole.Intermediate || IsPair(read) || aliases.ContainsKey(read.Name) || aliases.Values.Contains(y)) continue;
+                    if (!read.Dims.Select(d => d.Rank).SequenceEqual(y.Dims.Select(d => d.Rank))) continue;
+                    var writers = order.Where(e => e.Output.Name == read.Name).ToList();
+                    if (writers.Count != 1 || !Plain(writers[0]) || writers[0].Reduction is not null) continue;
+                    if (plans.Any(p => p.Storage[read.Name].HasPresence || p.Einsums[writers[0].Id].Lowering == EinsumLowering.Exact)) continue;
+                    // Read only at Y's own point by Y's writer, and by nothing after it.
+                    var point = string.Join(",", wy.OutputIndices);
+                    if (Reads(wy.Body).Any(r => r.Tensor.Name == read.Name && string.Join(",", r.Indices) != point)) continue;
+                    if (order.Skip(order.IndexOf(wy) + 1).Any(e => Reads(e.Body).Any(r => r.Tensor.Name == read.Name))) continue;
+                    if (order.Take(order.IndexOf(wy)).Any(e => Reads(e.Body).Any(r => r.Tensor.Name == y.Name))) continue;
+                    // A vector loads or stores consecutive floats: every Einsum vectorised over v that touches the tensor
+                    // must find v contiguous in Y's layout too (Y's last rank), as it is in the tensor's own scratch.
+                    var last = y.Dims.Count == 0 ? null : y.Dims[y.Dims.Count - 1].Rank;
+                    IEnumerable<IndexExpr> Accesses(ExtendedEinsum e) =>
+                        (e.Output.Name == read.Name ? e.OutputIndices : Enumerable.Empty<IndexExpr>())
+                        .Concat(Reads(e.Body).Where(r => r.Tensor.Name == read.Name).SelectMany(r => r.Indices));
+                    if (plans.Any(p => order.Any(e => p.Einsums[e.Id].VectorRank is { } v && v != last && Accesses(e).Any(i => i.Variables().Contains(v))))) continue;
+                    aliases[read.Name] = y;
+                }
+            }
+            return aliases;
+        }
+
+        private bool IsAlias(Tensor t) => _aliases.ContainsKey(t.Name);
+
+        /// <summary>The pointer a tensor is read and written through: its own, or the output's it lives in.</summary>
+        private string Ptr(Tensor t) => Id(_aliases.TryGetValue(t.Name, out var y) ? y.Name : t.Name);
+
+        private TensorStorage StorageOf(Tensor t) => _plan.Storage[_aliases.TryGetValue(t.Name, out var y) ? y.Name : t.Name];
 
         private static string LowName(Tensor t) => "_lo" + t.Name;
 
@@ -165,7 +220,7 @@ public static class CSharpKernelEmitter
 
         private IEnumerable<(Tensor Tensor, bool Presence)> ScratchFields =>
             _dense.Storage.Values.Concat(_twoPlans ? _general.Storage.Values : Enumerable.Empty<TensorStorage>())
-                .Where(s => s.Home == TensorHome.Shared || (s.Home == TensorHome.Argument && s.HasPresence))
+                .Where(s => (s.Home == TensorHome.Shared && !IsAlias(s.Tensor)) || (s.Home == TensorHome.Argument && s.HasPresence))
                 .SelectMany(s => s.Home == TensorHome.Shared
                     ? new[] { (s.Tensor, false), (s.Tensor, s.HasPresence) }.Where(x => !x.Item2 || s.HasPresence).Distinct()
                     : new[] { (s.Tensor, true) })
@@ -330,7 +385,7 @@ public static class CSharpKernelEmitter
         {
             var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var s in plans.SelectMany(p => p.Storage.Values).Where(s => s.Home != TensorHome.Argument))
+            foreach (var s in plans.SelectMany(p => p.Storage.Values).Where(s => s.Home != TensorHome.Argument && !IsAlias(s.Tensor)))
             {
                 var count = StorageCount(s);
                 if (count == "1L" || !seen.Add(count + " " + s.Tensor.Name)) continue;
@@ -361,14 +416,16 @@ public static class CSharpKernelEmitter
                 ? $"/// Parallel over {s}: each thread runs the Einsums that keep {s} for its slice of it."
                 : "/// Runs on the calling thread: no rank is independent across the whole cascade.");
             _w.Line("/// </summary>");
-            var sharedScratch = plan.Storage.Values.Where(x => x.Home == TensorHome.Shared).ToList();
+            var sharedScratch = plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)).ToList();
             var argPresence = plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence).ToList();
             _w.Open($"private static void {name}<TV>(Args a) where TV : unmanaged, {Rt}.ISimdFloat<TV>");
             Unpack(plan, includeSliceLocal: false);
+            foreach (var alias in _aliases)
+                _w.Line($"// {alias.Key} lives in {alias.Value.Name}'s memory: each point of {alias.Value.Name} is written from {alias.Key} at the same point, and nothing reads {alias.Key} after that.");
             foreach (var x in sharedScratch) Allocate(x, "a.");
             foreach (var x in argPresence) AllocatePresence(x, "a.");
             _w.Open("try");
-            foreach (var step in plan.Hoisted) EmitStep(step);
+            EmitSteps(plan.Hoisted);
             if (plan.SliceRank is { } slice && plan.Sliced.Count > 0)
             {
                 var work = string.Join(" + ", plan.Sliced.SelectMany(StepEinsums).Select(e => "(double)" + string.Join(" * ", e.Ranks.Select(r => RankOf(r).Size).DefaultIfEmpty("1"))));
@@ -386,7 +443,7 @@ public static class CSharpKernelEmitter
 
             if (plan.SliceRank is { } sr && plan.Sliced.Count > 0)
             {
-                var local = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal).ToList();
+                var local = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal && !IsAlias(x.Tensor)).ToList();
                 _w.Line();
                 _w.Line($"/// <summary>The Einsums that keep {sr}, for {sr} in [_start, _end).</summary>");
                 _w.Open($"private static void {name}Slice<TV>(Args a, int _start, int _end) where TV : unmanaged, {Rt}.ISimdFloat<TV>");
@@ -394,7 +451,7 @@ public static class CSharpKernelEmitter
                 foreach (var x in local) Allocate(x, null);
                 _w.Open("try");
                 _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
-                foreach (var step in plan.Sliced) EmitStep(step);
+                EmitSteps(plan.Sliced);
                 _w.Close();
                 _w.Close();
                 _w.Open("finally");
@@ -414,7 +471,7 @@ public static class CSharpKernelEmitter
                 _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"float {Id(t.Name)} = a.{Id(t.Name)};" : $"float* {Id(t.Name)} = a.{Id(t.Name)};");
             if (includeSliceLocal)
             {
-                foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Shared))
+                foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)))
                 {
                     _w.Line($"float* {Id(s.Tensor.Name)} = a.{Id(s.Tensor.Name)};");
                     if (IsPair(s.Tensor)) _w.Line($"float* {LowName(s.Tensor)} = a.{LowName(s.Tensor)};");
@@ -472,6 +529,88 @@ public static class CSharpKernelEmitter
             _w.Line($"{Rt}.KernelRuntime.Free({Id(s.Tensor.Name)});");
             if (IsPair(s.Tensor)) _w.Line($"{Rt}.KernelRuntime.Free({LowName(s.Tensor)});");
             if (s.HasPresence) _w.Line($"{Rt}.KernelRuntime.Free({PresenceName(s.Tensor)});");
+        }
+
+        /// <summary>Emits steps in order, fusing a vectorised map with the reduction of its output that follows it.</summary>
+        private void EmitSteps(IReadOnlyList<CascadeStep> steps)
+        {
+            for (var i = 0; i < steps.Count; i++)
+            {
+                if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && FusesWith(map, reduce))
+                {
+                    EmitMapThenReduce(map, reduce);
+                    i++;
+                    continue;
+                }
+                EmitStep(steps[i]);
+            }
+        }
+
+        /// <summary>
+        /// A row reduction with a pointwise prologue: <paramref name="map"/> writes a row vectorised over v, and
+        /// <paramref name="reduce"/> reduces over v alone, reading that row only at the point just written, with the
+        /// same outer loops. Then one sweep computes both and the row is not read back.
+        /// </summary>
+        private bool FusesWith(ExtendedEinsum map, ExtendedEinsum reduce)
+        {
+            var pm = _plan.Einsums[map.Id];
+            var pr = _plan.Einsums[reduce.Id];
+            if (pm.Lowering != EinsumLowering.VectorRow || pr.Lowering != EinsumLowering.VectorReduce) return false;
+            if (map.Reduction is not null || map.Filters.Count > 0 || reduce.Filters.Count > 0) return false;
+            if (reduce.Reduction is not (ReduceOperator.Sum or ReduceOperator.Prod or ReduceOperator.Max or ReduceOperator.Min)) return false;
+            var v = pm.VectorRank!;
+            if (pr.VectorRank != v || !ReducedLoops(reduce, pr).SequenceEqual(new[] { v })) return false;
+            if (!OuterLoops(map, pm).Where(r => r != v).SequenceEqual(OuterLoops(reduce, pr))) return false;
+            if (IsPair(map.Output) || _plan.Storage[map.Output.Name].HasPresence) return false;
+            var point = string.Join(",", map.OutputIndices);
+            var reads = Reads(reduce.Body).Where(r => r.Tensor.Name == map.Output.Name).ToList();
+            return reads.Count > 0 && reads.All(r => string.Join(",", r.Indices) == point) && !Reads(map.Body).Any(r => r.Tensor.Name == reduce.Output.Name);
+        }
+
+        private static IEnumerable<TensorRead> Reads(Expr x) => x switch
+        {
+            TensorRead r => new[] { r },
+            Unary u => Reads(u.Operand),
+            Binary b => Reads(b.Left).Concat(Reads(b.Right)),
+            _ => Enumerable.Empty<TensorRead>(),
+        };
+
+        // A tensor whose current point is held in a register (the fused map's value), read by name instead of loaded.
+        private (string Tensor, string Register)? _inRegister;
+
+        private void EmitMapThenReduce(ExtendedEinsum map, ExtendedEinsum reduce)
+        {
+            var pm = _plan.Einsums[map.Id];
+            var op = reduce.Reduction!.Value;
+            var v = pm.VectorRank!;
+            var V = RankOf(v).Size;
+            _w.Line();
+            _w.Line($"// {map.Text.Trim()}");
+            _w.Line($"// {reduce.Text.Trim()}");
+            _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
+            _w.Open("");
+            var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
+            var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
+            var hoistedMap = Hoist(map.Body, v);
+            var hoistedReduce = Hoist(reduce.Body, v);
+            _w.Line($"TV _a0 = TV.Create({Identity(op)});");
+            _w.Line($"float _acc = {Identity(op)};");
+            _w.Line($"int {Id(v)} = 0;");
+            foreach (var (t, loop, register) in new[] { ("TV", $"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count)", "_y"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)", "_yt") })
+            {
+                _w.Open(loop);
+                _w.Line($"var {register} = {Vector(map.Body, t, v, Id(v), hoistedMap)};");
+                _w.Line($"{t}.Store({row}, {register});");
+                _inRegister = (map.Output.Name, register);
+                var value = Vector(reduce.Body, t, v, Id(v), hoistedReduce);
+                _inRegister = null;
+                _w.Line(t == "TV" ? $"_a0 = {VectorCombine("TV", op, "_a0", value)};" : $"_acc = {ScalarCombine(op, "_acc", "(" + value + ").Value")};");
+                _w.Close();
+                if (t == "TV") _w.Line($"_acc = {ScalarCombine(op, "_acc", $"TV.{Across(op)}(_a0)")};");
+            }
+            _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _acc;");
+            CloseLoops(outer);
+            _w.Close();
         }
 
         private void EmitStep(CascadeStep step)
@@ -562,7 +701,7 @@ public static class CSharpKernelEmitter
         private void EmitDense(ExtendedEinsum e, EinsumPlan p)
         {
             var loops = OpenLoops(OuterLoops(e, p));
-            var target = $"{Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}]";
+            var target = $"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}]";
             if (e.Reduction is not { } op)
             {
                 _w.Line($"{target} = {Scalar(e.Body)};");
@@ -587,12 +726,12 @@ public static class CSharpKernelEmitter
             var offset = Offset(e.Output, e.OutputIndices, env);
             if (IsPair(e.Output))
             {
-                _w.Line($"{Id(e.Output.Name)}[{offset}] = {Math}.LogSumExpHigh(_scale, _acc);");
+                _w.Line($"{Ptr(e.Output)}[{offset}] = {Math}.LogSumExpHigh(_scale, _acc);");
                 _w.Line($"{LowName(e.Output)}[{offset}] = {Math}.LogSumExpLow(_scale, _acc);");
             }
             else
             {
-                _w.Line($"{Id(e.Output.Name)}[{offset}] = {AccumulatorResult(op)};");
+                _w.Line($"{Ptr(e.Output)}[{offset}] = {AccumulatorResult(op)};");
             }
         }
 
@@ -673,7 +812,7 @@ public static class CSharpKernelEmitter
             _w.Line($"_acc = {ScalarCombine(op, "_acc", $"TV.{Across(op)}({VectorCombine("TV", op, VectorCombine("TV", op, "_a0", "_a1"), VectorCombine("TV", op, "_a2", "_a3"))})")};");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) _acc = {ScalarCombine(op, "_acc", "(" + Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted) + ").Value")};");
             CloseLoops(inner);
-            _w.Line($"{Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
+            _w.Line($"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
             CloseLoops(loops);
         }
 
@@ -703,9 +842,9 @@ public static class CSharpKernelEmitter
             var v = p.VectorRank!;
             var V = RankOf(v).Size;
             var outer = OpenLoops(OuterLoops(e, p).Where(r => r != v), v);
-            var row = $"{Id(e.Output.Name)} + {Offset(e.Output, e.OutputIndices, null)}";
+            var row = $"{Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, null)}";
             if (e.Reduction is { } op)
-                _w.Line($"for (int {Id(v)} = 0; {Id(v)} < {V}; {Id(v)}++) {Id(e.Output.Name)}[{Offset(e.Output, e.OutputIndices, null)}] = {Identity(op)};");
+                _w.Line($"for (int {Id(v)} = 0; {Id(v)} < {V}; {Id(v)}++) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Identity(op)};");
             var inner = OpenLoops(ReducedLoops(e, p), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line($"int {Id(v)} = 0;");
@@ -721,11 +860,12 @@ public static class CSharpKernelEmitter
 
         /// <summary>
         /// Emits locals for the subexpressions that do not vary with the vector rank, largest first. A log-sum-exp pair
-        /// is hoisted as its two parts (High, Low); other values have no Low.
+        /// is hoisted as its two parts (High, Low); other values have no Low. A quotient by an invariant divisor is
+        /// entered as (the divisor's local, "inv"): its reciprocal is the local named with the suffix "inv".
         /// </summary>
         private Dictionary<Expr, (string High, string? Low)> Hoist(Expr body, string v)
         {
-            var map = new Dictionary<Expr, (string, string?)>(ReferenceEqualityComparer.Instance);
+            var map = new Dictionary<Expr, (string High, string? Low)>(ReferenceEqualityComparer.Instance);
             void Walk(Expr x)
             {
                 if (!DependsOn(x, v))
@@ -733,7 +873,7 @@ public static class CSharpKernelEmitter
                     if (x is TensorRead r && IsPair(r.Tensor))
                     {
                         var n = _temp++;
-                        _w.Line($"float _s{n} = {Id(r.Tensor.Name)}[{Offset(r.Tensor, r.Indices, null)}], _s{n}lo = {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}];");
+                        _w.Line($"float _s{n} = {Ptr(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}], _s{n}lo = {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}];");
                         map[x] = ($"_s{n}", $"_s{n}lo");
                     }
                     else if (x is not Constant)
@@ -747,7 +887,16 @@ public static class CSharpKernelEmitter
                 switch (x)
                 {
                     case Unary u: Walk(u.Operand); break;
-                    case Binary b: Walk(b.Left); Walk(b.Right); break;
+                    case Binary b:
+                        Walk(b.Left);
+                        Walk(b.Right);
+                        // A divisor that does not vary along the vector becomes one reciprocal per row: a multiply per lane.
+                        if (b.Operator == BinaryOperator.Divide && map.TryGetValue(b.Right, out var divisor) && divisor.Low is null)
+                        {
+                            _w.Line($"float {divisor.High}inv = {divisor.High} == 0f ? 0f : 1f / {divisor.High};");
+                            map[b] = (divisor.High, "inv");
+                        }
+                        break;
                 }
             }
             Walk(body);
@@ -765,7 +914,15 @@ public static class CSharpKernelEmitter
 
         private string Vector(Expr x, string t, string v, string at, Dictionary<Expr, (string High, string? Low)> hoisted)
         {
-            if (hoisted.TryGetValue(x, out var name)) return name.Low is null ? $"{t}.Create({name.High})" : $"{t}.Create({name.High} + {name.Low})";
+            if (hoisted.TryGetValue(x, out var name))
+            {
+                if (name.Low == "inv" && x is Binary quotient)
+                {
+                    // x / d with d invariant: 0 where d is 0 (the language's divide), else x times 1/d.
+                    return $"({name.High} == 0f ? {t}.Create(0f) : {Vector(quotient.Left, t, v, at, hoisted)} * {t}.Create({name.High}inv))";
+                }
+                return name.Low is null ? $"{t}.Create({name.High})" : $"{t}.Create({name.High} + {name.Low})";
+            }
             var env = new Dictionary<string, string> { [v] = at };
             if (x is Binary { Operator: BinaryOperator.Subtract, Right: TensorRead pair } sub && IsPair(pair.Tensor))
             {
@@ -773,19 +930,21 @@ public static class CSharpKernelEmitter
                 var left = Vector(sub.Left, t, v, at, hoisted);
                 if (hoisted.TryGetValue(pair, out var parts)) return $"(({left} - {t}.Create({parts.High})) - {t}.Create({parts.Low}))";
                 var offset = Offset(pair.Tensor, pair.Indices, env);
-                return $"(({left} - {t}.Load({Id(pair.Tensor.Name)} + {offset})) - {t}.Load({LowName(pair.Tensor)} + {offset}))";
+                return $"(({left} - {t}.Load({Ptr(pair.Tensor)} + {offset})) - {t}.Load({LowName(pair.Tensor)} + {offset}))";
             }
             switch (x)
             {
                 case Constant c:
                     return $"{t}.Create({Float(c.Value)})";
+                case TensorRead r when _inRegister is { } held && r.Tensor.Name == held.Tensor:
+                    return held.Register;
                 case TensorRead r when IsPair(r.Tensor):
                 {
                     var offset = Offset(r.Tensor, r.Indices, env);
-                    return $"({t}.Load({Id(r.Tensor.Name)} + {offset}) + {t}.Load({LowName(r.Tensor)} + {offset}))";
+                    return $"({t}.Load({Ptr(r.Tensor)} + {offset}) + {t}.Load({LowName(r.Tensor)} + {offset}))";
                 }
                 case TensorRead r:
-                    return $"{t}.Load({Id(r.Tensor.Name)} + {Offset(r.Tensor, r.Indices, env)})";
+                    return $"{t}.Load({Ptr(r.Tensor)} + {Offset(r.Tensor, r.Indices, env)})";
                 case IndexValue iv:
                     var coefficient = KernelPlanner.AffineCoefficient(iv.Index, v)!.Value;
                     return $"{t}.Affine((float)({Ix(iv.Index, env)}), {coefficient}f)";
@@ -813,7 +972,7 @@ public static class CSharpKernelEmitter
 
         private void EmitExact(ExtendedEinsum e, EinsumPlan p)
         {
-            var output = _plan.Storage[e.Output.Name];
+            var output = StorageOf(e.Output);
             var outerRanks = OuterLoops(e, p);
             var outputRanks = e.OutputRanks;
             var outerFilters = e.Filters.Where(f => f.Left.Variables().Concat(f.Right.Variables()).All(v => outputRanks.Contains(v))).ToList();
@@ -852,7 +1011,7 @@ public static class CSharpKernelEmitter
                 present = "(!_any || _anyPresent)";
             }
             _w.Line($"bool _present = {present};");
-            _w.Line($"{Id(e.Output.Name)}[_o] = _present ? {value} : 0f;");
+            _w.Line($"{Ptr(e.Output)}[_o] = _present ? {value} : 0f;");
             if (output.HasPresence) _w.Line($"{PresenceName(e.Output)}[_o] = _present ? (byte)1 : (byte)0;");
             if (filter is not null)
             {
@@ -860,7 +1019,7 @@ public static class CSharpKernelEmitter
                 if (output.IsReused || output.Home == TensorHome.Argument)
                 {
                     _w.Open("else");
-                    _w.Line($"{Id(e.Output.Name)}[_o] = 0f;");
+                    _w.Line($"{Ptr(e.Output)}[_o] = 0f;");
                     if (output.HasPresence) _w.Line($"{PresenceName(e.Output)}[_o] = 0;");
                     _w.Close();
                 }
@@ -875,14 +1034,14 @@ public static class CSharpKernelEmitter
             switch (x)
             {
                 case TensorRead r when r.Tensor.Role == TensorRole.Input && r.Tensor.Rank == 0:
-                    return (Id(r.Tensor.Name), null);
+                    return (Ptr(r.Tensor), null);
                 case TensorRead r:
                 {
-                    var storage = _plan.Storage[r.Tensor.Name];
+                    var storage = StorageOf(r.Tensor);
                     var checks = Enumerable.Range(0, r.Indices.Count).Select(d => RangeCheck(r.Tensor, d, r.Indices[d], null)).Where(c => c is not null).ToList();
                     var offset = Offset(r.Tensor, r.Indices, null);
                     if (storage.HasPresence) checks.Add($"{PresenceName(r.Tensor)}[{offset}] != 0");
-                    var read = IsPair(r.Tensor) ? $"({Id(r.Tensor.Name)}[{offset}] + {LowName(r.Tensor)}[{offset}])" : $"{Id(r.Tensor.Name)}[{offset}]";
+                    var read = IsPair(r.Tensor) ? $"({Ptr(r.Tensor)}[{offset}] + {LowName(r.Tensor)}[{offset}])" : $"{Ptr(r.Tensor)}[{offset}]";
                     if (checks.Count == 0) return (read, null);
                     var n = _temp++;
                     _w.Line($"bool _h{n} = {string.Join(" && ", checks)};");
@@ -934,17 +1093,17 @@ public static class CSharpKernelEmitter
                 case IndexValue i:
                     return $"(float)({Ix(i.Index, null)})";
                 case TensorRead r when r.Tensor.Role == TensorRole.Input && r.Tensor.Rank == 0:
-                    return Id(r.Tensor.Name);
+                    return Ptr(r.Tensor);
                 case TensorRead r when IsPair(r.Tensor):
-                    return $"({Id(r.Tensor.Name)}[{Offset(r.Tensor, r.Indices, null)}] + {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}])";
+                    return $"({Ptr(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}] + {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}])";
                 case TensorRead r:
-                    return $"{Id(r.Tensor.Name)}[{Offset(r.Tensor, r.Indices, null)}]";
+                    return $"{Ptr(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}]";
                 case Unary u:
                     return ScalarUnary(u.Function, Scalar(u.Operand));
                 case Binary { Operator: BinaryOperator.Subtract, Right: TensorRead pair } sub when IsPair(pair.Tensor):
                 {
                     var offset = Offset(pair.Tensor, pair.Indices, null);
-                    return $"(({Scalar(sub.Left)} - {Id(pair.Tensor.Name)}[{offset}]) - {LowName(pair.Tensor)}[{offset}])";
+                    return $"(({Scalar(sub.Left)} - {Ptr(pair.Tensor)}[{offset}]) - {LowName(pair.Tensor)}[{offset}])";
                 }
                 case Binary b:
                     return ScalarBinary(b.Operator, Scalar(b.Left), Scalar(b.Right));
@@ -990,7 +1149,7 @@ public static class CSharpKernelEmitter
         /// <summary>A bounds test for one subscript, or null when the plan proves it in range.</summary>
         private string? RangeCheck(Tensor tensor, int d, IndexExpr index, Dictionary<string, string>? env)
         {
-            var storage = _plan.Storage[tensor.Name];
+            var storage = StorageOf(tensor);
             if (storage.Dims[d] != DimStorage.Kept) return null;
             if (KernelPlanner.InRange(_c, index, tensor.Dims[d], _plan.AssumesDivisible, null)) return null;
             return $"(uint)({Ix(index, env)}) < (uint){Extent(tensor.Dims[d])}";
@@ -999,7 +1158,7 @@ public static class CSharpKernelEmitter
         /// <summary>The element offset of a point in the tensor's storage, in Horner form.</summary>
         private string Offset(Tensor tensor, IReadOnlyList<IndexExpr> indices, Dictionary<string, string>? env)
         {
-            var storage = _plan.Storage[tensor.Name];
+            var storage = StorageOf(tensor);
             string? acc = null;
             for (var d = 0; d < indices.Count; d++)
             {

@@ -45,6 +45,12 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
 
     static abstract TSelf Sqrt(TSelf value);
 
+    /// <summary>
+    /// <paramref name="value"/> limited to [<paramref name="low"/>, <paramref name="high"/>], NaN staying NaN: one min
+    /// and one max instruction, where the IEEE <see cref="Max"/> and <see cref="Min"/> take three each on x86.
+    /// </summary>
+    static abstract TSelf Clamp(TSelf value, float low, float high);
+
     /// <summary><c>a * b + c</c> rounded once (a fused multiply-add).</summary>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
 
@@ -86,7 +92,7 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static virtual TSelf Exp(TSelf value)
     {
-        var x = TSelf.Min(TSelf.Max(value, TSelf.Create(-104f)), TSelf.Create(89f));
+        var x = TSelf.Clamp(value, -104f, 89f);
         var n = TSelf.Round(x * TSelf.Create(1.44269504f));
         var t = TSelf.MultiplyAdd(n, TSelf.Create(-0.693145751953125f), x);
         t = TSelf.MultiplyAdd(n, TSelf.Create(-1.42860677e-06f), t);
@@ -182,22 +188,19 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
 
     /// <summary>
     /// Four vectors into a per-lane online log-sum-exp at once: one new maximum and one rescale for the block, so
-    /// the running sum costs about 1.25 exps per element instead of 2. Same conventions as
-    /// <see cref="LogSumExpStep"/>: lanes that have seen only -inf keep a sum of 0, and an element equal to the new
-    /// maximum (an infinity too) contributes exactly 1, never inf - inf.
+    /// the running sum costs about 1.25 exps per element instead of 2. Differences are taken from the maximum
+    /// clamped to a finite float, so no element meets inf - inf: a lane whose maximum is +inf may carry any sum,
+    /// and is resolved as +inf when the lanes merge (<see cref="KernelMath.LogSumExpMerge"/>); a NaN makes the
+    /// lane's maximum NaN for good. Lanes that have seen only -inf keep a sum of 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static virtual void LogSumExpStep4(ref TSelf max, ref TSelf sum, TSelf a, TSelf b, TSelf c, TSelf d)
     {
-        var one = TSelf.Create(1f);
-        var zero = TSelf.Create(0f);
         var newMax = TSelf.Max(max, TSelf.Max(TSelf.Max(a, b), TSelf.Max(c, d)));
-        var rescale = TSelf.Select(TSelf.EqualMask(max, newMax), one, TSelf.Exp(max - newMax));
-        var terms = TSelf.Exp(TSelf.Select(TSelf.EqualMask(a, newMax), zero, a - newMax))
-            + TSelf.Exp(TSelf.Select(TSelf.EqualMask(b, newMax), zero, b - newMax))
-            + (TSelf.Exp(TSelf.Select(TSelf.EqualMask(c, newMax), zero, c - newMax))
-            + TSelf.Exp(TSelf.Select(TSelf.EqualMask(d, newMax), zero, d - newMax)));
-        sum = TSelf.Select(TSelf.EqualMask(newMax, TSelf.Create(float.NegativeInfinity)), zero, TSelf.MultiplyAdd(sum, rescale, terms));
+        var reference = TSelf.Min(newMax, TSelf.Create(float.MaxValue));
+        var terms = TSelf.Exp(a - reference) + TSelf.Exp(b - reference) + (TSelf.Exp(c - reference) + TSelf.Exp(d - reference));
+        var next = TSelf.MultiplyAdd(sum, TSelf.Exp(max - reference), terms);
+        sum = TSelf.Select(TSelf.EqualMask(newMax, TSelf.Create(float.NegativeInfinity)), TSelf.Create(0f), next);
         max = newMax;
     }
 

@@ -52,11 +52,13 @@ public static class KernelMath
     }
 
     /// <summary>Adds a group whose maximum is <paramref name="max"/> and whose sum of exp(x - max) is <paramref name="total"/>.</summary>
+    /// <remarks>A group whose maximum is +inf is +inf whatever its total (which may be NaN from inf - inf); a NaN element makes the maximum NaN.</remarks>
     public static void LogSumExpMerge(ref float scale, ref float sum, float max, float total)
     {
-        if (float.IsNaN(max) || float.IsNaN(total) || float.IsNaN(sum)) { sum = float.NaN; return; }
-        if (float.IsNegativeInfinity(max)) return;
+        if (float.IsNaN(max) || float.IsNaN(sum)) { sum = float.NaN; return; }
         if (float.IsPositiveInfinity(max)) { scale = float.PositiveInfinity; sum = 1; return; }
+        if (float.IsNaN(total)) { sum = float.NaN; return; }
+        if (float.IsNegativeInfinity(max)) return;
         if (float.IsPositiveInfinity(scale)) return;
         if (max > scale)
         {

@@ -27,10 +27,21 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 l, V512 r) => new(Vector512.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Abs(V512 x) => new(Vector512.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x.Value));
+    // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Clamp(V512 x, float low, float high) => new(Vector512.MaxNative(Vector512.Create(low), Vector512.MinNative(Vector512.Create(high), x.Value)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MultiplyAdd(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Round(V512 x) => new(Vector512.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ScaleB(V512 x, V512 n)
+    {
+        // AVX-512 has the whole operation as one instruction (vscalefps), subnormals and overflow included.
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return new(System.Runtime.Intrinsics.X86.Avx512F.Scale(x.Value, n.Value));
+        return ScaleBPortable(x, n);
+    }
+
+    /// <summary><see cref="ScaleB"/> without AVX-512: 2^n as two normal powers of two built in the exponent bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 ScaleBPortable(V512 x, V512 n)
     {
         var whole = Vector512.ConvertToInt32(n.Value);
         var half = Vector512.ShiftRightArithmetic(whole, 1);
@@ -68,10 +79,21 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 l, V256 r) => new(Vector256.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Abs(V256 x) => new(Vector256.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x.Value));
+    // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Clamp(V256 x, float low, float high) => new(Vector256.MaxNative(Vector256.Create(low), Vector256.MinNative(Vector256.Create(high), x.Value)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAdd(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Round(V256 x) => new(Vector256.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 ScaleB(V256 x, V256 n)
+    {
+        // AVX-512 has the whole operation as one instruction (vscalefps), subnormals and overflow included.
+        if (System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported) return new(System.Runtime.Intrinsics.X86.Avx512F.VL.Scale(x.Value, n.Value));
+        return ScaleBPortable(x, n);
+    }
+
+    /// <summary><see cref="ScaleB"/> without AVX-512: 2^n as two normal powers of two built in the exponent bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 ScaleBPortable(V256 x, V256 n)
     {
         var whole = Vector256.ConvertToInt32(n.Value);
         var half = Vector256.ShiftRightArithmetic(whole, 1);
@@ -109,10 +131,21 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 l, V128 r) => new(Vector128.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Abs(V128 x) => new(Vector128.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Sqrt(V128 x) => new(Vector128.Sqrt(x.Value));
+    // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Clamp(V128 x, float low, float high) => new(Vector128.MaxNative(Vector128.Create(low), Vector128.MinNative(Vector128.Create(high), x.Value)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAdd(V128 a, V128 b, V128 c) => new(Vector128.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Round(V128 x) => new(Vector128.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128 ScaleB(V128 x, V128 n)
+    {
+        // AVX-512 has the whole operation as one instruction (vscalefps), subnormals and overflow included.
+        if (System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported) return new(System.Runtime.Intrinsics.X86.Avx512F.VL.Scale(x.Value, n.Value));
+        return ScaleBPortable(x, n);
+    }
+
+    /// <summary><see cref="ScaleB"/> without AVX-512: 2^n as two normal powers of two built in the exponent bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 ScaleBPortable(V128 x, V128 n)
     {
         var whole = Vector128.ConvertToInt32(n.Value);
         var half = Vector128.ShiftRightArithmetic(whole, 1);

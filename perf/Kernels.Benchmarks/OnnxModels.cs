@@ -1,0 +1,122 @@
+using System.Text;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Kernels.Benchmarks;
+
+/// <summary>
+/// One-node ONNX models written directly as protobuf (no model file, no protobuf library), and sessions that run
+/// them on pinned arrays with as many intra-op threads as our kernels use. Field numbers are onnx.proto's.
+/// </summary>
+public static class OnnxModels
+{
+    private const int FloatType = 1;
+
+    /// <summary>Softmax (opset 13) over the last axis of a [rows, columns] float tensor.</summary>
+    public static byte[] Softmax(int rows, int columns)
+    {
+        var node = new Proto().String(1, "X").String(2, "Y").String(4, "Softmax")
+            .Message(5, new Proto().String(1, "axis").Varint(3, -1).Varint(20, 2)); // AttributeProto.INT
+        return Model(node, "", 13, ("X", new long[] { rows, columns }), ("Y", new long[] { rows, columns }));
+    }
+
+    private static byte[] Model(Proto node, string domain, int opset, params (string Name, long[] Shape)[] io)
+    {
+        var graph = new Proto().Message(1, node).String(2, "g");
+        graph.Message(11, ValueInfo(io[0].Name, io[0].Shape));
+        for (var i = 1; i < io.Length; i++) graph.Message(12, ValueInfo(io[i].Name, io[i].Shape));
+        return new Proto()
+            .Varint(1, 8)                                                   // ir_version
+            .Message(8, new Proto().String(1, domain).Varint(2, opset))     // opset_import
+            .Message(7, graph)
+            .ToArray();
+    }
+
+    private static Proto ValueInfo(string name, long[] shape)
+    {
+        var dims = new Proto();
+        foreach (var d in shape) dims.Message(1, new Proto().Varint(1, d));
+        var tensor = new Proto().Varint(1, FloatType).Message(2, dims);
+        return new Proto().String(1, name).Message(2, new Proto().Message(1, tensor));
+    }
+
+    /// <summary>A session with <paramref name="threads"/> intra-op threads, all graph optimisations, sequential execution.</summary>
+    public static InferenceSession Session(byte[] model, int threads)
+    {
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        return new InferenceSession(model, options);
+    }
+
+    /// <summary>The few protobuf wire types a model needs.</summary>
+    private sealed class Proto
+    {
+        private readonly MemoryStream _stream = new();
+
+        public Proto Varint(int field, long value)
+        {
+            Tag(field, 0);
+            Write((ulong)value);
+            return this;
+        }
+
+        public Proto String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
+
+        public Proto Message(int field, Proto message) => Bytes(field, message.ToArray());
+
+        public byte[] ToArray() => _stream.ToArray();
+
+        private Proto Bytes(int field, byte[] bytes)
+        {
+            Tag(field, 2);
+            Write((ulong)bytes.Length);
+            _stream.Write(bytes);
+            return this;
+        }
+
+        private void Tag(int field, int wireType) => Write((ulong)((field << 3) | wireType));
+
+        private void Write(ulong value)
+        {
+            while (value >= 0x80)
+            {
+                _stream.WriteByte((byte)(value | 0x80));
+                value >>= 7;
+            }
+            _stream.WriteByte((byte)value);
+        }
+    }
+}
+
+/// <summary>An ONNX Runtime session bound to fixed input and output arrays, run repeatedly without allocation of tensors.</summary>
+public sealed class OnnxRun : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _options = new();
+    private readonly OrtValue[] _inputs;
+    private readonly OrtValue[] _outputs;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+
+    public OnnxRun(byte[] model, int threads, (string Name, float[] Data, long[] Shape)[] inputs, (string Name, float[] Data, long[] Shape)[] outputs)
+    {
+        _session = OnnxModels.Session(model, threads);
+        _inputNames = inputs.Select(i => i.Name).ToArray();
+        _outputNames = outputs.Select(o => o.Name).ToArray();
+        _inputs = inputs.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, i.Shape)).ToArray();
+        _outputs = outputs.Select(o => OrtValue.CreateTensorValueFromMemory(o.Data, o.Shape)).ToArray();
+    }
+
+    public void Run() => _session.Run(_options, _inputNames, _inputs, _outputNames, _outputs);
+
+    public void Dispose()
+    {
+        foreach (var v in _inputs.Concat(_outputs)) v.Dispose();
+        _options.Dispose();
+        _session.Dispose();
+    }
+}

@@ -1,0 +1,59 @@
+using Kernels.Einsum;
+using Kernels.Einsum.Emit;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>
+/// Which lowering idioms fire where. Each is recognised from the cascade's structure, never from a kernel's name,
+/// so each must fire on at least two different cascades; the table for specs/ is golden (a change in it is a
+/// reviewed change in what the compiler does). Correctness of every idiom is the interpreter comparisons'
+/// business (SpecKernelTests, RandomCascadeTests); this only says that they fire.
+/// </summary>
+public class IdiomTests
+{
+    /// <summary>The marks each idiom leaves in emitted code.</summary>
+    private static readonly (string Idiom, string Mark)[] Idioms =
+    {
+        ("fused map + reduction sweep", "one sweep over"),
+        ("buffer reuse (intermediate in an output)", "'s memory: each point of"),
+        ("reciprocal of an invariant divisor", "inv = "),
+        ("log-sum-exp kept as (max, log sum)", "LogSumExpLow"),
+    };
+
+    private static Dictionary<string, int> Fired(string spec)
+    {
+        var cascade = CascadeCompiler.Compile(spec).Cascade!;
+        var code = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
+        return Idioms.ToDictionary(i => i.Idiom, i => code.Split(i.Mark).Length - 1);
+    }
+
+    public static TheoryData<string, int, int, int, int> Golden => new()
+    {
+        // spec                            sweep alias recip pair
+        { "attention.2pass",                 2,    0,    1,    0 },
+        { "attention.3pass",                 1,    0,    1,    0 },
+        { "attention.fusemax",               0,    0,    1,    0 },
+        { "linear_attention.causal",         0,    0,    0,    0 },
+        { "linear_attention.quadratic",      0,    0,    0,    0 },
+        { "selective_scan",                  0,    0,    0,    0 },
+        { "softmax.2pass",                   0,    0,    0,    1 },
+        { "softmax.3pass",                   1,    1,    1,    0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Golden))]
+    public void Idioms_fire_on_the_specs_as_the_golden_table_says(string name, int sweep, int alias, int reciprocal, int pair)
+    {
+        var fired = Fired(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", name + ".einsum")));
+        Assert.Equal(new[] { sweep, alias, reciprocal, pair }, Idioms.Select(i => fired[i.Idiom]).ToArray());
+    }
+
+    [Fact]
+    public void Every_idiom_fires_on_at_least_two_cascades()
+    {
+        var specs = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum").Select(File.ReadAllText)
+            .Concat(RandomCascades.Generate(200, seed: 20261123).Select(c => c.Spec)).Select(Fired).ToList();
+        foreach (var (idiom, _) in Idioms)
+            Assert.True(specs.Count(f => f[idiom] > 0) >= 2, $"{idiom} fires on {specs.Count(f => f[idiom] > 0)} cascade(s)");
+    }
+}
