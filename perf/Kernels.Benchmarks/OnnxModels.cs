@@ -19,16 +19,27 @@ public static class OnnxModels
         return Model(node, "", 13, ("X", new long[] { rows, columns }), ("Y", new long[] { rows, columns }));
     }
 
-    private static byte[] Model(Proto node, string domain, int opset, params (string Name, long[] Shape)[] io)
+    /// <summary>MultiHeadAttention (com.microsoft) over [1, length, heads * headDim] query, key and value, no mask.</summary>
+    public static byte[] MultiHeadAttention(int length, int heads, int headDim)
+    {
+        var node = new Proto().String(1, "query").String(1, "key").String(1, "value").String(2, "output")
+            .String(4, "MultiHeadAttention").String(7, "com.microsoft")
+            .Message(5, new Proto().String(1, "num_heads").Varint(3, heads).Varint(20, 2));
+        var shape = new long[] { 1, length, heads * headDim };
+        return Model(node, new[] { ("", 13), ("com.microsoft", 1) }, 3, ("query", shape), ("key", shape), ("value", shape), ("output", shape));
+    }
+
+    private static byte[] Model(Proto node, string domain, int opset, params (string Name, long[] Shape)[] io) =>
+        Model(node, new[] { (domain, opset) }, 1, io);
+
+    /// <summary>A model of one node; the first <paramref name="inputs"/> entries of <paramref name="io"/> are its inputs, the rest its outputs.</summary>
+    private static byte[] Model(Proto node, (string Domain, int Version)[] opsets, int inputs, params (string Name, long[] Shape)[] io)
     {
         var graph = new Proto().Message(1, node).String(2, "g");
-        graph.Message(11, ValueInfo(io[0].Name, io[0].Shape));
-        for (var i = 1; i < io.Length; i++) graph.Message(12, ValueInfo(io[i].Name, io[i].Shape));
-        return new Proto()
-            .Varint(1, 8)                                                   // ir_version
-            .Message(8, new Proto().String(1, domain).Varint(2, opset))     // opset_import
-            .Message(7, graph)
-            .ToArray();
+        for (var i = 0; i < io.Length; i++) graph.Message(i < inputs ? 11 : 12, ValueInfo(io[i].Name, io[i].Shape));
+        var model = new Proto().Varint(1, 8);                              // ir_version
+        foreach (var (domain, version) in opsets) model.Message(8, new Proto().String(1, domain).Varint(2, version)); // opset_import
+        return model.Message(7, graph).ToArray();
     }
 
     private static Proto ValueInfo(string name, long[] shape)

@@ -87,7 +87,7 @@ public class DescriptorTests
 
     [Theory]
     [InlineData("Attention.Forward", "attention.fusemax")]
-    [InlineData("Softmax.Rows", "softmax.2pass")]
+    [InlineData("Softmax.Rows", "softmax.3pass")]
     [InlineData("LinearAttention.Causal", "linear_attention.causal")]
     [InlineData("SelectiveScan.Forward", "selective_scan")]
     public void Built_in_descriptors_are_their_spec_files(string kernel, string spec)
