@@ -174,15 +174,20 @@ internal sealed class Binder
             foreach (var access in Accesses(item.Syntax.Body)) RegisterSubscriptRanks(access);
         }
 
-        foreach (var name in _tensorOrder)
-        {
-            var conflict = _rankOrder.FirstOrDefault(r => SizeName(r) == name);
-            if (conflict is not null)
-                Report(DiagnosticDescriptors.NameConflict(_tensors[name].Span, $"Tensor '{name}' has the name of the size of rank '{conflict}'; rename the tensor (e.g. '{name}_')."));
-        }
         foreach (var block in blocks) BindBlockHeader(block);
         foreach (var item in items.Where(i => !i.Syntax.IsInit)) BindTarget(item, blocks);
         foreach (var item in items.Where(i => i.Syntax.IsInit)) BindInitTarget(item, blocks);
+        // Sizes and indices are variables of the generated code, so no tensor, declared or intermediate, may share their names.
+        foreach (var name in _tensorOrder)
+        {
+            var span = _tensors[name].Span;
+            var at = new SourceSpan(span.Start, name.Length, span.StartLine, span.StartColumn, span.StartLine, span.StartColumn + name.Length);
+            var conflict = _rankOrder.FirstOrDefault(r => SizeName(r) == name);
+            if (conflict is not null)
+                Report(DiagnosticDescriptors.NameConflict(at, $"Tensor '{name}' has the name of the size of rank '{conflict}'; rename the tensor (e.g. '{name}_')."));
+            else if (_ranks.ContainsKey(name))
+                Report(DiagnosticDescriptors.NameConflict(at, $"Tensor '{name}' has the name of the index '{name}'; rename the tensor (e.g. '{name}_') or the index."));
+        }
         if (HasErrors) return null;
 
         foreach (var t in _tensorOrder.Select(n => _tensors[n]))

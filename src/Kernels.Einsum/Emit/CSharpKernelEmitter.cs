@@ -229,7 +229,7 @@ public static class CSharpKernelEmitter
         private void EmitArgs()
         {
             _w.Line("/// <summary>Everything a loop nest needs, passed by value to each thread.</summary>");
-            _w.Open("private struct Args");
+            _w.Open("private struct _Args");
             foreach (var t in ArgumentTensors)
                 _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"public float {Id(t.Name)};" : $"public float* {Id(t.Name)};");
             foreach (var (t, presence) in ScratchFields)
@@ -258,9 +258,9 @@ public static class CSharpKernelEmitter
             {
                 var rank = _c.Ranks.First(r => r.Size == p.Name && r.AliasOf is null);
                 if (rank.Kind == RankKind.PartitionInner)
-                    _w.Line($"if ({p.Name} <= 0) throw new global::System.ArgumentOutOfRangeException(nameof({p.Name}), {p.Name}, \"The tile size {p.Name} must be at least 1.\");");
+                    _w.Line($"if ({p.Name} <= 0) throw new global::System.ArgumentOutOfRangeException(\"{p.Name}\", {p.Name}, \"The tile size {p.Name} must be at least 1.\");");
                 else
-                    _w.Line($"if ({p.Name} < 0) throw new global::System.ArgumentOutOfRangeException(nameof({p.Name}), {p.Name}, \"The size {p.Name} must be zero or more.\");");
+                    _w.Line($"if ({p.Name} < 0) throw new global::System.ArgumentOutOfRangeException(\"{p.Name}\", {p.Name}, \"The size {p.Name} must be zero or more.\");");
             }
             foreach (var rank in _c.Ranks.Where(r => r.AliasOf is null && !bound.Contains(r.Size)).OrderBy(r => r.Kind == RankKind.PartitionOuter ? 1 : 0))
             {
@@ -286,11 +286,11 @@ public static class CSharpKernelEmitter
                 _w.Line($"long {need} = {Elements(t.Dims.Select(Extent))};");
                 var shape = string.Join(", ", t.Dims.Select(d => "{" + Extent(d) + "}"));
                 var names = string.Join(", ", t.Dims.Select(Extent));
-                _w.Line($"if ({Id(t.Name)}.Length < {need}) throw new global::System.ArgumentException($\"{t.Name} holds {{{Id(t.Name)}.Length}} elements but its shape [{names}] = [{shape}] needs {{({Rt}.KernelRuntime.Describe({need}))}}.\", nameof({Id(t.Name)}));");
+                _w.Line($"if ({Id(t.Name)}.Length < {need}) throw new global::System.ArgumentException($\"{t.Name} holds {{{Id(t.Name)}.Length}} elements but its shape [{names}] = [{shape}] needs {{({Rt}.KernelRuntime.Describe({need}))}}.\", \"{t.Name}\");");
             }
             foreach (var o in _c.Outputs)
                 foreach (var i in _c.Inputs.Where(i => i.Rank > 0))
-                    _w.Line($"if (global::System.MemoryExtensions.Overlaps({Id(o.Name)}, {Id(i.Name)})) throw new global::System.ArgumentException(\"The output {o.Name} overlaps the input {i.Name}; the kernel does not run in place.\", nameof({Id(o.Name)}));");
+                    _w.Line($"if (global::System.MemoryExtensions.Overlaps({Id(o.Name)}, {Id(i.Name)})) throw new global::System.ArgumentException(\"The output {o.Name} overlaps the input {i.Name}; the kernel does not run in place.\", \"{o.Name}\");");
 
             // No output point: nothing to compute, and no scratch or steps sized by the other ranks.
             var outputNeeds = _c.Outputs.Select(o => $"_need{o.Name} == 0").ToList();
@@ -310,16 +310,16 @@ public static class CSharpKernelEmitter
                 .Concat(_c.Inputs.Where(t => t.Rank == 0).Select(t => $"{Id(t.Name)} = {Id(t.Name)}"))
                 .Concat(_sizes.Select(s => $"{s} = {s}"))
                 .Concat(_c.Blocks.Select(b => $"{StepsName(b)} = {StepsName(b)}"));
-            _w.Line($"var _args = new Args {{ {string.Join(", ", fields)} }};");
+            _w.Line($"var _args = new _Args {{ {string.Join(", ", fields)} }};");
             if (_twoPlans)
             {
                 var cond = string.Join(" && ", _dense.DivisibilityAssumed.Select(d => $"{RankOf(d.Of).Size} % {RankOf(d.Inner).Size} == 0").Distinct());
-                _w.Line($"if ({cond}) Dispatch{"Dense"}(_args);");
-                _w.Line($"else Dispatch{"General"}(_args);");
+                _w.Line($"if ({cond}) _Dispatch{"Dense"}(_args);");
+                _w.Line($"else _Dispatch{"General"}(_args);");
             }
             else
             {
-                _w.Line("DispatchPlan(_args);");
+                _w.Line("_DispatchPlan(_args);");
             }
             _w.Close();
             _w.Close();
@@ -350,7 +350,7 @@ public static class CSharpKernelEmitter
             }
             var env = new Dictionary<string, string> { [block.Rank] = name };
             var param = rank.Kind == RankKind.PartitionOuter ? RankOf(rank.PartitionOf!).Size : rank.Size;
-            var paramExpr = _sig.Parameters.Any(p => p.Name == param) ? $"nameof({param})" : $"\"{param}\"";
+            var paramExpr = _sig.Parameters.Any(p => p.Name == param) ? $"\"{param}\"" : $"\"{param}\"";
             _w.Line($"int {name} = 0; // iterate {block.Rank} until {block.Stop}");
             _w.Open($"while (!({Ix(block.Stop.Left, env)} {Cmp(block.Stop.Operator)} {Ix(block.Stop.Right, env)}))");
             _w.Line($"if ({name} >= {rank.Size}) throw new global::System.ArgumentException($\"The stop condition 'until {block.Stop}' of 'iterate {block.Rank}' does not hold for any {block.Rank} in 0..{{{rank.Size}}} with these sizes.\", {paramExpr});");
@@ -402,12 +402,12 @@ public static class CSharpKernelEmitter
         {
             _plan = plan;
             _w.Line();
-            _w.Line($"private static void Dispatch{name}(Args a)");
+            _w.Line($"private static void _Dispatch{name}(_Args _a)");
             _w.Line("{");
-            _w.Line($"    if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) {name}<{Rt}.V512>(a);");
-            _w.Line($"    else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) {name}<{Rt}.V256>(a);");
-            _w.Line($"    else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) {name}<{Rt}.V128>(a);");
-            _w.Line($"    else {name}<{Rt}.F32>(a);");
+            _w.Line($"    if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) _{name}<{Rt}.V512>(_a);");
+            _w.Line($"    else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) _{name}<{Rt}.V256>(_a);");
+            _w.Line($"    else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) _{name}<{Rt}.V128>(_a);");
+            _w.Line($"    else _{name}<{Rt}.F32>(_a);");
             _w.Line("}");
             _w.Line();
             _w.Line($"/// <summary>");
@@ -418,12 +418,12 @@ public static class CSharpKernelEmitter
             _w.Line("/// </summary>");
             var sharedScratch = plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)).ToList();
             var argPresence = plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence).ToList();
-            _w.Open($"private static void {name}<TV>(Args a) where TV : unmanaged, {Rt}.ISimdFloat<TV>");
+            _w.Open($"private static void _{name}<_TV>(_Args _a) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
             Unpack(plan, includeSliceLocal: false);
             foreach (var alias in _aliases)
                 _w.Line($"// {alias.Key} lives in {alias.Value.Name}'s memory: each point of {alias.Value.Name} is written from {alias.Key} at the same point, and nothing reads {alias.Key} after that.");
-            foreach (var x in sharedScratch) Allocate(x, "a.");
-            foreach (var x in argPresence) AllocatePresence(x, "a.");
+            foreach (var x in sharedScratch) Allocate(x, "_a.");
+            foreach (var x in argPresence) AllocatePresence(x, "_a.");
             _w.Open("try");
             EmitSteps(plan.Hoisted);
             if (plan.SliceRank is { } slice && plan.Sliced.Count > 0)
@@ -432,7 +432,7 @@ public static class CSharpKernelEmitter
                 _w.Line($"long _work = (long)global::System.Math.Min(9e18, {work});");
                 var any = AnyOutputPoint(plan.Sliced.SelectMany(StepEinsums), slice);
                 if (any is not null) _w.Line($"if ({any}) // else no slice writes a point");
-                _w.Line($"{(any is null ? "" : "    ")}{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => {name}Slice<TV>(a, _start, _end));");
+                _w.Line($"{(any is null ? "" : "    ")}{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));");
             }
             _w.Close();
             _w.Open("finally");
@@ -446,7 +446,7 @@ public static class CSharpKernelEmitter
                 var local = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal && !IsAlias(x.Tensor)).ToList();
                 _w.Line();
                 _w.Line($"/// <summary>The Einsums that keep {sr}, for {sr} in [_start, _end).</summary>");
-                _w.Open($"private static void {name}Slice<TV>(Args a, int _start, int _end) where TV : unmanaged, {Rt}.ISimdFloat<TV>");
+                _w.Open($"private static void _{name}Slice<_TV>(_Args _a, int _start, int _end) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
                 Unpack(plan, includeSliceLocal: true);
                 foreach (var x in local) Allocate(x, null);
                 _w.Open("try");
@@ -468,20 +468,20 @@ public static class CSharpKernelEmitter
         {
             var parts = new List<string>();
             foreach (var t in ArgumentTensors)
-                _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"float {Id(t.Name)} = a.{Id(t.Name)};" : $"float* {Id(t.Name)} = a.{Id(t.Name)};");
+                _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"float {Id(t.Name)} = _a.{Id(t.Name)};" : $"float* {Id(t.Name)} = _a.{Id(t.Name)};");
             if (includeSliceLocal)
             {
                 foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)))
                 {
-                    _w.Line($"float* {Id(s.Tensor.Name)} = a.{Id(s.Tensor.Name)};");
-                    if (IsPair(s.Tensor)) _w.Line($"float* {LowName(s.Tensor)} = a.{LowName(s.Tensor)};");
-                    if (s.HasPresence) _w.Line($"byte* {PresenceName(s.Tensor)} = a.{PresenceName(s.Tensor)};");
+                    _w.Line($"float* {Id(s.Tensor.Name)} = _a.{Id(s.Tensor.Name)};");
+                    if (IsPair(s.Tensor)) _w.Line($"float* {LowName(s.Tensor)} = _a.{LowName(s.Tensor)};");
+                    if (s.HasPresence) _w.Line($"byte* {PresenceName(s.Tensor)} = _a.{PresenceName(s.Tensor)};");
                 }
                 foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence))
-                    _w.Line($"byte* {PresenceName(s.Tensor)} = a.{PresenceName(s.Tensor)};");
+                    _w.Line($"byte* {PresenceName(s.Tensor)} = _a.{PresenceName(s.Tensor)};");
             }
-            _w.Line(string.Join(" ", _sizes.Select(s => $"int {s} = a.{s};")));
-            if (_c.Blocks.Any()) _w.Line(string.Join(" ", _c.Blocks.Select(b => $"int {StepsName(b)} = a.{StepsName(b)};")));
+            _w.Line(string.Join(" ", _sizes.Select(s => $"int {s} = _a.{s};")));
+            if (_c.Blocks.Any()) _w.Line(string.Join(" ", _c.Blocks.Select(b => $"int {StepsName(b)} = _a.{StepsName(b)};")));
         }
 
         private string StorageCount(TensorStorage s)
@@ -593,10 +593,10 @@ public static class CSharpKernelEmitter
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
             var hoistedMap = Hoist(map.Body, v);
             var hoistedReduce = Hoist(reduce.Body, v);
-            _w.Line($"TV _a0 = TV.Create({Identity(op)});");
+            _w.Line($"_TV _a0 = _TV.Create({Identity(op)});");
             _w.Line($"float _acc = {Identity(op)};");
             _w.Line($"int {Id(v)} = 0;");
-            foreach (var (t, loop, register) in new[] { ("TV", $"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count)", "_y"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)", "_yt") })
+            foreach (var (t, loop, register) in new[] { ("_TV", $"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count)", "_y"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)", "_yt") })
             {
                 _w.Open(loop);
                 _w.Line($"var {register} = {Vector(map.Body, t, v, Id(v), hoistedMap)};");
@@ -604,9 +604,9 @@ public static class CSharpKernelEmitter
                 _inRegister = (map.Output.Name, register);
                 var value = Vector(reduce.Body, t, v, Id(v), hoistedReduce);
                 _inRegister = null;
-                _w.Line(t == "TV" ? $"_a0 = {VectorCombine("TV", op, "_a0", value)};" : $"_acc = {ScalarCombine(op, "_acc", "(" + value + ").Value")};");
+                _w.Line(t == "_TV" ? $"_a0 = {VectorCombine("_TV", op, "_a0", value)};" : $"_acc = {ScalarCombine(op, "_acc", "(" + value + ").Value")};");
                 _w.Close();
-                if (t == "TV") _w.Line($"_acc = {ScalarCombine(op, "_acc", $"TV.{Across(op)}(_a0)")};");
+                if (t == "_TV") _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}(_a0)")};");
             }
             _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _acc;");
             CloseLoops(outer);
@@ -799,17 +799,17 @@ public static class CSharpKernelEmitter
             _w.Line($"float _acc = {Identity(op)};");
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
-            _w.Line($"TV _a0 = TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
+            _w.Line($"_TV _a0 = _TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
             _w.Line($"int {Id(v)} = 0;");
-            _w.Open($"for (; {Id(v)} <= {V} - 4 * TV.Count; {Id(v)} += 4 * TV.Count)");
+            _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
             for (var k = 0; k < 4; k++)
             {
-                var at = k == 0 ? Id(v) : $"({Id(v)} + {k} * TV.Count)";
-                _w.Line($"_a{k} = {VectorCombine("TV", op, $"_a{k}", Vector(e.Body, "TV", v, at, hoisted))};");
+                var at = k == 0 ? Id(v) : $"({Id(v)} + {k} * _TV.Count)";
+                _w.Line($"_a{k} = {VectorCombine("_TV", op, $"_a{k}", Vector(e.Body, "_TV", v, at, hoisted))};");
             }
             _w.Close();
-            _w.Line($"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count) _a0 = {VectorCombine("TV", op, "_a0", Vector(e.Body, "TV", v, Id(v), hoisted))};");
-            _w.Line($"_acc = {ScalarCombine(op, "_acc", $"TV.{Across(op)}({VectorCombine("TV", op, VectorCombine("TV", op, "_a0", "_a1"), VectorCombine("TV", op, "_a2", "_a3"))})")};");
+            _w.Line($"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count) _a0 = {VectorCombine("_TV", op, "_a0", Vector(e.Body, "_TV", v, Id(v), hoisted))};");
+            _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}({VectorCombine("_TV", op, VectorCombine("_TV", op, "_a0", "_a1"), VectorCombine("_TV", op, "_a2", "_a3"))})")};");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) _acc = {ScalarCombine(op, "_acc", "(" + Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted) + ").Value")};");
             CloseLoops(inner);
             _w.Line($"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
@@ -822,13 +822,13 @@ public static class CSharpKernelEmitter
             _w.Line("float _scale = float.NegativeInfinity, _acc = 0f;");
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
-            _w.Line("TV _m = TV.Create(float.NegativeInfinity), _t = TV.Create(0f);");
+            _w.Line("_TV _m = _TV.Create(float.NegativeInfinity), _t = _TV.Create(0f);");
             _w.Line($"int {Id(v)} = 0;");
-            _w.Open($"for (; {Id(v)} <= {V} - 4 * TV.Count; {Id(v)} += 4 * TV.Count)");
-            var block = Enumerable.Range(0, 4).Select(k => Vector(e.Body, "TV", v, k == 0 ? Id(v) : $"({Id(v)} + {k} * TV.Count)", hoisted));
-            _w.Line($"TV.LogSumExpStep4(ref _m, ref _t, {string.Join(", ", block)});");
+            _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
+            var block = Enumerable.Range(0, 4).Select(k => Vector(e.Body, "_TV", v, k == 0 ? Id(v) : $"({Id(v)} + {k} * _TV.Count)", hoisted));
+            _w.Line($"_TV.LogSumExpStep4(ref _m, ref _t, {string.Join(", ", block)});");
             _w.Close();
-            _w.Line($"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count) TV.LogSumExpStep(ref _m, ref _t, {Vector(e.Body, "TV", v, Id(v), hoisted)});");
+            _w.Line($"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count) _TV.LogSumExpStep(ref _m, ref _t, {Vector(e.Body, "_TV", v, Id(v), hoisted)});");
             _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m, _t);");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) {Math}.LogSumExpAdd(ref _scale, ref _acc, ({Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted)}).Value);");
             CloseLoops(inner);
@@ -848,7 +848,7 @@ public static class CSharpKernelEmitter
             var inner = OpenLoops(ReducedLoops(e, p), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line($"int {Id(v)} = 0;");
-            foreach (var (t, loop) in new[] { ("TV", $"for (; {Id(v)} <= {V} - TV.Count; {Id(v)} += TV.Count)"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)") })
+            foreach (var (t, loop) in new[] { ("_TV", $"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count)"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)") })
             {
                 var value = Vector(e.Body, t, v, Id(v), hoisted);
                 if (e.Reduction is { } r) value = VectorCombine(t, r, $"{t}.Load({row})", value);

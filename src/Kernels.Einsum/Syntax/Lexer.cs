@@ -85,7 +85,11 @@ internal sealed class Lexer
         if (char.IsLetter(ch) || ch == '_')
         {
             while (_position < _text.Length && (char.IsLetterOrDigit(Peek()) || Peek() == '_')) Advance();
-            return Make(TokenKind.Identifier, start, line, column);
+            var identifier = Make(TokenKind.Identifier, start, line, column);
+            if (ch == '_')
+                _diagnostics.Add(DiagnosticDescriptors.NameConflict(identifier.Span,
+                    $"Names starting with '_' are reserved for the generated code; write '{(identifier.Text.TrimStart('_').Length > 0 ? identifier.Text.TrimStart('_') : "x")}' instead of '{identifier.Text}'."));
+            return identifier;
         }
         if (char.IsDigit(ch) || (ch == '.' && char.IsDigit(Peek(1))))
             return LexNumber(start, line, column);
