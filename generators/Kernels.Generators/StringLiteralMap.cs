@@ -38,7 +38,10 @@ internal static class StringLiteralMap
 
         var text = token.SyntaxTree.GetText(ct);
         var start = token.SpanStart;
-        var positions = offsets.Select(o => start + o.Offset).Concat(new[] { token.Span.End }).ToList();
+        // The end of the spec maps just after its last character (inside the literal, not past the closing quotes);
+        // an empty spec maps to the literal itself.
+        var end = offsets.Count > 0 ? start + offsets[offsets.Count - 1].Offset + 1 : token.SpanStart;
+        var positions = offsets.Select(o => start + o.Offset).Concat(new[] { end }).ToList();
         var lines = new List<int>(positions.Count);
         var columns = new List<int>(positions.Count);
         foreach (var p in positions)

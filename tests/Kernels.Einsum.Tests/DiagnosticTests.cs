@@ -18,6 +18,28 @@ public class DiagnosticTests
         return d!;
     }
 
+    [Theory]
+    [InlineData("\U0001F600", "U+1F600")]
+    [InlineData("\0", "U+0000")]
+    [InlineData("\u20ac", "U+20AC")]
+    [InlineData("$", "'$'")]
+    public void An_unexpected_character_is_one_error_printed_escaped(string character, string printed)
+    {
+        var text = Header + "Y[p] = sum[e] X[p,e] " + character + " 2";
+        var errors = CascadeCompiler.Compile(text).Diagnostics.Where(d => d.Id == "KRN0001").ToList();
+        var d = Assert.Single(errors);
+        Assert.Contains(printed, d.Message);
+        Assert.Equal(character, text.Substring(d.Span.Start, d.Span.Length));
+        Assert.All(d.Message, c => Assert.InRange(c, ' ', '~'));
+    }
+
+    [Fact]
+    public void A_misspelled_keyword_is_named()
+    {
+        var d = Single("input X[p]\nouput Y[p]\nY[p] = X[p]", "KRN0002");
+        Assert.Contains("did you mean 'output'?", d.Message);
+    }
+
     /// <summary>Asserts that the diagnostic's span covers exactly <paramref name="marked"/> at its first occurrence on <paramref name="line"/>.</summary>
     private static void AssertSpan(Diagnostic d, string text, int line, string marked)
     {
@@ -56,6 +78,10 @@ public class DiagnosticTests
     [InlineData("KRN0025", "input X[p]\nkernel late\noutput Y[p]\nY[p] = X[p]", 2, "kernel late")]
     [InlineData("KRN0026", "input X[p] : f64\noutput Y[p]\nY[p] = X[p]", 1, "f64")]
     [InlineData("KRN0027", "input E[p], X[e]\noutput Y[p]\nY[p] = E[p] * X[e]", 1, "E")]
+    [InlineData("KRN0002", "input X[p]\nouput Y[p]\nY[p] = X[p]", 2, "ouput")]
+    [InlineData("KRN0002", Header + "Y[p] = (X[p,e] * 2", 3, "(")]
+    [InlineData("KRN0002", Header + "Y[p] = exp(X[p,e] * 2", 3, "(")]
+    [InlineData("KRN0002", "input X[m]\noutput Y[m]\npartition M -> M1 x M0 with M0 = 4\niterate m1 until m1 == M1 {\n  init S[0] = 0\n  S[m1+1] = S[m1] + 1\n", 4, "{")]
     [InlineData("KRN0027", "input X[m]\noutput Y[m]\nM[m] = X[m] + 1\nY[m] = M[m]", 3, "M")]
     [InlineData("KRN0027", "input X[p]\noutput Y[p]\np[p] = X[p] + 1\nY[p] = p[p]", 3, "p")]
     [InlineData("KRN0027", "input _acc[p]\noutput Y[p]\nY[p] = _acc[p]", 1, "_acc")]

@@ -34,6 +34,22 @@ public class GeneratorDiagnosticTests
     }
 
     [Fact]
+    public void An_unclosed_parenthesis_points_at_it_and_an_empty_spec_at_the_literal_never_past_the_quotes()
+    {
+        var source = Header + "public static partial class K { [Einsum(\"input X[i]\\noutput Y[i]\\nY[i] = (X[i] * 2\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I); }";
+        var (d, marked) = Single(source, "KRN0002");
+        Assert.Equal("(", marked);
+        Assert.Contains("')' to close this '('", d.GetMessage());
+
+        var empty = Header + "public static partial class K { [Einsum(\"\")] public static partial void Run(); }";
+        var result = GeneratorHarness.Generate(empty);
+        var literal = empty.IndexOf("\"\"", StringComparison.Ordinal);
+        var spec = result.GeneratorDiagnostics.Where(x => x.Id.StartsWith("KRN00", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(spec);
+        Assert.All(spec, x => Assert.InRange(x.Location.SourceSpan.Start, literal, literal + 1));
+    }
+
+    [Fact]
     public void Spec_error_in_a_raw_string_points_at_the_line_and_column()
     {
         var source = Header + "public static partial class K\n{\n    [Einsum(\"\"\"\n        input X[i]\n        output Y[i]\n        Y[i] = exp(X[i]) + Z[i]\n        \"\"\")]\n    public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I);\n}\n";

@@ -65,6 +65,21 @@ public sealed class CascadeParser
         _ => "'" + token.Text + "'",
     };
 
+    /// <summary>
+    /// Takes the bracket that closes <paramref name="opener"/>. When the statement or the spec ends first, the error is
+    /// at the opening bracket (the end of a spec is past its closing quotes, where nobody would look).
+    /// </summary>
+    private Token Close(TokenKind kind, Token opener, string what, string expected)
+    {
+        if (At(kind)) return Take();
+        if (At(TokenKind.EndOfFile) || At(TokenKind.EndOfStatement))
+        {
+            _diagnostics.Add(DiagnosticDescriptors.Expected(opener.Span, $"'{what}' to close this '{opener.Text}'", Describe(Current), $"add the missing '{what}'"));
+            throw new SyntaxErrorException();
+        }
+        throw Expected(expected);
+    }
+
     private Token Expect(TokenKind kind, string what, string? hint = null)
     {
         if (At(kind)) return Take();
@@ -146,8 +161,40 @@ public sealed class CascadeParser
                 case "init": return ParseEinsum();
             }
         }
+        if (token.Kind == TokenKind.Identifier && PeekToken(1).Kind == TokenKind.Identifier && Nearest(token.Text) is { } keyword)
+            throw Expected("a statement", $"did you mean '{keyword}'?");
         if (token.Kind == TokenKind.Identifier) return ParseEinsum();
         throw Expected("a statement", "a statement is a declaration ('input Q[p,e]'), 'partition', 'iterate', or an Einsum such as 'Y[p] = sum[e] X[p,e]'");
+    }
+
+    private static readonly string[] StatementKeywords = { "kernel", "input", "output", "partition", "index", "iterate", "init" };
+
+    /// <summary>The statement keyword within two edits of <paramref name="word"/> (a typo such as 'ouput'), if any.</summary>
+    private static string? Nearest(string word)
+    {
+        string? best = null;
+        var bestDistance = 3;
+        foreach (var keyword in StatementKeywords)
+        {
+            var d = EditDistance(word.ToLowerInvariant(), keyword);
+            if (d < bestDistance) (best, bestDistance) = (keyword, d);
+        }
+        return best;
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++) previous[j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
     }
 
     private KernelStatementSyntax ParseKernel()
@@ -246,8 +293,13 @@ public sealed class CascadeParser
         Take();
         var until = ParseCondition();
         while (At(TokenKind.EndOfStatement)) Take();
-        Expect(TokenKind.LeftBrace, "'{'", "the Einsums of the iteration go in a block: " + Hint);
+        var open = Expect(TokenKind.LeftBrace, "'{'", "the Einsums of the iteration go in a block: " + Hint);
         var body = ParseStatements(topLevel: false);
+        if (At(TokenKind.EndOfFile))
+        {
+            _diagnostics.Add(DiagnosticDescriptors.Expected(open.Span, "'}' to close this '{'", "the end of the spec", "close the 'iterate " + rank.Text + "' block with '}'"));
+            throw new SyntaxErrorException();
+        }
         var close = Expect(TokenKind.RightBrace, "'}'", "close the 'iterate " + rank.Text + "' block with '}'");
         if (!topLevel)
             _diagnostics.Add(DiagnosticDescriptors.NestedIterate(keyword.Span));
@@ -430,7 +482,7 @@ public sealed class CascadeParser
                 Take();
                 var inner = ParseExpression();
                 var depth = _depth;
-                var close = Expect(TokenKind.RightParen, "')'");
+                var close = Close(TokenKind.RightParen, token, ")", "')'");
                 return Deeper(new ParenthesizedSyntax(inner, token.Span.Union(close.Span)), depth);
             }
             case TokenKind.Identifier:
@@ -441,7 +493,7 @@ public sealed class CascadeParser
                 var name = new NameSyntax(token.Text, token.Span);
                 if (At(TokenKind.LeftParen))
                 {
-                    Take();
+                    var open = Take();
                     var args = new List<ExpressionSyntax>();
                     var depth = 0;
                     if (!At(TokenKind.RightParen))
@@ -454,7 +506,7 @@ public sealed class CascadeParser
                         }
                         while (At(TokenKind.Comma));
                     }
-                    var close = Expect(TokenKind.RightParen, "',' or ')'");
+                    var close = Close(TokenKind.RightParen, open, ")", "',' or ')'");
                     return Deeper(new CallSyntax(name, args, token.Span.Union(close.Span)), depth);
                 }
                 if (At(TokenKind.LeftBracket)) return ParseAccessRest(name);
@@ -473,7 +525,7 @@ public sealed class CascadeParser
         var depth = 0;
         if (At(TokenKind.LeftBracket))
         {
-            Take();
+            var open = Take();
             if (!At(TokenKind.RightBracket))
             {
                 do
@@ -484,7 +536,7 @@ public sealed class CascadeParser
                 }
                 while (At(TokenKind.Comma));
             }
-            span = span.Union(Expect(TokenKind.RightBracket, "',' or ']'").Span);
+            span = span.Union(Close(TokenKind.RightBracket, open, "]", "',' or ']'").Span);
         }
         return Deeper(new AccessSyntax(name, indices, span), depth);
     }

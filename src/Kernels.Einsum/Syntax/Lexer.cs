@@ -127,9 +127,19 @@ internal sealed class Lexer
                 return Make(TokenKind.Greater, start, line, column);
         }
 
+        // One character, one error: a surrogate pair (an emoji) is one character.
+        if (char.IsHighSurrogate(ch) && _position < _text.Length && char.IsLowSurrogate(Peek())) Advance();
         var bad = Make(TokenKind.Bad, start, line, column);
-        _diagnostics.Add(DiagnosticDescriptors.UnexpectedCharacter(bad.Span, bad.Text));
+        _diagnostics.Add(DiagnosticDescriptors.UnexpectedCharacter(bad.Span, Printable(bad.Text)));
         return bad;
+    }
+
+    /// <summary>A character for a message: itself when it is printable ASCII, else its code point (U+0000, U+1F600).</summary>
+    private static string Printable(string text)
+    {
+        if (text.Length == 1 && text[0] >= 0x20 && text[0] < 0x7F) return text;
+        var codePoint = text.Length == 2 && char.IsSurrogatePair(text[0], text[1]) ? char.ConvertToUtf32(text[0], text[1]) : text[0];
+        return "U+" + codePoint.ToString("X4", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private Token LexNumber(int start, int line, int column)
