@@ -3,7 +3,7 @@ namespace Kernels.Generators.Tests;
 /// <summary>Mutated and random attribute strings never make the generator throw or crash (CS8785).</summary>
 public class GeneratorRobustnessTests
 {
-    private static readonly string[] Fragments = { "[", "]", "(", ")", "=", "+", "*", "/", "max", "sum[", "iterate ", "until ", "{", "}", "init ", "where ", "<=", "partition ", "->", " x ", "with ", "index ", " in ", "\n", "#", "1e40", "-", "m1", "M0", "output ", "input ", ":", "f16", ",", "0", "logsumexp[", "exp(", "\"" };
+    internal static readonly string[] Fragments = { "[", "]", "(", ")", "=", "+", "*", "/", "max", "sum[", "iterate ", "until ", "{", "}", "init ", "where ", "<=", "partition ", "->", " x ", "with ", "index ", " in ", "\n", "#", "1e40", "-", "m1", "M0", "output ", "input ", ":", "f16", ",", "0", "logsumexp[", "exp(", "\"" };
 
     [Fact]
     public void Mutated_specs_never_crash_the_generator()
@@ -29,7 +29,7 @@ public class GeneratorRobustnessTests
         Assert.Equal(400, total);
     }
 
-    private static string Mutate(string spec, Random random)
+    internal static string Mutate(string spec, Random random)
     {
         var text = spec;
         var edits = random.Next(1, 6);

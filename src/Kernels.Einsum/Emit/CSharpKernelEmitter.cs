@@ -585,8 +585,8 @@ public static class CSharpKernelEmitter
             var v = pm.VectorRank!;
             var V = RankOf(v).Size;
             _w.Line();
-            _w.Line($"// {map.Text.Trim()}");
-            _w.Line($"// {reduce.Text.Trim()}");
+            _w.Line($"// {CodeWriter.OneLine(map.Text)}");
+            _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
             _w.Open("");
             var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
@@ -638,7 +638,7 @@ public static class CSharpKernelEmitter
         {
             var p = _plan.Einsums[e.Id];
             _w.Line();
-            var text = e.Text.Trim();
+            var text = CodeWriter.OneLine(e.Text);
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
             _w.Open("");

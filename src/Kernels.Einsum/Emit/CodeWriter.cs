@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Text;
 
 namespace Kernels.Einsum.Emit;
@@ -6,6 +7,10 @@ namespace Kernels.Einsum.Emit;
 /// <summary>An indenting line writer for emitted C#.</summary>
 internal sealed class CodeWriter
 {
+    /// <summary>Spec text on one line, for a comment: an Einsum may span lines inside brackets, and a comment may not.</summary>
+    public static string OneLine(string text) =>
+        string.Join(" ", text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
+
     private readonly StringBuilder _text = new();
     private int _indent;
 

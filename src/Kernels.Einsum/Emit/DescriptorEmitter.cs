@@ -169,7 +169,7 @@ public static class DescriptorEmitter
 
         private void EmitEinsum(ExtendedEinsum e)
         {
-            _w.Line("// " + OneLine(e.Text));
+            _w.Line("// " + CodeWriter.OneLine(e.Text));
             var reduction = e.Reduction is { } r ? "Reduce." + r : "null";
             var filters = $"Filters({string.Join(", ", e.Filters.Select(ComparisonLiteral))})";
             _w.Line($"var _e{e.Id} = Einsum({Int(e.Id)}, {_locals[e.Output.Name]}, At({string.Join(", ", e.OutputIndices.Select(IndexLiteral))}),");
@@ -265,8 +265,6 @@ public static class DescriptorEmitter
     private static string Bool(bool value) => value ? "true" : "false";
 
     private static string StrOrNull(string? value) => value is null ? "null" : Str(value);
-
-    private static string OneLine(string text) => string.Join(" ", text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
 
     /// <summary>A double as a C# literal that reads back to the same value.</summary>
     private static string Double(double value)

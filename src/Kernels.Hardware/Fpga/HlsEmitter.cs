@@ -208,7 +208,7 @@ public static class HlsEmitter
         private void Einsum(StringBuilder w, ExtendedEinsum e, string? fixedRank, int depth)
         {
             var pad = new string(' ', depth * 4);
-            w.AppendLine($"{pad}// {e.Text.Split('#')[0].Trim()}");
+            w.AppendLine($"{pad}// {string.Join(" ", e.Text.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0))}"); // one line, spec comments dropped
             var outer = e.OutputRanks.Where(r => r != fixedRank).ToList();
             var label = $"L{++_loop}_{e.Output.Name}";
             var d = depth;
