@@ -20,6 +20,16 @@ public class InterpreterTests
         Assert.Equal(new double[] { 3, 7 }, y);
     }
 
+    /// <summary>Reference values: PyTorch's gelu(1.0, approximate='tanh') and erf(0.5) from any table.</summary>
+    [Fact]
+    public void GeluTanhErfAndPi()
+    {
+        var y = Run("input X[p]\noutput Y[p]\nY[p] = gelu_tanh(X[p]) + erf(X[p] / 2) + pi * 0", Specs.Sizes(("P", 1)), ("X", new double[] { 1 }));
+        Assert.Equal(0.8411919906082768 + 0.5204998778130465, y[0], 12);
+        var circle = Run("input R[p]\noutput A[p]\nA[p] = pi * R[p] * R[p]", Specs.Sizes(("P", 1)), ("R", new double[] { 2 }));
+        Assert.Equal(4 * Math.PI, circle[0], 14);
+    }
+
     [Fact]
     public void ContractionIsAMatrixProduct()
     {

@@ -50,6 +50,9 @@ public class SimdMathTests(ITestOutputHelper output)
         { "log1p (near 0)", -0.01f, 0.01f, 6 },
         { "rsqrt", 1e-20f, 1e20f, 2 },
         { "gelu", -10f, 10f, 1 },
+        { "gelu_tanh", -4f, 10f, 20 },
+        { "gelu_tanh (negative tail)", -10f, -4f, 256 },
+        { "erf", -6f, 6f, 1 },
     };
 
     [Theory]
@@ -77,6 +80,8 @@ public class SimdMathTests(ITestOutputHelper output)
         "softplus" => (TV.Softplus, ScalarMath.Softplus),
         "rsqrt" => (TV.Rsqrt, ScalarMath.Rsqrt),
         "gelu" => (TV.Gelu, ScalarMath.Gelu),
+        "gelu_tanh" or "gelu_tanh (negative tail)" => (TV.GeluTanh, ScalarMath.GeluTanh),
+        "erf" => (TV.Erf, ScalarMath.Erf),
         "expm1 (near 0)" => (TV.Expm1, x => Math.Abs(x) < 1e-5 ? x + x * x / 2 + x * x * x / 6 : Math.Exp(x) - 1),
         "log1p (near 0)" => (TV.Log1P, ScalarMath.Log1P),
         _ => (TV.Tanh, Math.Tanh),

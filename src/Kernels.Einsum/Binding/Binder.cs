@@ -27,11 +27,13 @@ internal sealed class Binder
         ["tanh"] = UnaryFunction.Tanh,
         ["relu"] = UnaryFunction.Relu,
         ["gelu"] = UnaryFunction.Gelu,
+        ["gelu_tanh"] = UnaryFunction.GeluTanh,
+        ["erf"] = UnaryFunction.Erf,
     };
 
     private static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
     {
-        "kernel", "input", "output", "partition", "with", "iterate", "until", "init", "where", "and", "inf", "index",
+        "kernel", "input", "output", "partition", "with", "iterate", "until", "init", "where", "and", "inf", "pi", "index",
         "sum", "max", "min", "prod", "logsumexp",
     };
 
@@ -880,6 +882,7 @@ internal sealed class Binder
     {
         var text = name.Name.Text;
         if (text == "inf") return new Constant(double.PositiveInfinity);
+        if (text == "pi") return new Constant(Math.PI);
         if (_tensors.TryGetValue(text, out var t))
         {
             if (t.Built!.Rank != 0)

@@ -287,6 +287,8 @@ public sealed class ReferenceInterpreter
         UnaryFunction.Sigmoid => ScalarMath.Sigmoid(x),
         UnaryFunction.Tanh => Math.Tanh(x),
         UnaryFunction.Relu => ScalarMath.Relu(x),
+        UnaryFunction.GeluTanh => ScalarMath.GeluTanh(x),
+        UnaryFunction.Erf => ScalarMath.Erf(x),
         _ => ScalarMath.Gelu(x),
     };
 

@@ -28,6 +28,10 @@ public static class ScalarMath
     /// <summary>GELU in its exact form, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).</summary>
     public static double Gelu(double x) => double.IsNaN(x) ? x : 0.5 * x * Erfc(-x / Math.Sqrt(2.0));
 
+    /// <summary>GELU in the tanh approximation (PyTorch's approximate='tanh'): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    /// <remarks>Evaluated as x * sigmoid(2u), which is the same function without the cancellation of 1 + tanh(u) for negative x.</remarks>
+    public static double GeluTanh(double x) => x * Sigmoid(2.0 * Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x * x * x));
+
     public static double Rsqrt(double x) => 1.0 / Math.Sqrt(x);
 
     public static double Erf(double x) => 1.0 - Erfc(x);

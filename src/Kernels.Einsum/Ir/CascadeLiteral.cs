@@ -156,6 +156,8 @@ public abstract class CascadeLiteral
         public const UnaryFunction Tanh = UnaryFunction.Tanh;
         public const UnaryFunction Relu = UnaryFunction.Relu;
         public const UnaryFunction Gelu = UnaryFunction.Gelu;
+        public const UnaryFunction GeluTanh = UnaryFunction.GeluTanh;
+        public const UnaryFunction Erf = UnaryFunction.Erf;
     }
 
     /// <summary>Reduction operators (<c>sum[e]</c>, <c>max[m0]</c>, ...).</summary>

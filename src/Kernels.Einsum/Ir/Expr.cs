@@ -17,6 +17,8 @@ public enum UnaryFunction
     Tanh,
     Relu,
     Gelu,
+    GeluTanh,
+    Erf,
 }
 
 public enum BinaryOperator

@@ -157,6 +157,8 @@ public static class HlsEmitter
         static inline data_t k_silu(data_t x) { return x * k_sigmoid(x); }
         static inline data_t k_relu(data_t x) { return x > 0 ? x : (data_t)0; }
         static inline data_t k_gelu(data_t x) { return (data_t)0.5 * x * ((data_t)1 + std::erf(x / std::sqrt((data_t)2))); }
+        static inline data_t k_gelutanh(data_t x) { return (data_t)0.5 * x * ((data_t)1 + std::tanh((data_t)0.7978845608028654 * (x + (data_t)0.044715 * x * x * x))); }
+        static inline data_t k_erf(data_t x) { return std::erf(x); }
 
         """;
 

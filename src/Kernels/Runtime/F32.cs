@@ -47,4 +47,6 @@ public readonly struct F32(float value) : ISimdFloat<F32>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Softplus(F32 x) => new(KernelMath.Softplus(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Tanh(F32 x) => new(KernelMath.Tanh(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Gelu(F32 x) => new(KernelMath.Gelu(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 GeluTanh(F32 x) => new(KernelMath.GeluTanh(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Erf(F32 x) => new(KernelMath.Erf(x.Value));
 }

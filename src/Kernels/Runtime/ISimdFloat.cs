@@ -204,6 +204,26 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
         max = newMax;
     }
 
+    /// <summary>
+    /// GELU in the tanh approximation (PyTorch's approximate='tanh'): 0.5 x (1 + tanh(u)) with
+    /// u = sqrt(2/pi) (x + 0.044715 x^3), written as x * sigmoid(2u) so that it is vectorised and cannot overflow.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf GeluTanh(TSelf value)
+    {
+        // 2u = x (2 sqrt(2/pi) + 2 sqrt(2/pi) 0.044715 x^2): three roundings, the fewest for this polynomial.
+        var u2 = value * TSelf.MultiplyAdd(value * value, TSelf.Create(0.0713548162726f), TSelf.Create(1.5957691216f));
+        return value * TSelf.Sigmoid(u2);
+    }
+
+    /// <summary>erf per lane in double precision: not vectorised (docs/simd-math.md).</summary>
+    static virtual unsafe TSelf Erf(TSelf value)
+    {
+        var lanes = stackalloc float[TSelf.Count];
+        for (var i = 0; i < TSelf.Count; i++) lanes[i] = KernelMath.Erf(TSelf.GetLane(value, i));
+        return TSelf.Load(lanes);
+    }
+
     /// <summary>The exact GELU, x * Phi(x), per lane in double precision: not vectorised.</summary>
     static virtual unsafe TSelf Gelu(TSelf value)
     {

@@ -23,6 +23,8 @@ public static class KernelMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Tanh(float x) => (float)Math.Tanh(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Relu(float x) => (float)ScalarMath.Relu(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Gelu(float x) => (float)ScalarMath.Gelu(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GeluTanh(float x) => (float)ScalarMath.GeluTanh(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Erf(float x) => (float)ScalarMath.Erf(x);
 
     /// <summary>The larger operand, NaN when either is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float x, float y) => MathF.Max(x, y);
