@@ -30,6 +30,29 @@ public class InterpreterTests
         Assert.Equal(4 * Math.PI, circle[0], 14);
     }
 
+    /// <summary>Cross-entropy as users write it first: the nested reductions become Y_logsumexp1-like intermediates.</summary>
+    [Fact]
+    public void NestedReductionsAreLiftedIntoNamedIntermediates()
+    {
+        const string spec = "input Z[p,c], T[p,c]\noutput Y[p]\nY[p] = log(sum[c] exp(Z[p,c])) - sum[c] T[p,c] * Z[p,c]";
+        var cascade = Specs.Compile(spec);
+        Assert.Equal(new[] { "Z", "T", "Y", "Y_sum1", "Y_sum2" }, cascade.Tensors.Select(t => t.Name).OrderBy(n => n.StartsWith("Y_") ? 1 : 0).ToArray());
+        Assert.Contains(cascade.Einsums, e => e.Text == "Y_sum2[p] = sum[c] T[p,c] * Z[p,c]");
+        double[] z = { 1, 2, 3, 0.5, -1, 4 }, t = { 0, 0, 1, 1, 0, 0 };
+        var y = Run(spec, Specs.Sizes(("P", 2), ("C", 3)), ("Z", z), ("T", t));
+        for (var p = 0; p < 2; p++)
+        {
+            var lse = Math.Log(Enumerable.Range(0, 3).Sum(c => Math.Exp(z[p * 3 + c])));
+            var dot = Enumerable.Range(0, 3).Sum(c => t[p * 3 + c] * z[p * 3 + c]);
+            Assert.Equal(lse - dot, y[p], 12);
+        }
+
+        // Cosine similarity: two nested sums over e inside a contraction over e.
+        var sim = Run("input A[p,e], B[q,e]\noutput S[p,q]\nS[p,q] = sum[e] A[p,e] * B[q,e] * rsqrt(sum[e] A[p,e] * A[p,e]) * rsqrt(sum[e] B[q,e] * B[q,e])",
+            Specs.Sizes(("P", 1), ("Q", 1), ("E", 2)), ("A", new double[] { 3, 4 }), ("B", new double[] { 4, 3 }));
+        Assert.Equal(24.0 / 25.0, sim[0], 12);
+    }
+
     [Fact]
     public void ContractionIsAMatrixProduct()
     {

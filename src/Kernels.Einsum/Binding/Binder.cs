@@ -110,6 +110,7 @@ internal sealed class Binder
 
     private Cascade? BindCascade(CascadeSyntax syntax, string? defaultName)
     {
+        syntax = NestedReductions.Desugar(syntax, _source);
         var items = new List<EinsumItem>();
         var blocks = new List<BlockItem>();
 

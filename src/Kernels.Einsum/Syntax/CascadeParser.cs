@@ -488,7 +488,7 @@ public sealed class CascadeParser
             case TokenKind.Identifier:
             {
                 if (IsReductionStart())
-                    return Descend(() => ParseReduction(operandParser: ParseUnary)); // reported by the binder: reductions must be outermost
+                    return Descend(() => ParseReduction(operandParser: ParseTerm)); // a nested reduction covers a product: a - sum[c] T*Z + b
                 Take();
                 var name = new NameSyntax(token.Text, token.Span);
                 if (At(TokenKind.LeftParen))
