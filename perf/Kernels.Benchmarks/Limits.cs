@@ -12,41 +12,27 @@ public static class Limits
     public static float FmaPeak(double flops)
     {
         var cores = Environment.ProcessorCount;
-        var width = Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
-        var perCore = (long)(flops / cores / (12 * 2 * width));
+        var wide = Vector512.IsHardwareAccelerated;
+        var perCore = (long)(flops / cores / (12 * 2 * (wide ? Kernels.Runtime.V512.Count : Kernels.Runtime.V256.Count)));
         var sums = new float[cores];
-        Parallel.For(0, cores, c => sums[c] = Vector512.IsHardwareAccelerated ? Fma512(perCore) : Fma256(perCore));
+        Parallel.For(0, cores, c => sums[c] = wide ? Fma<Kernels.Runtime.V512>(perCore) : Fma<Kernels.Runtime.V256>(perCore));
         return sums.Sum();
     }
 
-    private static float Fma512(long iterations)
+    /// <summary>12 independent chains of fused multiply-adds, enough to cover the FMA latency on every current core.</summary>
+    private static float Fma<TV>(long iterations) where TV : unmanaged, Kernels.Runtime.ISimdFloat<TV>
     {
-        var x = Vector512.Create(0.999f);
-        var y = Vector512.Create(1e-3f);
-        Vector512<float> a0 = y, a1 = y, a2 = y, a3 = y, a4 = y, a5 = y, a6 = y, a7 = y, a8 = y, a9 = y, a10 = y, a11 = y;
+        var x = TV.Create(0.999f);
+        var y = TV.Create(1e-3f);
+        TV a0 = y, a1 = y, a2 = y, a3 = y, a4 = y, a5 = y, a6 = y, a7 = y, a8 = y, a9 = y, a10 = y, a11 = y;
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, x, y); a1 = Vector512.FusedMultiplyAdd(a1, x, y); a2 = Vector512.FusedMultiplyAdd(a2, x, y);
-            a3 = Vector512.FusedMultiplyAdd(a3, x, y); a4 = Vector512.FusedMultiplyAdd(a4, x, y); a5 = Vector512.FusedMultiplyAdd(a5, x, y);
-            a6 = Vector512.FusedMultiplyAdd(a6, x, y); a7 = Vector512.FusedMultiplyAdd(a7, x, y); a8 = Vector512.FusedMultiplyAdd(a8, x, y);
-            a9 = Vector512.FusedMultiplyAdd(a9, x, y); a10 = Vector512.FusedMultiplyAdd(a10, x, y); a11 = Vector512.FusedMultiplyAdd(a11, x, y);
+            a0 = TV.MultiplyAdd(a0, x, y); a1 = TV.MultiplyAdd(a1, x, y); a2 = TV.MultiplyAdd(a2, x, y);
+            a3 = TV.MultiplyAdd(a3, x, y); a4 = TV.MultiplyAdd(a4, x, y); a5 = TV.MultiplyAdd(a5, x, y);
+            a6 = TV.MultiplyAdd(a6, x, y); a7 = TV.MultiplyAdd(a7, x, y); a8 = TV.MultiplyAdd(a8, x, y);
+            a9 = TV.MultiplyAdd(a9, x, y); a10 = TV.MultiplyAdd(a10, x, y); a11 = TV.MultiplyAdd(a11, x, y);
         }
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-    }
-
-    private static float Fma256(long iterations)
-    {
-        var x = Vector256.Create(0.999f);
-        var y = Vector256.Create(1e-3f);
-        Vector256<float> a0 = y, a1 = y, a2 = y, a3 = y, a4 = y, a5 = y, a6 = y, a7 = y, a8 = y, a9 = y, a10 = y, a11 = y;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector256.FusedMultiplyAdd(a0, x, y); a1 = Vector256.FusedMultiplyAdd(a1, x, y); a2 = Vector256.FusedMultiplyAdd(a2, x, y);
-            a3 = Vector256.FusedMultiplyAdd(a3, x, y); a4 = Vector256.FusedMultiplyAdd(a4, x, y); a5 = Vector256.FusedMultiplyAdd(a5, x, y);
-            a6 = Vector256.FusedMultiplyAdd(a6, x, y); a7 = Vector256.FusedMultiplyAdd(a7, x, y); a8 = Vector256.FusedMultiplyAdd(a8, x, y);
-            a9 = Vector256.FusedMultiplyAdd(a9, x, y); a10 = Vector256.FusedMultiplyAdd(a10, x, y); a11 = Vector256.FusedMultiplyAdd(a11, x, y);
-        }
-        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+        return TV.SumAcross(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
 
     /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/> in one contiguous chunk per core.</summary>
