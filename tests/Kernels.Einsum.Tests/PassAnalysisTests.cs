@@ -20,6 +20,17 @@ public class PassAnalysisTests
     }
 
     [Fact]
+    public void A_final_state_read_again_along_its_rank_is_a_second_pass()
+    {
+        var report = PassAnalysis.Analyze(Specs.Compile(UserCascades.Welford));
+        Assert.Equal(2, report.PassesOver("e"));
+        var y = Interpretation.ReferenceInterpreter.Run(Specs.Compile(UserCascades.Welford), Specs.Sizes(("P", 1), ("E", 4)),
+            new Dictionary<string, double[]> { ["X"] = new double[] { 1, 2, 3, 6 } })["Y"];
+        // mean 3, variance (4 + 1 + 0 + 9) / 4 = 3.5
+        Assert.Equal(new[] { -2, -1, 0, 3 }.Select(d => d / Math.Sqrt(3.5 + 1e-5)).ToArray(), y, (a, b) => Math.Abs(a - b) < 1e-12);
+    }
+
+    [Fact]
     public void ThreePassAttentionGroupsAndFootprint()
     {
         var report = PassAnalysis.Analyze(Specs.Load("attention.3pass"), Specs.Sizes(("P", 8), ("M", 16), ("E", 4), ("F", 2)));

@@ -1,3 +1,8 @@
+using System.Text.RegularExpressions;
+using Kernels.Einsum;
+using Kernels.Einsum.Analysis;
+using Kernels.Einsum.Emit;
+
 namespace Kernels.Generators.Tests;
 
 /// <summary>Language features through the generator, every width path and the scalar tail, against the interpreter.</summary>
@@ -21,6 +26,40 @@ public class LanguageKernelTests
             new IReadOnlyDictionary<string, int>[] { new Dictionary<string, int> { ["P"] = 3, ["E"] = 37 }, new Dictionary<string, int> { ["P"] = 2, ["E"] = 3 } }, InputScale: 4) });
         bench.Compile();
         Assert.Empty(bench.CompareAll(1e-5));
+    }
+
+    /// <summary>Loops the emitted code opens over a root rank (its partitions and aliases included): scalar loops and
+    /// iteration blocks ('for (int e = '), vector loops ('int e = 0;' before their main and tail loops).</summary>
+    private static int LoopsOver(Kernels.Einsum.Ir.Cascade cascade, string root)
+    {
+        var code = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
+        return cascade.Ranks.Where(r => r.Root == root).Sum(r => Regex.Matches(code, $@"(for \(int {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = |\bint {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = 0;)").Count);
+    }
+
+    [Fact]
+    public void Welford_layer_norm_runs_two_passes_and_matches_the_interpreter()
+    {
+        var cascade = CascadeCompiler.Compile(Kernels.Einsum.Tests.UserCascades.Welford).Cascade!;
+        Assert.Equal(2, PassAnalysis.Analyze(cascade).PassesOver("e"));
+        Assert.True(LoopsOver(cascade, "e") >= 2);
+        var bench = new KernelBench(new[] { new KernelCase("welford", Kernels.Einsum.Tests.UserCascades.Welford,
+            new IReadOnlyDictionary<string, int>[] { new Dictionary<string, int> { ["P"] = 5, ["E"] = 37 } }) });
+        bench.Compile();
+        Assert.Empty(bench.CompareAll(1e-4));
+    }
+
+    /// <summary>No cascade is analysed as taking more passes over a rank than the generated code makes loops over it.</summary>
+    [Fact]
+    public void Analysed_passes_never_exceed_the_emitted_loops()
+    {
+        var specs = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum").Select(File.ReadAllText)
+            .Concat(RandomCascades.Generate(200, seed: 20261123).Select(c => c.Spec)).Append(Kernels.Einsum.Tests.UserCascades.Welford);
+        foreach (var spec in specs)
+        {
+            var cascade = CascadeCompiler.Compile(spec).Cascade!;
+            foreach (var passes in PassAnalysis.Analyze(cascade).Passes)
+                Assert.True(passes.Passes <= LoopsOver(cascade, passes.Rank), $"{passes.Passes} passes over {passes.Rank} but {LoopsOver(cascade, passes.Rank)} loops:\n{spec}");
+        }
     }
 
     /// <summary>Nested reductions as users write them first (cross-entropy, cosine similarity), lifted into intermediates.</summary>

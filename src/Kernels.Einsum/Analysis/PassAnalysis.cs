@@ -73,6 +73,12 @@ public static class PassAnalysis
         bool Reads(ExtendedEinsum e) => e.Ranks.Any(derived.Contains);
         bool Carries(Tensor t) => t.Dims.Any(d => derived.Contains(d.Rank));
         bool FullyReduces(ExtendedEinsum e) => Reads(e) && !Carries(e.Output);
+        // The final state of a recurrence over R (M[E,p] after 'iterate e'), read outside its block, is known only
+        // once R has been traversed: for the reader that is a full reduction of R, like a sum (Welford's mean, then
+        // the normalised row: 2 passes). Reads at the same step (BO[t1,t0,f]) are not.
+        bool FinalState(ExtendedEinsum producer, ExtendedEinsum consumer) =>
+            Reads(consumer) && producer.IterativeRank is { } r && derived.Contains(r) && consumer.IterativeRank != r && producer.Output.CarriedDim is { } dim
+            && consumer.Reads().Any(read => read.Tensor.Name == producer.Output.Name && read.Indices[dim] is not IndexVariable);
 
         var readers = einsums.Where(Reads).ToList();
         if (readers.Count == 0) return null;
@@ -84,7 +90,7 @@ public static class PassAnalysis
             var v = 0;
             foreach (var p in producers[e.Id])
                 if (level.TryGetValue(p.Id, out var lp))
-                    v = Math.Max(v, lp + (FullyReduces(p) ? 1 : 0));
+                    v = Math.Max(v, lp + (FullyReduces(p) || FinalState(p, e) ? 1 : 0));
             level[e.Id] = v;
         }
         var passes = 1 + readers.Max(e => level[e.Id]);
