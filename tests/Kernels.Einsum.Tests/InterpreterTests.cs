@@ -54,6 +54,14 @@ public class InterpreterTests
     }
 
     [Fact]
+    public void PowerOperatorAndPow()
+    {
+        // -x ^ 2 is -(x^2); ^ is right-associative; pow(x, y) is the same operator.
+        var y = Run("input X[p]\noutput Y[p]\nY[p] = -X[p] ^ 2 + 2 ^ 3 ^ 2 / 512 + pow(X[p], 0.5) + X[p] ^ -1", Specs.Sizes(("P", 2)), ("X", new double[] { 4, 9 }));
+        Assert.Equal(new[] { -16 + 1 + 2 + 0.25, -81 + 1 + 3 + 1 / 9.0 }, y, (a, b) => Math.Abs(a - b) < 1e-12);
+    }
+
+    [Fact]
     public void ContractionIsAMatrixProduct()
     {
         // [[1,2],[3,4]] x [[5,6],[7,8]] = [[19,22],[43,50]]

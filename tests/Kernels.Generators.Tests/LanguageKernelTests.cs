@@ -62,6 +62,21 @@ public class LanguageKernelTests
         }
     }
 
+    /// <summary>x ^ 2 and x ^ 3 as products, pow with a negative base and integer exponents, and a general power.</summary>
+    [Fact]
+    public void Powers_match_the_interpreter()
+    {
+        var bench = new KernelBench(new[]
+        {
+            new KernelCase("rmsnorm", "input X[p,e], W[e]\noutput Y[p,e]\nSS[p] = sum[e] X[p,e] ^ 2\nY[p,e] = X[p,e] * rsqrt(SS[p] / E + 0.000001) * W[e]\n",
+                new IReadOnlyDictionary<string, int>[] { new Dictionary<string, int> { ["P"] = 3, ["E"] = 37 } }),
+            new KernelCase("powers", "input X[p], N[p]\noutput Y[p], Z[p]\nY[p] = X[p] ^ 3 - pow(X[p], 4) + pow(X[p], -1)\nZ[p] = pow(abs(X[p]) + 0.5, N[p] * 3)\n",
+                new IReadOnlyDictionary<string, int>[] { new Dictionary<string, int> { ["P"] = 41 } }, InputScale: 2),
+        });
+        bench.Compile();
+        Assert.Empty(bench.CompareAll(2e-5));
+    }
+
     /// <summary>Nested reductions as users write them first (cross-entropy, cosine similarity), lifted into intermediates.</summary>
     [Fact]
     public void Nested_reductions_match_the_interpreter()

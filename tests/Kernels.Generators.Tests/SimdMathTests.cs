@@ -126,6 +126,21 @@ public class SimdMathTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Pow_follows_math_pow_in_every_width()
+    {
+        var cases = new (float X, float Y)[] { (2, 10), (-2, 3), (-2, 4), (-2, 0.5f), (0, 0), (float.NaN, 0), (1, float.NaN), (0, -1), (0, 2), (9, 0.5f), (-0.5f, -3), (1e-3f, 2.5f) };
+        foreach (var pow in new Func<float, float, float>[] { Apply<V512>, Apply<V256>, Apply<V128>, Apply<F32> })
+            foreach (var (x, y) in cases)
+            {
+                var expected = (float)Math.Pow(x, y);
+                var actual = pow(x, y);
+                Assert.True(float.IsNaN(expected) ? float.IsNaN(actual) : Math.Abs(actual - expected) <= 4e-7 * Math.Abs(expected) || actual == expected, $"pow({x}, {y}) = {actual}, Math.Pow gives {expected}");
+            }
+
+        static float Apply<TV>(float x, float y) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.Pow(TV.Create(x), TV.Create(y)), 0);
+    }
+
+    [Fact]
     public void Clamp_keeps_nan_in_every_width()
     {
         foreach (var clamp in new Func<float, float>[] { Apply<V512>, Apply<V256>, Apply<V128>, Apply<F32> })

@@ -37,7 +37,7 @@ internal sealed class Binder
         "sum", "max", "min", "prod", "logsumexp",
     };
 
-    private const string FunctionList = "exp, log, sqrt, rsqrt, abs, softplus, silu, sigmoid, tanh, relu, gelu, max(a, b) and min(a, b)";
+    private const string FunctionList = "exp, log, sqrt, rsqrt, abs, softplus, silu, sigmoid, tanh, relu, gelu, gelu_tanh, erf, max(a, b), min(a, b) and pow(x, y)";
 
     private readonly List<Diagnostic> _diagnostics;
     private readonly string _source;
@@ -819,6 +819,7 @@ internal sealed class Binder
                     TokenKind.Plus => BinaryOperator.Add,
                     TokenKind.Minus => BinaryOperator.Subtract,
                     TokenKind.Star => BinaryOperator.Multiply,
+                    TokenKind.Caret => BinaryOperator.Power,
                     _ => BinaryOperator.Divide,
                 };
                 return new Binary(op, left, right);
@@ -841,7 +842,7 @@ internal sealed class Binder
     private Expr? BindCall(CallSyntax call, EinsumContext ctx, bool inDivisor)
     {
         var name = call.Function.Text;
-        if (name is "max" or "min")
+        if (name is "max" or "min" or "pow")
         {
             if (call.Arguments.Count != 2)
             {
@@ -851,7 +852,7 @@ internal sealed class Binder
             var a = BindExpression(call.Arguments[0], ctx, inDivisor);
             var b = BindExpression(call.Arguments[1], ctx, inDivisor);
             if (a is null || b is null) return null;
-            return new Binary(name == "max" ? BinaryOperator.Max : BinaryOperator.Min, a, b);
+            return new Binary(name switch { "max" => BinaryOperator.Max, "min" => BinaryOperator.Min, _ => BinaryOperator.Power }, a, b);
         }
         if (!UnaryFunctions.TryGetValue(name, out var function))
         {

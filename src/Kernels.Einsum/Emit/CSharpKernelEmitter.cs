@@ -961,6 +961,7 @@ public static class CSharpKernelEmitter
                         BinaryOperator.Multiply => $"{l} * {rr}",
                         BinaryOperator.Divide => $"{t}.DivideOrZero({l}, {rr})",
                         BinaryOperator.Max => $"{t}.Max({l}, {rr})",
+                        BinaryOperator.Power => PowerOf(t, b, l, rr),
                         _ => $"{t}.Min({l}, {rr})",
                     };
                 default:
@@ -1122,7 +1123,16 @@ public static class CSharpKernelEmitter
             BinaryOperator.Multiply => $"{l} * {r}",
             BinaryOperator.Divide => $"{Math}.DivideOrZero({l}, {r})",
             BinaryOperator.Max => $"{Math}.Max({l}, {r})",
+            BinaryOperator.Power => $"{Math}.Pow({l}, {r})",
             _ => $"{Math}.Min({l}, {r})",
+        };
+
+        /// <summary>x ^ 2 and x ^ 3 as products (exact to rounding, and what RMSNorm's X ^ 2 deserves), else the general power.</summary>
+        private static string PowerOf(string t, Binary b, string l, string r) => b.Right switch
+        {
+            Constant { Value: 2 } => $"{t}.Square({l})",
+            Constant { Value: 3 } => $"{t}.Cube({l})",
+            _ => $"{t}.Pow({l}, {r})",
         };
 
         // ---- indices and offsets

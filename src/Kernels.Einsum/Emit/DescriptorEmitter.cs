@@ -197,6 +197,7 @@ public static class DescriptorEmitter
             BinaryOperator.Multiply => "Mul",
             BinaryOperator.Divide => "Div",
             BinaryOperator.Max => "Max",
+            BinaryOperator.Power => "Pow",
             _ => "Min",
         };
 

@@ -265,6 +265,7 @@ public sealed class ReferenceInterpreter
                     BinaryOperator.Multiply => l * r,
                     BinaryOperator.Divide => r == 0 ? 0.0 : l / r, // the quotient exists only where the divisor is non-zero
                     BinaryOperator.Max => Math.Max(l, r), // Math.Max/Min propagate NaN
+                    BinaryOperator.Power => Math.Pow(l, r),
                     _ => Math.Min(l, r),
                 };
                 return true;

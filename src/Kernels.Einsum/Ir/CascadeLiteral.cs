@@ -139,6 +139,8 @@ public abstract class CascadeLiteral
 
     protected static Expr Min(Expr left, Expr right) => new Binary(BinaryOperator.Min, left, right);
 
+    protected static Expr Pow(Expr left, Expr right) => new Binary(BinaryOperator.Power, left, right);
+
     protected static Expr Call(UnaryFunction function, Expr operand) => new Unary(function, operand);
 
     /// <summary>The functions of map expressions (<c>exp</c>, <c>rsqrt</c>, ...) and negation.</summary>

@@ -29,6 +29,7 @@ public enum BinaryOperator
     Divide,
     Max,
     Min,
+    Power,
 }
 
 /// <summary>
@@ -135,6 +136,7 @@ public sealed record Binary(BinaryOperator Operator, Expr Left, Expr Right) : Ex
         BinaryOperator.Add => $"({Left} + {Right})",
         BinaryOperator.Subtract => $"({Left} - {Right})",
         BinaryOperator.Multiply => $"{Left} * {Right}",
+        BinaryOperator.Power => $"({Left} ^ {Right})",
         _ => $"{Left} / {Right}",
     };
 }

@@ -460,7 +460,19 @@ public sealed class CascadeParser
             var operand = Descend(ParseUnary);
             return op.Kind == TokenKind.Plus ? operand : Deeper(new UnarySyntax(TokenKind.Minus, operand, op.Span.Union(operand.Span)), _depth);
         }
-        return ParsePrimary();
+        return ParsePower();
+    }
+
+    /// <summary><c>base ^ exponent</c>: tighter than a sign on its left (-x ^ 2 is -(x^2)), right-associative, and the
+    /// exponent may carry a sign (x ^ -2).</summary>
+    private ExpressionSyntax ParsePower()
+    {
+        var left = ParsePrimary();
+        if (!At(TokenKind.Caret)) return left;
+        var depth = _depth;
+        Take();
+        var right = Descend(ParseUnary);
+        return Deeper(new BinarySyntax(TokenKind.Caret, left, right, left.Span.Union(right.Span)), Math.Max(depth, _depth));
     }
 
     private ExpressionSyntax ParsePrimary()

@@ -412,6 +412,7 @@ public static class HlsEmitter
             BinaryOperator.Multiply => $"({l} * {r})",
             BinaryOperator.Divide => $"k_div({l}, {r})",
             BinaryOperator.Max => $"k_max({l}, {r})",
+            BinaryOperator.Power => $"std::pow({l}, {r})",
             _ => $"k_min({l}, {r})",
         };
     }

@@ -98,6 +98,7 @@ public static class OpCounter
                     BinaryOperator.Add or BinaryOperator.Subtract => "add",
                     BinaryOperator.Multiply => "mul",
                     BinaryOperator.Divide => "div",
+                    BinaryOperator.Power => "pow",
                     _ => "max",
                 }, 1);
                 break;

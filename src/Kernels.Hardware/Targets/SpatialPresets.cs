@@ -44,7 +44,7 @@ public static class SpatialPresets
     /// <summary>Functions without a dedicated unit: a short polynomial on the MACs, costed like exp (6 MACs + 1 add).</summary>
     private static void AddPolynomialFunctions(Dictionary<string, OpCost> ops)
     {
-        foreach (var f in new[] { "log", "sqrt", "rsqrt", "softplus", "silu", "sigmoid", "tanh", "gelu", "gelutanh", "erf" })
+        foreach (var f in new[] { "log", "sqrt", "rsqrt", "softplus", "silu", "sigmoid", "tanh", "gelu", "gelutanh", "erf", "pow" })
             ops[f] = Op(7, ("mac", 6), ("add", 1));
         ops["abs"] = Op(1, ("add", 1));
         ops["neg"] = Op(1, ("add", 1));

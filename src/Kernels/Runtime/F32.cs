@@ -49,4 +49,7 @@ public readonly struct F32(float value) : ISimdFloat<F32>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Gelu(F32 x) => new(KernelMath.Gelu(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 GeluTanh(F32 x) => new(KernelMath.GeluTanh(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Erf(F32 x) => new(KernelMath.Erf(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Pow(F32 x, F32 y) => new(KernelMath.Pow(x.Value, y.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Square(F32 x) => new(x.Value * x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Cube(F32 x) => new(x.Value * x.Value * x.Value);
 }

@@ -216,6 +216,31 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
         return value * TSelf.Sigmoid(u2);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Square(TSelf value) => value * value;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Cube(TSelf value) => value * value * value;
+
+    /// <summary>
+    /// x^y as exp(y log|x|), with Math.Pow's conventions where they matter for tensors: a negative base gives a real
+    /// result for an integer exponent (negative when it is odd) and NaN otherwise; x^0 = 1 and 1^y = 1 even for NaN.
+    /// The error grows with |y log x| (docs/simd-math.md); constant exponents 2 and 3 are emitted as products.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Pow(TSelf x, TSelf y)
+    {
+        var one = TSelf.Create(1f);
+        var magnitude = TSelf.Exp(y * TSelf.Log(TSelf.Abs(x)));
+        var integer = TSelf.EqualMask(TSelf.Round(y), y);
+        var half = y * TSelf.Create(0.5f);
+        var even = TSelf.EqualMask(TSelf.Round(half), half);
+        var negativeBase = TSelf.Select(integer, TSelf.Select(even, magnitude, -magnitude), TSelf.Create(float.NaN));
+        var result = TSelf.Select(TSelf.EqualMask(TSelf.Abs(x), x), magnitude, negativeBase);
+        result = TSelf.Select(TSelf.EqualMask(x, one), one, result);
+        return TSelf.Select(TSelf.EqualMask(y, TSelf.Create(0f)), one, result);
+    }
+
     /// <summary>erf per lane in double precision: not vectorised (docs/simd-math.md).</summary>
     static virtual unsafe TSelf Erf(TSelf value)
     {

@@ -25,6 +25,7 @@ public static class KernelMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Gelu(float x) => (float)ScalarMath.Gelu(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GeluTanh(float x) => (float)ScalarMath.GeluTanh(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Erf(float x) => (float)ScalarMath.Erf(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow(float x, float y) => (float)Math.Pow(x, y);
 
     /// <summary>The larger operand, NaN when either is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float x, float y) => MathF.Max(x, y);
