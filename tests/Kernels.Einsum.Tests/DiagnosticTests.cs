@@ -80,6 +80,7 @@ public class DiagnosticTests
     [InlineData("KRN0027", "input E[p], X[e]\noutput Y[p]\nY[p] = E[p] * X[e]", 1, "E")]
     [InlineData("KRN0002", "input X[p]\nouput Y[p]\nY[p] = X[p]", 2, "ouput")]
     [InlineData("KRN0005", Header + "Y[p] = log(sum[e] exp(Q[p,e]))", 3, "Q")]
+    [InlineData("KRN0018", "input U[l,j]\noutput Y[l,j]\niterate l until l == L {\n  init S[0,j] = 0\n  S[l+1,j] = S[l,j] * 0.5 + U[l,j]\n  W[] = S[l+1,j] * U[l,j]\n}\nY[l,j] = S[l,j]", 6, "W")]
     [InlineData("KRN0002", Header + "Y[p] = (X[p,e] * 2", 3, "(")]
     [InlineData("KRN0002", Header + "Y[p] = exp(X[p,e] * 2", 3, "(")]
     [InlineData("KRN0002", "input X[m]\noutput Y[m]\npartition M -> M1 x M0 with M0 = 4\niterate m1 until m1 == M1 {\n  init S[0] = 0\n  S[m1+1] = S[m1] + 1\n", 4, "{")]

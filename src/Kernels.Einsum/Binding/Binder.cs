@@ -488,6 +488,14 @@ internal sealed class Binder
             }
             dims.Add(new TensorDim(rank, (int)offset));
         }
+        // An Einsum of an 'iterate r' block runs once per step: without r on the left it would reduce over every
+        // step, the later ones not computed yet.
+        if (blockRank is not null && !seen.Contains(blockRank))
+        {
+            Report(DiagnosticDescriptors.BadTargetIndex(name.Span,
+                $"Inside 'iterate {blockRank}', an Einsum runs once per step, so its output is indexed by '{blockRank}' or '{blockRank}+1'; add '{blockRank}' to '{name.Text}' or move the Einsum out of the block."));
+            return;
+        }
 
         if (_tensors.TryGetValue(name.Text, out var existing))
         {
