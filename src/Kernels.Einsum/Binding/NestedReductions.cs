@@ -86,28 +86,25 @@ internal static class NestedReductions
             _ => Enumerable.Empty<string>(),
         });
 
-    /// <summary>Every tensor access in an expression, subscripts included.</summary>
-    private static IEnumerable<AccessSyntax> Accesses(ExpressionSyntax x) => x switch
+    /// <summary>Every node of an expression, pre-order, subscripts included.</summary>
+    private static IEnumerable<ExpressionSyntax> Nodes(ExpressionSyntax x)
     {
-        AccessSyntax a => a.Indices.SelectMany(Accesses).Prepend(a),
-        BinarySyntax b => Accesses(b.Left).Concat(Accesses(b.Right)),
-        UnarySyntax u => Accesses(u.Operand),
-        ParenthesizedSyntax p => Accesses(p.Inner),
-        CallSyntax c => c.Arguments.SelectMany(Accesses),
-        ReductionSyntax r => Accesses(r.Operand),
-        _ => Enumerable.Empty<AccessSyntax>(),
-    };
+        var children = x switch
+        {
+            AccessSyntax a => a.Indices,
+            BinarySyntax b => new[] { b.Left, b.Right },
+            UnarySyntax u => new[] { u.Operand },
+            ParenthesizedSyntax p => new[] { p.Inner },
+            CallSyntax c => c.Arguments,
+            ReductionSyntax r => new[] { r.Operand },
+            _ => (IReadOnlyList<ExpressionSyntax>)System.Array.Empty<ExpressionSyntax>(),
+        };
+        return children.SelectMany(Nodes).Prepend(x);
+    }
+
+    private static IEnumerable<AccessSyntax> Accesses(ExpressionSyntax x) => Nodes(x).OfType<AccessSyntax>();
 
     /// <summary>The lower-case names an expression uses, in subscripts and as values, in order of appearance.</summary>
-    private static IEnumerable<string> NamesIn(ExpressionSyntax x) => x switch
-    {
-        NameExpressionSyntax n when IsIndexName(n.Name.Text) => new[] { n.Name.Text },
-        AccessSyntax a => a.Indices.SelectMany(NamesIn),
-        BinarySyntax b => NamesIn(b.Left).Concat(NamesIn(b.Right)),
-        UnarySyntax u => NamesIn(u.Operand),
-        ParenthesizedSyntax p => NamesIn(p.Inner),
-        CallSyntax c => c.Arguments.SelectMany(NamesIn),
-        ReductionSyntax r => NamesIn(r.Operand),
-        _ => Enumerable.Empty<string>(),
-    };
+    private static IEnumerable<string> NamesIn(ExpressionSyntax x) =>
+        Nodes(x).OfType<NameExpressionSyntax>().Select(n => n.Name.Text).Where(IsIndexName);
 }
