@@ -89,6 +89,29 @@ public class BuiltInKernelTests
         Assert.Equal(new[] { 0.5f, 0.5f }, two);
     }
 
+    /// <summary>The two-pass cascade (log-sum-exp kept as (max, log sum)), generated as a user's kernel, is exact for any magnitude too.</summary>
+    [Fact]
+    public void Two_pass_softmax_is_exact_to_float_rounding_for_rows_of_any_magnitude()
+    {
+        var bench = new KernelBench(new[] { new KernelCase("softmax2", File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", "softmax.2pass.einsum")), Array.Empty<IReadOnlyDictionary<string, int>>()) });
+        bench.Compile();
+        var random = new Random(5);
+        foreach (var offset in new[] { 0.0, 1e4, -1e4, 1e7, 3e15, 1e30, -1e30 })
+            foreach (var n in new[] { 2, 17, 100, 1000, 4099 })
+            {
+                var x = Enumerable.Range(0, n).Select(_ => (double)(float)(offset + (random.NextDouble() * 2 - 1) * 12)).ToArray();
+                if (n == 2) x[1] = x[0];
+                var y = bench.Run(0, new Dictionary<string, int> { ["P"] = 1, ["N"] = n }, new Dictionary<string, double[]> { ["X"] = x })["Y"];
+                var max = x.Max();
+                var sum = x.Sum(v => Math.Exp(v - max));
+                for (var i = 0; i < n; i++)
+                {
+                    var expected = Math.Exp(x[i] - max) / sum;
+                    Assert.True(Math.Abs(y[i] - expected) <= 2e-7 + 1e-6 * expected, $"offset {offset}, n={n} [{i}]: {y[i]:R}, expected {expected:R}");
+                }
+            }
+    }
+
     /// <summary>Long rows (every vector path: four-vector steps, single vectors, the scalar tail) with infinities and NaN in every position class.</summary>
     [Theory]
     [InlineData(0, 5)]
