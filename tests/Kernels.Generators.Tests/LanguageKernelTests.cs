@@ -18,6 +18,21 @@ public class LanguageKernelTests
         Assert.Empty(bench.CompareAll(1e-5));
     }
 
+    /// <summary>A tensor may take the name of a size the spec never writes: the batched matmul over rank b with a
+    /// tensor B binds its batch size as B_size; the interpreter, the generated kernel and the signature agree.</summary>
+    [Fact]
+    public void A_tensor_named_like_an_unwritten_size_renames_the_size()
+    {
+        const string bmm = "input A[b,m,k], B[b,k,n]\noutput C[b,m,n]\nC[b,m,n] = A[b,m,k] * B[b,k,n]\nM[b,m] = max[n] C[b,m,n]\n";
+        var cascade = CascadeCompiler.Compile(bmm).Cascade!;
+        Assert.Equal(new[] { "B_size", "M_size", "K", "N" }, cascade.Ranks.Select(r => r.Size));
+        Assert.Equal(new[] { "A", "B", "C", "B_size", "M_size", "K", "N" }, KernelSignature.Canonical(cascade).Parameters.Select(p => p.Name));
+        var bench = new KernelBench(new[] { new KernelCase("bmm", bmm.Replace("output C[b,m,n]", "output C[b,m,n], M[b,m]"),
+            new IReadOnlyDictionary<string, int>[] { new Dictionary<string, int> { ["B_size"] = 3, ["M_size"] = 5, ["K"] = 7, ["N"] = 19 } }) });
+        bench.Compile();
+        Assert.Empty(bench.CompareAll(1e-5));
+    }
+
     /// <summary>gelu_tanh, erf and pi through the generator, every width path and the scalar tail, against the interpreter.</summary>
     [Fact]
     public void Gelu_tanh_erf_and_pi_match_the_interpreter()

@@ -46,6 +46,7 @@ internal sealed class Binder
     private readonly Dictionary<string, RankBuilder> _ranks = new(StringComparer.Ordinal);
     private readonly List<string> _rankOrder = new();
     private readonly HashSet<string> _declaredOnly = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _writtenSizes = new(StringComparer.Ordinal); // sizes the spec writes by name
     private string? _kernelName;
 
     private Binder(string source, List<Diagnostic> diagnostics)
@@ -78,6 +79,7 @@ internal sealed class Binder
         public int? DefaultSize;
         public bool IsIterative;
         public string? AliasOf;
+        public string? SizeName;
     }
 
     private sealed class EinsumItem
@@ -180,16 +182,11 @@ internal sealed class Binder
         foreach (var block in blocks) BindBlockHeader(block);
         foreach (var item in items.Where(i => !i.Syntax.IsInit)) BindTarget(item, blocks);
         foreach (var item in items.Where(i => i.Syntax.IsInit)) BindInitTarget(item, blocks);
-        // Sizes and indices are variables of the generated code, so no tensor, declared or intermediate, may share their names.
+        // Indices are variables of the generated code, so no tensor, declared or intermediate, may share their names.
         foreach (var name in _tensorOrder)
         {
-            var span = _tensors[name].Span;
-            var at = new SourceSpan(span.Start, name.Length, span.StartLine, span.StartColumn, span.StartLine, span.StartColumn + name.Length);
-            var conflict = _rankOrder.FirstOrDefault(r => SizeName(r) == name);
-            if (conflict is not null)
-                Report(DiagnosticDescriptors.NameConflict(at, $"Tensor '{name}' has the name of the size of rank '{conflict}'; rename the tensor (e.g. '{name}_')."));
-            else if (_ranks.ContainsKey(name))
-                Report(DiagnosticDescriptors.NameConflict(at, $"Tensor '{name}' has the name of the index '{name}'; rename the tensor (e.g. '{name}_') or the index."));
+            if (_ranks.ContainsKey(name))
+                Report(DiagnosticDescriptors.NameConflict(TensorNameSpan(name), $"Tensor '{name}' has the name of the index '{name}'; rename the tensor (e.g. '{name}_') or the index."));
         }
         if (HasErrors) return null;
 
@@ -202,12 +199,13 @@ internal sealed class Binder
 
         CheckCarriedTensors(blocks);
         CheckUsage();
+        RenameSizesNamedLikeTensors();
         if (HasErrors) return null;
 
         var steps = Order(items, blocks);
         if (steps is null) return null;
 
-        var ranks = _rankOrder.Select(n => _ranks[n]).Select(r => new Rank(r.Index, r.Kind, r.Root, r.PartitionOf, r.DefaultSize, r.IsIterative, r.AliasOf)).ToList();
+        var ranks = _rankOrder.Select(n => _ranks[n]).Select(r => new Rank(r.Index, r.Kind, r.Root, r.PartitionOf, r.DefaultSize, r.IsIterative, r.AliasOf) { SizeName = r.SizeName }).ToList();
         var tensors = _tensorOrder.Select(n => _tensors[n].Built!).ToList();
         return new Cascade(_kernelName ?? defaultName ?? "cascade", ranks, tensors, steps, _source);
     }
@@ -295,6 +293,7 @@ internal sealed class Binder
                 return;
             }
         }
+        foreach (var n in new[] { p.Parent, p.Outer, p.Inner }) _writtenSizes.Add(n.Text);
         var parent = p.Parent.Text.ToLowerInvariant();
         if (!_ranks.TryGetValue(parent, out var parentRank))
         {
@@ -343,6 +342,7 @@ internal sealed class Binder
     private void BindIndexAlias(IndexStatementSyntax ix)
     {
         var target = ix.Size.Text.ToLowerInvariant();
+        _writtenSizes.Add(ix.Size.Text);
         if (!IsIndexName(ix.Index.Text))
         {
             Report(DiagnosticDescriptors.RankMismatch(ix.Index.Span, $"Indices are lower case; write 'index {ix.Index.Text.ToLowerInvariant()} in {ix.Size.Text}'."));
@@ -364,6 +364,36 @@ internal sealed class Binder
     }
 
     private string SizeName(string index) => (_ranks.TryGetValue(index, out var r) && r.AliasOf is not null ? r.AliasOf : index).ToUpperInvariant();
+
+    private SourceSpan TensorNameSpan(string name)
+    {
+        var span = _tensors[name].Span;
+        return new SourceSpan(span.Start, name.Length, span.StartLine, span.StartColumn, span.StartLine, span.StartColumn + name.Length);
+    }
+
+    /// <summary>
+    /// Sizes are variables (and parameters) of the generated code too. A tensor may take the name of a
+    /// size the spec never writes (<c>B</c> in a batched matmul over rank <c>b</c>): the size is then
+    /// called <c>B_size</c>. A size the spec writes (a subscript, a filter, a stop condition, a
+    /// partition or an index alias) keeps its name, so a tensor named like it is KRN0027.
+    /// </summary>
+    private void RenameSizesNamedLikeTensors()
+    {
+        foreach (var name in _tensorOrder)
+        {
+            var conflict = _rankOrder.FirstOrDefault(r => _ranks[r].AliasOf is null && SizeName(r) == name);
+            if (conflict is null) continue;
+            var renamed = name + "_size";
+            if (_writtenSizes.Contains(name))
+                Report(DiagnosticDescriptors.NameConflict(TensorNameSpan(name), $"Tensor '{name}' has the name of the size of rank '{conflict}', which the spec uses; rename the tensor (e.g. '{name}_')."));
+            else if (_tensors.ContainsKey(renamed))
+                Report(DiagnosticDescriptors.NameConflict(TensorNameSpan(name), $"Tensor '{name}' has the name of the size of rank '{conflict}', which would then be called '{renamed}', also a tensor; rename one of the tensors."));
+            else
+                _ranks[conflict].SizeName = renamed;
+        }
+        foreach (var alias in _rankOrder.Select(r => _ranks[r]).Where(r => r.AliasOf is not null))
+            alias.SizeName = _ranks[alias.AliasOf!].SizeName;
+    }
 
     private static IEnumerable<AccessSyntax> Accesses(ExpressionSyntax e)
     {
@@ -624,7 +654,11 @@ internal sealed class Binder
             case NameExpressionSyntax name:
                 var text = name.Name.Text;
                 if (_ranks.ContainsKey(text)) return new IndexVariable(text);
-                if (text.Length > 0 && char.IsUpper(text[0]) && _ranks.ContainsKey(text.ToLowerInvariant())) return new IndexSize(text);
+                if (text.Length > 0 && char.IsUpper(text[0]) && _ranks.ContainsKey(text.ToLowerInvariant()))
+                {
+                    _writtenSizes.Add(text);
+                    return new IndexSize(text);
+                }
                 Report(DiagnosticDescriptors.UnknownName(name.Span, text, IsIndexName(text)
                     ? $"a subscript uses the index of a rank declared on a tensor (e.g. 'p' in 'input Q[p,e]')"
                     : $"a size is the upper-case name of a rank ('{text.ToLowerInvariant()}' would need to appear as a rank)"));

@@ -15,12 +15,14 @@ public sealed class CascadeShapes
     private readonly Dictionary<string, long> _rankSizes;
     private readonly Dictionary<string, long[]> _extents;
     private readonly Dictionary<string, long> _steps;
+    private readonly Dictionary<string, string> _sizeNames;
 
-    private CascadeShapes(Dictionary<string, long> rankSizes, Dictionary<string, long[]> extents, Dictionary<string, long> steps)
+    private CascadeShapes(Dictionary<string, string> sizeNames, Dictionary<string, long> rankSizes, Dictionary<string, long[]> extents, Dictionary<string, long> steps)
     {
         _rankSizes = rankSizes;
         _extents = extents;
         _steps = steps;
+        _sizeNames = sizeNames;
     }
 
     /// <summary>The sizes the caller must bind (upper-case names), with the default where the spec gives one.</summary>
@@ -63,7 +65,7 @@ public sealed class CascadeShapes
             rankSizes[alias.Index] = rankSizes[alias.AliasOf!];
 
         var extents = cascade.Tensors.ToDictionary(t => t.Name, t => t.Dims.Select(d => rankSizes[d.Rank] + d.Offset).ToArray(), StringComparer.Ordinal);
-        var shapes = new CascadeShapes(rankSizes, extents, new Dictionary<string, long>(StringComparer.Ordinal));
+        var shapes = new CascadeShapes(cascade.Ranks.ToDictionary(r => r.Index, r => r.AliasOf is null ? r.Size : r.Index.ToUpperInvariant(), StringComparer.Ordinal), rankSizes, extents, new Dictionary<string, long>(StringComparer.Ordinal));
         foreach (var block in cascade.Blocks)
         {
             var limit = rankSizes[block.Rank];
@@ -109,5 +111,5 @@ public sealed class CascadeShapes
         _ => throw new InvalidOperationException("unknown index expression"),
     };
 
-    public override string ToString() => string.Join(", ", _rankSizes.Select(p => p.Key.ToUpperInvariant() + "=" + p.Value.ToString(CultureInfo.InvariantCulture)));
+    public override string ToString() => string.Join(", ", _rankSizes.Select(p => _sizeNames[p.Key] + "=" + p.Value.ToString(CultureInfo.InvariantCulture)));
 }

@@ -43,7 +43,11 @@ public enum ReduceOperator
 /// <remarks>An alias (<c>index s in T</c>) is a second index over another rank's size; <see cref="AliasOf"/> names that rank.</remarks>
 public sealed record Rank(string Index, RankKind Kind, string Root, string? PartitionOf, int? DefaultSize, bool IsIterative, string? AliasOf = null)
 {
-    public string Size => (AliasOf ?? Index).ToUpperInvariant();
+    /// <summary>The size's name: the upper-case index (<c>M</c> for <c>m</c>), or <c>B_size</c> when a tensor is named <c>B</c>.</summary>
+    public string Size => SizeName ?? (AliasOf ?? Index).ToUpperInvariant();
+
+    /// <summary>Set by the binder when a tensor takes the upper-case name, which the spec then never writes as a size.</summary>
+    public string? SizeName { get; init; }
 }
 
 /// <summary>One dimension of a tensor: the rank it ranges over and an offset (a tensor written at

@@ -74,7 +74,7 @@ public static class HlsEmitter
         var inputs = cascade.Inputs.ToList();
         var outputs = cascade.Outputs.ToList();
         w.AppendLine($"// HLS C++ for kernel '{cascade.Name}', emitted by Kernels.Hardware.Fpga.HlsEmitter.");
-        w.AppendLine($"// Sizes: {string.Join(", ", shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).Select(p => p.Key.ToUpperInvariant() + "=" + p.Value.ToString(CultureInfo.InvariantCulture)))}; reuse factor {options.ReuseFactor}.");
+        w.AppendLine($"// Sizes: {string.Join(", ", shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).Select(p => cascade.Rank(p.Key).Size + "=" + p.Value.ToString(CultureInfo.InvariantCulture)))}; reuse factor {options.ReuseFactor}.");
         w.AppendLine($"// {passes.Count} pass(es) over rank '{root}', one function each; the top function calls them in order.");
         w.AppendLine("#include <cmath>");
         w.AppendLine();
@@ -83,7 +83,7 @@ public static class HlsEmitter
         w.AppendLine($"typedef {options.DataType} data_t;");
         w.AppendLine();
         foreach (var p in shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null))
-            w.AppendLine($"static const long {p.Key.ToUpperInvariant()} = {p.Value.ToString(CultureInfo.InvariantCulture)};");
+            w.AppendLine($"static const long {cascade.Rank(p.Key).Size} = {p.Value.ToString(CultureInfo.InvariantCulture)};");
         w.AppendLine($"static const int REUSE_FACTOR = {options.ReuseFactor};");
         w.AppendLine();
         w.AppendLine(Helpers);
@@ -140,7 +140,7 @@ public static class HlsEmitter
         w.AppendLine();
         w.AppendLine($"}} // namespace {ns}");
         return new HlsDesign(cascade.Name, ns, top, w.ToString(), functions, buffers, inputs, outputs,
-            shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).ToDictionary(p => p.Key.ToUpperInvariant(), p => p.Value),
+            shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).ToDictionary(p => cascade.Rank(p.Key).Size, p => p.Value),
             inputs.Concat(outputs).ToDictionary(t => t.Name, t => shapes.ElementCount(t.Name)), options);
     }
 

@@ -142,7 +142,7 @@ public static class SpatialArrayModel
         var util2 = Utilisation(costs.Where(c => c.Array == target.Array2D.Name).Sum(c => c.Cycles), runCycles);
         var util1 = Utilisation(costs.Where(c => c.Array == target.Array1D.Name).Sum(c => c.Cycles), runCycles);
         var energy = Energy(cascade, shapes, target, costs, runCycles, dramBytes, instances);
-        return new SpatialResult(target.Name, cascade.Name, shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).ToDictionary(p => p.Key.ToUpperInvariant(), p => p.Value),
+        return new SpatialResult(target.Name, cascade.Name, shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).ToDictionary(p => cascade.Rank(p.Key).Size, p => p.Value),
             instances, costs, phases, cycles, computeSeconds, memorySeconds, latency, dramBytes, traffic, util2, util1, energy);
     }
 
