@@ -86,7 +86,13 @@ public sealed class CascadeShapes
 
     public long RankSize(string index) => _rankSizes[index];
 
-    public long SizeValue(string size) => _rankSizes[size.ToLowerInvariant()];
+    /// <summary>The value of a size by its name (<c>M</c>, or <c>B_size</c> when a tensor took the name <c>B</c>).</summary>
+    public long SizeValue(string size)
+    {
+        foreach (var pair in _sizeNames)
+            if (pair.Value == size) return _rankSizes[pair.Key];
+        return _rankSizes[size.ToLowerInvariant()];
+    }
 
     public IReadOnlyList<long> Extents(string tensor) => _extents[tensor];
 
