@@ -1,0 +1,199 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace Kernels.Runtime;
+
+/// <summary>
+/// The contraction micro-kernel: <c>C[i, j] = alpha * sum_k A[i, k] * B[k, j]</c> for <c>i &lt; m</c>, <c>j &lt; n</c>,
+/// overwriting C. Generated kernels call it for an Einsum that sums a product of two tensors over one rank (the
+/// contraction idiom), with each operand addressed by its strides, so any layout of A is read in place.
+/// </summary>
+/// <remarks>
+/// <para>Register blocking: <see cref="RowTile"/> rows of C by two vectors are held in
+/// twelve registers while k runs; each step loads two vectors of B's row k and broadcasts one element of A per row,
+/// so twelve fused multiply-adds cost eight loads. Rows past the last full tile run one at a time; columns past the
+/// last pair of vectors run one vector, then one element, at a time. The sum runs in k order for every element.</para>
+/// <para>B is read with j contiguous. When its j stride is not 1 (B stored with k innermost) it is first copied into a
+/// per-thread panel with j contiguous: that costs k*n moves per call, so the generator prefers a layout of B in which
+/// j is innermost.</para>
+/// </remarks>
+public static unsafe class Gemm
+{
+    /// <summary>Rows of C per register tile.</summary>
+    public const int RowTile = 6;
+
+    [ThreadStatic] private static float[]? t_panel;
+
+    /// <param name="m">Rows of C (the extent of i).</param>
+    /// <param name="n">Columns of C (the extent of j).</param>
+    /// <param name="k">The extent of the summed rank.</param>
+    /// <param name="alpha">A factor applied to every sum.</param>
+    /// <param name="a">A[0, 0].</param>
+    /// <param name="aRow">Elements between A[i, k] and A[i+1, k].</param>
+    /// <param name="aCol">Elements between A[i, k] and A[i, k+1].</param>
+    /// <param name="b">B[0, 0].</param>
+    /// <param name="bRow">Elements between B[k, j] and B[k+1, j].</param>
+    /// <param name="bCol">Elements between B[k, j] and B[k, j+1].</param>
+    /// <param name="c">C[0, 0]; C[i, j] is at <c>c + i * cRow + j</c>.</param>
+    /// <param name="cRow">Elements between C[i, j] and C[i+1, j].</param>
+    public static void Run<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, nint bCol, float* c, nint cRow)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0)
+        {
+            for (var i = 0; i < m; i++) new Span<float>(c + i * cRow, n).Clear();
+            return;
+        }
+        if (bCol != 1 && n > 1)
+        {
+            var need = (long)k * n;
+            var panel = t_panel;
+            if (panel is null || panel.Length < need) t_panel = panel = new float[Math.Max(need, 4096)];
+            fixed (float* packed = panel)
+            {
+                // Read B along k (contiguous when B is stored k-innermost), write the panel along j.
+                for (var j = 0; j < n; j++)
+                {
+                    var source = b + j * bCol;
+                    var target = packed + j;
+                    for (var kk = 0; kk < k; kk++) target[(nint)kk * n] = source[kk * bRow];
+                }
+                Rows<TV>(m, n, k, alpha, a, aRow, aCol, packed, n, c, cRow);
+            }
+            return;
+        }
+        Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow);
+    }
+
+    private static void Rows<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var i = 0;
+        for (; i + RowTile <= m; i += RowTile)
+            Tile6<TV>(n, k, alpha, a + i * aRow, aRow, aCol, b, bRow, c + i * cRow, cRow);
+        for (; i < m; i++)
+            Tile1<TV>(n, k, alpha, a + i * aRow, aCol, b, bRow, c + i * cRow);
+    }
+
+    /// <summary>Six rows of C: pairs of vectors, then single vectors, then single columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6<TV>(int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var w = TV.Count;
+        var scale = TV.Create(alpha);
+        float* a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow, a4 = a + 4 * aRow, a5 = a + 5 * aRow;
+        var j = 0;
+        for (; j + 2 * w <= n; j += 2 * w)
+        {
+            TV c00 = TV.Create(0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+            TV c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+            {
+                var b0 = TV.Load(bk);
+                var b1 = TV.Load(bk + w);
+                var x = TV.Create(a0[ak]);
+                c00 = TV.MultiplyAdd(x, b0, c00);
+                c01 = TV.MultiplyAdd(x, b1, c01);
+                x = TV.Create(a1[ak]);
+                c10 = TV.MultiplyAdd(x, b0, c10);
+                c11 = TV.MultiplyAdd(x, b1, c11);
+                x = TV.Create(a2[ak]);
+                c20 = TV.MultiplyAdd(x, b0, c20);
+                c21 = TV.MultiplyAdd(x, b1, c21);
+                x = TV.Create(a3[ak]);
+                c30 = TV.MultiplyAdd(x, b0, c30);
+                c31 = TV.MultiplyAdd(x, b1, c31);
+                x = TV.Create(a4[ak]);
+                c40 = TV.MultiplyAdd(x, b0, c40);
+                c41 = TV.MultiplyAdd(x, b1, c41);
+                x = TV.Create(a5[ak]);
+                c50 = TV.MultiplyAdd(x, b0, c50);
+                c51 = TV.MultiplyAdd(x, b1, c51);
+            }
+            var cj = c + j;
+            TV.Store(cj, c00 * scale); TV.Store(cj + w, c01 * scale); cj += cRow;
+            TV.Store(cj, c10 * scale); TV.Store(cj + w, c11 * scale); cj += cRow;
+            TV.Store(cj, c20 * scale); TV.Store(cj + w, c21 * scale); cj += cRow;
+            TV.Store(cj, c30 * scale); TV.Store(cj + w, c31 * scale); cj += cRow;
+            TV.Store(cj, c40 * scale); TV.Store(cj + w, c41 * scale); cj += cRow;
+            TV.Store(cj, c50 * scale); TV.Store(cj + w, c51 * scale);
+        }
+        for (; j + w <= n; j += w)
+        {
+            TV c0 = TV.Create(0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+            {
+                var b0 = TV.Load(bk);
+                c0 = TV.MultiplyAdd(TV.Create(a0[ak]), b0, c0);
+                c1 = TV.MultiplyAdd(TV.Create(a1[ak]), b0, c1);
+                c2 = TV.MultiplyAdd(TV.Create(a2[ak]), b0, c2);
+                c3 = TV.MultiplyAdd(TV.Create(a3[ak]), b0, c3);
+                c4 = TV.MultiplyAdd(TV.Create(a4[ak]), b0, c4);
+                c5 = TV.MultiplyAdd(TV.Create(a5[ak]), b0, c5);
+            }
+            var cj = c + j;
+            TV.Store(cj, c0 * scale); cj += cRow;
+            TV.Store(cj, c1 * scale); cj += cRow;
+            TV.Store(cj, c2 * scale); cj += cRow;
+            TV.Store(cj, c3 * scale); cj += cRow;
+            TV.Store(cj, c4 * scale); cj += cRow;
+            TV.Store(cj, c5 * scale);
+        }
+        if (j < n)
+            for (var r = 0; r < RowTile; r++)
+                Columns(j, n, k, alpha, a + r * aRow, aCol, b, bRow, c + r * cRow);
+    }
+
+    /// <summary>One row of C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1<TV>(int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var w = TV.Count;
+        var scale = TV.Create(alpha);
+        var j = 0;
+        for (; j + 2 * w <= n; j += 2 * w)
+        {
+            TV c0 = TV.Create(0f), c1 = c0;
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+            {
+                var x = TV.Create(a[ak]);
+                c0 = TV.MultiplyAdd(x, TV.Load(bk), c0);
+                c1 = TV.MultiplyAdd(x, TV.Load(bk + w), c1);
+            }
+            TV.Store(c + j, c0 * scale);
+            TV.Store(c + j + w, c1 * scale);
+        }
+        for (; j + w <= n; j += w)
+        {
+            var c0 = TV.Create(0f);
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+                c0 = TV.MultiplyAdd(TV.Create(a[ak]), TV.Load(bk), c0);
+            TV.Store(c + j, c0 * scale);
+        }
+        if (j < n) Columns(j, n, k, alpha, a, aCol, b, bRow, c);
+    }
+
+    /// <summary>Columns [j, n) of one row, one element at a time, fused as the vector lanes are.</summary>
+    private static void Columns(int j, int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c)
+    {
+        for (; j < n; j++)
+        {
+            var sum = 0f;
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol) sum = MathF.FusedMultiplyAdd(a[ak], *bk, sum);
+            c[j] = sum * alpha;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Kernels.Runtime;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>
+/// The contraction micro-kernel against a double-precision loop: every row count up to two register tiles and one
+/// more, every column count up to two pairs of vectors and one more (every tail), several depths, A row- or
+/// column-major, B with j contiguous or k contiguous (the packed path), at every width.
+/// </summary>
+public unsafe class GemmTests
+{
+    public static TheoryData<string> Widths => new() { "V512", "V256", "V128", "F32" };
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Every_tile_and_tail_matches_a_scalar_loop(string width)
+    {
+        var count = width switch { "V512" => V512.Count, "V256" => V256.Count, "V128" => V128.Count, _ => F32.Count };
+        var random = new Random(7);
+        var failures = new List<string>();
+        var cases = 0;
+        foreach (var m in Enumerable.Range(0, 2 * Gemm.RowTile + 2))
+        foreach (var n in Enumerable.Range(0, 4 * count + 2).Where(x => x <= 2 * count + 1 || x % count <= 1 || x == 4 * count + 1))
+        foreach (var k in new[] { 0, 1, 3, 17 })
+        foreach (var aColumnMajor in new[] { false, true })
+        foreach (var bKInner in new[] { false, true })
+        {
+            var a = Enumerable.Range(0, m * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            var b = Enumerable.Range(0, k * n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            var c = Enumerable.Repeat(float.NaN, m * (n + 3)).ToArray(); // a row stride wider than n: stores stay inside their row
+            const float alpha = 0.75f;
+            nint aRow = aColumnMajor ? 1 : k, aCol = aColumnMajor ? m : 1;
+            nint bRow = bKInner ? 1 : n, bCol = bKInner ? k : 1;
+            fixed (float* pa = a, pb = b, pc = c)
+            {
+                switch (width)
+                {
+                    case "V512": Gemm.Run<V512>(m, n, k, alpha, pa, aRow, aCol, pb, bRow, bCol, pc, n + 3); break;
+                    case "V256": Gemm.Run<V256>(m, n, k, alpha, pa, aRow, aCol, pb, bRow, bCol, pc, n + 3); break;
+                    case "V128": Gemm.Run<V128>(m, n, k, alpha, pa, aRow, aCol, pb, bRow, bCol, pc, n + 3); break;
+                    default: Gemm.Run<F32>(m, n, k, alpha, pa, aRow, aCol, pb, bRow, bCol, pc, n + 3); break;
+                }
+            }
+            cases++;
+            for (var i = 0; i < m; i++)
+            for (var j = 0; j < n + 3; j++)
+            {
+                var actual = c[i * (n + 3) + j];
+                if (j >= n)
+                {
+                    if (!float.IsNaN(actual)) failures.Add($"m={m} n={n} k={k}: wrote C[{i},{j}] past the row");
+                    continue;
+                }
+                double expected = 0, magnitude = 0;
+                for (var kk = 0; kk < k; kk++)
+                {
+                    var product = (double)a[i * aRow + kk * aCol] * b[kk * bRow + j * bCol];
+                    expected += product;
+                    magnitude += Math.Abs(product);
+                }
+                expected *= alpha;
+                if (Math.Abs(actual - expected) > 1e-6 * (magnitude + 1) || float.IsNaN(actual))
+                    failures.Add($"m={m} n={n} k={k} aColumnMajor={aColumnMajor} bKInner={bKInner}: C[{i},{j}] = {actual}, expected {expected}");
+            }
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases} cases failed, e.g.:\n" + string.Join("\n", failures.Take(10)));
+    }
+}
