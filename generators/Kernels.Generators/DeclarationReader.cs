@@ -43,6 +43,7 @@ internal static class DeclarationReader
         if (attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string s) spec = s;
         string? specFile = null, parallelRank = null;
         var maxDop = 0;
+        var rowBlocking = 0;
         foreach (var named in attribute.NamedArguments)
         {
             switch (named.Key)
@@ -50,6 +51,7 @@ internal static class DeclarationReader
                 case "SpecFile": specFile = named.Value.Value as string; break;
                 case "ParallelRank": parallelRank = named.Value.Value as string; break;
                 case "MaxDegreeOfParallelism": maxDop = named.Value.Value is int i ? i : 0; break;
+                case "RowBlocking": rowBlocking = named.Value.Value is int b ? b : 0; break;
             }
         }
 
@@ -79,6 +81,7 @@ internal static class DeclarationReader
             specFile,
             maxDop,
             parallelRank,
+            rowBlocking,
             LocationInfo.From(syntax.Identifier.GetLocation()),
             LocationInfo.From(attributeSyntax?.GetLocation()),
             descriptorTaken,

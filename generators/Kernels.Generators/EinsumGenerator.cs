@@ -253,7 +253,10 @@ public sealed class EinsumGenerator : IIncrementalGenerator
         if (!ok) return null;
         return new KernelSignature(model.Namespace, model.ContainingTypes.Select(t => new ContainingType(t.Keyword, t.Name)).ToList(),
             model.Accessibility, model.MethodName, parameters, model.MaxDegreeOfParallelism,
-            model.ParallelRank is { } pr && KernelPlanner.CanSlice(cascade, pr) ? pr : null, null);
+            model.ParallelRank is { } pr && KernelPlanner.CanSlice(cascade, pr) ? pr : null, null)
+        {
+            RowBlocks = model.RowBlocking switch { 1 => false, 2 => true, _ => null },
+        };
     }
 
     private static string Display(string type) => type.Replace("global::System.", string.Empty);

@@ -78,6 +78,7 @@ internal sealed record DeclarationModel(
     string? SpecFile,
     int MaxDegreeOfParallelism,
     string? ParallelRank,
+    int RowBlocking,
     LocationInfo? MethodLocation,
     LocationInfo? AttributeLocation,
     bool DescriptorNameTaken,

@@ -33,4 +33,22 @@ public sealed class EinsumAttribute : Attribute
 
     /// <summary>The rank whose points are split across threads; by default the planner chooses.</summary>
     public string? ParallelRank { get; set; }
+
+    /// <summary>How each thread walks its rows of the parallel rank; by default the planner chooses. A schedule
+    /// choice: every choice gives the same results to float rounding.</summary>
+    public RowBlocking RowBlocking { get; set; }
+}
+
+/// <summary>How each thread walks its rows of the parallel rank (<see cref="EinsumAttribute.RowBlocking"/>).</summary>
+public enum RowBlocking
+{
+    /// <summary>The planner chooses: blocks of rows when a contraction has the parallel rank as its row rank (so it is
+    /// a matrix product per block, not a matrix-vector product per row), else one row at a time.</summary>
+    Auto = 0,
+
+    /// <summary>The whole cascade for one row, then the next: each row's scratch stays small.</summary>
+    PerRow = 1,
+
+    /// <summary>Each Einsum for a block of rows, then the next Einsum; the block is sized to the cache at run time.</summary>
+    Blocked = 2,
 }

@@ -9,7 +9,13 @@ using Kernels.Einsum.Ir;
 namespace Kernels.Generators.Tests;
 
 /// <summary>One kernel to generate: a spec and the runs to compare against the interpreter.</summary>
-public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null);
+/// <param name="Name">Names the case in failures.</param>
+/// <param name="Spec">The cascade.</param>
+/// <param name="Sizes">The sizes of each run.</param>
+/// <param name="InputScale">The inputs are uniform in [-InputScale, InputScale].</param>
+/// <param name="Scalars">Values of scalar inputs; random when absent.</param>
+/// <param name="RowBlocking">The schedule's choice for the rows of the parallel rank: Auto, PerRow or Blocked.</param>
+public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null, string RowBlocking = "Auto");
 
 /// <summary>
 /// Puts many cascades into one user compilation (one [Einsum] method each, plus a wrapper that takes
@@ -38,7 +44,7 @@ public sealed class KernelBench
         {
             var (c, _, sig) = _kernels[i];
             var spec = c.Spec.Replace("\"", "\"\"");
-            sb.Append($"    [Einsum(@\"{spec}\")]\n");
+            sb.Append(c.RowBlocking == "Auto" ? $"    [Einsum(@\"{spec}\")]\n" : $"    [Einsum(@\"{spec}\", RowBlocking = RowBlocking.{c.RowBlocking})]\n");
             sb.Append($"    public static partial void Kernel{i}({string.Join(", ", sig.Parameters.Select(p => CSharpKernelEmitter.ParameterType(p.Kind) + " " + CSharpKernelEmitter.Id(p.Name)))});\n");
             var args = new List<string>();
             int t = 0, s = 0, z = 0;

@@ -19,6 +19,8 @@ public class RandomCascadeTests
         Assert.True(cases.Count(c => c.Spec.Contains("partition")) >= 20);
         Assert.True(cases.Count(c => c.Spec.Contains("where")) >= 20);
         Assert.True(plans.Count(p => p.SliceRank is not null) >= 20);
+        Assert.True(plans.Count(p => p.RowBlocks) >= 10, $"{plans.Count(p => p.RowBlocks)} plans block rows");
+        Assert.True(cases.Count(c => c.RowBlocking == "Blocked") >= 50 && cases.Count(c => c.RowBlocking == "PerRow") >= 50);
         var bench = new KernelBench(cases);
         bench.Compile();
         var failures = bench.CompareAll(Tolerance, seed: 7);

@@ -22,17 +22,22 @@ public static class RandomCascades
         while (made < count && attempts < count * 20)
         {
             attempts++;
-            var (spec, sizes) = One(random, made);
+            var (spec, sizes) = One(random, new Random(seed * 17 + attempts), made);
             var compiled = CascadeCompiler.Compile(spec);
             if (!compiled.Success) continue;
             var required = Kernels.Einsum.Interpretation.CascadeShapes.RequiredSizes(compiled.Cascade!).Where(s => s.Default is null).Select(s => s.Size).ToHashSet();
             var bound = sizes.Where(p => required.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
             made++;
-            yield return new KernelCase($"random{made}", spec, new[] { bound });
+            // A random schedule for the rows of the parallel rank, drawn apart from the cascade's own stream.
+            var schedule = new[] { "Auto", "PerRow", "Blocked" }[new Random(seed * 31 + made).Next(3)];
+            yield return new KernelCase($"random{made}", spec, new[] { bound }, RowBlocking: schedule);
         }
     }
 
-    private static (string Spec, Dictionary<string, int> Sizes) One(Random random, int id)
+    /// <param name="random">The cascade's stream.</param>
+    /// <param name="extra">A second stream for the parts added later (a contraction), so the first stream's cascades stay as they were.</param>
+    /// <param name="id">Names the kernel.</param>
+    private static (string Spec, Dictionary<string, int> Sizes) One(Random random, Random extra, int id)
     {
         var ranks = Ranks.OrderBy(_ => random.Next()).Take(random.Next(2, 5)).ToList();
         var sizes = ranks.ToDictionary(r => r.ToUpperInvariant(), _ => random.NextDouble() < 0.6 ? random.Next(1, 10) : random.Next(10, 41));
@@ -107,6 +112,7 @@ public static class RandomCascades
             last = name;
             lastDims = outDims;
         }
+        if (extra.NextDouble() < 0.35) Contraction(extra, sizes, decls, body);
         // The output copies the last intermediate, so intermediates are exercised as such.
         decls.Add($"output Y[{string.Join(",", lastDims)}]");
         body.Append($"Y[{string.Join(",", lastDims)}] = {last}[{string.Join(",", lastDims)}] + 1\n");
@@ -118,6 +124,35 @@ public static class RandomCascades
         }
         sb.Append(string.Join("\n", decls)).Append('\n').Append(body);
         return (sb.ToString(), sizes);
+    }
+
+    /// <summary>
+    /// A contraction <c>CC = sum[k] CA * B * factor</c> with an optional batch rank, every operand's dimensions in a
+    /// random order, B an input or a transposed intermediate copy, and the column rank innermost in C or not.
+    /// </summary>
+    private static void Contraction(Random r, Dictionary<string, int> sizes, List<string> decls, StringBuilder body)
+    {
+        var names = Ranks.OrderBy(_ => r.Next()).ToList();
+        string i = names[0], j = names[1], k = names[2];
+        var b = r.NextDouble() < 0.4 ? names[3] : null;
+        foreach (var x in new[] { i, j, k, b })
+            if (x is not null && !sizes.ContainsKey(x.ToUpperInvariant())) sizes[x.ToUpperInvariant()] = r.Next(1, 30);
+        string Perm(params string?[] d) => string.Join(",", d.Where(x => x is not null).OrderBy(_ => r.Next()));
+        var a = Perm(b, i, k);
+        var bIn = Perm(b, k, j);
+        var c = r.NextDouble() < 0.7 ? string.Join(",", new[] { Perm(b, i), j }.Where(x => x.Length > 0)) : Perm(b, i, j);
+        decls.Add($"input CA[{a}], CB[{bIn}]");
+        var bRead = $"CB[{bIn}]";
+        if (r.NextDouble() < 0.5)
+        {
+            var t = Perm(b, k, j);
+            body.Append($"CT[{t}] = CB[{bIn}] * 0.5\n");
+            bRead = $"CT[{t}]";
+        }
+        var factor = r.Next(3) switch { 0 => "", 1 => " * 0.25", _ => $" * rsqrt({k.ToUpperInvariant()})" };
+        body.Append($"CC[{c}] = CA[{a}] * {bRead}{factor}\n");
+        decls.Add($"output CY[{c}]");
+        body.Append($"CY[{c}] = CC[{c}] + 1\n");
     }
 
     private static string Unary(Random random, string x) => random.Next(8) switch

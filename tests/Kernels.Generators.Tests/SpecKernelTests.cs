@@ -7,7 +7,11 @@ public class SpecKernelTests
 
     private static Dictionary<string, int> S(params (string, int)[] sizes) => sizes.ToDictionary(p => p.Item1, p => p.Item2);
 
-    public static IEnumerable<KernelCase> Cases()
+    /// <summary>Every spec under each row schedule: the planner's choice, one row at a time and blocks of rows.</summary>
+    public static IEnumerable<KernelCase> Cases() =>
+        Specs().SelectMany(c => new[] { c, c with { Name = c.Name + ".perrow", RowBlocking = "PerRow" }, c with { Name = c.Name + ".blocked", RowBlocking = "Blocked" } });
+
+    private static IEnumerable<KernelCase> Specs()
     {
         var attention = new[] { S(("P", 5), ("M", 128), ("E", 64), ("F", 64)), S(("P", 37), ("M", 100), ("E", 19), ("F", 33)), S(("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("P", 3), ("M", 0), ("E", 4), ("F", 5)) };
         foreach (var name in new[] { "attention.3pass", "attention.2pass", "attention.fusemax" })

@@ -94,8 +94,8 @@ public static class CSharpKernelEmitter
             _c = cascade;
             _sig = signature;
             _w = writer;
-            _dense = KernelPlanner.Plan(cascade, assumeDivisible: true, signature.ParallelRank);
-            _general = KernelPlanner.Plan(cascade, assumeDivisible: false, signature.ParallelRank);
+            _dense = KernelPlanner.Plan(cascade, assumeDivisible: true, signature.ParallelRank, signature.RowBlocks);
+            _general = KernelPlanner.Plan(cascade, assumeDivisible: false, signature.ParallelRank, signature.RowBlocks);
             _twoPlans = _dense.AssumesDivisible && !_dense.SameLoweringAs(_general);
             _plan = _dense;
             _kernelClass = "__" + signature.MethodName + "Kernel";
@@ -150,7 +150,8 @@ public static class CSharpKernelEmitter
                     if (!read.Dims.Select(d => d.Rank).SequenceEqual(y.Dims.Select(d => d.Rank))) continue;
                     var writers = order.Where(e => e.Output.Name == read.Name).ToList();
                     if (writers.Count != 1 || !Plain(writers[0]) || writers[0].Reduction is not null) continue;
-                    if (plans.Any(p => p.Storage[read.Name].HasPresence || p.Einsums[writers[0].Id].Lowering == EinsumLowering.Exact)) continue;
+                    if (plans.Any(p => p.Storage[read.Name].HasPresence || p.Storage[read.Name].Order is not null || p.Einsums[writers[0].Id].Lowering == EinsumLowering.Exact)) continue;
+                    if (plans.Any(p => order.Any(e => p.Einsums[e.Id].Lowering == EinsumLowering.Contraction && (e.Output.Name == read.Name || Reads(e.Body).Any(r => r.Tensor.Name == read.Name))))) continue;
                     // Read only at Y's own point by Y's writer, and by nothing after it.
                     var point = string.Join(",", wy.OutputIndices);
                     if (Reads(wy.Body).Any(r => r.Tensor.Name == read.Name && string.Join(",", r.Indices) != point)) continue;
@@ -387,7 +388,7 @@ public static class CSharpKernelEmitter
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var s in plans.SelectMany(p => p.Storage.Values).Where(s => s.Home != TensorHome.Argument && !IsAlias(s.Tensor)))
             {
-                var count = StorageCount(s);
+                var count = StorageCount(s, $"{Rt}.KernelRuntime.MaxRowBlock");
                 if (count == "1L" || !seen.Add(count + " " + s.Tensor.Name)) continue;
                 var kept = Enumerable.Range(0, s.Dims.Count).Where(d => s.Dims[d] == DimStorage.Kept).Select(d => RankOf(s.Tensor.Dims[d].Rank)).ToList();
                 var parameters = kept.Select(r => r.Kind == RankKind.PartitionOuter ? RankOf(r.PartitionOf!).Size : r.Size)
@@ -448,9 +449,19 @@ public static class CSharpKernelEmitter
                 _w.Line($"/// <summary>The Einsums that keep {sr}, for {sr} in [_start, _end).</summary>");
                 _w.Open($"private static void _{name}Slice<_TV>(_Args _a, int _start, int _end) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
                 Unpack(plan, includeSliceLocal: true);
+                if (plan.RowBlocks)
+                {
+                    var perRow = local.Select(x => StorageCount(x, "1")).DefaultIfEmpty("0L");
+                    _w.Line($"int _PB = {Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }}); // rows of {sr} per block, sized to the cache");
+                }
                 foreach (var x in local) Allocate(x, null);
                 _w.Open("try");
-                _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
+                if (plan.RowBlocks)
+                {
+                    _w.Open($"for (int _pb = _start; _pb < _end; _pb += _PB)");
+                    _w.Line($"int _pe = global::System.Math.Min(_pb + _PB, _end); // this block is {sr} in [_pb, _pe)");
+                }
+                else _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
                 EmitSteps(plan.Sliced);
                 _w.Close();
                 _w.Close();
@@ -484,13 +495,16 @@ public static class CSharpKernelEmitter
             if (_c.Blocks.Any()) _w.Line(string.Join(" ", _c.Blocks.Select(b => $"int {StepsName(b)} = _a.{StepsName(b)};")));
         }
 
-        private string StorageCount(TensorStorage s)
+        /// <param name="s">The tensor's storage.</param>
+        /// <param name="block">The extent of a blocked dimension: the block's rows (<c>_PB</c>), or the most a block holds.</param>
+        private string StorageCount(TensorStorage s, string block = "_PB")
         {
             var parts = new List<string>();
             for (var d = 0; d < s.Dims.Count; d++)
             {
                 if (s.Dims[d] == DimStorage.Kept) parts.Add(Extent(s.Tensor.Dims[d]));
                 else if (s.Dims[d] == DimStorage.Rolling) parts.Add("2");
+                else if (s.Dims[d] == DimStorage.Blocked && block != "1") parts.Add(block);
             }
             return Elements(parts);
         }
@@ -502,6 +516,7 @@ public static class CSharpKernelEmitter
             {
                 DimStorage.Dropped => $"{d}: not stored",
                 DimStorage.Rolling => $"{d}: two slots",
+                DimStorage.Blocked => $"{d}: the block's rows",
                 _ => d.ToString(),
             }));
             _w.Line($"float* {Id(s.Tensor.Name)} = {Rt}.KernelRuntime.Allocate({count}); // {s.Tensor.Name}[{note}]");
@@ -589,6 +604,7 @@ public static class CSharpKernelEmitter
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
             _w.Open("");
+            var rows = OpenRows(map);
             var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
             var hoistedMap = Hoist(map.Body, v);
@@ -610,6 +626,7 @@ public static class CSharpKernelEmitter
             }
             _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _acc;");
             CloseLoops(outer);
+            CloseLoops(rows);
             _w.Close();
         }
 
@@ -642,14 +659,51 @@ public static class CSharpKernelEmitter
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
             _w.Open("");
+            var rows = OpenRows(e);
             switch (p.Lowering)
             {
                 case EinsumLowering.Exact: EmitExact(e, p); break;
                 case EinsumLowering.VectorReduce: EmitVectorReduce(e, p); break;
                 case EinsumLowering.VectorRow: EmitVectorRow(e, p); break;
+                case EinsumLowering.Contraction: EmitContraction(e, p); break;
                 default: EmitDense(e, p); break;
             }
+            CloseLoops(rows);
             _w.Close();
+        }
+
+        /// <summary>In a block of rows, an Einsum runs for each row of the block, unless it is a contraction over them.</summary>
+        private int OpenRows(ExtendedEinsum e)
+        {
+            var p = _plan.Einsums[e.Id];
+            if (!_plan.RowBlocks || !p.InSlice || (p.Contraction is { } g && (g.I == _plan.SliceRank || g.J == _plan.SliceRank))) return 0;
+            var r = Id(_plan.SliceRank!);
+            _w.Open($"for (int {r} = _pb; {r} < _pe; {r}++)");
+            return 1;
+        }
+
+        // ---- contraction: a call of the micro-kernel per point of the batch ranks
+
+        private void EmitContraction(ExtendedEinsum e, EinsumPlan p)
+        {
+            var g = p.Contraction!;
+            var loops = OpenLoops(p.LoopOrder, g.I, g.J);
+            // The parallel rank, as the row or the column rank, ranges over the block.
+            bool Blocked(string rank) => rank == _plan.SliceRank && _plan.RowBlocks;
+            var env = new Dictionary<string, string> { [g.I] = Blocked(g.I) ? "_pb" : "0", [g.J] = Blocked(g.J) ? "_pb" : "0", [g.K] = "0" };
+            string alpha;
+            if (g.Factors.Count == 0) alpha = "1f";
+            else
+            {
+                alpha = "_s" + _temp++;
+                _w.Line($"float {alpha} = {string.Join(" * ", g.Factors.Select(Scalar))};");
+            }
+            string Points(string rank) => Blocked(rank) ? "_pe - _pb" : RankOf(rank).Size;
+            _w.Line($"{Rt}.Gemm.Run<_TV>({Points(g.I)}, {Points(g.J)}, {RankOf(g.K).Size}, {alpha},");
+            _w.Line($"    {Ptr(g.A.Tensor)} + {Offset(g.A.Tensor, g.A.Indices, env)}, {Stride(g.A.Tensor, g.A.Indices, g.I)}, {Stride(g.A.Tensor, g.A.Indices, g.K)},");
+            _w.Line($"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},");
+            _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {Stride(e.Output, e.OutputIndices, g.I)});");
+            CloseLoops(loops);
         }
 
         /// <summary>
@@ -1170,16 +1224,45 @@ public static class CSharpKernelEmitter
         {
             var storage = StorageOf(tensor);
             string? acc = null;
-            for (var d = 0; d < indices.Count; d++)
+            foreach (var d in storage.StorageOrder)
             {
                 var kind = storage.Dims[d];
                 if (kind == DimStorage.Dropped) continue;
                 var index = Ix(indices[d], env);
-                var extent = kind == DimStorage.Rolling ? "2" : Extent(tensor.Dims[d]);
                 if (kind == DimStorage.Rolling) index = $"({index} & 1)";
-                acc = acc is null ? $"(nint){index}" : $"({acc} * {extent} + {index})";
+                if (kind == DimStorage.Blocked) index = index == "_pb" ? "0" : $"({index} - _pb)";
+                acc = acc is null or "0" ? (index == "0" ? "0" : $"(nint){index}")
+                    : index == "0" ? $"({acc} * {DimExtent(storage, d)})" : $"({acc} * {DimExtent(storage, d)} + {index})";
             }
             return acc ?? "0";
+        }
+
+        private string DimExtent(TensorStorage s, int d) => s.Dims[d] switch
+        {
+            DimStorage.Rolling => "2",
+            DimStorage.Blocked => "_PB",
+            _ => Extent(s.Tensor.Dims[d]),
+        };
+
+        /// <summary>The distance in elements between the points of a tensor access at <paramref name="rank"/> and rank + 1
+        /// (the access is affine in it), as an expression; "1" when the rank is innermost.</summary>
+        private string Stride(Tensor tensor, IReadOnlyList<IndexExpr> indices, string rank)
+        {
+            var storage = StorageOf(tensor);
+            var terms = new List<string>();
+            var inner = new List<string>();
+            foreach (var d in storage.StorageOrder.Reverse())
+            {
+                if (storage.Dims[d] == DimStorage.Dropped) continue;
+                var coefficient = KernelPlanner.AffineCoefficient(indices[d], rank)!.Value;
+                if (coefficient != 0)
+                {
+                    var factors = (coefficient == 1 ? Enumerable.Empty<string>() : new[] { coefficient.ToString(CultureInfo.InvariantCulture) }).Concat(inner).ToList();
+                    terms.Add(factors.Count == 0 ? "1" : string.Join(" * ", factors.Select(f => "(nint)" + f)));
+                }
+                inner.Add(DimExtent(storage, d));
+            }
+            return terms.Count == 0 ? "0" : string.Join(" + ", terms);
         }
     }
 

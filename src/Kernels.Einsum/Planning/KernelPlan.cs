@@ -15,6 +15,10 @@ public enum DimStorage
 
     /// <summary>A loop-carried dimension kept as two slots, the current step and the next.</summary>
     Rolling,
+
+    /// <summary>The parallel rank, kept for one block of rows (<c>_PB</c> points from <c>_pb</c>) and stored outermost:
+    /// each thread runs the cascade for a block of rows at a time, so a contraction over them is a matrix product.</summary>
+    Blocked,
 }
 
 /// <summary>Where a tensor lives while the kernel runs.</summary>
@@ -39,6 +43,15 @@ public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims
     public bool MayBeAbsent { get; init; }
 
     public bool IsReused => Home != TensorHome.Argument && System.Linq.Enumerable.Any(Dims, d => d != DimStorage.Kept);
+
+    /// <summary>The order of the dimensions in memory, outermost first, when it is not the declaration order (a
+    /// contraction reads its right operand with the output's rank innermost).</summary>
+    public IReadOnlyList<int>? Order { get; init; }
+
+    /// <summary>The dimensions in memory order, outermost first: <see cref="Order"/>, else a blocked dimension first and
+    /// the others in declaration order.</summary>
+    public IReadOnlyList<int> StorageOrder => Order ?? System.Linq.Enumerable.ToList(System.Linq.Enumerable.OrderBy(
+        System.Linq.Enumerable.Range(0, Dims.Count), d => Dims[d] == DimStorage.Blocked ? 0 : 1));
 }
 
 /// <summary>How the loop nest of one Einsum is emitted.</summary>
@@ -55,13 +68,30 @@ public enum EinsumLowering
 
     /// <summary>The innermost output rank is vectorised; a reduction accumulates into the output row.</summary>
     VectorRow,
+
+    /// <summary>A sum over one rank of the product of two tensors (and invariant factors): a call of the register-blocked
+    /// micro-kernel <c>Gemm.Run</c> per point of the batch ranks.</summary>
+    Contraction,
 }
+
+/// <summary>
+/// The shape of a contraction <c>C[.., i, .., j] = alpha * sum[k] A[.., i, k] * B[.., k, j]</c>: the row rank
+/// <see cref="I"/> (in A and C, not in B), the column rank <see cref="J"/> (in B and C, not in A; innermost in C), the summed
+/// rank <see cref="K"/>, the other ranks of C (<see cref="Batch"/>, looped around the micro-kernel), and the factors
+/// that vary with none of them (alpha).
+/// </summary>
+public sealed record ContractionShape(string I, string J, string K, IReadOnlyList<string> Batch, TensorRead A, TensorRead B, IReadOnlyList<Expr> Factors);
 
 /// <summary>The lowering chosen for one Einsum, with its loop order (outermost first).</summary>
 public sealed record EinsumPlan(ExtendedEinsum Einsum, EinsumLowering Lowering, IReadOnlyList<string> LoopOrder, string? VectorRank, bool InSlice)
 {
+    /// <summary>The operands of a <see cref="EinsumLowering.Contraction"/>.</summary>
+    public ContractionShape? Contraction { get; init; }
+
     public string Describe() => Lowering switch
     {
+        EinsumLowering.Contraction when Contraction is { } g =>
+            $"contraction over {g.K}: {Einsum.Output.Name}[{g.I},{g.J}] = sum[{g.K}] {g.A.Tensor.Name}[{g.I},{g.K}] * {g.B.Tensor.Name}[{g.K},{g.J}]{(g.Batch.Count > 0 ? $" for each {string.Join(", ", g.Batch)}" : "")}, register-blocked micro-kernel",
         EinsumLowering.Exact => "scalar, tracking absent points",
         EinsumLowering.Dense => "scalar",
         EinsumLowering.VectorReduce => $"vectorised reduction over {VectorRank}",
@@ -83,6 +113,10 @@ public sealed record KernelPlan(
     IReadOnlyList<CascadeStep> Sliced,
     IReadOnlyDictionary<int, EinsumPlan> Einsums)
 {
+    /// <summary>True when each thread runs the sliced Einsums for a block of rows of the parallel rank at a time (one
+    /// Einsum over the whole block, then the next), so that a contraction over those rows is a matrix product.</summary>
+    public bool RowBlocks { get; init; }
+
     /// <summary>True when two plans emit the same code (the general plan is then not emitted).</summary>
     public bool SameLoweringAs(KernelPlan other)
     {

@@ -24,11 +24,22 @@ namespace Kernels.Einsum.Planning;
 /// </summary>
 public static class KernelPlanner
 {
-    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, string? parallelRank = null)
+    /// <param name="cascade">The cascade to plan.</param>
+    /// <param name="assumeDivisible">Plan for sizes that divide their tiles (the kernel checks at run time).</param>
+    /// <param name="parallelRank">The parallel rank the user asked for, if it can be one; null chooses.</param>
+    /// <param name="rowBlocksOverride">Forces blocks of rows of the parallel rank on or off (tests run both); null chooses.</param>
+    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, string? parallelRank = null, bool? rowBlocksOverride = null)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
         var slice = parallelRank is not null && CanSlice(cascade, parallelRank) ? parallelRank : ChooseSliceRank(cascade);
         var divisibility = new List<(string, string, string)>();
+        var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        var candidates = new Dictionary<int, List<ContractionShape>>();
+        foreach (var e in cascade.Einsums)
+            if (MatchContraction(e, slice is not null && Involves(e, slice) ? slice : null, writers) is { Count: > 0 } shapes) candidates[e.Id] = shapes;
+        // Rows of the parallel rank are blocked when a contraction has it as its row or column rank: the matrix-vector
+        // product per row becomes a matrix product per block. Otherwise one row at a time keeps every row's scratch in L1.
+        var rowBlocks = rowBlocksOverride ?? (slice is not null && candidates.Values.SelectMany(c => c).Any(g => g.I == slice || g.J == slice));
 
         // Storage shape (independent of presence).
         var dims = new Dictionary<string, DimStorage[]>(StringComparer.Ordinal);
@@ -38,7 +49,7 @@ public static class KernelPlanner
             if (tensor.Role == TensorRole.Intermediate)
             {
                 for (var i = 0; i < tensor.Rank; i++)
-                    if (slice is not null && tensor.Dims[i].Rank == slice) d[i] = DimStorage.Dropped;
+                    if (slice is not null && tensor.Dims[i].Rank == slice) d[i] = rowBlocks ? DimStorage.Blocked : DimStorage.Dropped;
                 ApplyBlockStorage(cascade, tensor, d);
             }
             dims[tensor.Name] = d;
@@ -70,6 +81,22 @@ public static class KernelPlanner
                 && (tensor.Role == TensorRole.Intermediate || readTensors.Contains(tensor.Name));
             storage[tensor.Name] = new TensorStorage(tensor, dims[tensor.Name], home, presence) { MayBeAbsent = sparse.Contains(tensor.Name) && tensor.Role != TensorRole.Input };
         }
+        // Of the two ways to read a contraction (either operand as A), the first whose output has the column rank innermost.
+        var contractions = new Dictionary<int, ContractionShape>();
+        foreach (var e in cascade.Einsums)
+            if (candidates.TryGetValue(e.Id, out var shapes) && shapes.FirstOrDefault(g => StrideOne(e.OutputIndices, storage[e.Output.Name], g.J, allowOffset: false)) is { } chosen)
+                contractions[e.Id] = chosen;
+        // A contraction's right operand is read along the column rank: an intermediate stores that rank innermost.
+        var reordered = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var shape in contractions.Values)
+        {
+            var b = storage[shape.B.Tensor.Name];
+            if (b.Tensor.Role != TensorRole.Intermediate || b.HasPresence || b.MayBeAbsent || !reordered.Add(b.Tensor.Name)) continue;
+            var jd = Enumerable.Range(0, shape.B.Indices.Count).FirstOrDefault(d => shape.B.Indices[d].Variables().Contains(shape.J));
+            if (b.Dims[jd] != DimStorage.Kept) continue;
+            var order = b.StorageOrder.Where(d => d != jd).Append(jd).ToList();
+            if (!order.SequenceEqual(b.StorageOrder)) storage[b.Tensor.Name] = b with { Order = order };
+        }
         // An output read by a later Einsum and carrying presence needs scratch flags; keep it simple:
         // such outputs keep their values in the span and their flags in shared scratch of the same shape.
 
@@ -89,9 +116,14 @@ public static class KernelPlanner
         {
             var inSlice = slice is not null && Involves(e, slice);
             plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, divisibility);
+            if (contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
+                && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse))
+                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape.Batch.Where(r => r != slice).ToList(), null, inSlice) { Contraction = shape };
         }
+        if (rowBlocksOverride is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
+            return Plan(cascade, assumeDivisible, parallelRank, rowBlocksOverride: false); // no contraction gained from blocks
         var distinct = divisibility.Distinct().ToList();
-        return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans);
+        return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans) { RowBlocks = rowBlocks && slice is not null };
     }
 
     /// <summary>The partitions a kernel must check to run the dense plan (empty: only one plan).</summary>
@@ -307,6 +339,81 @@ public static class KernelPlanner
         return true;
     }
 
+    // ---------------------------------------------------------------- contraction idiom
+
+    /// <summary>
+    /// <c>C[..] = sum[k] A[..] * B[..] * (factors that vary with no loop rank)</c> where, the block's iterative rank
+    /// aside, A holds the row rank i, B the column rank j, both hold k, every rank of C is i, j or a batch rank held by
+    /// all three, and each subscript is affine in the ranks (so every operand has a stride per rank). Recognised from
+    /// the structure alone. Both readings (either operand as A) are returned, the one with <paramref name="slice"/> in A only first.
+    /// </summary>
+    private static List<ContractionShape> MatchContraction(ExtendedEinsum e, string? slice, Dictionary<string, List<ExtendedEinsum>> writers)
+    {
+        var found = new List<ContractionShape>();
+        if (e.Reduction != ReduceOperator.Sum || e.IsInit || e.Filters.Count > 0 || e.ReducedRanks.Count != 1) return found;
+        var fixedRank = e.IterativeRank is { } ir && e.OutputRanks.Contains(ir) ? ir : null;
+        var loop = e.Ranks.Where(r => r != fixedRank).ToList();
+        var factors = new List<Expr>();
+        void Flatten(Expr x)
+        {
+            if (x is Binary { Operator: BinaryOperator.Multiply } m) { Flatten(m.Left); Flatten(m.Right); }
+            else factors.Add(x);
+        }
+        Flatten(e.Body);
+        bool Varies(Expr x) => loop.Any(r => Mentions(x, r));
+        var reads = factors.Where(Varies).ToList();
+        if (reads.Count != 2 || reads.Any(r => r is not TensorRead)) return found;
+        var k = e.ReducedRanks[0];
+        var outRanks = e.OutputRanks.Where(r => r != fixedRank).ToList();
+        foreach (var (x, y) in new[] { (reads[0], reads[1]), (reads[1], reads[0]) }.OrderBy(p => slice is not null && Mentions(p.Item1, slice) && !Mentions(p.Item2, slice) ? 0 : 1))
+        {
+            var a = (TensorRead)x;
+            var b = (TensorRead)y;
+            var ra = loop.Where(r => Mentions(a, r)).ToList();
+            var rb = loop.Where(r => Mentions(b, r)).ToList();
+            if (!ra.Contains(k) || !rb.Contains(k)) continue;
+            if (ra.Concat(rb).Any(r => r != k && !outRanks.Contains(r)) || outRanks.Any(r => !ra.Contains(r) && !rb.Contains(r))) continue;
+            if (!AffineIn(a.Indices, loop) || !AffineIn(b.Indices, loop) || !AffineIn(e.OutputIndices, loop)) continue;
+            // A log-sum-exp result is a (max, log sum) pair, not one float.
+            if (new[] { a, b }.Any(t => writers.TryGetValue(t.Tensor.Name, out var w) && w.Any(z => z.Reduction == ReduceOperator.LogSumExp))) continue;
+            // The row rank is one held by A only (the parallel rank first), the column rank one held by B only and a whole
+            // subscript of C (its stride there is checked to be 1 once storage is known); every other rank of C is looped.
+            var rowChoices = ra.Where(r => r != k && !rb.Contains(r)).OrderBy(r => r == slice ? 0 : 1);
+            var columnChoices = rb.Where(r => r != k && !ra.Contains(r) && e.OutputIndices.Any(ix => ix is IndexVariable v && v.Rank == r));
+            foreach (var i in rowChoices)
+                foreach (var j in columnChoices)
+                    found.Add(new ContractionShape(i, j, k, outRanks.Where(r => r != i && r != j).ToList(), a, b, factors.Where(f => !Varies(f)).ToList()));
+        }
+        return found;
+    }
+
+    private static bool Mentions(Expr x, string rank) => x switch
+    {
+        TensorRead r => r.Indices.Any(i => i.Variables().Contains(rank)),
+        IndexValue i => i.Index.Variables().Contains(rank),
+        Unary u => Mentions(u.Operand, rank),
+        Binary b => Mentions(b.Left, rank) || Mentions(b.Right, rank),
+        _ => false,
+    };
+
+    private static bool AffineIn(IReadOnlyList<IndexExpr> indices, IEnumerable<string> ranks) =>
+        ranks.All(r => indices.All(ix => AffineCoefficient(ix, r) is not null));
+
+    /// <summary>With storage known: dense operands, no rank of the contraction in a rolling dimension, and C's column
+    /// rank innermost (stride 1), since the micro-kernel stores C a vector at a time.</summary>
+    private static bool Contractible(ContractionShape g, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse)
+    {
+        if (sparse.Contains(g.A.Tensor.Name) || sparse.Contains(g.B.Tensor.Name) || sparse.Contains(e.Output.Name)) return false;
+        var ranks = new[] { g.I, g.J, g.K }.Concat(g.Batch).ToList();
+        foreach (var (tensor, indices) in new[] { (g.A.Tensor, g.A.Indices), (g.B.Tensor, g.B.Indices), (e.Output, e.OutputIndices) })
+        {
+            var s = storage[tensor.Name];
+            for (var d = 0; d < indices.Count; d++)
+                if (s.Dims[d] == DimStorage.Rolling && ranks.Any(r => indices[d].Variables().Contains(r))) return false;
+        }
+        return StrideOne(e.OutputIndices, storage[e.Output.Name], g.J, allowOffset: false);
+    }
+
     // ---------------------------------------------------------------- per-Einsum lowering
 
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, List<(string, string, string)> divisibility)
@@ -370,7 +477,7 @@ public static class KernelPlanner
     private static bool StrideOne(IReadOnlyList<IndexExpr> indices, TensorStorage s, string v, bool allowOffset)
     {
         var last = -1;
-        for (var d = 0; d < s.Dims.Count; d++)
+        foreach (var d in s.StorageOrder)
             if (s.Dims[d] != DimStorage.Dropped) last = d;
         for (var d = 0; d < indices.Count; d++)
         {

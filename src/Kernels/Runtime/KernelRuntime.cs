@@ -56,6 +56,23 @@ public static unsafe class KernelRuntime
     /// <summary>Scratch below this many floats (256 MiB) is allocated without asking how much memory there is.</summary>
     private const long MinimumCheckedScratch = 1L << 26;
 
+    /// <summary>The most rows of the parallel rank a kernel runs as one block (see <see cref="RowBlock"/>).</summary>
+    public const int MaxRowBlock = 48;
+
+    /// <summary>
+    /// Rows of the parallel rank per block for a kernel that blocks them: as many as keep the block's scratch (the
+    /// floats per row of each scratch tensor, summed) within about half of a typical L2 cache, at most
+    /// <see cref="MaxRowBlock"/>, a multiple of the micro-kernel's <see cref="Gemm.RowTile"/> when at least one tile fits.
+    /// </summary>
+    public static int RowBlock(ReadOnlySpan<long> floatsPerRow)
+    {
+        long perRow = 0;
+        foreach (var f in floatsPerRow) perRow = f >= long.MaxValue - perRow ? long.MaxValue : perRow + f;
+        const long budget = 256 * 1024 / sizeof(float);
+        var rows = (int)Math.Clamp(budget / Math.Max(1L, perRow), 1L, MaxRowBlock);
+        return rows >= Gemm.RowTile ? rows / Gemm.RowTile * Gemm.RowTile : rows;
+    }
+
     /// <summary>64-byte aligned scratch of <paramref name="count"/> floats (at least one), uninitialised.</summary>
     public static float* Allocate(long count) =>
         (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1L, count) * sizeof(float), 64);
