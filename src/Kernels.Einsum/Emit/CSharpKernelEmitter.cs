@@ -644,7 +644,7 @@ public static class CSharpKernelEmitter
             var any = AnyOutputPoint(block.Einsums, block.Rank);
             if (any is not null) _w.Open($"if ({any}) // else no step writes a point");
             _w.Open($"for (int {Id(block.Rank)} = 0; {Id(block.Rank)} < {StepsName(block)}; {Id(block.Rank)}++)");
-            foreach (var body in block.Einsums) EmitEinsum(body);
+            EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
             _w.Close();
             if (any is not null) _w.Close();
         }
