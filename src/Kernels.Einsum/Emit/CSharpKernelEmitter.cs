@@ -604,7 +604,6 @@ public static class CSharpKernelEmitter
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
             _w.Open("");
-            var rows = OpenRows(map);
             var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
             var hoistedMap = Hoist(map.Body, v);
@@ -626,7 +625,6 @@ public static class CSharpKernelEmitter
             }
             _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _acc;");
             CloseLoops(outer);
-            CloseLoops(rows);
             _w.Close();
         }
 
@@ -659,7 +657,6 @@ public static class CSharpKernelEmitter
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
             _w.Open("");
-            var rows = OpenRows(e);
             switch (p.Lowering)
             {
                 case EinsumLowering.Exact: EmitExact(e, p); break;
@@ -668,19 +665,14 @@ public static class CSharpKernelEmitter
                 case EinsumLowering.Contraction: EmitContraction(e, p); break;
                 default: EmitDense(e, p); break;
             }
-            CloseLoops(rows);
             _w.Close();
         }
 
-        /// <summary>In a block of rows, an Einsum runs for each row of the block, unless it is a contraction over them.</summary>
-        private int OpenRows(ExtendedEinsum e)
-        {
-            var p = _plan.Einsums[e.Id];
-            if (!_plan.RowBlocks || !p.InSlice || (p.Contraction is { } g && (g.I == _plan.SliceRank || g.J == _plan.SliceRank))) return 0;
-            var r = Id(_plan.SliceRank!);
-            _w.Open($"for (int {r} = _pb; {r} < _pe; {r}++)");
-            return 1;
-        }
+        /// <summary>The first point of a rank's loop: the block's first row for the parallel rank in blocks, else 0.</summary>
+        private string Lo(string rank) => _plan.RowBlocks && rank == _plan.SliceRank ? "_pb" : "0";
+
+        /// <summary>The end of a rank's loop: the block's end for the parallel rank in blocks, else the size.</summary>
+        private string Hi(string rank) => _plan.RowBlocks && rank == _plan.SliceRank ? "_pe" : RankOf(rank).Size;
 
         // ---- contraction: a call of the micro-kernel per point of the batch ranks
 
@@ -722,7 +714,7 @@ public static class CSharpKernelEmitter
             }
             foreach (var r in list)
             {
-                _w.Open($"for (int {Id(r)} = 0; {Id(r)} < {RankOf(r).Size}; {Id(r)}++)");
+                _w.Open($"for (int {Id(r)} = {Lo(r)}; {Id(r)} < {Hi(r)}; {Id(r)}++)");
                 n++;
             }
             return n;
@@ -894,14 +886,14 @@ public static class CSharpKernelEmitter
         private void EmitVectorRow(ExtendedEinsum e, EinsumPlan p)
         {
             var v = p.VectorRank!;
-            var V = RankOf(v).Size;
+            var V = Hi(v);
             var outer = OpenLoops(OuterLoops(e, p).Where(r => r != v), v);
             var row = $"{Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, null)}";
             if (e.Reduction is { } op)
-                _w.Line($"for (int {Id(v)} = 0; {Id(v)} < {V}; {Id(v)}++) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Identity(op)};");
+                _w.Line($"for (int {Id(v)} = {Lo(v)}; {Id(v)} < {V}; {Id(v)}++) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Identity(op)};");
             var inner = OpenLoops(ReducedLoops(e, p), v);
             var hoisted = Hoist(e.Body, v);
-            _w.Line($"int {Id(v)} = 0;");
+            _w.Line($"int {Id(v)} = {Lo(v)};");
             foreach (var (t, loop) in new[] { ("_TV", $"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count)"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)") })
             {
                 var value = Vector(e.Body, t, v, Id(v), hoisted);

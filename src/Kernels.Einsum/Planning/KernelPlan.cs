@@ -48,10 +48,11 @@ public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims
     /// contraction reads its right operand with the output's rank innermost).</summary>
     public IReadOnlyList<int>? Order { get; init; }
 
-    /// <summary>The dimensions in memory order, outermost first: <see cref="Order"/>, else a blocked dimension first and
-    /// the others in declaration order.</summary>
+    /// <summary>The dimensions in memory order, outermost first: <see cref="Order"/>, else rolling dimensions, then a
+    /// blocked one, then the others in declaration order. So per-row state (<c>RM[r+1,p]</c>) is contiguous across the
+    /// block's rows, and a block's rows are the outer dimension of its tiles (the rows of a matrix product).</summary>
     public IReadOnlyList<int> StorageOrder => Order ?? System.Linq.Enumerable.ToList(System.Linq.Enumerable.OrderBy(
-        System.Linq.Enumerable.Range(0, Dims.Count), d => Dims[d] == DimStorage.Blocked ? 0 : 1));
+        System.Linq.Enumerable.Range(0, Dims.Count), d => Dims[d] switch { DimStorage.Rolling => 0, DimStorage.Blocked => 1, _ => 2 }));
 }
 
 /// <summary>How the loop nest of one Einsum is emitted.</summary>

@@ -115,10 +115,10 @@ public static class KernelPlanner
         foreach (var e in cascade.Einsums)
         {
             var inSlice = slice is not null && Involves(e, slice);
-            plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, divisibility);
+            plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, rowBlocks, divisibility);
             if (contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
                 && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse))
-                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape.Batch.Where(r => r != slice).ToList(), null, inSlice) { Contraction = shape };
+                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape.Batch.Where(r => r != slice || rowBlocks).ToList(), null, inSlice) { Contraction = shape };
         }
         if (rowBlocksOverride is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
             return Plan(cascade, assumeDivisible, parallelRank, rowBlocksOverride: false); // no contraction gained from blocks
@@ -416,14 +416,25 @@ public static class KernelPlanner
 
     // ---------------------------------------------------------------- per-Einsum lowering
 
-    private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, List<(string, string, string)> divisibility)
+    /// <summary>The lowering of one Einsum: exact, vectorised over a reduced or an output rank, or scalar.</summary>
+    /// <param name="cascade">The cascade.</param>
+    /// <param name="e">The Einsum.</param>
+    /// <param name="storage">Every tensor's storage.</param>
+    /// <param name="sparse">Tensors that may have absent points.</param>
+    /// <param name="assumeDivisible">The plan assumes sizes divide their tiles.</param>
+    /// <param name="slice">The parallel rank when the Einsum runs in the slice.</param>
+    /// <param name="rowBlocks">The parallel rank runs in blocks: inside the slice it is a loop over the block's rows.</param>
+    /// <param name="divisibility">Collects the partitions assumed to divide.</param>
+    private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks, List<(string, string, string)> divisibility)
     {
         var fixedRanks = new HashSet<string>(StringComparer.Ordinal);
-        if (slice is not null) fixedRanks.Add(slice);
+        if (slice is not null && !rowBlocks) fixedRanks.Add(slice);
         if (e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir)) fixedRanks.Add(ir);
         var outer = e.OutputRanks.Where(r => !fixedRanks.Contains(r)).ToList();
-        // Output ranks in the order of the output's dimensions, so stores walk memory forwards.
-        outer = outer.OrderBy(r => FirstDimMentioning(e.OutputIndices, r)).ToList();
+        // Output ranks in the order of the output's dimensions in memory, so stores walk memory forwards.
+        var order = storage[e.Output.Name].StorageOrder;
+        outer = outer.OrderBy(r => order.Select((d, position) => (d, position)).Where(x => e.OutputIndices[x.d].Variables().Contains(r))
+            .Select(x => x.position).DefaultIfEmpty(int.MaxValue).First()).ToList();
         var reduced = e.ReducedRanks.ToList();
 
         if (NeedsExact(cascade, e, sparse, assumeDivisible, new List<(string, string, string)>()))
@@ -445,8 +456,8 @@ public static class KernelPlanner
                 var v = outer[outer.Count - 1];
                 if (Contiguous(cascade, e, storage, v) && OutputContiguous(e, storage, v))
                 {
-                    var order = outer.Take(outer.Count - 1).Concat(reduced).Concat(new[] { v }).ToList();
-                    return new EinsumPlan(e, EinsumLowering.VectorRow, order, v, slice is not null);
+                    var loopOrder = outer.Take(outer.Count - 1).Concat(reduced).Concat(new[] { v }).ToList();
+                    return new EinsumPlan(e, EinsumLowering.VectorRow, loopOrder, v, slice is not null);
                 }
             }
         }
@@ -482,7 +493,7 @@ public static class KernelPlanner
         for (var d = 0; d < indices.Count; d++)
         {
             if (!indices[d].Variables().Contains(v)) continue;
-            if (d != last || s.Dims[d] != DimStorage.Kept) return false;
+            if (d != last || s.Dims[d] is not (DimStorage.Kept or DimStorage.Blocked)) return false;
             if (!indices[d].TryGetOffset(out var r, out var offset) || r != v) return false;
             if (!allowOffset && offset != 0) return false;
         }
