@@ -399,6 +399,8 @@ public static class CSharpKernelEmitter
 
         // ------------------------------------------------------------ one plan
 
+        private const string Optimized = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
+
         private void EmitPlan(KernelPlan plan, string name, string? when)
         {
             _plan = plan;
@@ -419,6 +421,9 @@ public static class CSharpKernelEmitter
             _w.Line("/// </summary>");
             var sharedScratch = plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)).ToList();
             var argPresence = plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence).ToList();
+            // Fully optimised from the first call: a kernel's loops are hot at once, and unoptimised code would call each
+            // width's operators instead of inlining them (100 times slower until tiering caught up).
+            _w.Line(Optimized);
             _w.Open($"private static void _{name}<_TV>(_Args _a) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
             Unpack(plan, includeSliceLocal: false);
             foreach (var alias in _aliases)
@@ -447,6 +452,7 @@ public static class CSharpKernelEmitter
                 var local = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal && !IsAlias(x.Tensor)).ToList();
                 _w.Line();
                 _w.Line($"/// <summary>The Einsums that keep {sr}, for {sr} in [_start, _end).</summary>");
+                _w.Line(Optimized);
                 _w.Open($"private static void _{name}Slice<_TV>(_Args _a, int _start, int _end) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
                 Unpack(plan, includeSliceLocal: true);
                 if (plan.RowBlocks)

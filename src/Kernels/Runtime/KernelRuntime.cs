@@ -57,7 +57,7 @@ public static unsafe class KernelRuntime
     private const long MinimumCheckedScratch = 1L << 26;
 
     /// <summary>The most rows of the parallel rank a kernel runs as one block (see <see cref="RowBlock"/>).</summary>
-    public const int MaxRowBlock = 48;
+    public const int MaxRowBlock = 96;
 
     /// <summary>
     /// Rows of the parallel rank per block for a kernel that blocks them: as many as keep the block's scratch (the
@@ -73,19 +73,103 @@ public static unsafe class KernelRuntime
         return rows >= Gemm.RowTile ? rows / Gemm.RowTile * Gemm.RowTile : rows;
     }
 
-    /// <summary>64-byte aligned scratch of <paramref name="count"/> floats (at least one), uninitialised.</summary>
-    public static float* Allocate(long count) =>
-        (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1L, count) * sizeof(float), 64);
+    /// <summary>
+    /// 64-byte aligned scratch of <paramref name="count"/> floats (at least one), uninitialised, from the calling thread's
+    /// arena: blocks freed by <see cref="Free"/> are kept per thread and handed out again, so a kernel called in a loop
+    /// allocates nothing after its first call. (Returning scratch to the system on every call made each call fault its
+    /// pages in again, which cost more than the attention it served on a virtual machine.)
+    /// </summary>
+    public static float* Allocate(long count) => (float*)Take(Math.Max(1L, count) * sizeof(float));
 
     /// <summary>Zeroed presence flags for <paramref name="count"/> points (1: the point exists).</summary>
     public static byte* AllocatePresence(long count)
     {
-        var p = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(1L, count), 64);
-        NativeMemory.Clear(p, (nuint)Math.Max(1L, count));
+        var bytes = Math.Max(1L, count);
+        var p = (byte*)Take(bytes);
+        NativeMemory.Clear(p, (nuint)bytes);
         return p;
     }
 
-    public static void Free(void* pointer) => NativeMemory.AlignedFree(pointer);
+    /// <summary>Returns scratch from <see cref="Allocate"/> or <see cref="AllocatePresence"/> to this thread's arena.</summary>
+    public static void Free(void* pointer)
+    {
+        if (pointer is null) return;
+        var block = (byte*)pointer - Header;
+        var capacity = *(long*)block;
+        var arena = t_arena ??= new Arena();
+        if (capacity > MaxCachedBytes / 4)
+        {
+            NativeMemory.AlignedFree(block);
+            return;
+        }
+        // Keep the largest blocks, within the count and byte limits: evict the smallest first.
+        while (arena.Count == ArenaBlocks || arena.Bytes + capacity > MaxCachedBytes)
+        {
+            var smallest = 0;
+            for (var i = 1; i < arena.Count; i++)
+                if (arena.Capacities[i] < arena.Capacities[smallest]) smallest = i;
+            if (arena.Count == 0 || arena.Capacities[smallest] > capacity)
+            {
+                NativeMemory.AlignedFree(block);
+                return;
+            }
+            NativeMemory.AlignedFree((void*)arena.Blocks[smallest]);
+            arena.Remove(smallest);
+        }
+        arena.Add((nint)block, capacity);
+    }
+
+    private const int Header = 64;
+    private const int ArenaBlocks = 32;
+    private const long MaxCachedBytes = 256L << 20;
+
+    [ThreadStatic] private static Arena? t_arena;
+
+    /// <summary>A thread's free blocks: their addresses (the header before the data) and usable bytes.</summary>
+    private sealed class Arena
+    {
+        public readonly nint[] Blocks = new nint[ArenaBlocks];
+        public readonly long[] Capacities = new long[ArenaBlocks];
+        public int Count;
+        public long Bytes;
+
+        public void Add(nint block, long capacity)
+        {
+            Blocks[Count] = block;
+            Capacities[Count++] = capacity;
+            Bytes += capacity;
+        }
+
+        public void Remove(int i)
+        {
+            Bytes -= Capacities[i];
+            Count--;
+            Blocks[i] = Blocks[Count];
+            Capacities[i] = Capacities[Count];
+        }
+    }
+
+    /// <summary>The smallest cached block that holds <paramref name="bytes"/> and wastes at most half of itself, else a new one.</summary>
+    private static void* Take(long bytes)
+    {
+        bytes = (bytes + 63) & ~63L;
+        var arena = t_arena;
+        if (arena is not null)
+        {
+            var best = -1;
+            for (var i = 0; i < arena.Count; i++)
+                if (arena.Capacities[i] >= bytes && arena.Capacities[i] <= 2 * bytes && (best < 0 || arena.Capacities[i] < arena.Capacities[best])) best = i;
+            if (best >= 0)
+            {
+                var cached = (byte*)arena.Blocks[best];
+                arena.Remove(best);
+                return cached + Header;
+            }
+        }
+        var block = (byte*)NativeMemory.AlignedAlloc((nuint)(bytes + Header), 64);
+        *(long*)block = bytes;
+        return block + Header;
+    }
 
     /// <summary>
     /// Runs <paramref name="body"/>(start, end) over <c>[0, count)</c> split into contiguous chunks, one
