@@ -29,13 +29,31 @@ public static class OnnxModels
         return Model(node, new[] { ("", 13), ("com.microsoft", 1) }, 3, ("query", shape), ("key", shape), ("value", shape), ("output", shape));
     }
 
-    private static byte[] Model(Proto node, string domain, int opset, params (string Name, long[] Shape)[] io) =>
-        Model(node, new[] { (domain, opset) }, 1, io);
-
-    /// <summary>A model of one node; the first <paramref name="inputs"/> entries of <paramref name="io"/> are its inputs, the rest its outputs.</summary>
-    private static byte[] Model(Proto node, (string Domain, int Version)[] opsets, int inputs, params (string Name, long[] Shape)[] io)
+    /// <summary>A batched matrix product, a bias and a ReLU (MatMul, Add, Relu; opset 13): [batch, m, k] x [batch, k, n] + [n].</summary>
+    public static byte[] MatMulBiasRelu(int batch, int m, int k, int n)
     {
-        var graph = new Proto().Message(1, node).String(2, "g");
+        var nodes = new[]
+        {
+            new Proto().String(1, "A").String(1, "W").String(2, "C").String(4, "MatMul"),
+            new Proto().String(1, "C").String(1, "bias").String(2, "D").String(4, "Add"),
+            new Proto().String(1, "D").String(2, "Y").String(4, "Relu"),
+        };
+        return Model(nodes, new[] { ("", 13) }, 3,
+            ("A", new long[] { batch, m, k }), ("W", new long[] { batch, k, n }), ("bias", new long[] { n }), ("Y", new long[] { batch, m, n }));
+    }
+
+    private static byte[] Model(Proto node, string domain, int opset, params (string Name, long[] Shape)[] io) =>
+        Model(new[] { node }, new[] { (domain, opset) }, 1, io);
+
+    private static byte[] Model(Proto node, (string Domain, int Version)[] opsets, int inputs, params (string Name, long[] Shape)[] io) =>
+        Model(new[] { node }, opsets, inputs, io);
+
+    /// <summary>A model of a chain of nodes; the first <paramref name="inputs"/> entries of <paramref name="io"/> are the graph's inputs, the rest its outputs.</summary>
+    private static byte[] Model(Proto[] nodes, (string Domain, int Version)[] opsets, int inputs, params (string Name, long[] Shape)[] io)
+    {
+        var graph = new Proto();
+        foreach (var node in nodes) graph.Message(1, node);
+        graph.String(2, "g");
         for (var i = 0; i < io.Length; i++) graph.Message(i < inputs ? 11 : 12, ValueInfo(io[i].Name, io[i].Shape));
         var model = new Proto().Varint(1, 8);                              // ir_version
         foreach (var (domain, version) in opsets) model.Message(8, new Proto().String(1, domain).Varint(2, version)); // opset_import

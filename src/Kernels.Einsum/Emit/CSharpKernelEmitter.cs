@@ -1229,8 +1229,11 @@ public static class CSharpKernelEmitter
                 var index = Ix(indices[d], env);
                 if (kind == DimStorage.Rolling) index = $"({index} & 1)";
                 if (kind == DimStorage.Blocked) index = index == "_pb" ? "0" : $"({index} - _pb)";
+                // An extent with an offset is a long (so that it cannot wrap); offsets are nint.
+                var extent = DimExtent(storage, d);
+                if (storage.Dims[d] == DimStorage.Kept && tensor.Dims[d].Offset != 0) extent = "(nint)" + extent;
                 acc = acc is null or "0" ? (index == "0" ? "0" : $"(nint){index}")
-                    : index == "0" ? $"({acc} * {DimExtent(storage, d)})" : $"({acc} * {DimExtent(storage, d)} + {index})";
+                    : index == "0" ? $"({acc} * {extent})" : $"({acc} * {extent} + {index})";
             }
             return acc ?? "0";
         }
