@@ -20,6 +20,9 @@ public class RandomCascadeTests
         Assert.True(cases.Count(c => c.Spec.Contains("where")) >= 20);
         Assert.True(plans.Count(p => p.SliceRank is not null) >= 20);
         Assert.True(plans.Count(p => p.RowBlocks) >= 10, $"{plans.Count(p => p.RowBlocks)} plans block rows");
+        // Partial tiles run as loop bounds (the dense plan serving sizes that do not divide) on enough of them, with such sizes.
+        var bounded = cases.Where(c => Kernels.Einsum.Planning.KernelPlanner.Plan(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!, assumeDivisible: true).EdgeBounds is not null).ToList();
+        Assert.True(bounded.Count(c => c.Sizes.Any(s => s.Any(p => p.Key.EndsWith('0')) || c.Spec.Contains("0 = "))) >= 20, $"{bounded.Count} cascades bound their partial tiles");
         Assert.True(cases.Count(c => c.RowBlocking == "Blocked") >= 50 && cases.Count(c => c.RowBlocking == "PerRow") >= 50);
         var bench = new KernelBench(cases);
         bench.Compile();

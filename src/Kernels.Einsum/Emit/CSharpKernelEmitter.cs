@@ -96,7 +96,8 @@ public static class CSharpKernelEmitter
             _w = writer;
             _dense = KernelPlanner.Plan(cascade, assumeDivisible: true, signature.ParallelRank, signature.RowBlocks);
             _general = KernelPlanner.Plan(cascade, assumeDivisible: false, signature.ParallelRank, signature.RowBlocks);
-            _twoPlans = _dense.AssumesDivisible && !_dense.SameLoweringAs(_general);
+            // A plan that bounds its partial tiles is exact for every size: then it is the only one.
+            _twoPlans = _dense.AssumesDivisible && !(_dense.EdgeBounds is not null && _dense.EdgeBoundsNeedNonEmpty.Count == 0) && !_dense.SameLoweringAs(_general);
             _plan = _dense;
             _kernelClass = "__" + signature.MethodName + "Kernel";
             _sizes = cascade.Ranks.Select(r => r.Size).Distinct().ToList();
@@ -193,7 +194,9 @@ public static class CSharpKernelEmitter
             EmitRun();
             if (_twoPlans)
             {
-                EmitPlan(_dense, "Dense", "the sizes divide their tiles, so every point of every tensor exists");
+                EmitPlan(_dense, "Dense", _dense.EdgeBounds is null
+                    ? "the sizes divide their tiles, so every point of every tensor exists"
+                    : $"the sizes divide their tiles, or the last tile is run only up to the edge (no sum over an empty {string.Join(", ", _dense.EdgeBoundsNeedNonEmpty)})");
                 EmitPlan(_general, "General", "a partial last tile: points past a tensor's edge are absent, as in the interpreter");
             }
             else
@@ -315,6 +318,8 @@ public static class CSharpKernelEmitter
             if (_twoPlans)
             {
                 var cond = string.Join(" && ", _dense.DivisibilityAssumed.Select(d => $"{RankOf(d.Of).Size} % {RankOf(d.Inner).Size} == 0").Distinct());
+                if (_dense.EdgeBounds is not null)
+                    cond = $"({cond}) || ({string.Join(" && ", _dense.EdgeBoundsNeedNonEmpty.Select(r => RankOf(r).Size + " != 0").Distinct())})";
                 _w.Line($"if ({cond}) _Dispatch{"Dense"}(_args);");
                 _w.Line($"else _Dispatch{"General"}(_args);");
             }
@@ -604,7 +609,8 @@ public static class CSharpKernelEmitter
             var pm = _plan.Einsums[map.Id];
             var op = reduce.Reduction!.Value;
             var v = pm.VectorRank!;
-            var V = RankOf(v).Size;
+            SetEdges(map, reduce);
+            var V = Hi(v);
             _w.Line();
             _w.Line($"// {CodeWriter.OneLine(map.Text)}");
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
@@ -658,6 +664,7 @@ public static class CSharpKernelEmitter
         private void EmitEinsum(ExtendedEinsum e)
         {
             var p = _plan.Einsums[e.Id];
+            SetEdges(e);
             _w.Line();
             var text = CodeWriter.OneLine(e.Text);
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
@@ -677,8 +684,27 @@ public static class CSharpKernelEmitter
         /// <summary>The first point of a rank's loop: the block's first row for the parallel rank in blocks, else 0.</summary>
         private string Lo(string rank) => _plan.RowBlocks && rank == _plan.SliceRank ? "_pb" : "0";
 
-        /// <summary>The end of a rank's loop: the block's end for the parallel rank in blocks, else the size.</summary>
-        private string Hi(string rank) => _plan.RowBlocks && rank == _plan.SliceRank ? "_pe" : RankOf(rank).Size;
+        /// <summary>The end of a rank's loop: the block's end for the parallel rank in blocks, the edge of the last tile for
+        /// an inner rank the Einsum bounds, else the size.</summary>
+        private string Hi(string rank) =>
+            _plan.RowBlocks && rank == _plan.SliceRank ? "_pe"
+            : _edges.TryGetValue(rank, out var edge) ? edge
+            : RankOf(rank).Size;
+
+        // The inner ranks the Einsum being emitted runs only up to the edge of a partial last tile, with that bound.
+        private readonly Dictionary<string, string> _edges = new(StringComparer.Ordinal);
+
+        private void SetEdges(params ExtendedEinsum[] einsums)
+        {
+            _edges.Clear();
+            foreach (var e in einsums)
+                if (_plan.EdgeBounds is { } all && all.TryGetValue(e.Id, out var bounds))
+                    foreach (var (inner, outer, of) in bounds)
+                    {
+                        var tile = RankOf(inner).Size;
+                        _edges[inner] = $"global::System.Math.Min({tile}, {RankOf(of).Size} - {Id(outer)} * {tile})";
+                    }
+        }
 
         // ---- contraction: a call of the micro-kernel per point of the batch ranks
 
@@ -696,8 +722,8 @@ public static class CSharpKernelEmitter
                 alpha = "_s" + _temp++;
                 _w.Line($"float {alpha} = {string.Join(" * ", g.Factors.Select(Scalar))};");
             }
-            string Points(string rank) => Blocked(rank) ? "_pe - _pb" : RankOf(rank).Size;
-            _w.Line($"{Rt}.Gemm.Run<_TV>({Points(g.I)}, {Points(g.J)}, {RankOf(g.K).Size}, {alpha},");
+            string Points(string rank) => Blocked(rank) ? "_pe - _pb" : Hi(rank);
+            _w.Line($"{Rt}.Gemm.Run<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
             _w.Line($"    {Ptr(g.A.Tensor)} + {Offset(g.A.Tensor, g.A.Indices, env)}, {Stride(g.A.Tensor, g.A.Indices, g.I)}, {Stride(g.A.Tensor, g.A.Indices, g.K)},");
             _w.Line($"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},");
             _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {Stride(e.Output, e.OutputIndices, g.I)});");
@@ -840,7 +866,7 @@ public static class CSharpKernelEmitter
         {
             var op = e.Reduction!.Value;
             var v = p.VectorRank!;
-            var V = RankOf(v).Size;
+            var V = Hi(v);
             var loops = OpenLoops(OuterLoops(e, p));
             if (op == ReduceOperator.LogSumExp)
             {

@@ -118,6 +118,18 @@ public sealed record KernelPlan(
     /// Einsum over the whole block, then the next), so that a contraction over those rows is a matrix product.</summary>
     public bool RowBlocks { get; init; }
 
+    /// <summary>
+    /// Set when this plan (made assuming divisible sizes) is also exact for sizes that do not divide their tiles: every
+    /// point past a partition's edge is absent wherever it appears, so each Einsum over such points runs its inner rank
+    /// only up to the edge of the last tile. Maps an Einsum's id to the ranks it bounds: the inner rank (or an alias of
+    /// it) and the tile rank, of the partition of <c>Of</c>.
+    /// </summary>
+    public IReadOnlyDictionary<int, IReadOnlyList<(string Inner, string Outer, string Of)>>? EdgeBounds { get; init; }
+
+    /// <summary>Ranks whose sizes must not be 0 for <see cref="EdgeBounds"/> to hold: a sum over an empty rank is 0 and
+    /// present even where its operands are absent, so the points past the edge would exist.</summary>
+    public IReadOnlyList<string> EdgeBoundsNeedNonEmpty { get; init; } = System.Array.Empty<string>();
+
     /// <summary>True when two plans emit the same code (the general plan is then not emitted).</summary>
     public bool SameLoweringAs(KernelPlan other)
     {

@@ -123,7 +123,13 @@ public static class KernelPlanner
         if (rowBlocksOverride is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
             return Plan(cascade, assumeDivisible, parallelRank, rowBlocksOverride: false); // no contraction gained from blocks
         var distinct = divisibility.Distinct().ToList();
-        return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans) { RowBlocks = rowBlocks && slice is not null };
+        var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
+        return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
+        {
+            RowBlocks = rowBlocks && slice is not null,
+            EdgeBounds = edges?.Bounds,
+            EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
+        };
     }
 
     /// <summary>The partitions a kernel must check to run the dense plan (empty: only one plan).</summary>
@@ -338,6 +344,86 @@ public static class KernelPlanner
         inner = innerRoot.Index;
         return true;
     }
+
+    // ---------------------------------------------------------------- partial tiles as loop bounds
+
+    /// <summary>
+    /// Whether the plan made assuming divisible sizes is exact for any sizes once each inner rank of a partition runs
+    /// only up to the edge (<c>x &lt; min(X0, X - x1*X0)</c>), and which Einsums bound which ranks; null when not.
+    /// That holds when, in every Einsum over a tile rank x1 and an inner rank x (or an alias of it), the points past the
+    /// edge are absent in the interpreter (read past a tensor's end through <c>x1*X0 + x</c>, or from a tensor absent
+    /// there, through operators that keep absence: all but +, max and min, which need both operands absent), x1 is
+    /// looped outside x (or fixed by the block), and no output keeps such points (they would have to read as 0).
+    /// Skipping an absent point is then what the interpreter does: maps do not write it, reductions do not see it.
+    /// </summary>
+    private static (IReadOnlyDictionary<int, IReadOnlyList<(string Inner, string Outer, string Of)>> Bounds, IReadOnlyList<string> NonEmpty)? EdgeBounds(
+        Cascade cascade, Dictionary<int, EinsumPlan> plans, List<(string Outer, string Inner, string Of)> partitions)
+    {
+        var nonEmpty = new List<string>();
+        var absentTensors = new Dictionary<string, List<(int DimOuter, int DimInner, string Of)>>(StringComparer.Ordinal);
+        var bounds = new Dictionary<int, IReadOnlyList<(string, string, string)>>();
+        foreach (var e in cascade.Einsums)
+        {
+            var p = plans[e.Id];
+            var loops = p.LoopOrder.Concat(p.Contraction is { } g ? new[] { g.I, g.J, g.K } : Array.Empty<string>()).ToList();
+            var fixedRank = e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir) ? ir : null;
+            var mine = new List<(string, string, string)>();
+            foreach (var (outer, inner, of) in partitions)
+            {
+                if (!e.Ranks.Contains(outer)) continue;
+                foreach (var x in e.Ranks.Where(r => r == inner || cascade.Rank(r).AliasOf == inner))
+                {
+                    if (!AbsentPastEdge(cascade, e.Body, outer, x, of, absentTensors)) return null;
+                    if (outer != fixedRank && (loops.IndexOf(outer) < 0 || loops.IndexOf(outer) > loops.IndexOf(x))) return null;
+                    var dimOuter = e.OutputIndices.ToList().FindIndex(i => i is IndexVariable v && v.Rank == outer);
+                    var dimInner = e.OutputIndices.ToList().FindIndex(i => i is IndexVariable v && v.Rank == x);
+                    if (e.OutputRanks.Contains(x))
+                    {
+                        if (dimOuter < 0 || dimInner < 0)
+                        {
+                            // Kept only through 'x1*X0 + x' into a tensor of extent X: the points past the edge do not exist.
+                            if (!e.OutputIndices.Any(i => PartitionRead(cascade, i, outer, x))) return null;
+                        }
+                        else
+                        {
+                            if (e.Output.Role == TensorRole.Output) return null;
+                            if (!absentTensors.TryGetValue(e.Output.Name, out var list)) absentTensors[e.Output.Name] = list = new();
+                            list.Add((dimOuter, dimInner, of));
+                        }
+                    }
+                    mine.Add((x, outer, of));
+                    // Summed over an empty rank, the result is the identity and present past the edge too.
+                    nonEmpty.AddRange(e.ReducedRanks.Where(r => r != x));
+                }
+            }
+            if (mine.Count > 0) bounds[e.Id] = mine;
+        }
+        // Every read of a tensor absent past an edge must be at its own (tile, inner) point by an Einsum bounded there.
+        foreach (var e in cascade.Einsums)
+            foreach (var r in e.Reads())
+                if (absentTensors.TryGetValue(r.Tensor.Name, out var dims))
+                    foreach (var (dimOuter, dimInner, of) in dims)
+                        if (!(r.Indices[dimOuter] is IndexVariable o && r.Indices[dimInner] is IndexVariable i
+                            && bounds.TryGetValue(e.Id, out var mine) && mine.Contains((i.Rank, o.Rank, of))))
+                            return null;
+        return (bounds, nonEmpty.Distinct().ToList());
+    }
+
+    /// <summary>True when the expression is absent at every point with <c>outer*X0 + x</c> past the end of X.</summary>
+    private static bool AbsentPastEdge(Cascade cascade, Expr x, string outer, string inner, string of, Dictionary<string, List<(int DimOuter, int DimInner, string Of)>> absent) => x switch
+    {
+        TensorRead r => r.Indices.Select((index, d) => (index, d)).Any(p => PartitionRead(cascade, p.index, outer, inner) && cascade.Rank(r.Tensor.Dims[p.d].Rank).Size == cascade.Rank(of).Size && r.Tensor.Dims[p.d].Offset == 0)
+            || (absent.TryGetValue(r.Tensor.Name, out var dims) && dims.Any(d => d.Of == of
+                && r.Indices[d.DimOuter] is IndexVariable o && o.Rank == outer && r.Indices[d.DimInner] is IndexVariable i && i.Rank == inner)),
+        Unary u => AbsentPastEdge(cascade, u.Operand, outer, inner, of, absent),
+        Binary { Merge: MergeOperator.Union } b => AbsentPastEdge(cascade, b.Left, outer, inner, of, absent) && AbsentPastEdge(cascade, b.Right, outer, inner, of, absent),
+        Binary b => AbsentPastEdge(cascade, b.Left, outer, inner, of, absent) || AbsentPastEdge(cascade, b.Right, outer, inner, of, absent),
+        _ => false,
+    };
+
+    /// <summary>The index is <c>outer*X0 + inner</c> (either order), inner being the partition's inner rank or an alias of it.</summary>
+    private static bool PartitionRead(Cascade cascade, IndexExpr index, string outer, string inner) =>
+        TryPartitionPattern(cascade, index, out var o, out _) && o == outer && index.Variables().Contains(inner);
 
     // ---------------------------------------------------------------- contraction idiom
 
