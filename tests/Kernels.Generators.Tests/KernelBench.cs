@@ -174,7 +174,10 @@ public sealed class KernelBench
             Enumerable.Range(0, (int)shapes.ElementCount(t.Name)).Select(_ => (double)(float)((random.NextDouble() * 2 - 1) * scale)).ToArray());
     }
 
-    /// <summary>Runs every case and size set and compares with the interpreter; returns a list of failures.</summary>
+    /// <summary>The vector widths every kernel runs at in <see cref="CompareAll"/>, whatever the machine accelerates.</summary>
+    public static readonly int[] Widths = { 512, 256, 128, 32 };
+
+    /// <summary>Runs every case and size set at every width and compares with the interpreter; returns a list of failures.</summary>
     public List<string> CompareAll(double tolerance, int seed = 1)
     {
         var failures = new List<string>();
@@ -185,8 +188,14 @@ public sealed class KernelBench
             {
                 var inputs = RandomInputs(cascade, sizes, seed + i, c.InputScale);
                 foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
-                var failure = Compare(i, sizes, inputs, tolerance);
-                if (failure is not null) failures.Add($"{c.Name} {Show(sizes)}: {failure}\n{c.Spec}");
+                foreach (var width in Widths)
+                {
+                    using var forced = Kernels.Runtime.KernelRuntime.ForceWidth(width);
+                    var failure = Compare(i, sizes, inputs, tolerance);
+                    if (failure is null) continue;
+                    failures.Add($"{c.Name} {Show(sizes)} at {width} bits: {failure}\n{c.Spec}");
+                    break;
+                }
             }
         }
         return failures;

@@ -49,6 +49,22 @@ public unsafe class KernelRuntimeTests
         foreach (var b in after) KernelRuntime.Free((void*)b);
     }
 
+    [Fact]
+    public void A_forced_width_holds_on_this_thread_until_disposed()
+    {
+        var native = KernelRuntime.Width;
+        Assert.Contains(native, new[] { 512, 256, 128, 32 });
+        using (KernelRuntime.ForceWidth(128))
+        {
+            Assert.Equal(128, KernelRuntime.Width);
+            using (KernelRuntime.ForceWidth(32)) Assert.Equal(32, KernelRuntime.Width);
+            Assert.Equal(128, KernelRuntime.Width);
+            Assert.Equal(native, Task.Run(() => KernelRuntime.Width).Result);
+        }
+        Assert.Equal(native, KernelRuntime.Width);
+        Assert.Equal("bits", Assert.Throws<ArgumentOutOfRangeException>(() => KernelRuntime.ForceWidth(64)).ParamName);
+    }
+
     [Theory]
     [InlineData(0L, KernelRuntime.MaxRowBlock)]
     [InlineData(100L, KernelRuntime.MaxRowBlock)]

@@ -412,10 +412,13 @@ public static class CSharpKernelEmitter
             _w.Line();
             _w.Line($"private static void _Dispatch{name}(_Args _a)");
             _w.Line("{");
-            _w.Line($"    if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) _{name}<{Rt}.V512>(_a);");
-            _w.Line($"    else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) _{name}<{Rt}.V256>(_a);");
-            _w.Line($"    else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) _{name}<{Rt}.V128>(_a);");
-            _w.Line($"    else _{name}<{Rt}.F32>(_a);");
+            _w.Line($"    switch ({Rt}.KernelRuntime.Width)");
+            _w.Line("    {");
+            _w.Line($"        case 512: _{name}<{Rt}.V512>(_a); break;");
+            _w.Line($"        case 256: _{name}<{Rt}.V256>(_a); break;");
+            _w.Line($"        case 128: _{name}<{Rt}.V128>(_a); break;");
+            _w.Line($"        default: _{name}<{Rt}.F32>(_a); break;");
+            _w.Line("    }");
             _w.Line("}");
             _w.Line();
             _w.Line($"/// <summary>");
@@ -620,9 +623,27 @@ public static class CSharpKernelEmitter
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
             var hoistedMap = Hoist(map.Body, v);
             var hoistedReduce = Hoist(reduce.Body, v);
-            _w.Line($"_TV _a0 = _TV.Create({Identity(op)});");
+            _w.Line($"_TV _a0 = _TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
             _w.Line($"float _acc = {Identity(op)};");
             _w.Line($"int {Id(v)} = 0;");
+            // Four vectors per step, each with its own accumulator, so that their maps (an exp each, say) overlap.
+            _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
+            for (var k = 0; k < 4; k++)
+            {
+                var at = k == 0 ? Id(v) : $"({Id(v)} + {k} * _TV.Count)";
+                var env = new Dictionary<string, string> { [v] = at };
+                _w.Line($"var _y{k} = {Vector(map.Body, "_TV", v, at, hoistedMap)};");
+                _w.Line($"_TV.Store({Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, env)}, _y{k});");
+            }
+            for (var k = 0; k < 4; k++)
+            {
+                _inRegister = (map.Output.Name, $"_y{k}");
+                var value = Vector(reduce.Body, "_TV", v, k == 0 ? Id(v) : $"({Id(v)} + {k} * _TV.Count)", hoistedReduce);
+                _inRegister = null;
+                _w.Line($"_a{k} = {VectorCombine("_TV", op, $"_a{k}", value)};");
+            }
+            _w.Close();
+            _w.Line($"_a0 = {VectorCombine("_TV", op, VectorCombine("_TV", op, "_a0", "_a1"), VectorCombine("_TV", op, "_a2", "_a3"))};");
             foreach (var (t, loop, register) in new[] { ("_TV", $"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count)", "_y"), ($"{Rt}.F32", $"for (; {Id(v)} < {V}; {Id(v)}++)", "_yt") })
             {
                 _w.Open(loop);

@@ -56,6 +56,38 @@ public static unsafe class KernelRuntime
     /// <summary>Scratch below this many floats (256 MiB) is allocated without asking how much memory there is.</summary>
     private const long MinimumCheckedScratch = 1L << 26;
 
+    /// <summary>
+    /// The vector width generated kernels run at, in bits: the widest the processor accelerates (512, 256 or 128), or 32
+    /// (one float) without SIMD; <see cref="ForceWidth"/> overrides it on the calling thread.
+    /// </summary>
+    public static int Width => t_width != 0 ? t_width : NativeWidth;
+
+    private static readonly int NativeWidth =
+        System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? 512
+        : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? 256
+        : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? 128
+        : 32;
+
+    [ThreadStatic] private static int t_width;
+
+    /// <summary>
+    /// Makes kernels called from this thread run at <paramref name="bits"/> (512, 256, 128 or 32), accelerated or not
+    /// (a width the processor lacks is emulated, slowly), until the returned scope is disposed: tests run every width's
+    /// code on any machine, and benchmarks can compare widths.
+    /// </summary>
+    public static IDisposable ForceWidth(int bits)
+    {
+        if (bits is not (512 or 256 or 128 or 32)) throw new ArgumentOutOfRangeException(nameof(bits), bits, "The widths are 512, 256, 128 and 32 bits.");
+        var previous = t_width;
+        t_width = bits;
+        return new WidthScope(previous);
+    }
+
+    private sealed class WidthScope(int previous) : IDisposable
+    {
+        public void Dispose() => t_width = previous;
+    }
+
     /// <summary>The most rows of the parallel rank a kernel runs as one block (see <see cref="RowBlock"/>).</summary>
     public const int MaxRowBlock = 96;
 
