@@ -54,13 +54,16 @@ public unsafe class KernelRuntimeTests
     {
         var native = KernelRuntime.Width;
         Assert.Contains(native, new[] { 512, 256, 128, 32 });
-        using (KernelRuntime.ForceWidth(128))
-        {
-            Assert.Equal(128, KernelRuntime.Width);
-            using (KernelRuntime.ForceWidth(32)) Assert.Equal(32, KernelRuntime.Width);
-            Assert.Equal(128, KernelRuntime.Width);
-            Assert.Equal(native, Task.Run(() => KernelRuntime.Width).Result);
-        }
+        var forced = KernelRuntime.ForceWidth(128);
+        Assert.Equal(128, KernelRuntime.Width);
+        using (KernelRuntime.ForceWidth(32)) Assert.Equal(32, KernelRuntime.Width);
+        Assert.Equal(128, KernelRuntime.Width);
+        var elsewhere = new int[1];
+        var thread = new Thread(() => elsewhere[0] = KernelRuntime.Width);
+        thread.Start();
+        thread.Join();
+        Assert.Equal(native, elsewhere[0]);
+        forced.Dispose();
         Assert.Equal(native, KernelRuntime.Width);
         Assert.Equal("bits", Assert.Throws<ArgumentOutOfRangeException>(() => KernelRuntime.ForceWidth(64)).ParamName);
     }
