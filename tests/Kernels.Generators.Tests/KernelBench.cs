@@ -177,7 +177,8 @@ public sealed class KernelBench
     /// <summary>The vector widths every kernel runs at in <see cref="CompareAll"/>, whatever the machine accelerates.</summary>
     public static readonly int[] Widths = { 512, 256, 128, 32 };
 
-    /// <summary>Runs every case and size set at every width and compares with the interpreter; returns a list of failures.</summary>
+    /// <summary>Runs every case and size set at every width, and with rows split across threads, and compares with the
+    /// interpreter; returns a list of failures.</summary>
     public List<string> CompareAll(double tolerance, int seed = 1)
     {
         var failures = new List<string>();
@@ -195,6 +196,12 @@ public sealed class KernelBench
                     if (failure is null) continue;
                     failures.Add($"{c.Name} {Show(sizes)} at {width} bits: {failure}\n{c.Spec}");
                     break;
+                }
+                using (Kernels.Runtime.KernelRuntime.ForceSplitRows())
+                {
+                    // Rows split across threads (in three parts), as for fewer rows than threads.
+                    var failure = Compare(i, sizes, inputs, tolerance);
+                    if (failure is not null) failures.Add($"{c.Name} {Show(sizes)} with rows split: {failure}\n{c.Spec}");
                 }
             }
         }

@@ -446,7 +446,15 @@ public static class CSharpKernelEmitter
                 _w.Line($"long _work = (long)global::System.Math.Min(9e18, {work});");
                 var any = AnyOutputPoint(plan.Sliced.SelectMany(StepEinsums), slice);
                 if (any is not null) _w.Line($"if ({any}) // else no slice writes a point");
-                _w.Line($"{(any is null ? "" : "    ")}{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));");
+                var forAll = $"{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));";
+                if (CanSplitRows(plan))
+                {
+                    if (any is not null) _w.Open($"if ({any}) // else no slice writes a point");
+                    _w.Line($"if ({Rt}.KernelRuntime.SplitRows({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism})) _{name}Rows<_TV>(_a); // few long rows: each split across threads");
+                    _w.Line($"else {forAll}");
+                    if (any is not null) _w.Close();
+                }
+                else _w.Line($"{(any is null ? "" : "    ")}{forAll}");
             }
             _w.Close();
             _w.Open("finally");
@@ -483,7 +491,42 @@ public static class CSharpKernelEmitter
                 foreach (var x in local) Free(x);
                 _w.Close();
                 _w.Close();
+                if (CanSplitRows(plan)) EmitRows(plan, name, local);
             }
+        }
+
+        /// <summary>A plan whose rows can be split: no blocks of rows, no iteration blocks among the Einsums of a row, and
+        /// at least one of them split over a rank (the others run whole, one after the other).</summary>
+        private bool CanSplitRows(KernelPlan plan)
+        {
+            if (plan.RowBlocks || plan.Sliced.Any(s => s.Block is not null)) return false;
+            _splitting = true;
+            var any = plan.Sliced.Any(s => s.Einsum is { } e && SplitRank(e) is not null);
+            _splitting = false;
+            return any;
+        }
+
+        /// <summary>The Einsums of a row, for each row in turn, each split across threads where it can be.</summary>
+        private void EmitRows(KernelPlan plan, string name, List<TensorStorage> local)
+        {
+            var sr = plan.SliceRank!;
+            _w.Line();
+            _w.Line($"/// <summary>The Einsums that keep {sr}, one {sr} at a time, each spread over the threads.</summary>");
+            _w.Line(Optimized);
+            _w.Open($"private static void _{name}Rows<_TV>(_Args _a) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
+            Unpack(plan, includeSliceLocal: true);
+            foreach (var x in local) Allocate(x, null);
+            _w.Open("try");
+            _w.Open($"for (int {Id(sr)} = 0; {Id(sr)} < {RankOf(sr).Size}; {Id(sr)}++)");
+            _splitting = true;
+            EmitSteps(plan.Sliced);
+            _splitting = false;
+            _w.Close();
+            _w.Close();
+            _w.Open("finally");
+            foreach (var x in local) Free(x);
+            _w.Close();
+            _w.Close();
         }
 
         private static IEnumerable<ExtendedEinsum> StepEinsums(CascadeStep step) =>
@@ -619,13 +662,16 @@ public static class CSharpKernelEmitter
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
             _w.Open("");
+            var split = _splitting ? SplitRank(reduce) : null;
+            if (split is not null) OpenSplit(reduce, split);
+            V = Hi(v);
             var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
             var hoistedMap = Hoist(map.Body, v);
             var hoistedReduce = Hoist(reduce.Body, v);
             _w.Line($"_TV _a0 = _TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
             _w.Line($"float _acc = {Identity(op)};");
-            _w.Line($"int {Id(v)} = 0;");
+            _w.Line($"int {Id(v)} = {Lo(v)};");
             // Four vectors per step, each with its own accumulator, so that their maps (an exp each, say) overlap.
             _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
             for (var k = 0; k < 4; k++)
@@ -656,8 +702,9 @@ public static class CSharpKernelEmitter
                 _w.Close();
                 if (t == "_TV") _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}(_a0)")};");
             }
-            _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _acc;");
+            StoreAccumulator(reduce);
             CloseLoops(outer);
+            if (split is not null) CloseSplit(reduce);
             _w.Close();
         }
 
@@ -691,6 +738,8 @@ public static class CSharpKernelEmitter
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
             _w.Open("");
+            var split = _splitting ? SplitRank(e) : null;
+            if (split is not null) OpenSplit(e, split);
             switch (p.Lowering)
             {
                 case EinsumLowering.Exact: EmitExact(e, p); break;
@@ -699,16 +748,73 @@ public static class CSharpKernelEmitter
                 case EinsumLowering.Contraction: EmitContraction(e, p); break;
                 default: EmitDense(e, p); break;
             }
+            if (split is not null) CloseSplit(e);
             _w.Close();
         }
 
+        // ---- one row split across threads (fewer rows than threads)
+
+        // True while the method that splits each row across threads is emitted.
+        private bool _splitting;
+
+        // The part of a rank this code runs: [_rs, _re) inside a split.
+        private (string Rank, string Lo, string Hi)? _range;
+
+        /// <summary>The rank an Einsum of a row is split over: the vector rank of a map over it alone, or of a sum, max, min
+        /// or product over it alone (whose parts are merged); null when the Einsum runs whole.</summary>
+        private string? SplitRank(ExtendedEinsum e)
+        {
+            var p = _plan.Einsums[e.Id];
+            if (p.VectorRank is not { } v || _edges.ContainsKey(v)) return null;
+            if (e.Reduction is null)
+                return p.Lowering == EinsumLowering.VectorRow && OuterLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
+            return p.Lowering == EinsumLowering.VectorReduce && e.Reduction is ReduceOperator.Sum or ReduceOperator.Max or ReduceOperator.Min or ReduceOperator.Prod
+                && OuterLoops(e, p).Count == 0 && ReducedLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
+        }
+
+        private void OpenSplit(ExtendedEinsum reduce, string rank)
+        {
+            _range = (rank, "_rs", "_re");
+            var size = RankOf(rank).Size;
+            if (reduce.Reduction is { } op)
+            {
+                _w.Line($"// {rank} in parts, one per thread, each reduced alone; the parts are merged in order");
+                _w.Open($"float _whole = {Rt}.KernelRuntime.SplitReduce({size}, {_sig.MaxDegreeOfParallelism}, {Identity(op)}, (_rs, _re) =>");
+            }
+            else
+            {
+                _w.Line($"// {rank} in parts, one per thread");
+                _w.Open($"{Rt}.KernelRuntime.Split({size}, {_sig.MaxDegreeOfParallelism}, (_rs, _re) =>");
+            }
+        }
+
+        private void CloseSplit(ExtendedEinsum reduce)
+        {
+            _range = null;
+            if (reduce.Reduction is { } op)
+            {
+                _w.Close($", (_x, _y) => {ScalarCombine(op, "_x", "_y")});");
+                _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _whole;");
+            }
+            else _w.Close(");");
+        }
+
+        /// <summary>Stores a reduction's result, or, in a part of a split row, returns it to be merged.</summary>
+        private void StoreAccumulator(ExtendedEinsum e)
+        {
+            _w.Line(_range is not null ? "return _acc;" : $"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
+        }
+
         /// <summary>The first point of a rank's loop: the block's first row for the parallel rank in blocks, else 0.</summary>
-        private string Lo(string rank) => _plan.RowBlocks && rank == _plan.SliceRank ? "_pb" : "0";
+        private string Lo(string rank) =>
+            _range is { } part && part.Rank == rank ? "_rs"
+            : _plan.RowBlocks && rank == _plan.SliceRank ? "_pb" : "0";
 
         /// <summary>The end of a rank's loop: the block's end for the parallel rank in blocks, the edge of the last tile for
         /// an inner rank the Einsum bounds, else the size.</summary>
         private string Hi(string rank) =>
-            _plan.RowBlocks && rank == _plan.SliceRank ? "_pe"
+            _range is { } part && part.Rank == rank ? "_re"
+            : _plan.RowBlocks && rank == _plan.SliceRank ? "_pe"
             : _edges.TryGetValue(rank, out var edge) ? edge
             : RankOf(rank).Size;
 
@@ -899,7 +1005,7 @@ public static class CSharpKernelEmitter
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line($"_TV _a0 = _TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
-            _w.Line($"int {Id(v)} = 0;");
+            _w.Line($"int {Id(v)} = {Lo(v)};");
             _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
             for (var k = 0; k < 4; k++)
             {
@@ -911,7 +1017,7 @@ public static class CSharpKernelEmitter
             _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}({VectorCombine("_TV", op, VectorCombine("_TV", op, "_a0", "_a1"), VectorCombine("_TV", op, "_a2", "_a3"))})")};");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) _acc = {ScalarCombine(op, "_acc", "(" + Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted) + ").Value")};");
             CloseLoops(inner);
-            _w.Line($"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
+            StoreAccumulator(e);
             CloseLoops(loops);
         }
 
@@ -922,7 +1028,7 @@ public static class CSharpKernelEmitter
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line("_TV _m = _TV.Create(float.NegativeInfinity), _t = _TV.Create(0f);");
-            _w.Line($"int {Id(v)} = 0;");
+            _w.Line($"int {Id(v)} = {Lo(v)};");
             _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
             var block = Enumerable.Range(0, 4).Select(k => Vector(e.Body, "_TV", v, k == 0 ? Id(v) : $"({Id(v)} + {k} * _TV.Count)", hoisted));
             _w.Line($"_TV.LogSumExpStep4(ref _m, ref _t, {string.Join(", ", block)});");

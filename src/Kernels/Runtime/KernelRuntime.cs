@@ -80,12 +80,70 @@ public static unsafe class KernelRuntime
         if (bits is not (512 or 256 or 128 or 32)) throw new ArgumentOutOfRangeException(nameof(bits), bits, "The widths are 512, 256, 128 and 32 bits.");
         var previous = t_width;
         t_width = bits;
-        return new WidthScope(previous);
+        return new Scope(() => t_width = previous);
     }
 
-    private sealed class WidthScope(int previous) : IDisposable
+    /// <summary>
+    /// True when a kernel should split each row of its parallel rank across threads instead of giving each thread whole
+    /// rows: fewer rows than threads, and enough work in each row (one softmax row of 16M floats, say) to pay for a
+    /// fork and join per Einsum. <see cref="ForceSplitRows"/> makes it true on the calling thread.
+    /// </summary>
+    public static bool SplitRows(int rows, long work, int maxDegreeOfParallelism)
     {
-        public void Dispose() => t_width = previous;
+        if (t_splitRows) return true;
+        var threads = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        return threads > 1 && rows < threads && work / Math.Max(1, rows) >= 4 * ParallelThreshold;
+    }
+
+    [ThreadStatic] private static bool t_splitRows;
+
+    /// <summary>Makes kernels called from this thread split their rows across threads (in three parts, however small),
+    /// until the returned scope is disposed: tests run that code on any machine.</summary>
+    public static IDisposable ForceSplitRows()
+    {
+        var previous = t_splitRows;
+        t_splitRows = true;
+        return new Scope(() => t_splitRows = previous);
+    }
+
+    private sealed class Scope(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+
+    /// <summary>The parts one row is split into: one per thread, or three when forced (uneven parts, on any machine).</summary>
+    private static int Parts(int count, int maxDegreeOfParallelism)
+    {
+        var threads = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        return Math.Max(1, Math.Min(count, t_splitRows ? 3 : threads));
+    }
+
+    /// <summary>Runs <paramref name="body"/>(start, end) over <c>[0, count)</c> in contiguous parts, one per thread: a map
+    /// over one row split across threads.</summary>
+    public static void Split(int count, int maxDegreeOfParallelism, Action<int, int> body)
+    {
+        var parts = Parts(count, maxDegreeOfParallelism);
+        if (parts <= 1)
+        {
+            if (count > 0) body(0, count);
+            return;
+        }
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, c =>
+            body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
+    }
+
+    /// <summary>A reduction over one row split across threads: each part reduces its range (<paramref name="body"/>
+    /// returns the part's result), then the parts are merged in order with <paramref name="merge"/>.</summary>
+    public static float SplitReduce(int count, int maxDegreeOfParallelism, float identity, Func<int, int, float> body, Func<float, float, float> merge)
+    {
+        var parts = Parts(count, maxDegreeOfParallelism);
+        if (parts <= 1) return count > 0 ? body(0, count) : identity;
+        var partial = new float[parts];
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, c =>
+            partial[c] = body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
+        var result = partial[0];
+        for (var c = 1; c < parts; c++) result = merge(result, partial[c]);
+        return result;
     }
 
     /// <summary>The most rows of the parallel rank a kernel runs as one block (see <see cref="RowBlock"/>).</summary>
