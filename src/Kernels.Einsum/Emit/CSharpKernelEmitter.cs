@@ -768,15 +768,19 @@ public static class CSharpKernelEmitter
             if (p.VectorRank is not { } v || _edges.ContainsKey(v)) return null;
             if (e.Reduction is null)
                 return p.Lowering == EinsumLowering.VectorRow && OuterLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
-            return p.Lowering == EinsumLowering.VectorReduce && e.Reduction is ReduceOperator.Sum or ReduceOperator.Max or ReduceOperator.Min or ReduceOperator.Prod
-                && OuterLoops(e, p).Count == 0 && ReducedLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
+            return p.Lowering == EinsumLowering.VectorReduce && OuterLoops(e, p).Count == 0 && ReducedLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
         }
 
         private void OpenSplit(ExtendedEinsum reduce, string rank)
         {
             _range = (rank, "_rs", "_re");
             var size = RankOf(rank).Size;
-            if (reduce.Reduction is { } op)
+            if (reduce.Reduction is ReduceOperator.LogSumExp)
+            {
+                _w.Line($"// {rank} in parts, one per thread, each an online (max, sum of exp) pair; the pairs are merged in order");
+                _w.Open($"var _whole = {Rt}.KernelRuntime.SplitReduce({size}, {_sig.MaxDegreeOfParallelism}, (float.NegativeInfinity, 0f), (_rs, _re) =>");
+            }
+            else if (reduce.Reduction is { } op)
             {
                 _w.Line($"// {rank} in parts, one per thread, each reduced alone; the parts are merged in order");
                 _w.Open($"float _whole = {Rt}.KernelRuntime.SplitReduce({size}, {_sig.MaxDegreeOfParallelism}, {Identity(op)}, (_rs, _re) =>");
@@ -791,7 +795,13 @@ public static class CSharpKernelEmitter
         private void CloseSplit(ExtendedEinsum reduce)
         {
             _range = null;
-            if (reduce.Reduction is { } op)
+            if (reduce.Reduction is ReduceOperator.LogSumExp)
+            {
+                _w.Close($", {Math}.LogSumExpPair);");
+                _w.Line("float _scale = _whole.Item1, _acc = _whole.Item2;");
+                WriteResult(reduce, ReduceOperator.LogSumExp, null);
+            }
+            else if (reduce.Reduction is { } op)
             {
                 _w.Close($", (_x, _y) => {ScalarCombine(op, "_x", "_y")});");
                 _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _whole;");
@@ -1037,7 +1047,8 @@ public static class CSharpKernelEmitter
             _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m, _t);");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) {Math}.LogSumExpAdd(ref _scale, ref _acc, ({Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted)}).Value);");
             CloseLoops(inner);
-            WriteResult(e, ReduceOperator.LogSumExp, null);
+            if (_range is not null) _w.Line("return (_scale, _acc);");
+            else WriteResult(e, ReduceOperator.LogSumExp, null);
         }
 
         // ---- vectorised over the innermost output rank

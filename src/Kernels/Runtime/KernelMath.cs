@@ -74,6 +74,14 @@ public static class KernelMath
         }
     }
 
+    /// <summary>Two online log-sum-exps (scale, sum of exp(x - scale)) of disjoint parts merged into one.</summary>
+    public static (float Scale, float Sum) LogSumExpPair((float Scale, float Sum) left, (float Scale, float Sum) right)
+    {
+        var (scale, sum) = left;
+        LogSumExpMerge(ref scale, ref sum, right.Scale, right.Sum);
+        return (scale, sum);
+    }
+
     /// <summary>Merges the lanes of a vector online log-sum-exp (<see cref="ISimdFloat{TSelf}.LogSumExpStep"/>) into a scalar one.</summary>
     public static void LogSumExpMergeLanes<TV>(ref float scale, ref float sum, TV max, TV total) where TV : unmanaged, ISimdFloat<TV>
     {

@@ -134,11 +134,11 @@ public static unsafe class KernelRuntime
 
     /// <summary>A reduction over one row split across threads: each part reduces its range (<paramref name="body"/>
     /// returns the part's result), then the parts are merged in order with <paramref name="merge"/>.</summary>
-    public static float SplitReduce(int count, int maxDegreeOfParallelism, float identity, Func<int, int, float> body, Func<float, float, float> merge)
+    public static T SplitReduce<T>(int count, int maxDegreeOfParallelism, T identity, Func<int, int, T> body, Func<T, T, T> merge)
     {
         var parts = Parts(count, maxDegreeOfParallelism);
         if (parts <= 1) return count > 0 ? body(0, count) : identity;
-        var partial = new float[parts];
+        var partial = new T[parts];
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, c =>
             partial[c] = body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
         var result = partial[0];
