@@ -11,7 +11,7 @@ namespace Kernels.Benchmarks;
 /// </summary>
 public class AttentionBenchmarks
 {
-    [Params(512, 2048)] public int Length;
+    [Params(512, 1000, 1024, 2048, 4095, 4096)] public int Length;
     public const int Heads = 8;
     public const int HeadDim = 64;
     private float[][] _q = Array.Empty<float[]>(), _k = Array.Empty<float[]>(), _v = Array.Empty<float[]>(), _o = Array.Empty<float[]>();
