@@ -50,7 +50,7 @@ public class LanguageKernelTests
         var code = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
         var ranks = cascade.Ranks.Where(r => r.Root == root).ToList();
         // A micro-kernel call loops over its rows, columns and summed rank: Gemm.Run<_TV>(rows, columns, depth, ...).
-        var inCalls = Regex.Matches(code, @"Gemm\.Run<_TV>\(([^,]+), ([^,]+), ([^,]+),")
+        var inCalls = Regex.Matches(code, @"Gemm\.Run(?:Scaled)?<_TV>\(([^,]+), ([^,]+), ([^,]+),")
             .Sum(m => Enumerable.Range(1, 3).Count(g => ranks.Any(r => r.Size == m.Groups[g].Value)));
         return inCalls + ranks.Sum(r => Regex.Matches(code, $@"(for \(int {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = |\bint {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = 0;)").Count);
     }

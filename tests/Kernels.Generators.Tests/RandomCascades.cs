@@ -113,6 +113,7 @@ public static class RandomCascades
             lastDims = outDims;
         }
         if (extra.NextDouble() < 0.35) Contraction(extra, sizes, decls, body);
+        if (extra.NextDouble() < 0.2) RescaledSum(extra, sizes, decls, body);
         // The output copies the last intermediate, so intermediates are exercised as such.
         decls.Add($"output Y[{string.Join(",", lastDims)}]");
         body.Append($"Y[{string.Join(",", lastDims)}] = {last}[{string.Join(",", lastDims)}] + 1\n");
@@ -153,6 +154,32 @@ public static class RandomCascades
         body.Append($"CC[{c}] = CA[{a}] * {bRead}{factor}\n");
         decls.Add($"output CY[{c}]");
         body.Append($"CY[{c}] = CC[{c}] + 1\n");
+    }
+
+    /// <summary>
+    /// A running sum along a fresh iterative rank t, rescaled per row and fed by a contraction each step (attention's
+    /// numerator x V): <c>RX[t+1,i,j] = RX[t,i,j] * RF[t,i] + sum[k] RA[t,i,k] * RB[t,k,j]</c>, the rescale inline or as
+    /// an Einsum of its own.
+    /// </summary>
+    private static void RescaledSum(Random r, Dictionary<string, int> sizes, List<string> decls, StringBuilder body)
+    {
+        var names = Ranks.OrderBy(_ => r.Next()).ToList();
+        string i = names[0], j = names[1], k = names[2];
+        foreach (var x in new[] { i, j, k })
+            if (!sizes.ContainsKey(x.ToUpperInvariant())) sizes[x.ToUpperInvariant()] = r.Next(1, 30);
+        sizes["T"] = r.Next(1, 6);
+        decls.Add($"input RA[t,{i},{k}], RB[t,{k},{j}], RS[t,{i}]");
+        decls.Add($"output RY[{i},{j}]");
+        body.Append($"iterate t until t == T {{\n  init RX[0,{i},{j}] = 0\n");
+        body.Append($"  RC[t,{i},{j}] = RA[t,{i},{k}] * RB[t,{k},{j}]\n");
+        body.Append($"  RF[t,{i}] = sigmoid(RS[t,{i}]) + 0.5\n");
+        if (r.NextDouble() < 0.5)
+        {
+            body.Append($"  RP[t,{i},{j}] = RX[t,{i},{j}] * RF[t,{i}]\n");
+            body.Append($"  RX[t+1,{i},{j}] = RC[t,{i},{j}] + RP[t,{i},{j}]\n}}\n");
+        }
+        else body.Append($"  RX[t+1,{i},{j}] = RX[t,{i},{j}] * RF[t,{i}] + RC[t,{i},{j}]\n}}\n");
+        body.Append($"RY[{i},{j}] = RX[T,{i},{j}]\n");
     }
 
     private static string Unary(Random random, string x) => random.Next(8) switch

@@ -608,7 +608,19 @@ public static class CSharpKernelEmitter
         {
             for (var i = 0; i < steps.Count; i++)
             {
-                if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && FusesWith(map, reduce))
+                if (steps[i].Einsum is { } folded && _plan.Folded.Contains(folded.Id))
+                {
+                    _w.Line();
+                    _w.Line($"// {CodeWriter.OneLine(folded.Text)}");
+                    _w.Line("//   computed in the micro-kernel call of the running sum's update below");
+                    continue;
+                }
+                if (steps[i].Einsum is { } update && _plan.Folds.TryGetValue(update.Id, out var fold))
+                {
+                    EmitFold(update, fold);
+                    continue;
+                }
+                if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && !_plan.Folded.Contains(reduce.Id) && !_plan.Folds.ContainsKey(reduce.Id) && FusesWith(map, reduce))
                 {
                     EmitMapThenReduce(map, reduce);
                     i++;
@@ -845,7 +857,11 @@ public static class CSharpKernelEmitter
 
         // ---- contraction: a call of the micro-kernel per point of the batch ranks
 
-        private void EmitContraction(ExtendedEinsum e, EinsumPlan p)
+        private void EmitContraction(ExtendedEinsum e, EinsumPlan p) => EmitGemm(p, e.Output, e.OutputIndices, null);
+
+        /// <summary>A micro-kernel call per point of the batch ranks, writing <paramref name="output"/> at
+        /// <paramref name="indices"/>; with a fold, the running sum's rescaled previous value is added as it is stored.</summary>
+        private void EmitGemm(EinsumPlan p, Tensor output, IReadOnlyList<IndexExpr> indices, RescaleFold? fold)
         {
             var g = p.Contraction!;
             var loops = OpenLoops(p.LoopOrder, g.I, g.J);
@@ -860,11 +876,33 @@ public static class CSharpKernelEmitter
                 _w.Line($"float {alpha} = {string.Join(" * ", g.Factors.Select(Scalar))};");
             }
             string Points(string rank) => Blocked(rank) ? "_pe - _pb" : Hi(rank);
-            _w.Line($"{Rt}.Gemm.Run<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
+            _w.Line($"{Rt}.Gemm.{(fold is null ? "Run" : "RunScaled")}<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
             _w.Line($"    {Ptr(g.A.Tensor)} + {Offset(g.A.Tensor, g.A.Indices, env)}, {Stride(g.A.Tensor, g.A.Indices, g.I)}, {Stride(g.A.Tensor, g.A.Indices, g.K)},");
             _w.Line($"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},");
-            _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {Stride(e.Output, e.OutputIndices, g.I)});");
+            if (fold is null)
+                _w.Line($"    {Ptr(output)} + {Offset(output, indices, env)}, {Stride(output, indices, g.I)});");
+            else
+            {
+                _w.Line($"    {Ptr(output)} + {Offset(output, indices, env)}, {Stride(output, indices, g.I)},");
+                _w.Line($"    {Ptr(fold.Previous.Tensor)} + {Offset(fold.Previous.Tensor, fold.Previous.Indices, env)}, {Stride(fold.Previous.Tensor, fold.Previous.Indices, g.I)},");
+                _w.Line($"    {Ptr(fold.Factor.Tensor)} + {Offset(fold.Factor.Tensor, fold.Factor.Indices, env)}, {Stride(fold.Factor.Tensor, fold.Factor.Indices, g.I)});");
+            }
             CloseLoops(loops);
+        }
+
+        /// <summary>A running sum's update with its rescale and the contraction that feeds it, as one micro-kernel call.</summary>
+        private void EmitFold(ExtendedEinsum update, RescaleFold fold)
+        {
+            var c = fold.Contraction;
+            var g = _plan.Einsums[c.Id].Contraction!;
+            SetEdges(c);
+            _w.Line();
+            foreach (var x in new[] { c, fold.Rescale, update }.Where(x => x is not null)) _w.Line($"// {CodeWriter.OneLine(x!.Text)}");
+            var r = update.IterativeRank;
+            _w.Line($"//   contraction over {g.K} with the running sum: {update.Output.Name}[{r}+1] = {g.A.Tensor.Name} * {g.B.Tensor.Name} + {fold.Factor.Tensor.Name} * {update.Output.Name}[{r}], added as the micro-kernel stores");
+            _w.Open("");
+            EmitGemm(_plan.Einsums[c.Id], update.Output, update.OutputIndices, fold);
+            _w.Close();
         }
 
         /// <summary>

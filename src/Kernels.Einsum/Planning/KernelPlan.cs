@@ -83,6 +83,10 @@ public enum EinsumLowering
 /// </summary>
 public sealed record ContractionShape(string I, string J, string K, IReadOnlyList<string> Batch, TensorRead A, TensorRead B, IReadOnlyList<Expr> Factors);
 
+/// <summary>A rescaled running sum folded into a contraction: the contraction's Einsum, the separate rescale (if any), the
+/// sum's previous value as read (<c>X[r, ..]</c>) and the factor per row.</summary>
+public sealed record RescaleFold(ExtendedEinsum Contraction, ExtendedEinsum? Rescale, TensorRead Previous, TensorRead Factor);
+
 /// <summary>The lowering chosen for one Einsum, with its loop order (outermost first).</summary>
 public sealed record EinsumPlan(ExtendedEinsum Einsum, EinsumLowering Lowering, IReadOnlyList<string> LoopOrder, string? VectorRank, bool InSlice)
 {
@@ -125,6 +129,17 @@ public sealed record KernelPlan(
     /// it) and the tile rank, of the partition of <c>Of</c>.
     /// </summary>
     public IReadOnlyDictionary<int, IReadOnlyList<(string Inner, string Outer, string Of)>>? EdgeBounds { get; init; }
+
+    /// <summary>
+    /// Rescaled running sums folded into the contraction that feeds them (FlashAttention-2's "rescale once per block"),
+    /// by the id of the Einsum that updates the sum: <c>X[r+1] = B + X[r] * a</c> (or <c>B + S</c> with <c>S = X[r] * a</c>)
+    /// where B is a contraction's output and a a factor per row. The micro-kernel then writes
+    /// <c>X[r+1] = A*B + a * X[r]</c> as it stores, and B and S are never stored.
+    /// </summary>
+    public IReadOnlyDictionary<int, RescaleFold> Folds { get; init; } = new Dictionary<int, RescaleFold>();
+
+    /// <summary>Einsums computed inside a <see cref="Folds"/> entry's call instead of on their own.</summary>
+    public IReadOnlyCollection<int> Folded { get; init; } = System.Array.Empty<int>();
 
     /// <summary>Ranks whose sizes must not be 0 for <see cref="EdgeBounds"/> to hold: a sum over an empty rank is 0 and
     /// present even where its operands are absent, so the points past the edge would exist.</summary>

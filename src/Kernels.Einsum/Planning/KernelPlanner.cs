@@ -124,11 +124,14 @@ public static class KernelPlanner
             return Plan(cascade, assumeDivisible, parallelRank, rowBlocksOverride: false); // no contraction gained from blocks
         var distinct = divisibility.Distinct().ToList();
         var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
+        var folds = RescaleFolds(cascade, plans, storage, sparse);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
         {
             RowBlocks = rowBlocks && slice is not null,
             EdgeBounds = edges?.Bounds,
             EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
+            Folds = folds,
+            Folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList(),
         };
     }
 
@@ -343,6 +346,65 @@ public static class KernelPlanner
         outer = outerRank.Index;
         inner = innerRoot.Index;
         return true;
+    }
+
+    // ---------------------------------------------------------------- rescaled running sum into the contraction
+
+    /// <summary>
+    /// In an iteration block over r: <c>X[r+1, ..] = B[..] + S[..]</c> with <c>S[..] = X[r, ..] * a</c> (or the product
+    /// inline), where B is written by a contraction lowered to the micro-kernel, a is a tensor read that does not vary
+    /// with the contraction's column or summed rank, B and S are read by nothing else, every access is at the same
+    /// point, X has the column rank innermost, and nothing between the contraction and the update writes its operands.
+    /// </summary>
+    private static Dictionary<int, RescaleFold> RescaleFolds(Cascade cascade, Dictionary<int, EinsumPlan> plans, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse)
+    {
+        var folds = new Dictionary<int, RescaleFold>();
+        var all = cascade.Einsums;
+        bool ReadOnlyBy(Tensor t, ExtendedEinsum reader) =>
+            t.Role == TensorRole.Intermediate && all.Where(e => e.Reads().Any(r => r.Tensor.Name == t.Name)).All(e => e.Id == reader.Id)
+            && reader.Reads().Count(r => r.Tensor.Name == t.Name) == 1;
+        foreach (var block in cascade.Blocks)
+        {
+            var body = block.Einsums.ToList();
+            foreach (var u in body)
+            {
+                var x = u.Output;
+                if (u.Reduction is not null || u.Filters.Count > 0 || plans[u.Id].Lowering == EinsumLowering.Exact || x.CarriedDim is not { } c) continue;
+                if (!(u.OutputIndices[c].TryGetOffset(out var ur, out var uo) && ur == block.Rank && uo == 1) || sparse.Contains(x.Name)) continue;
+                var point = u.OutputIndices.Select((ix, d) => d == c ? new IndexVariable(block.Rank) : ix).Select(ix => ix.ToString()).ToList();
+                bool AtPoint(TensorRead r) => r.Indices.Select(ix => ix.ToString()).SequenceEqual(point);
+                if (u.Body is not Binary { Operator: BinaryOperator.Add } add) continue;
+                foreach (var (first, second) in new[] { (add.Left, add.Right), (add.Right, add.Left) })
+                {
+                    if (first is not TensorRead bRead || !AtPoint(bRead)) continue;
+                    var contraction = body.FirstOrDefault(e => e.Output.Name == bRead.Tensor.Name);
+                    if (contraction is null || body.IndexOf(contraction) > body.IndexOf(u) || plans[contraction.Id].Contraction is not { } g) continue;
+                    if (!contraction.OutputIndices.Select(ix => ix.ToString()).SequenceEqual(point) || !ReadOnlyBy(bRead.Tensor, u)) continue;
+                    // The rescale: inline (X[r] * a) or a separate map S = X[r] * a read at the point.
+                    ExtendedEinsum? rescale = null;
+                    var product = second;
+                    if (second is TensorRead sRead && AtPoint(sRead) && ReadOnlyBy(sRead.Tensor, u))
+                    {
+                        rescale = body.FirstOrDefault(e => e.Output.Name == sRead.Tensor.Name);
+                        if (rescale is null || body.IndexOf(rescale) > body.IndexOf(u) || rescale.Reduction is not null || rescale.Filters.Count > 0
+                            || !rescale.OutputIndices.Select(ix => ix.ToString()).SequenceEqual(point) || plans[rescale.Id].Lowering == EinsumLowering.Exact) continue;
+                        product = rescale.Body;
+                    }
+                    if (product is not Binary { Operator: BinaryOperator.Multiply } m) continue;
+                    var (previous, factor) = m.Left is TensorRead l && l.Tensor.Name == x.Name ? (l, m.Right) : (m.Right as TensorRead, m.Left);
+                    if (previous is null || previous.Tensor.Name != x.Name || !AtPoint(previous)) continue;
+                    if (factor is not TensorRead a || a.Tensor.Name == x.Name || sparse.Contains(a.Tensor.Name) || a.Indices.Any(ix => ix.Variables().Contains(g.J) || ix.Variables().Contains(g.K))) continue;
+                    if (!a.Indices.All(ix => KernelPlanner.AffineCoefficient(ix, g.I) is not null)) continue;
+                    if (!StrideOne(u.OutputIndices, storage[x.Name], g.J, allowOffset: false)) continue;
+                    // Nothing between the contraction and the update writes the contraction's operands.
+                    var between = body.Skip(body.IndexOf(contraction) + 1).TakeWhile(e => e.Id != u.Id);
+                    if (between.Any(e => e.Output.Name == g.A.Tensor.Name || e.Output.Name == g.B.Tensor.Name)) continue;
+                    folds[u.Id] = new RescaleFold(contraction, rescale, previous, a);
+                    break;
+                }
+            }
+        }
+        return folds;
     }
 
     // ---------------------------------------------------------------- partial tiles as loop bounds

@@ -37,12 +37,40 @@ public static unsafe class Gemm
     /// <param name="c">C[0, 0]; C[i, j] is at <c>c + i * cRow + j</c>.</param>
     /// <param name="cRow">Elements between C[i, j] and C[i+1, j].</param>
     public static void Run<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, nint bCol, float* c, nint cRow)
+        where TV : unmanaged, ISimdFloat<TV> =>
+        RunScaled<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, bCol, c, cRow, null, 0, null, 0);
+
+    /// <summary>
+    /// <c>C[i, j] = alpha * sum_k A[i, k] * B[k, j] + scale[i] * C0[i, j]</c>: a running sum rescaled per row and
+    /// updated with a contraction in one pass (FlashAttention-2's accumulator), added as each register tile is stored.
+    /// With <paramref name="c0"/> null it is <see cref="Run{TV}"/>.
+    /// </summary>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">The extent of the summed rank.</param>
+    /// <param name="alpha">A factor applied to every sum.</param>
+    /// <param name="a">A[0, 0].</param>
+    /// <param name="aRow">A's row stride.</param>
+    /// <param name="aCol">A's stride along k.</param>
+    /// <param name="b">B[0, 0].</param>
+    /// <param name="bRow">B's stride along k.</param>
+    /// <param name="bCol">B's stride along j.</param>
+    /// <param name="c">C[0, 0].</param>
+    /// <param name="cRow">C's row stride (j is contiguous).</param>
+    /// <param name="c0">C0[0, 0], the sum's previous value (may not overlap C unless it is C).</param>
+    /// <param name="c0Row">Elements between C0[i, j] and C0[i+1, j]; j is contiguous.</param>
+    /// <param name="scale">The factor of row 0.</param>
+    /// <param name="scaleStride">Elements between the factors of rows i and i+1 (0: one factor for all rows).</param>
+    public static void RunScaled<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, nint bCol, float* c, nint cRow,
+        float* c0, nint c0Row, float* scale, nint scaleStride)
         where TV : unmanaged, ISimdFloat<TV>
     {
         if (m <= 0 || n <= 0) return;
+        var tail = new Epilogue(c0, c0Row, scale, scaleStride);
         if (k <= 0)
         {
-            for (var i = 0; i < m; i++) new Span<float>(c + i * cRow, n).Clear();
+            for (var i = 0; i < m; i++)
+                for (var j = 0; j < n; j++) c[i * cRow + j] = tail.Apply(i, j, 0f);
             return;
         }
         if (bCol != 1 && n > 1)
@@ -59,26 +87,41 @@ public static unsafe class Gemm
                     var target = packed + j;
                     for (var kk = 0; kk < k; kk++) target[(nint)kk * n] = source[kk * bRow];
                 }
-                Rows<TV>(m, n, k, alpha, a, aRow, aCol, packed, n, c, cRow);
+                Rows<TV>(m, n, k, alpha, a, aRow, aCol, packed, n, c, cRow, tail);
             }
             return;
         }
-        Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow);
+        Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
     }
 
-    private static void Rows<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow)
+    /// <summary>What is added to <c>alpha * A*B</c> as C is stored: nothing, or a row's factor times C0.</summary>
+    private readonly struct Epilogue(float* c0, nint c0Row, float* scale, nint scaleStride)
+    {
+        public bool None => c0 == null;
+
+        public Epilogue Rows(int first) => None ? this : new Epilogue(c0 + first * c0Row, c0Row, scale + first * scaleStride, scaleStride);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public TV Vector<TV>(int row, int j, TV value) where TV : unmanaged, ISimdFloat<TV> =>
+            None ? value : TV.MultiplyAdd(TV.Create(scale[row * scaleStride]), TV.Load(c0 + row * c0Row + j), value);
+
+        public float Apply(int row, int j, float value) =>
+            None ? value : MathF.FusedMultiplyAdd(scale[row * scaleStride], c0[row * c0Row + j], value);
+    }
+
+    private static void Rows<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
     {
         var i = 0;
         for (; i + RowTile <= m; i += RowTile)
-            Tile6<TV>(n, k, alpha, a + i * aRow, aRow, aCol, b, bRow, c + i * cRow, cRow);
+            Tile6<TV>(n, k, alpha, a + i * aRow, aRow, aCol, b, bRow, c + i * cRow, cRow, tail.Rows(i));
         for (; i < m; i++)
-            Tile1<TV>(n, k, alpha, a + i * aRow, aCol, b, bRow, c + i * cRow);
+            Tile1<TV>(n, k, alpha, a + i * aRow, aCol, b, bRow, c + i * cRow, tail.Rows(i));
     }
 
     /// <summary>Six rows of C: pairs of vectors, then single vectors, then single columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6<TV>(int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow)
+    private static void Tile6<TV>(int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
     {
         var w = TV.Count;
@@ -115,12 +158,12 @@ public static unsafe class Gemm
                 c51 = TV.MultiplyAdd(x, b1, c51);
             }
             var cj = c + j;
-            TV.Store(cj, c00 * scale); TV.Store(cj + w, c01 * scale); cj += cRow;
-            TV.Store(cj, c10 * scale); TV.Store(cj + w, c11 * scale); cj += cRow;
-            TV.Store(cj, c20 * scale); TV.Store(cj + w, c21 * scale); cj += cRow;
-            TV.Store(cj, c30 * scale); TV.Store(cj + w, c31 * scale); cj += cRow;
-            TV.Store(cj, c40 * scale); TV.Store(cj + w, c41 * scale); cj += cRow;
-            TV.Store(cj, c50 * scale); TV.Store(cj + w, c51 * scale);
+            TV.Store(cj, tail.Vector(0, j, c00 * scale)); TV.Store(cj + w, tail.Vector(0, j + w, c01 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(1, j, c10 * scale)); TV.Store(cj + w, tail.Vector(1, j + w, c11 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(2, j, c20 * scale)); TV.Store(cj + w, tail.Vector(2, j + w, c21 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(3, j, c30 * scale)); TV.Store(cj + w, tail.Vector(3, j + w, c31 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(4, j, c40 * scale)); TV.Store(cj + w, tail.Vector(4, j + w, c41 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(5, j, c50 * scale)); TV.Store(cj + w, tail.Vector(5, j + w, c51 * scale));
         }
         for (; j + w <= n; j += w)
         {
@@ -138,21 +181,21 @@ public static unsafe class Gemm
                 c5 = TV.MultiplyAdd(TV.Create(a5[ak]), b0, c5);
             }
             var cj = c + j;
-            TV.Store(cj, c0 * scale); cj += cRow;
-            TV.Store(cj, c1 * scale); cj += cRow;
-            TV.Store(cj, c2 * scale); cj += cRow;
-            TV.Store(cj, c3 * scale); cj += cRow;
-            TV.Store(cj, c4 * scale); cj += cRow;
-            TV.Store(cj, c5 * scale);
+            TV.Store(cj, tail.Vector(0, j, c0 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(1, j, c1 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(2, j, c2 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(3, j, c3 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(4, j, c4 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(5, j, c5 * scale));
         }
         if (j < n)
             for (var r = 0; r < RowTile; r++)
-                Columns(j, n, k, alpha, a + r * aRow, aCol, b, bRow, c + r * cRow);
+                Columns(j, n, k, alpha, a + r * aRow, aCol, b, bRow, c + r * cRow, tail.Rows(r));
     }
 
     /// <summary>One row of C.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1<TV>(int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c)
+    private static void Tile1<TV>(int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
     {
         var w = TV.Count;
@@ -169,8 +212,8 @@ public static unsafe class Gemm
                 c0 = TV.MultiplyAdd(x, TV.Load(bk), c0);
                 c1 = TV.MultiplyAdd(x, TV.Load(bk + w), c1);
             }
-            TV.Store(c + j, c0 * scale);
-            TV.Store(c + j + w, c1 * scale);
+            TV.Store(c + j, tail.Vector(0, j, c0 * scale));
+            TV.Store(c + j + w, tail.Vector(0, j + w, c1 * scale));
         }
         for (; j + w <= n; j += w)
         {
@@ -179,13 +222,13 @@ public static unsafe class Gemm
             nint ak = 0;
             for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
                 c0 = TV.MultiplyAdd(TV.Create(a[ak]), TV.Load(bk), c0);
-            TV.Store(c + j, c0 * scale);
+            TV.Store(c + j, tail.Vector(0, j, c0 * scale));
         }
-        if (j < n) Columns(j, n, k, alpha, a, aCol, b, bRow, c);
+        if (j < n) Columns(j, n, k, alpha, a, aCol, b, bRow, c, tail);
     }
 
     /// <summary>Columns [j, n) of one row, one element at a time, fused as the vector lanes are.</summary>
-    private static void Columns(int j, int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c)
+    private static void Columns(int j, int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c, Epilogue tail)
     {
         for (; j < n; j++)
         {
@@ -193,7 +236,7 @@ public static unsafe class Gemm
             var bk = b + j;
             nint ak = 0;
             for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol) sum = MathF.FusedMultiplyAdd(a[ak], *bk, sum);
-            c[j] = sum * alpha;
+            c[j] = tail.Apply(0, j, sum * alpha);
         }
     }
 }
