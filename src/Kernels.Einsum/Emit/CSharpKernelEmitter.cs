@@ -439,7 +439,9 @@ public static class CSharpKernelEmitter
             foreach (var x in sharedScratch) Allocate(x, "_a.");
             foreach (var x in argPresence) AllocatePresence(x, "_a.");
             _w.Open("try");
+            _hoisting = true;
             EmitSteps(plan.Hoisted);
+            _hoisting = false;
             if (plan.SliceRank is { } slice && plan.Sliced.Count > 0)
             {
                 var work = string.Join(" + ", plan.Sliced.SelectMany(StepEinsums).Select(e => "(double)" + string.Join(" * ", e.Ranks.Select(r => RankOf(r).Size).DefaultIfEmpty("1"))));
@@ -728,6 +730,8 @@ public static class CSharpKernelEmitter
                 return;
             }
             var block = step.Block!;
+            var hoisting = _hoisting;
+            _hoisting = false; // a step of an iteration block is too short to split
             _w.Line();
             _w.Line($"// iterate {block.Rank} until {block.Stop}");
             foreach (var init in block.Inits) EmitEinsum(init);
@@ -737,6 +741,7 @@ public static class CSharpKernelEmitter
             EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
             _w.Close();
             if (any is not null) _w.Close();
+            _hoisting = hoisting;
         }
 
         // ------------------------------------------------------------ one Einsum
@@ -750,8 +755,8 @@ public static class CSharpKernelEmitter
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
             _w.Open("");
-            var split = _splitting ? SplitRank(e) : null;
-            if (split is not null) OpenSplit(e, split);
+            var split = _splitting ? SplitRank(e) : _hoisting ? HoistedSplitRank(e) : null;
+            if (split is not null) OpenSplit(e, split, _hoisting ? WorkOf(e) : null);
             switch (p.Lowering)
             {
                 case EinsumLowering.Exact: EmitExact(e, p); break;
@@ -769,6 +774,22 @@ public static class CSharpKernelEmitter
         // True while the method that splits each row across threads is emitted.
         private bool _splitting;
 
+        // True while the top-level Einsums before the parallel rank's loop are emitted: each splits its first loop.
+        private bool _hoisting;
+
+        /// <summary>The first loop rank of an Einsum that runs before the parallel rank's loop (or with none), when its
+        /// points along it are independent: it is then split across threads. Null for a contraction or an Einsum whose
+        /// first loop is the bounded inner rank of a partial tile.</summary>
+        private string? HoistedSplitRank(ExtendedEinsum e)
+        {
+            var p = _plan.Einsums[e.Id];
+            if (p.Lowering == EinsumLowering.Contraction) return null;
+            var loops = OuterLoops(e, p);
+            return loops.Count == 0 || _edges.ContainsKey(loops[0]) ? null : loops[0];
+        }
+
+        private string WorkOf(ExtendedEinsum e) => Elements(e.Ranks.Select(r => RankOf(r).Size));
+
         // The part of a rank this code runs: [_rs, _re) inside a split.
         private (string Rank, string Lo, string Hi)? _range;
 
@@ -783,48 +804,67 @@ public static class CSharpKernelEmitter
             return p.Lowering == EinsumLowering.VectorReduce && OuterLoops(e, p).Count == 0 && ReducedLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
         }
 
-        private void OpenSplit(ExtendedEinsum reduce, string rank)
+        private void OpenSplit(ExtendedEinsum reduce, string rank, string? work = null)
         {
             _range = (rank, "_rs", "_re");
+            _splitWork = work;
             var size = RankOf(rank).Size;
-            if (reduce.Reduction is ReduceOperator.LogSumExp)
+            // Parts of a reduction over the split rank are merged; split over an output rank, each part writes its own points.
+            _splitMerges = reduce.ReducedRanks.Contains(rank);
+            if (!_splitMerges)
+            {
+                OpenSplitMap(rank, size);
+            }
+            else if (reduce.Reduction is ReduceOperator.LogSumExp)
             {
                 _w.Line($"// {rank} in parts, one per thread, each an online (max, sum of exp) pair; the pairs are merged in order");
                 _w.Open($"var _whole = {Rt}.KernelRuntime.SplitReduce({size}, {_sig.MaxDegreeOfParallelism}, (float.NegativeInfinity, 0f), (_rs, _re) =>");
             }
-            else if (reduce.Reduction is { } op)
-            {
-                _w.Line($"// {rank} in parts, one per thread, each reduced alone; the parts are merged in order");
-                _w.Open($"float _whole = {Rt}.KernelRuntime.SplitReduce({size}, {_sig.MaxDegreeOfParallelism}, {Identity(op)}, (_rs, _re) =>");
-            }
             else
             {
-                _w.Line($"// {rank} in parts, one per thread");
-                _w.Open($"{Rt}.KernelRuntime.Split({size}, {_sig.MaxDegreeOfParallelism}, (_rs, _re) =>");
+                _w.Line($"// {rank} in parts, one per thread, each reduced alone; the parts are merged in order");
+                _w.Open($"float _whole = {Rt}.KernelRuntime.SplitReduce({size}, {_sig.MaxDegreeOfParallelism}, {Identity(reduce.Reduction!.Value)}, (_rs, _re) =>");
             }
         }
+
+        private void OpenSplitMap(string rank, string size)
+        {
+            _w.Line(_hoisting ? $"// {rank} split across the threads (this runs before the parallel loop)" : $"// {rank} in parts, one per thread");
+            _w.Open($"{Rt}.KernelRuntime.Split({size}, {_sig.MaxDegreeOfParallelism}, (_rs, _re) =>");
+        }
+
+        // Whether the split being emitted merges the parts of a reduction.
+        private bool _splitMerges;
+
+        // The work of a split Einsum, for the runtime to keep small work on one thread (null: split regardless).
+        private string? _splitWork;
 
         private void CloseSplit(ExtendedEinsum reduce)
         {
             _range = null;
-            if (reduce.Reduction is ReduceOperator.LogSumExp)
+            if (!_splitMerges)
+            {
+                _w.Close(_splitWork is null ? ");" : $", {_splitWork});");
+            }
+            else if (reduce.Reduction is ReduceOperator.LogSumExp)
             {
                 _w.Close($", {Math}.LogSumExpPair);");
                 _w.Line("float _scale = _whole.Item1, _acc = _whole.Item2;");
                 WriteResult(reduce, ReduceOperator.LogSumExp, null);
             }
-            else if (reduce.Reduction is { } op)
+            else
             {
-                _w.Close($", (_x, _y) => {ScalarCombine(op, "_x", "_y")});");
+                _w.Close($", (_x, _y) => {ScalarCombine(reduce.Reduction!.Value, "_x", "_y")});");
                 _w.Line($"{Ptr(reduce.Output)}[{Offset(reduce.Output, reduce.OutputIndices, null)}] = _whole;");
             }
-            else _w.Close(");");
+            _splitWork = null;
+            _splitMerges = false;
         }
 
         /// <summary>Stores a reduction's result, or, in a part of a split row, returns it to be merged.</summary>
         private void StoreAccumulator(ExtendedEinsum e)
         {
-            _w.Line(_range is not null ? "return _acc;" : $"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
+            _w.Line(_range is not null && _splitMerges ? "return _acc;" : $"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = _acc;");
         }
 
         /// <summary>The first point of a rank's loop: the block's first row for the parallel rank in blocks, else 0.</summary>
@@ -1085,7 +1125,7 @@ public static class CSharpKernelEmitter
             _w.Line($"{Math}.LogSumExpMergeLanes(ref _scale, ref _acc, _m, _t);");
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) {Math}.LogSumExpAdd(ref _scale, ref _acc, ({Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted)}).Value);");
             CloseLoops(inner);
-            if (_range is not null) _w.Line("return (_scale, _acc);");
+            if (_range is not null && _splitMerges) _w.Line("return (_scale, _acc);");
             else WriteResult(e, ReduceOperator.LogSumExp, null);
         }
 

@@ -111,18 +111,21 @@ public static unsafe class KernelRuntime
         public void Dispose() => undo();
     }
 
-    /// <summary>The parts one row is split into: one per thread, or three when forced (uneven parts, on any machine).</summary>
-    private static int Parts(int count, int maxDegreeOfParallelism)
+    /// <summary>The parts a range is split into: one per thread (fewer when the work is small), or three when forced
+    /// (uneven parts, on any machine).</summary>
+    private static int Parts(int count, int maxDegreeOfParallelism, long work = long.MaxValue)
     {
         var threads = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
+        if (!t_splitRows) threads = (int)Math.Min(threads, Math.Max(1L, work / ParallelThreshold));
         return Math.Max(1, Math.Min(count, t_splitRows ? 3 : threads));
     }
 
     /// <summary>Runs <paramref name="body"/>(start, end) over <c>[0, count)</c> in contiguous parts, one per thread: a map
-    /// over one row split across threads.</summary>
-    public static void Split(int count, int maxDegreeOfParallelism, Action<int, int> body)
+    /// over one row split across threads, or an Einsum that runs before the parallel rank's loop split over its first
+    /// rank. <paramref name="work"/> (points in all) keeps small work on the calling thread.</summary>
+    public static void Split(int count, int maxDegreeOfParallelism, Action<int, int> body, long work = long.MaxValue)
     {
-        var parts = Parts(count, maxDegreeOfParallelism);
+        var parts = Parts(count, maxDegreeOfParallelism, work);
         if (parts <= 1)
         {
             if (count > 0) body(0, count);
