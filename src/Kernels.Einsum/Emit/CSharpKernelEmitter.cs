@@ -478,20 +478,17 @@ public static class CSharpKernelEmitter
                     var perRow = local.Select(x => StorageCount(x, "1")).DefaultIfEmpty("0L");
                     _w.Line($"int _PB = {Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }}); // rows of {sr} per block, sized to the cache");
                 }
-                foreach (var x in local) Allocate(x, null);
-                _w.Open("try");
-                if (plan.RowBlocks)
+                WithScratch(local, () =>
                 {
-                    _w.Open($"for (int _pb = _start; _pb < _end; _pb += _PB)");
-                    _w.Line($"int _pe = global::System.Math.Min(_pb + _PB, _end); // this block is {sr} in [_pb, _pe)");
-                }
-                else _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
-                EmitSteps(plan.Sliced);
-                _w.Close();
-                _w.Close();
-                _w.Open("finally");
-                foreach (var x in local) Free(x);
-                _w.Close();
+                    if (plan.RowBlocks)
+                    {
+                        _w.Open($"for (int _pb = _start; _pb < _end; _pb += _PB)");
+                        _w.Line($"int _pe = global::System.Math.Min(_pb + _PB, _end); // this block is {sr} in [_pb, _pe)");
+                    }
+                    else _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
+                    EmitSteps(plan.Sliced);
+                    _w.Close();
+                });
                 _w.Close();
                 if (CanSplitRows(plan)) EmitRows(plan, name, local);
             }
@@ -517,17 +514,26 @@ public static class CSharpKernelEmitter
             _w.Line(Optimized);
             _w.Open($"private static void _{name}Rows<_TV>(_Args _a) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
             Unpack(plan, includeSliceLocal: true);
+            WithScratch(local, () =>
+            {
+                _w.Open($"for (int {Id(sr)} = 0; {Id(sr)} < {RankOf(sr).Size}; {Id(sr)}++)");
+                _splitting = true;
+                EmitSteps(plan.Sliced);
+                _splitting = false;
+                _w.Close();
+            });
+            _w.Close();
+        }
+
+        /// <summary>Scratch of a slice allocated, the body in a try, and the scratch freed in its finally.</summary>
+        private void WithScratch(List<TensorStorage> local, Action body)
+        {
             foreach (var x in local) Allocate(x, null);
             _w.Open("try");
-            _w.Open($"for (int {Id(sr)} = 0; {Id(sr)} < {RankOf(sr).Size}; {Id(sr)}++)");
-            _splitting = true;
-            EmitSteps(plan.Sliced);
-            _splitting = false;
-            _w.Close();
+            body();
             _w.Close();
             _w.Open("finally");
             foreach (var x in local) Free(x);
-            _w.Close();
             _w.Close();
         }
 
@@ -1197,14 +1203,7 @@ public static class CSharpKernelEmitter
             return map;
         }
 
-        private static bool DependsOn(Expr x, string v) => x switch
-        {
-            TensorRead r => r.Indices.Any(i => i.Variables().Contains(v)),
-            IndexValue i => i.Index.Variables().Contains(v),
-            Unary u => DependsOn(u.Operand, v),
-            Binary b => DependsOn(b.Left, v) || DependsOn(b.Right, v),
-            _ => false,
-        };
+        private static bool DependsOn(Expr x, string v) => KernelPlanner.Mentions(x, v);
 
         private string Vector(Expr x, string t, string v, string at, Dictionary<Expr, (string High, string? Low)> hoisted)
         {

@@ -535,7 +535,8 @@ public static class KernelPlanner
         return found;
     }
 
-    private static bool Mentions(Expr x, string rank) => x switch
+    /// <summary>True when the expression varies with the rank (reads at an index that uses it, or uses its index as a value).</summary>
+    internal static bool Mentions(Expr x, string rank) => x switch
     {
         TensorRead r => r.Indices.Any(i => i.Variables().Contains(rank)),
         IndexValue i => i.Index.Variables().Contains(rank),
