@@ -41,7 +41,7 @@ internal static class DeclarationReader
 
         string? spec = null;
         if (attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string s) spec = s;
-        string? specFile = null, parallelRank = null;
+        string? specFile = null, parallelRank = null, schedule = null;
         var maxDop = 0;
         var rowBlocking = 0;
         foreach (var named in attribute.NamedArguments)
@@ -52,6 +52,7 @@ internal static class DeclarationReader
                 case "ParallelRank": parallelRank = named.Value.Value as string; break;
                 case "MaxDegreeOfParallelism": maxDop = named.Value.Value is int i ? i : 0; break;
                 case "RowBlocking": rowBlocking = named.Value.Value is int b ? b : 0; break;
+                case "Schedule": schedule = named.Value.Value as string; break;
             }
         }
 
@@ -59,6 +60,9 @@ internal static class DeclarationReader
         SpecLiteral? literal = null;
         var specArgument = attributeSyntax?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals is null && a.NameColon is null);
         if (spec is not null && specArgument is not null) literal = StringLiteralMap.Build(specArgument.Expression, spec, ct);
+        SpecLiteral? scheduleLiteral = null;
+        var scheduleArgument = attributeSyntax?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == "Schedule");
+        if (schedule is not null && scheduleArgument is not null) scheduleLiteral = StringLiteralMap.Build(scheduleArgument.Expression, schedule, ct);
 
         // Names the generated code adds to the containing type: taken by the user's own members, or by another kernel.
         var descriptorName = Kernels.Einsum.Emit.DescriptorEmitter.PropertyName(method.Name);
@@ -82,6 +86,8 @@ internal static class DeclarationReader
             maxDop,
             parallelRank,
             rowBlocking,
+            schedule,
+            scheduleLiteral,
             LocationInfo.From(syntax.Identifier.GetLocation()),
             LocationInfo.From(attributeSyntax?.GetLocation()),
             descriptorTaken,

@@ -46,6 +46,8 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor KRN0032 = new("KRN0032", "Scalar misuse", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
     public static readonly DiagnosticDescriptor KRN0033 = new("KRN0033", "Expression nested too deep", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
     public static readonly DiagnosticDescriptor KRN0034 = new("KRN0034", "Too many diagnostics", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
+    public static readonly DiagnosticDescriptor KRN0035 = new("KRN0035", "Bad schedule", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
+    public static readonly DiagnosticDescriptor KRN0036 = new("KRN0036", "Illegal schedule", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
     public static readonly DiagnosticDescriptor KRN0999 = new("KRN0999", "Internal error", "{0}", SpecCategory, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     /// <summary>The descriptor of a spec diagnostic, by the ID Kernels.Einsum gave it.</summary>
@@ -85,6 +87,8 @@ internal static class DiagnosticDescriptors
         "KRN0032" => KRN0032,
         "KRN0033" => KRN0033,
         "KRN0034" => KRN0034,
+        "KRN0035" => KRN0035,
+        "KRN0036" => KRN0036,
         "KRN0999" => KRN0999,
         _ => KRN0999,
     };

@@ -45,7 +45,7 @@ public sealed class EinsumGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Declarations);
 
         var specFiles = context.AdditionalTextsProvider
-            .Where(static f => f.Path.EndsWith(".einsum", StringComparison.OrdinalIgnoreCase))
+            .Where(static f => f.Path.EndsWith(".einsum", StringComparison.OrdinalIgnoreCase) || f.Path.EndsWith(ScheduleExtension, StringComparison.OrdinalIgnoreCase))
             .Select(static (f, ct) => new SpecFileModel(f.Path, f.GetText(ct)?.ToString() ?? string.Empty))
             .Collect()
             .Select(static (files, _) => EquatableArray.From(files.OrderBy(f => f.Path, StringComparer.Ordinal)))
@@ -179,7 +179,9 @@ public sealed class EinsumGenerator : IIncrementalGenerator
                 : $"the cascade has no rank '{pr}'; its ranks are {string.Join(", ", cascade.Ranks.Select(r => r.Index))}";
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0108, model.AttributeLocation ?? model.MethodLocation, pr, why));
         }
+        var schedule = ReadSchedule(model, cascade, files, specPath, diagnostics);
         if (signature is null || diagnostics.Any(d => IsError(d.Id))) return Fail();
+        signature = signature with { Schedule = schedule };
 
         ct.ThrowIfCancellationRequested();
         var source = CSharpKernelEmitter.Emit(cascade, signature);
@@ -188,6 +190,50 @@ public sealed class EinsumGenerator : IIncrementalGenerator
             .Replace('<', '_').Replace('>', '_').Replace(',', '_').Replace(' ', '_');
         var prefix = model.Namespace is { Length: > 0 } ns ? ns + "." : string.Empty;
         return new KernelOutput(prefix + hint + ".g.cs", source, descriptor, EquatableArray.From(diagnostics));
+    }
+
+    /// <summary>A schedule file is the spec file's name with this extension instead of <c>.einsum</c>.</summary>
+    internal const string ScheduleExtension = ".schedule";
+
+    /// <summary>
+    /// The schedule a kernel asks for: the attribute's <c>ParallelRank</c> and <c>RowBlocking</c>, then the schedule file
+    /// beside the spec file (<c>attention.schedule</c> for <c>attention.einsum</c>), then the attribute's
+    /// <c>Schedule</c>, each overriding the one before. Its syntax errors (KRN0035) and the choices the cascade does not
+    /// allow (KRN0036) are reported where they are written.
+    /// </summary>
+    private static Kernels.Einsum.Planning.Schedule ReadSchedule(DeclarationModel model, Cascade cascade, EquatableArray<SpecFileModel> files, string? specPath, List<DiagnosticInfo> diagnostics)
+    {
+        var schedule = new Kernels.Einsum.Planning.Schedule
+        {
+            Parallel = model.ParallelRank is { } pr && KernelPlanner.CanSlice(cascade, pr) ? pr : null,
+            RowBlocks = model.RowBlocking switch { 1 => false, 2 => true, _ => null },
+        };
+        var scheduleFile = specPath is null ? null
+            : files.FirstOrDefault(f => string.Equals(f.Path, specPath.Substring(0, specPath.Length - System.IO.Path.GetExtension(specPath).Length) + ScheduleExtension, StringComparison.OrdinalIgnoreCase));
+        if (scheduleFile is not null)
+        {
+            schedule = schedule.With(Kernels.Einsum.Planning.Schedule.Parse(scheduleFile.Text, out var errors, scheduleFile.Path));
+            foreach (var d in errors) diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForSpec(d.Id), FileLocation(scheduleFile.Path, d.Span), d.Message));
+        }
+        if (model.Schedule is { } text)
+        {
+            schedule = schedule.With(Kernels.Einsum.Planning.Schedule.Parse(text, out var errors, "attribute"));
+            foreach (var d in errors)
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForSpec(d.Id), model.ScheduleLiteral?.Map(d.Span.Start, d.Span.Length) ?? model.AttributeLocation, d.Message));
+        }
+        if (diagnostics.Any(d => d.Id == "KRN0035")) return schedule;
+        foreach (var error in KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).ScheduleErrors)
+        {
+            var d = error.ToDiagnostic();
+            var location = error.Directive?.Origin switch
+            {
+                "attribute" => model.ScheduleLiteral?.Map(d.Span.Start, d.Span.Length) ?? model.AttributeLocation,
+                { } path => FileLocation(path, d.Span),
+                null => model.AttributeLocation ?? model.MethodLocation,
+            };
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForSpec(d.Id), location, d.Message));
+        }
+        return schedule;
     }
 
     private static bool IsError(string id) =>
@@ -253,10 +299,7 @@ public sealed class EinsumGenerator : IIncrementalGenerator
         if (!ok) return null;
         return new KernelSignature(model.Namespace, model.ContainingTypes.Select(t => new ContainingType(t.Keyword, t.Name)).ToList(),
             model.Accessibility, model.MethodName, parameters, model.MaxDegreeOfParallelism,
-            model.ParallelRank is { } pr && KernelPlanner.CanSlice(cascade, pr) ? pr : null, null)
-        {
-            RowBlocks = model.RowBlocking switch { 1 => false, 2 => true, _ => null },
-        };
+            null, null);
     }
 
     private static string Display(string type) => type.Replace("global::System.", string.Empty);

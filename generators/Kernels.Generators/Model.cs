@@ -79,6 +79,8 @@ internal sealed record DeclarationModel(
     int MaxDegreeOfParallelism,
     string? ParallelRank,
     int RowBlocking,
+    string? Schedule,
+    SpecLiteral? ScheduleLiteral,
     LocationInfo? MethodLocation,
     LocationInfo? AttributeLocation,
     bool DescriptorNameTaken,

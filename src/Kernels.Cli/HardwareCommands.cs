@@ -2,6 +2,7 @@ using System.CommandLine;
 using Kernels.Einsum;
 using Kernels.Einsum.Interpretation;
 using Kernels.Einsum.Ir;
+using Kernels.Einsum.Planning;
 using Kernels.Hardware.Fpga;
 using Kernels.Hardware.Pim;
 using Kernels.Hardware.Roofline;
@@ -17,7 +18,7 @@ internal static class HardwareCommands
     private static readonly string[] ModelTargets = { "fusemax", "flat", "unfused", "fpga", "pim" };
 
     /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
-    private static readonly string[] EmitTargets = { "hls", "csharp", "descriptor" };
+    private static readonly string[] EmitTargets = { "hls", "csharp", "descriptor", "schedule" };
 
     public static void AddTo(RootCommand root, TextWriter stdout, TextWriter stderr)
     {
@@ -131,10 +132,12 @@ internal static class HardwareCommands
         var size = new Option<string[]>("--size", "-s") { Description = "Sizes to emit for (HLS needs fixed sizes); unbound sizes default to 64.", AllowMultipleArgumentsPerToken = true };
         var reuse = new Option<int>("--reuse") { Description = "HLS reuse factor (II of the output loops).", DefaultValueFactory = _ => 1 };
         var harness = new Option<FileInfo?>("--harness") { Description = "HLS: also write a C-simulation test bench (main) to this file." };
-        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation), the generator's C# kernel, or its descriptor.") { spec, target, output, size, reuse, harness };
+        var schedule = new Option<string?>("--schedule") { Description = "C#/schedule: schedule directives (e.g. \"rows per-row; lower QK vector\") or a .schedule file; by default the .schedule file beside the spec, if any." };
+        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation), the generator's C# kernel, its descriptor, or the schedule the kernel runs.") { spec, target, output, size, reuse, harness, schedule };
         command.SetAction(r =>
         {
             if (!TryLoad(r.GetValue(spec)!, stderr, out var cascade)) return 1;
+            if (!TryLoadSchedule(r.GetValue(spec)!, r.GetValue(schedule), cascade, stderr, out var chosen)) return 1;
             if (!CliApp.TryParseSizes(r.GetValue(size) ?? Array.Empty<string>(), out var given, out var error))
             {
                 stderr.WriteLine(error);
@@ -143,7 +146,7 @@ internal static class HardwareCommands
             var sizes = DefaultSizes(cascade, given, 64);
             try
             {
-                return Emit(r.GetValue(target)!, cascade, sizes, r.GetValue(reuse), r.GetValue(output), r.GetValue(harness), stdout, stderr);
+                return Emit(r.GetValue(target)!, cascade, chosen, sizes, r.GetValue(reuse), r.GetValue(output), r.GetValue(harness), stdout, stderr);
             }
             catch (ArgumentException ex)
             {
@@ -154,8 +157,34 @@ internal static class HardwareCommands
         return command;
     }
 
-    private static int Emit(string target, Cascade cascade, Dictionary<string, int> sizes, int reuse, FileInfo? output, FileInfo? harness, TextWriter stdout, TextWriter stderr)
+    /// <summary>The schedule for <c>emit</c>: --schedule (directives, or a file), else the .schedule file beside the spec;
+    /// its errors are reported like a spec's, at the directive.</summary>
+    private static bool TryLoadSchedule(FileInfo spec, string? option, Cascade cascade, TextWriter stderr, out Schedule schedule)
     {
+        schedule = Schedule.Default;
+        string? path = null, text = null;
+        if (option is not null)
+        {
+            if (File.Exists(option)) (path, text) = (Path.GetFullPath(option), File.ReadAllText(option));
+            else text = option;
+        }
+        else if (spec.Exists && Path.ChangeExtension(spec.FullName, ".schedule") is var beside && File.Exists(beside))
+        {
+            (path, text) = (beside, File.ReadAllText(beside));
+        }
+        if (text is null) return true;
+        var where = path ?? "--schedule";
+        schedule = Schedule.Parse(text, out var syntax);
+        foreach (var d in syntax) stderr.WriteLine(d.Format(where));
+        if (syntax.Count > 0) return false;
+        var errors = KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).ScheduleErrors;
+        foreach (var e in errors) stderr.WriteLine(e.ToDiagnostic().Format(where));
+        return errors.Count == 0;
+    }
+
+    private static int Emit(string target, Cascade cascade, Schedule schedule, Dictionary<string, int> sizes, int reuse, FileInfo? output, FileInfo? harness, TextWriter stdout, TextWriter stderr)
+    {
+        var signature = Kernels.Einsum.Emit.KernelSignature.Canonical(cascade) with { Schedule = schedule };
         switch (target)
         {
             case "hls":
@@ -166,7 +195,11 @@ internal static class HardwareCommands
                 return 0;
             case "csharp":
                 // Exactly what the generator writes for the spec's canonical declaration (docs/generator.md).
-                Write(Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, Kernels.Einsum.Emit.KernelSignature.Canonical(cascade)), output, stdout);
+                Write(Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, signature), output, stdout);
+                return 0;
+            case "schedule":
+                // The schedule the generated kernel runs: the planner's choices with the given ones applied.
+                Write(KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).Schedule.ToString(), output, stdout);
                 return 0;
             case "descriptor":
                 // The KernelDescriptor the generator writes next to that kernel: the IR and analysis as constructor calls.

@@ -35,8 +35,17 @@ public sealed class EinsumAttribute : Attribute
     public string? ParallelRank { get; set; }
 
     /// <summary>How each thread walks its rows of the parallel rank; by default the planner chooses. A schedule
-    /// choice: every choice gives the same results to float rounding.</summary>
+    /// choice: every choice gives the same results to float rounding. Ignored when the cascade has no parallel rank.</summary>
     public RowBlocking RowBlocking { get; set; }
+
+    /// <summary>
+    /// Schedule directives, one per line or separated by <c>;</c>, that override the planner's choices (and those of
+    /// <see cref="ParallelRank"/>, <see cref="RowBlocking"/> and a <c>.schedule</c> file beside <see cref="SpecFile"/>):
+    /// <c>parallel RANK</c> or <c>serial</c>; <c>rows per-row|blocked</c>; <c>lower TENSOR scalar|vector [RANK]|contraction</c>;
+    /// <c>fold on|off</c>. The generated method's comment shows the whole schedule it runs. Every legal schedule gives
+    /// the same results to float rounding; an illegal choice is a KRN0036 error that lists the legal ones.
+    /// </summary>
+    public string? Schedule { get; set; }
 }
 
 /// <summary>How each thread walks its rows of the parallel rank (<see cref="EinsumAttribute.RowBlocking"/>).</summary>

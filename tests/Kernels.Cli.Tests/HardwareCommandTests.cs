@@ -161,6 +161,28 @@ public class HardwareCommandTests
     }
 
     [Fact]
+    public void EmitPrintsTheScheduleAndTakesOverridesWhoseErrorsPointAtTheDirective()
+    {
+        var chosen = Run("emit", Spec("attention.3pass"), "--target", "schedule");
+        Assert.True(chosen.Exit == 0, chosen.Err);
+        Assert.StartsWith("parallel p\nrows blocked\nlower QK contraction\n", chosen.Out.Replace("\r\n", "\n"), StringComparison.Ordinal);
+
+        var changed = Run("emit", Spec("attention.3pass"), "--target", "schedule", "--schedule", "lower QK vector; lower AV vector");
+        Assert.True(changed.Exit == 0, changed.Err);
+        Assert.Contains("rows per-row\nlower QK vector e\n", changed.Out.Replace("\r\n", "\n"), StringComparison.Ordinal);
+        var kernel = Run("emit", Spec("attention.3pass"), "--target", "csharp", "--schedule", "lower QK vector; lower AV vector");
+        Assert.DoesNotContain("Gemm.Run", kernel.Out, StringComparison.Ordinal);
+        Assert.Contains("Gemm.Run", Run("emit", Spec("attention.3pass"), "--target", "csharp").Out, StringComparison.Ordinal);
+
+        var illegal = Run("emit", Spec("attention.3pass"), "--target", "csharp", "--schedule", "serial\nlower GM contraction");
+        Assert.Equal(1, illegal.Exit);
+        Assert.Contains("--schedule(2,1): error KRN0036: The Einsum for 'GM' is not a contraction", illegal.Err, StringComparison.Ordinal);
+        var syntax = Run("emit", Spec("attention.3pass"), "--target", "schedule", "--schedule", "rows diagonal");
+        Assert.Equal(1, syntax.Exit);
+        Assert.Contains("--schedule(1,6): error KRN0035: Unknown row walk 'diagonal'", syntax.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadArgumentsAreErrors()
     {
         Assert.Equal(2, Run("model").Exit);

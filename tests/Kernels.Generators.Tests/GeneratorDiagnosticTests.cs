@@ -82,6 +82,50 @@ public class GeneratorDiagnosticTests
         Assert.Equal(spec.IndexOf("W[", StringComparison.Ordinal), d.Location.SourceSpan.Start);
     }
 
+    private const string RowSum = "\"input X[i,j]\\noutput Y[i]\\nY[i] = X[i,j]\"";
+
+    [Fact]
+    public void A_schedule_syntax_error_points_at_the_word_in_the_attribute()
+    {
+        var source = Header + "public static partial class K { [Einsum(" + RowSum + ", Schedule = \"rows blocked; fold sometimes\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var (d, marked) = Single(source, "KRN0035");
+        Assert.Equal("sometimes", marked);
+        Assert.Contains("write 'fold on' or 'fold off'", d.GetMessage());
+    }
+
+    [Fact]
+    public void An_illegal_schedule_choice_points_at_its_directive_and_lists_the_legal_ones()
+    {
+        var source = Header + "public static partial class K { [Einsum(" + RowSum + ", Schedule = \"parallel j\\nlower Y vector i\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var result = GeneratorHarness.Generate(source);
+        var errors = result.GeneratorDiagnostics.Where(d => d.Id == "KRN0036").ToList();
+        Assert.Equal(2, errors.Count);
+        var marked = errors.Select(d => source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length)).ToList();
+        Assert.Equal(new[] { "parallel j", "lower Y vector i" }, marked);
+        Assert.Contains("write 'parallel i' or 'serial'", errors[0].GetMessage());
+        Assert.Contains("Write 'lower Y vector j'", errors[1].GetMessage());
+        Assert.Empty(result.Run.GeneratedTrees);
+    }
+
+    [Fact]
+    public void A_schedule_file_beside_the_spec_file_applies_and_its_errors_point_into_it()
+    {
+        var spec = "input X[i,j]\noutput Y[i]\nY[i] = X[i,j]\n";
+        var source = Header + "public static partial class K { [Einsum(SpecFile = \"my.einsum\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var good = GeneratorHarness.Generate(source, new AdditionalText[] { new InMemoryAdditionalText("/p/my.einsum", spec), new InMemoryAdditionalText("/p/my.schedule", "# one thread\nserial\nlower Y scalar\n") });
+        Assert.Empty(good.GeneratorDiagnostics);
+        var kernel = good.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
+        Assert.Matches(@"//   serial\r?\n\s*//   lower Y scalar\r?\n", kernel);
+
+        // The attribute's Schedule overrides the file's choices; an error in the file is reported in the file.
+        var bad = GeneratorHarness.Generate(source.Replace("SpecFile = \"my.einsum\"", "SpecFile = \"my.einsum\", Schedule = \"lower Y vector\""),
+            new AdditionalText[] { new InMemoryAdditionalText("/p/my.einsum", spec), new InMemoryAdditionalText("/p/my.schedule", "serial\nparallel q\n") });
+        var d = Assert.Single(bad.GeneratorDiagnostics);
+        Assert.Equal("KRN0035", d.Id);
+        Assert.Equal("/p/my.schedule", d.Location.GetLineSpan().Path);
+        Assert.Equal(1, d.Location.GetLineSpan().StartLinePosition.Line);
+    }
+
     [Fact]
     public void Missing_spec_file_is_reported_on_the_attribute()
     {

@@ -15,7 +15,8 @@ namespace Kernels.Generators.Tests;
 /// <param name="InputScale">The inputs are uniform in [-InputScale, InputScale].</param>
 /// <param name="Scalars">Values of scalar inputs; random when absent.</param>
 /// <param name="RowBlocking">The schedule's choice for the rows of the parallel rank: Auto, PerRow or Blocked.</param>
-public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null, string RowBlocking = "Auto");
+/// <param name="Schedule">Schedule directives for <c>[Einsum(Schedule = ...)]</c>, on one line; null for none.</param>
+public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null, string RowBlocking = "Auto", string? Schedule = null);
 
 /// <summary>
 /// Puts many cascades into one user compilation (one [Einsum] method each, plus a wrapper that takes
@@ -44,7 +45,7 @@ public sealed class KernelBench
         {
             var (c, _, sig) = _kernels[i];
             var spec = c.Spec.Replace("\"", "\"\"");
-            sb.Append(c.RowBlocking == "Auto" ? $"    [Einsum(@\"{spec}\")]\n" : $"    [Einsum(@\"{spec}\", RowBlocking = RowBlocking.{c.RowBlocking})]\n");
+            sb.Append($"    [Einsum(@\"{spec}\"{(c.RowBlocking == "Auto" ? "" : $", RowBlocking = RowBlocking.{c.RowBlocking}")}{(c.Schedule is null ? "" : $", Schedule = \"{c.Schedule}\"")})]\n");
             sb.Append($"    public static partial void Kernel{i}({string.Join(", ", sig.Parameters.Select(p => CSharpKernelEmitter.ParameterType(p.Kind) + " " + CSharpKernelEmitter.Id(p.Name)))});\n");
             var args = new List<string>();
             int t = 0, s = 0, z = 0;

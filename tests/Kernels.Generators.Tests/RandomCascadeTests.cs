@@ -24,11 +24,39 @@ public class RandomCascadeTests
         var bounded = cases.Where(c => Kernels.Einsum.Planning.KernelPlanner.Plan(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!, assumeDivisible: true).EdgeBounds is not null).ToList();
         Assert.True(bounded.Count(c => c.Sizes.Any(s => s.Any(p => p.Key.EndsWith('0')) || c.Spec.Contains("0 = "))) >= 20, $"{bounded.Count} cascades bound their partial tiles");
         Assert.True(cases.Count(c => c.RowBlocking == "Blocked") >= 50 && cases.Count(c => c.RowBlocking == "PerRow") >= 50);
+        // Half of them run a random legal schedule: every kind of choice must be among them.
+        var scheduled = cases.Where(c => c.Schedule is not null).Select(c => c.Schedule!).ToList();
+        Assert.True(scheduled.Count >= 80, $"{scheduled.Count} random schedules");
+        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold " })
+            Assert.True(scheduled.Count(x => (x + ";").Contains(kind, StringComparison.Ordinal)) >= 3, $"fewer than 3 random schedules choose '{kind}'");
         var bench = new KernelBench(cases);
         bench.Compile();
         var failures = bench.CompareAll(Tolerance, seed: 7);
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
         var descriptors = bench.DescriptorMismatches();
         Assert.True(descriptors.Count == 0, $"{descriptors.Count} descriptors differ from their cascades:\n\n" + string.Join("\n\n", descriptors.Take(5)));
+    }
+
+    /// <summary>The schedule a plan reports is complete: planning again with it gives the same plan, with no errors.</summary>
+    [Fact]
+    public void Every_random_cascades_chosen_schedule_plans_the_same_again()
+    {
+        foreach (var c in RandomCascades.Generate(200, seed: 20261123))
+        {
+            var cascade = Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!;
+            // As the generator reads it: the attribute's RowBlocking, then its Schedule.
+            var asked = new Kernels.Einsum.Planning.Schedule { RowBlocks = c.RowBlocking switch { "PerRow" => false, "Blocked" => true, _ => null } }
+                .With(Kernels.Einsum.Planning.Schedule.Parse(c.Schedule ?? "", out _));
+            foreach (var divisible in new[] { true, false })
+            {
+                var plan = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, divisible, asked);
+                if (divisible) Assert.Empty(plan.ScheduleErrors);
+                var again = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, divisible, plan.Schedule);
+                Assert.Empty(again.ScheduleErrors);
+                Assert.Equal(plan.Schedule, again.Schedule);
+                foreach (var (id, e) in plan.Einsums)
+                    Assert.True((e.Lowering, e.VectorRank) == (again.Einsums[id].Lowering, again.Einsums[id].VectorRank), $"{c.Name}: Einsum {id} planned {e.Lowering} {e.VectorRank}, then {again.Einsums[id].Lowering} {again.Einsums[id].VectorRank}\n{plan.Schedule}\n{c.Spec}");
+            }
+        }
     }
 }

@@ -29,9 +29,53 @@ public static class RandomCascades
             var bound = sizes.Where(p => required.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
             made++;
             // A random schedule for the rows of the parallel rank, drawn apart from the cascade's own stream.
-            var schedule = new[] { "Auto", "PerRow", "Blocked" }[new Random(seed * 31 + made).Next(3)];
-            yield return new KernelCase($"random{made}", spec, new[] { bound }, RowBlocking: schedule);
+            var rows = new Random(seed * 31 + made);
+            var schedule = new[] { "Auto", "PerRow", "Blocked" }[rows.Next(3)];
+            // Every other cascade also gets a random legal schedule (parallel rank, lowerings, folds) on top of that.
+            var directives = made % 2 == 0 ? Draw(compiled.Cascade!, new Random(seed * 43 + made), schedule) : null;
+            yield return new KernelCase($"random{made}", spec, new[] { bound }, RowBlocking: schedule, Schedule: directives?.ToInlineString());
         }
+    }
+
+    /// <summary>
+    /// A random legal schedule for a cascade, on top of the attribute's row choice: a parallel rank (or serial, or the
+    /// planner's), a row walk, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction) and
+    /// the fold. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
+    /// </summary>
+    public static Kernels.Einsum.Planning.Schedule? Draw(Kernels.Einsum.Ir.Cascade cascade, Random random, string rowBlocking = "Auto")
+    {
+        var parallel = cascade.Ranks.Where(r => Kernels.Einsum.Planning.KernelPlanner.CanSlice(cascade, r.Index)).Select(r => r.Index).ToList();
+        var lines = new List<string>();
+        var pick = random.Next(4);
+        if (pick == 0) lines.Add("serial");
+        else if (pick == 1 && parallel.Count > 0) lines.Add("parallel " + parallel[random.Next(parallel.Count)]);
+        if (random.Next(3) == 0) lines.Add(random.Next(2) == 0 ? "rows per-row" : "rows blocked");
+        foreach (var e in cascade.Einsums.Where(e => !e.IsInit))
+        {
+            if (random.Next(2) == 0) continue;
+            var ranks = e.Ranks.ToList();
+            lines.Add($"lower {e.Output.Name} " + random.Next(4) switch
+            {
+                0 => "scalar",
+                1 => "vector",
+                2 when ranks.Count > 0 => "vector " + ranks[random.Next(ranks.Count)],
+                2 => "vector",
+                _ => "contraction",
+            });
+        }
+        if (random.Next(3) == 0) lines.Add(random.Next(2) == 0 ? "fold on" : "fold off");
+        var attribute = new Kernels.Einsum.Planning.Schedule { RowBlocks = rowBlocking switch { "PerRow" => false, "Blocked" => true, _ => null } };
+        for (var attempt = 0; attempt < 10 && lines.Count > 0; attempt++)
+        {
+            var schedule = Kernels.Einsum.Planning.Schedule.Parse(string.Join("\n", lines), out var syntax);
+            if (syntax.Count > 0) throw new InvalidOperationException(string.Join("\n", syntax));
+            var errors = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, assumeDivisible: true, attribute.With(schedule)).ScheduleErrors;
+            if (errors.Count == 0) return schedule;
+            // An error without a directive is the attribute's row choice against 'serial': drop 'serial'.
+            var rejected = errors.Select(x => x.Directive is { } d ? (d.Keyword == "lower" ? "lower " + d.Subject + " " : d.Keyword) : "serial").ToList();
+            lines.RemoveAll(l => rejected.Any(r => l == r || l.StartsWith(r, StringComparison.Ordinal) || (r == "parallel" && l == "serial")));
+        }
+        return null;
     }
 
     /// <param name="random">The cascade's stream.</param>

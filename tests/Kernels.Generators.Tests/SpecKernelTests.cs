@@ -7,9 +7,16 @@ public class SpecKernelTests
 
     private static Dictionary<string, int> S(params (string, int)[] sizes) => sizes.ToDictionary(p => p.Item1, p => p.Item2);
 
-    /// <summary>Every spec under each row schedule: the planner's choice, one row at a time and blocks of rows.</summary>
+    /// <summary>Every spec under each row schedule (the planner's choice, one row at a time and blocks of rows) and under a
+    /// random legal schedule (seeded by the spec's name, so a failure reproduces).</summary>
     public static IEnumerable<KernelCase> Cases() =>
-        Specs().SelectMany(c => new[] { c, c with { Name = c.Name + ".perrow", RowBlocking = "PerRow" }, c with { Name = c.Name + ".blocked", RowBlocking = "Blocked" } });
+        Specs().SelectMany(c => new[]
+        {
+            c, c with { Name = c.Name + ".perrow", RowBlocking = "PerRow" }, c with { Name = c.Name + ".blocked", RowBlocking = "Blocked" },
+            c with { Name = c.Name + ".scheduled", Schedule = RandomCascades.Draw(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!, new Random(Seed(c.Name)))?.ToInlineString() },
+        });
+
+    private static int Seed(string name) => name.Aggregate(17, (h, ch) => h * 31 + ch);
 
     private static IEnumerable<KernelCase> Specs()
     {

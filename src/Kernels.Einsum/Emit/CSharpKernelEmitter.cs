@@ -94,8 +94,8 @@ public static class CSharpKernelEmitter
             _c = cascade;
             _sig = signature;
             _w = writer;
-            _dense = KernelPlanner.Plan(cascade, assumeDivisible: true, signature.ParallelRank, signature.RowBlocks);
-            _general = KernelPlanner.Plan(cascade, assumeDivisible: false, signature.ParallelRank, signature.RowBlocks);
+            _dense = KernelPlanner.Plan(cascade, assumeDivisible: true, signature.Schedule);
+            _general = KernelPlanner.Plan(cascade, assumeDivisible: false, signature.Schedule);
             // A plan that bounds its partial tiles is exact for every size: then it is the only one.
             _twoPlans = _dense.AssumesDivisible && !(_dense.EdgeBounds is not null && _dense.EdgeBoundsNeedNonEmpty.Count == 0) && !_dense.SameLoweringAs(_general);
             _plan = _dense;
@@ -213,6 +213,9 @@ public static class CSharpKernelEmitter
             _w.Line("// The cascade this method computes:");
             foreach (var line in _c.Source.Replace("\r\n", "\n").Split('\n'))
                 _w.Line(("//   " + line).TrimEnd());
+            _w.Line("// The schedule it runs (set parts of it with [Einsum(Schedule = \"...\")] or a .schedule file beside the spec):");
+            foreach (var line in _dense.Schedule.ToString().TrimEnd('\n').Split('\n'))
+                _w.Line("//   " + line);
             _w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             var parameters = string.Join(", ", _sig.Parameters.Select(p => $"{ParameterType(p.Kind)} {Id(p.Name)}"));
             _w.Open($"{_sig.Accessibility} static partial void {Id(_sig.MethodName)}({parameters})");

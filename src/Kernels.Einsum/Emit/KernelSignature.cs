@@ -27,12 +27,9 @@ public sealed record KernelSignature(
     string MethodName,
     IReadOnlyList<KernelParameter> Parameters,
     int MaxDegreeOfParallelism,
-    string? ParallelRank,
+    Planning.Schedule? Schedule,
     string? SpecFile)
 {
-    /// <summary>Forces blocks of rows of the parallel rank on or off (a schedule choice; tests run both); null lets the planner choose.</summary>
-    public bool? RowBlocks { get; init; }
-
     /// <summary>
     /// The canonical signature for a cascade: inputs in declaration order, then outputs, then the sizes
     /// the caller binds, in a <c>public static partial class Kernels.Generated.&lt;Name&gt;</c> (re-declared

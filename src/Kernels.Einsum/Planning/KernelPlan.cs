@@ -145,6 +145,29 @@ public sealed record KernelPlan(
     /// present even where its operands are absent, so the points past the edge would exist.</summary>
     public IReadOnlyList<string> EdgeBoundsNeedNonEmpty { get; init; } = System.Array.Empty<string>();
 
+    /// <summary>The choices of the schedule the plan was asked for that it could not honour (KRN0036, at the directive).</summary>
+    public IReadOnlyList<ScheduleError> ScheduleErrors { get; init; } = System.Array.Empty<ScheduleError>();
+
+    /// <summary>The schedule's fold choice (null: fold wherever possible).</summary>
+    public bool? FoldsAsked { get; init; }
+
+    /// <summary>The schedule this plan follows, every choice made: planning again with it gives the same plan.</summary>
+    public Schedule Schedule => new()
+    {
+        Serial = SliceRank is null,
+        Parallel = SliceRank,
+        RowBlocks = SliceRank is null ? null : RowBlocks,
+        Lowerings = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(
+            System.Linq.Enumerable.Where(Cascade.Einsums, e => !e.IsInit),
+            e => new KeyValuePair<string, LoweringChoice>(e.Output.Name, Einsums[e.Id] switch
+            {
+                { Lowering: EinsumLowering.Contraction } => new LoweringChoice(LoweringKind.Contraction),
+                { VectorRank: { } v } => new LoweringChoice(LoweringKind.Vector, v),
+                _ => new LoweringChoice(LoweringKind.Scalar),
+            }))),
+        Folds = Folds.Count > 0 ? true : FoldsAsked == false ? false : null,
+    };
+
     /// <summary>True when two plans emit the same code (the general plan is then not emitted).</summary>
     public bool SameLoweringAs(KernelPlan other)
     {

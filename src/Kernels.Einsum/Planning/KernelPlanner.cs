@@ -26,12 +26,20 @@ public static class KernelPlanner
 {
     /// <param name="cascade">The cascade to plan.</param>
     /// <param name="assumeDivisible">Plan for sizes that divide their tiles (the kernel checks at run time).</param>
-    /// <param name="parallelRank">The parallel rank the user asked for, if it can be one; null chooses.</param>
-    /// <param name="rowBlocksOverride">Forces blocks of rows of the parallel rank on or off (tests run both); null chooses.</param>
-    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, string? parallelRank = null, bool? rowBlocksOverride = null)
+    /// <param name="schedule">The choices asked for (null or <see cref="Schedule.Default"/>: the planner makes them all).
+    /// A choice that cannot be honoured is left to the planner and reported in <see cref="KernelPlan.ScheduleErrors"/>.</param>
+    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, Schedule? schedule = null)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
-        var slice = parallelRank is not null && CanSlice(cascade, parallelRank) ? parallelRank : ChooseSliceRank(cascade);
+        schedule ??= Schedule.Default;
+        var errors = new List<ScheduleError>();
+        void Reject(string keyword, string? subject, string message) => errors.Add(new ScheduleError(schedule.DirectiveOf(keyword, subject), message));
+        var slice = schedule.Serial ? null : ChooseSliceRank(cascade);
+        if (!schedule.Serial && schedule.Parallel is { } asked)
+        {
+            if (CanSlice(cascade, asked)) slice = asked;
+            else Reject("parallel", null, ParallelProblem(cascade, asked));
+        }
         var divisibility = new List<(string, string, string)>();
         var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var candidates = new Dictionary<int, List<ContractionShape>>();
@@ -39,7 +47,10 @@ public static class KernelPlanner
             if (MatchContraction(e, slice is not null && Involves(e, slice) ? slice : null, writers) is { Count: > 0 } shapes) candidates[e.Id] = shapes;
         // Rows of the parallel rank are blocked when a contraction has it as its row or column rank: the matrix-vector
         // product per row becomes a matrix product per block. Otherwise one row at a time keeps every row's scratch in L1.
-        var rowBlocks = rowBlocksOverride ?? (slice is not null && candidates.Values.SelectMany(c => c).Any(g => g.I == slice || g.J == slice));
+        var rowBlocks = schedule.RowBlocks ?? (slice is not null && candidates.Values.SelectMany(c => c).Any(g => g.I == slice || g.J == slice));
+        // (The attribute's RowBlocking, a choice made without a directive, is a preference: moot without a parallel rank.)
+        if (schedule.RowBlocks == true && slice is null && schedule.DirectiveOf("rows") is not null)
+            Reject("rows", null, "'rows blocked' needs a parallel rank whose rows to block, and this schedule has none; remove 'serial' or 'rows blocked'.");
 
         // Storage shape (independent of presence).
         var dims = new Dictionary<string, DimStorage[]>(StringComparer.Ordinal);
@@ -111,22 +122,35 @@ public static class KernelPlanner
                 (step.Block!.Inits.Concat(step.Block.Einsums).Any(x => Involves(x, slice)) ? sliced : hoisted).Add(step);
         }
 
+        foreach (var pair in schedule.Lowerings)
+            if (cascade.Writer(pair.Key) is null)
+                Reject("lower", pair.Key, cascade.Tensors.Any(t => t.Name == pair.Key)
+                    ? $"'{pair.Key}' is an input; 'lower' names a tensor that an Einsum computes ({string.Join(", ", cascade.Einsums.Where(x => !x.IsInit).Select(x => x.Output.Name))})."
+                    : $"The cascade has no tensor '{pair.Key}'; 'lower' names a tensor that an Einsum computes ({string.Join(", ", cascade.Einsums.Where(x => !x.IsInit).Select(x => x.Output.Name))}).");
+
         var plans = new Dictionary<int, EinsumPlan>();
         foreach (var e in cascade.Einsums)
         {
             var inSlice = slice is not null && Involves(e, slice);
-            plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, rowBlocks, divisibility);
-            if (contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
-                && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse))
-                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape.Batch.Where(r => r != slice || rowBlocks).ToList(), null, inSlice) { Contraction = shape };
+            var choice = e.IsInit ? null : schedule.LoweringOf(e.Output.Name);
+            plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, rowBlocks, divisibility, choice,
+                message => Reject("lower", e.Output.Name, message));
+            var contractible = contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
+                && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse);
+            if (contractible && choice is null or { Kind: LoweringKind.Contraction })
+                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape!.Batch.Where(r => r != slice || rowBlocks).ToList(), null, inSlice) { Contraction = shape };
+            else if (choice is { Kind: LoweringKind.Contraction })
+                Reject("lower", e.Output.Name, NotContractible(e, candidates.TryGetValue(e.Id, out var c) ? c : null, shape, slice, rowBlocks, plans[e.Id]));
         }
-        if (rowBlocksOverride is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
-            return Plan(cascade, assumeDivisible, parallelRank, rowBlocksOverride: false); // no contraction gained from blocks
+        if (schedule.RowBlocks is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
+            return Plan(cascade, assumeDivisible, schedule.With(new Schedule { RowBlocks = false })); // no contraction gained from blocks
         var distinct = divisibility.Distinct().ToList();
         var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
-        var folds = RescaleFolds(cascade, plans, storage, sparse);
+        var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
         {
+            ScheduleErrors = errors,
+            FoldsAsked = schedule.Folds,
             RowBlocks = rowBlocks && slice is not null,
             EdgeBounds = edges?.Bounds,
             EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
@@ -574,8 +598,38 @@ public static class KernelPlanner
     /// <param name="slice">The parallel rank when the Einsum runs in the slice.</param>
     /// <param name="rowBlocks">The parallel rank runs in blocks: inside the slice it is a loop over the block's rows.</param>
     /// <param name="divisibility">Collects the partitions assumed to divide.</param>
-    private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks, List<(string, string, string)> divisibility)
+    /// <param name="choice">The schedule's lowering for the Einsum, if it gives one.</param>
+    /// <param name="reject">Reports a choice that the Einsum does not allow (the planner's lowering is kept).</param>
+    private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks, List<(string, string, string)> divisibility,
+        LoweringChoice? choice, Action<string> reject)
     {
+        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks);
+        if (choice is null || choice.Kind == LoweringKind.Contraction) return plan;
+        if (choice.Kind == LoweringKind.Scalar)
+            return plan.Lowering is EinsumLowering.Exact or EinsumLowering.Dense ? plan : plan with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plan) };
+        if (plan.VectorRank is null || (choice.Rank is { } r && plan.VectorRank != r))
+        {
+            var why = plan.Lowering == EinsumLowering.Exact
+                ? $"'{e.Output.Name}' needs scalar code that tracks absent points (a filter on its output ranks, or a read that can fall outside a tensor or on an absent point), so no rank of it can be vectorised"
+                : vectorRanks.Count == 0
+                    ? $"no rank of the Einsum for '{e.Output.Name}' can be vectorised: a vector rank is its innermost reduced rank or innermost output rank, contiguous in every tensor it reads{(e.Filters.Count > 0 ? ", with no filter" : "")}"
+                    : $"'{choice.Rank}' cannot be the vector rank of the Einsum for '{e.Output.Name}'; it can be vectorised over {string.Join(" or ", vectorRanks)}";
+            reject(why + ". Write 'lower " + e.Output.Name + " " + (vectorRanks.Count > 0 && plan.Lowering != EinsumLowering.Exact ? "vector " + vectorRanks[0] : "scalar") + "' or remove the directive.");
+        }
+        return plan;
+    }
+
+    /// <summary>The loop order of a scalar lowering: output ranks (as stored), then reduced ranks.</summary>
+    private static List<string> ScalarLoopOrder(EinsumPlan plan)
+    {
+        var reduced = plan.Einsum.ReducedRanks.ToList();
+        return plan.LoopOrder.Where(r => !reduced.Contains(r)).Concat(reduced).ToList();
+    }
+
+    private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks,
+        string? wantedRank, out List<string> vectorRanks)
+    {
+        vectorRanks = new List<string>();
         var fixedRanks = new HashSet<string>(StringComparer.Ordinal);
         if (slice is not null && !rowBlocks) fixedRanks.Add(slice);
         if (e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir)) fixedRanks.Add(ir);
@@ -589,16 +643,17 @@ public static class KernelPlanner
         if (NeedsExact(cascade, e, sparse, assumeDivisible, new List<(string, string, string)>()))
             return new EinsumPlan(e, EinsumLowering.Exact, outer.Concat(reduced).ToList(), null, slice is not null);
 
-        var hasFilters = e.Filters.Count > 0;
+        // The vector lowerings this Einsum allows, in the order of preference: a vectorised reduction, then a vectorised row.
+        var options = new List<EinsumPlan>();
         var vectorOps = e.Reduction is null or ReduceOperator.Sum or ReduceOperator.Max or ReduceOperator.Min or ReduceOperator.Prod;
-        if (!hasFilters)
+        if (e.Filters.Count == 0)
         {
             // log-sum-exp vectorises as a per-lane online (max, sum) pair, but not as a row accumulation.
             if (reduced.Count > 0 && (vectorOps || e.Reduction == ReduceOperator.LogSumExp))
             {
                 var v = reduced[reduced.Count - 1];
                 if (Contiguous(cascade, e, storage, v))
-                    return new EinsumPlan(e, EinsumLowering.VectorReduce, outer.Concat(reduced).ToList(), v, slice is not null);
+                    options.Add(new EinsumPlan(e, EinsumLowering.VectorReduce, outer.Concat(reduced).ToList(), v, slice is not null));
             }
             if (outer.Count > 0 && vectorOps)
             {
@@ -606,11 +661,37 @@ public static class KernelPlanner
                 if (Contiguous(cascade, e, storage, v) && OutputContiguous(e, storage, v))
                 {
                     var loopOrder = outer.Take(outer.Count - 1).Concat(reduced).Concat(new[] { v }).ToList();
-                    return new EinsumPlan(e, EinsumLowering.VectorRow, loopOrder, v, slice is not null);
+                    options.Add(new EinsumPlan(e, EinsumLowering.VectorRow, loopOrder, v, slice is not null));
                 }
             }
         }
-        return new EinsumPlan(e, EinsumLowering.Dense, outer.Concat(reduced).ToList(), null, slice is not null);
+        vectorRanks.AddRange(options.Select(o => o.VectorRank!));
+        return options.FirstOrDefault(o => wantedRank is null || o.VectorRank == wantedRank) ?? options.FirstOrDefault()
+            ?? new EinsumPlan(e, EinsumLowering.Dense, outer.Concat(reduced).ToList(), null, slice is not null);
+    }
+
+    private static string ParallelProblem(Cascade cascade, string rank)
+    {
+        var possible = cascade.Ranks.Where(r => CanSlice(cascade, r.Index)).Select(r => r.Index).ToList();
+        var choices = possible.Count > 0 ? $"the ranks that can be parallel are {string.Join(", ", possible)}; write 'parallel {possible[0]}' or 'serial'" : "no rank of this cascade can be parallel; write 'serial'";
+        return cascade.Ranks.Any(r => r.Index == rank)
+            ? $"'{rank}' cannot be the parallel rank: some Einsum reduces it, shifts it, iterates over it or does not keep it, so its slices are not independent; {choices}."
+            : $"The cascade has no rank '{rank}'; {choices}.";
+    }
+
+    private static string NotContractible(ExtendedEinsum e, List<ContractionShape>? candidates, ContractionShape? chosen, string? slice, bool rowBlocks, EinsumPlan plan)
+    {
+        var name = e.Output.Name;
+        var fix = $"Write 'lower {name} {(plan.VectorRank is { } v ? "vector " + v : "scalar")}' or remove the directive.";
+        if (candidates is null || candidates.Count == 0)
+            return $"The Einsum for '{name}' is not a contraction (a sum over one rank of the product of two tensors, each indexed by plain ranks, times factors that vary with none of the ranks of the product). {fix}";
+        if (chosen is null)
+            return $"The Einsum for '{name}' is a contraction, but its output is not stored with its column rank innermost, so the micro-kernel cannot write it. {fix}";
+        if (plan.Lowering == EinsumLowering.Exact)
+            return $"The Einsum for '{name}' needs scalar code that tracks absent points (a read that can fall outside a tensor or on an absent point). {fix}";
+        if ((chosen.I == slice || chosen.J == slice) && !rowBlocks)
+            return $"The contraction for '{name}' multiplies along the parallel rank '{slice}', which is a matrix product only for a block of its rows; add 'rows blocked' or {fix.Substring(0, 1).ToLowerInvariant() + fix.Substring(1)}";
+        return $"The operands of the contraction for '{name}' are not contiguous along its summed and column ranks, or can be absent. {fix}";
     }
 
     private static int FirstDimMentioning(IReadOnlyList<IndexExpr> indices, string rank)

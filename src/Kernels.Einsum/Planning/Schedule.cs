@@ -1,0 +1,273 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using Kernels.Einsum.Diagnostics;
+using Kernels.Einsum.Syntax;
+
+namespace Kernels.Einsum.Planning;
+
+/// <summary>How a schedule asks for one Einsum to be lowered.</summary>
+public enum LoweringKind
+{
+    /// <summary>Scalar loops (exact presence tracking where the cascade needs it).</summary>
+    Scalar,
+
+    /// <summary>One rank in SIMD registers: the innermost reduced rank (a vectorised reduction) or the innermost output
+    /// rank (a vectorised row).</summary>
+    Vector,
+
+    /// <summary>A call of the register-blocked matrix-product micro-kernel.</summary>
+    Contraction,
+}
+
+/// <summary>The lowering a schedule asks for (<c>lower TENSOR scalar|vector [RANK]|contraction</c>).</summary>
+public sealed record LoweringChoice(LoweringKind Kind, string? Rank = null)
+{
+    public override string ToString() => Kind switch
+    {
+        LoweringKind.Scalar => "scalar",
+        LoweringKind.Contraction => "contraction",
+        _ => Rank is null ? "vector" : "vector " + Rank,
+    };
+}
+
+/// <summary>One line of a schedule's text, kept with its place for diagnostics.</summary>
+/// <param name="Keyword">The directive: parallel, serial, rows, fold or lower.</param>
+/// <param name="Subject">The tensor of a <c>lower</c> directive, else null.</param>
+/// <param name="Span">Its place in the text it was parsed from.</param>
+public sealed record ScheduleDirective(string Keyword, string? Subject, SourceSpan Span)
+{
+    /// <summary>Where the text came from (a file's path, or a caller's tag such as "attribute"); null if not given.</summary>
+    public string? Origin { get; init; }
+}
+
+/// <summary>A choice of a schedule that the plan cannot honour, at the directive that made it (null: a choice made in code).</summary>
+public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
+{
+    /// <summary>The KRN0036 diagnostic, at the directive's place in its text.</summary>
+    public Diagnostic ToDiagnostic() => new("KRN0036", DiagnosticSeverity.Error, Directive?.Span ?? default, Message);
+}
+
+/// <summary>
+/// How a cascade is run, separate from what it computes: the parallel rank, whether each thread runs the cascade for a
+/// block of rows of it at a time, the lowering of each Einsum, and whether rescaled running sums fold into the
+/// contraction that feeds them. Any field left null is the planner's choice; <see cref="KernelPlan.Schedule"/> is the
+/// schedule a plan follows, with every field set. Every legal schedule gives the interpreter's results to float rounding.
+/// </summary>
+/// <remarks>
+/// The text form, one directive per line (or separated by <c>;</c>), <c>#</c> to the end of a line a comment:
+/// <code>
+/// parallel p            # or: serial (no rank split across threads)
+/// rows blocked          # or: rows per-row
+/// lower QK contraction  # or: lower T scalar, lower T vector, lower T vector m0
+/// fold on               # or: fold off
+/// </code>
+/// <c>lower</c> names the tensor an Einsum computes and applies to the Einsum that computes it (not to its
+/// <c>init</c>). A schedule applies to the plan for sizes that divide their tiles; where the cascade needs exact
+/// presence tracking (other sizes), the Einsum stays scalar.
+/// </remarks>
+public sealed class Schedule : IEquatable<Schedule>
+{
+    public static Schedule Default { get; } = new();
+
+    /// <summary>The rank split across threads; null: the planner chooses (unless <see cref="Serial"/>).</summary>
+    public string? Parallel { get; init; }
+
+    /// <summary>No rank is split across threads.</summary>
+    public bool Serial { get; init; }
+
+    /// <summary>Blocks of rows of the parallel rank (true) or one row at a time (false); null: the planner chooses.</summary>
+    public bool? RowBlocks { get; init; }
+
+    /// <summary>Whether rescaled running sums fold into the contraction that feeds them; null: wherever they can.</summary>
+    public bool? Folds { get; init; }
+
+    /// <summary>The lowering asked for, by the tensor an Einsum computes, in the order given.</summary>
+    public IReadOnlyList<KeyValuePair<string, LoweringChoice>> Lowerings { get; init; } = Array.Empty<KeyValuePair<string, LoweringChoice>>();
+
+    /// <summary>The directives as parsed, with their places (empty for a schedule built in code); not part of equality.</summary>
+    public IReadOnlyList<ScheduleDirective> Directives { get; init; } = Array.Empty<ScheduleDirective>();
+
+    public LoweringChoice? LoweringOf(string tensor)
+    {
+        foreach (var pair in Lowerings)
+            if (pair.Key == tensor) return pair.Value;
+        return null;
+    }
+
+    /// <summary>This schedule with every choice <paramref name="over"/> makes replacing this one's.</summary>
+    public Schedule With(Schedule over)
+    {
+        if (over is null) throw new ArgumentNullException(nameof(over));
+        var lowerings = Lowerings.Where(p => over.LoweringOf(p.Key) is null).Concat(over.Lowerings).ToList();
+        var overParallel = over.Serial || over.Parallel is not null;
+        return new Schedule
+        {
+            Parallel = overParallel ? over.Parallel : Parallel,
+            Serial = overParallel ? over.Serial : Serial,
+            RowBlocks = over.RowBlocks ?? RowBlocks,
+            Folds = over.Folds ?? Folds,
+            Lowerings = lowerings,
+            Directives = Directives.Concat(over.Directives).ToList(),
+        };
+    }
+
+    /// <summary>The text form, one directive per line; parsing it gives an equal schedule.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        if (Serial) sb.Append("serial\n");
+        else if (Parallel is not null) sb.Append("parallel ").Append(Parallel).Append('\n');
+        if (RowBlocks is { } rows) sb.Append("rows ").Append(rows ? "blocked" : "per-row").Append('\n');
+        foreach (var pair in Lowerings) sb.Append("lower ").Append(pair.Key).Append(' ').Append(pair.Value).Append('\n');
+        if (Folds is { } folds) sb.Append("fold ").Append(folds ? "on" : "off").Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>The text form on one line, directives separated by "; ".</summary>
+    public string ToInlineString() => ToString().TrimEnd('\n').Replace("\n", "; ");
+
+    public bool Equals(Schedule? other) => other is not null && ToString() == other.ToString();
+
+    public override bool Equals(object? obj) => Equals(obj as Schedule);
+
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(ToString());
+
+    // ---------------------------------------------------------------- parsing
+
+    /// <summary>Parses a schedule's text; problems are KRN0035 diagnostics at the exact place.</summary>
+    /// <param name="text">The schedule's text.</param>
+    /// <param name="diagnostics">The problems found, empty when the text parsed.</param>
+    /// <param name="origin">Tags every directive's <see cref="ScheduleDirective.Origin"/> (e.g. the file's path).</param>
+    public static Schedule Parse(string text, out IReadOnlyList<Diagnostic> diagnostics, string? origin = null)
+    {
+        var errors = new List<Diagnostic>();
+        diagnostics = errors;
+        var schedule = new Schedule();
+        if (text is null) return schedule;
+        string? parallel = null;
+        bool serial = false;
+        bool? rows = null, folds = null;
+        var lowerings = new List<KeyValuePair<string, LoweringChoice>>();
+        var directives = new List<ScheduleDirective>();
+        var seen = new Dictionary<string, ScheduleDirective>(StringComparer.Ordinal);
+
+        foreach (var words in Statements(text))
+        {
+            var head = words[0];
+            var span = Span(words[0], words[words.Count - 1]);
+            void Error(Word at, string message) => errors.Add(new Diagnostic("KRN0035", DiagnosticSeverity.Error, Span(at, at), message));
+            bool Arguments(int count, string usage)
+            {
+                if (words.Count - 1 == count) return true;
+                Error(words.Count - 1 > count ? words[count + 1] : head, words.Count - 1 > count
+                    ? $"Unexpected '{words[count + 1].Text}' after '{string.Join(" ", words.Take(count + 1).Select(w => w.Text))}'; write '{usage}'."
+                    : $"'{head.Text}' needs {(count == 1 ? "an argument" : count + " arguments")}; write '{usage}'.");
+                return false;
+            }
+            var key = head.Text == "serial" ? "parallel" : head.Text == "lower" && words.Count > 1 ? "lower " + words[1].Text : head.Text;
+            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower")
+            {
+                Error(head, $"'{key}' is already given by an earlier directive; give each choice once.");
+                continue;
+            }
+            switch (head.Text)
+            {
+                case "parallel":
+                    if (!Arguments(1, "parallel RANK")) continue;
+                    parallel = words[1].Text;
+                    break;
+                case "serial":
+                    if (!Arguments(0, "serial")) continue;
+                    serial = true;
+                    break;
+                case "rows":
+                    if (!Arguments(1, "rows per-row|blocked")) continue;
+                    if (words[1].Text is not ("per-row" or "blocked")) { Error(words[1], $"Unknown row walk '{words[1].Text}'; write 'rows per-row' (the whole cascade for one row, then the next) or 'rows blocked' (each Einsum for a block of rows)."); continue; }
+                    rows = words[1].Text == "blocked";
+                    break;
+                case "fold":
+                    if (!Arguments(1, "fold on|off")) continue;
+                    if (words[1].Text is not ("on" or "off")) { Error(words[1], $"Unknown fold choice '{words[1].Text}'; write 'fold on' or 'fold off'."); continue; }
+                    folds = words[1].Text == "on";
+                    break;
+                case "lower":
+                    if (words.Count < 3) { Error(head, "'lower' needs a tensor and a lowering; write 'lower TENSOR scalar', 'lower TENSOR vector [RANK]' or 'lower TENSOR contraction'."); continue; }
+                    var how = words[2].Text;
+                    LoweringChoice choice;
+                    if (how == "scalar" && Arguments(2, "lower TENSOR scalar")) choice = new LoweringChoice(LoweringKind.Scalar);
+                    else if (how == "contraction" && Arguments(2, "lower TENSOR contraction")) choice = new LoweringChoice(LoweringKind.Contraction);
+                    else if (how == "vector" && words.Count <= 4) choice = new LoweringChoice(LoweringKind.Vector, words.Count == 4 ? words[3].Text : null);
+                    else if (how == "vector") { Arguments(3, "lower TENSOR vector [RANK]"); continue; }
+                    else
+                    {
+                        if (how is not ("scalar" or "contraction")) Error(words[2], $"Unknown lowering '{how}'; write 'scalar', 'vector', 'vector RANK' or 'contraction'.");
+                        continue;
+                    }
+                    lowerings.Add(new KeyValuePair<string, LoweringChoice>(words[1].Text, choice));
+                    break;
+                default:
+                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked', 'lower TENSOR scalar|vector [RANK]|contraction' or 'fold on|off'.");
+                    continue;
+            }
+            var directive = new ScheduleDirective(head.Text, head.Text == "lower" ? words[1].Text : null, span) { Origin = origin };
+            seen[key] = directive;
+            directives.Add(directive);
+        }
+        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, Folds = folds, Lowerings = lowerings, Directives = directives };
+    }
+
+    /// <summary>The directive that set a choice (<c>parallel</c>/<c>serial</c>, <c>rows</c>, <c>fold</c> or a tensor's
+    /// <c>lower</c>), or null for a choice made in code.</summary>
+    public ScheduleDirective? DirectiveOf(string keyword, string? subject = null)
+    {
+        for (var i = Directives.Count - 1; i >= 0; i--)
+        {
+            var d = Directives[i];
+            if ((d.Keyword == keyword || (keyword == "parallel" && d.Keyword == "serial")) && d.Subject == subject) return d;
+        }
+        return null;
+    }
+
+    private readonly struct Word(string text, int start, int line, int column)
+    {
+        public string Text { get; } = text;
+        public int Start { get; } = start;
+        public int Line { get; } = line;
+        public int Column { get; } = column;
+    }
+
+    private static SourceSpan Span(Word first, Word last) =>
+        new(first.Start, last.Start + last.Text.Length - first.Start, first.Line, first.Column, last.Line, last.Column + last.Text.Length);
+
+    /// <summary>The statements of the text as lists of words (split at new lines and ';', comments dropped).</summary>
+    private static IEnumerable<List<Word>> Statements(string text)
+    {
+        var words = new List<Word>();
+        int line = 1, column = 1, i = 0;
+        while (i < text.Length)
+        {
+            var ch = text[i];
+            if (ch == '#')
+            {
+                while (i < text.Length && text[i] != '\n') { i++; column++; }
+                continue;
+            }
+            if (ch == '\n' || ch == ';')
+            {
+                if (words.Count > 0) yield return words;
+                words = new List<Word>();
+                i++;
+                if (ch == '\n') { line++; column = 1; } else column++;
+                continue;
+            }
+            if (char.IsWhiteSpace(ch)) { i++; column++; continue; }
+            var start = i;
+            var startColumn = column;
+            while (i < text.Length && !char.IsWhiteSpace(text[i]) && text[i] != ';' && text[i] != '#') { i++; column++; }
+            words.Add(new Word(text.Substring(start, i - start), start, line, startColumn));
+        }
+        if (words.Count > 0) yield return words;
+    }
+}

@@ -1,0 +1,142 @@
+using Kernels.Einsum.Diagnostics;
+using Kernels.Einsum.Planning;
+
+namespace Kernels.Einsum.Tests;
+
+/// <summary>The schedule value: its text form, its errors at the exact place, and how the planner honours or rejects it.</summary>
+public class ScheduleTests
+{
+    [Fact]
+    public void Text_round_trips_and_equality_is_by_content()
+    {
+        var text = "parallel p\nrows blocked\nlower QK contraction\nlower RM vector m0\nlower SLN scalar\nfold off\n";
+        var schedule = Schedule.Parse(text, out var errors);
+        Assert.Empty(errors);
+        Assert.Equal(text, schedule.ToString());
+        Assert.Equal(schedule, Schedule.Parse(schedule.ToInlineString(), out _));
+        Assert.Equal("parallel p; rows blocked; lower QK contraction; lower RM vector m0; lower SLN scalar; fold off", schedule.ToInlineString());
+        // Comments, blank lines, ';' and spacing do not matter; the order of lowerings does.
+        var same = Schedule.Parse("  # a comment\n\nparallel   p ; rows blocked # why\nlower QK contraction;lower RM vector m0\nlower SLN scalar\nfold off", out errors);
+        Assert.Empty(errors);
+        Assert.Equal(schedule, same);
+        Assert.Equal(schedule.GetHashCode(), same.GetHashCode());
+        Assert.NotEqual(schedule, Schedule.Parse("parallel p\nrows per-row", out _));
+        Assert.Equal(new LoweringChoice(LoweringKind.Vector, "m0"), schedule.LoweringOf("RM"));
+        Assert.Null(schedule.LoweringOf("AV"));
+    }
+
+    [Fact]
+    public void With_lets_later_choices_override_earlier_ones()
+    {
+        var file = Schedule.Parse("parallel p\nrows blocked\nlower A scalar\nfold off", out _);
+        var inline = Schedule.Parse("serial; lower A vector; lower B contraction", out _);
+        var merged = file.With(inline);
+        Assert.Equal("serial\nrows blocked\nlower A vector\nlower B contraction\nfold off\n", merged.ToString());
+        Assert.Equal(file, Schedule.Default.With(file));
+    }
+
+    [Theory]
+    [InlineData("rows sideways", 1, 6, "sideways", "Unknown row walk 'sideways'")]
+    [InlineData("parallel", 1, 1, "parallel", "'parallel' needs an argument; write 'parallel RANK'")]
+    [InlineData("parallel p q", 1, 12, "q", "Unexpected 'q' after 'parallel p'")]
+    [InlineData("rows blocked\nfold maybe", 2, 6, "maybe", "write 'fold on' or 'fold off'")]
+    [InlineData("lower QK", 1, 1, "lower", "'lower' needs a tensor and a lowering")]
+    [InlineData("lower QK fast", 1, 10, "fast", "Unknown lowering 'fast'")]
+    [InlineData("lower QK vector m0 extra", 1, 20, "extra", "Unexpected 'extra' after 'lower QK vector m0'")]
+    [InlineData("serial; tile p 64", 1, 9, "tile", "Unknown schedule directive 'tile'")]
+    [InlineData("rows blocked\nrows per-row", 2, 1, "rows", "'rows' is already given")]
+    [InlineData("parallel p; serial", 1, 13, "serial", "'parallel' is already given")]
+    [InlineData("lower A scalar\nlower A vector", 2, 1, "lower", "'lower A' is already given")]
+    public void Syntax_errors_are_KRN0035_at_the_word(string text, int line, int column, string marked, string message)
+    {
+        Schedule.Parse(text, out var errors);
+        var d = Assert.Single(errors);
+        Assert.Equal("KRN0035", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Equal((line, column), (d.Span.StartLine, d.Span.StartColumn));
+        Assert.Equal(marked, text.Substring(d.Span.Start, d.Span.Length));
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The schedule a plan reports is complete: planning again with it gives the same plan, with no errors.</summary>
+    [Fact]
+    public void Every_specs_chosen_schedule_plans_the_same_again()
+    {
+        foreach (var name in Specs.Names)
+        {
+            var cascade = Specs.Load(name);
+            foreach (var divisible in new[] { true, false })
+            {
+                var plan = KernelPlanner.Plan(cascade, divisible);
+                var again = KernelPlanner.Plan(cascade, divisible, Schedule.Parse(plan.Schedule.ToString(), out var syntax));
+                Assert.Empty(syntax);
+                Assert.Empty(again.ScheduleErrors);
+                Assert.Equal(plan.Schedule, again.Schedule);
+                Assert.Equal(plan.RowBlocks, again.RowBlocks);
+                Assert.Equal(plan.Folds.Keys.Order(), again.Folds.Keys.Order());
+                foreach (var (id, e) in plan.Einsums)
+                    Assert.Equal((e.Lowering, e.VectorRank), (again.Einsums[id].Lowering, again.Einsums[id].VectorRank));
+                foreach (var (tensor, storage) in plan.Storage)
+                    Assert.Equal(storage.StorageOrder, again.Storage[tensor].StorageOrder);
+            }
+        }
+    }
+
+    [Fact]
+    public void Legal_choices_change_the_plan()
+    {
+        var fusemax = Specs.Load("attention.fusemax");
+        Assert.NotEmpty(KernelPlanner.Plan(fusemax, true).Folds);
+        Assert.Empty(Plan(fusemax, "fold off").Folds);
+
+        var serial = Plan(fusemax, "serial");
+        Assert.Null(serial.SliceRank);
+        Assert.StartsWith("serial\n", serial.Schedule.ToString(), StringComparison.Ordinal);
+
+        var threePass = Specs.Load("attention.3pass");
+        var qk = threePass.Writer("QK")!.Id;
+        Assert.Equal(EinsumLowering.Contraction, KernelPlanner.Plan(threePass, true).Einsums[qk].Lowering);
+        Assert.Equal(EinsumLowering.Dense, Plan(threePass, "lower QK scalar").Einsums[qk].Lowering);
+        Assert.Equal(EinsumLowering.VectorReduce, Plan(threePass, "lower QK vector").Einsums[qk].Lowering);
+        // With no contraction left to gain from them, the planner walks one row at a time.
+        Assert.False(Plan(threePass, "lower QK vector; lower AV vector").RowBlocks);
+
+        var softmax = Specs.Load("softmax.3pass");
+        var sd = softmax.Writer("SD")!.Id;
+        Assert.Equal(EinsumLowering.VectorReduce, KernelPlanner.Plan(softmax, true).Einsums[sd].Lowering);
+        Assert.Equal(EinsumLowering.Dense, Plan(softmax, "lower SD scalar").Einsums[sd].Lowering);
+        Assert.True(Plan(softmax, "rows blocked").RowBlocks);
+    }
+
+    [Theory]
+    [InlineData("softmax.3pass", "parallel n", "parallel", "'n' cannot be the parallel rank", "write 'parallel p' or 'serial'")]
+    [InlineData("softmax.3pass", "parallel zz", "parallel", "The cascade has no rank 'zz'", "the ranks that can be parallel are p")]
+    [InlineData("softmax.3pass", "serial\nrows blocked", "rows", "'rows blocked' needs a parallel rank", "remove 'serial' or 'rows blocked'")]
+    [InlineData("softmax.3pass", "lower X scalar", "lower", "'X' is an input", "GM, SN, SD, Y")]
+    [InlineData("softmax.3pass", "lower NOPE vector", "lower", "The cascade has no tensor 'NOPE'", "GM, SN, SD, Y")]
+    [InlineData("softmax.3pass", "lower GM vector p", "lower", "'p' cannot be the vector rank of the Einsum for 'GM'", "Write 'lower GM vector n'")]
+    [InlineData("softmax.3pass", "lower GM contraction", "lower", "The Einsum for 'GM' is not a contraction", "Write 'lower GM vector n'")]
+    [InlineData("attention.3pass", "rows per-row\nlower QK contraction", "lower", "a matrix product only for a block of its rows", "add 'rows blocked'")]
+    public void Illegal_choices_are_KRN0036_at_the_directive(string spec, string text, string keyword, string message, string fix)
+    {
+        var schedule = Schedule.Parse(text, out var syntax);
+        Assert.Empty(syntax);
+        var plan = KernelPlanner.Plan(Specs.Load(spec), true, schedule);
+        var error = Assert.Single(plan.ScheduleErrors);
+        Assert.Equal(keyword, error.Directive!.Keyword);
+        var d = error.ToDiagnostic();
+        Assert.Equal("KRN0036", d.Id);
+        Assert.Equal(error.Directive.Span, d.Span);
+        Assert.StartsWith(keyword, text.Substring(d.Span.Start, d.Span.Length), StringComparison.Ordinal);
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+        Assert.Contains(fix, d.Message, StringComparison.Ordinal);
+    }
+
+    private static KernelPlan Plan(Ir.Cascade cascade, string text)
+    {
+        var plan = KernelPlanner.Plan(cascade, true, Schedule.Parse(text, out var syntax));
+        Assert.Empty(syntax);
+        Assert.Empty(plan.ScheduleErrors);
+        return plan;
+    }
+}
