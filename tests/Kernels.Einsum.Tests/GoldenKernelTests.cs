@@ -1,0 +1,40 @@
+using System.Runtime.CompilerServices;
+using Kernels.Einsum.Emit;
+
+namespace Kernels.Einsum.Tests;
+
+/// <summary>
+/// The C# kernel emitted for every spec in specs/ (its canonical declaration, as <c>kernels emit --target csharp</c>
+/// prints it) against a reviewed copy in Golden/. A change to the emitter or planner shows up as a diff of the
+/// generated code in review. To accept a change, run the tests with KERNELS_UPDATE_GOLDEN=1 and review the diff.
+/// </summary>
+public class GoldenKernelTests
+{
+    public static TheoryData<string> SpecNames() => new(Specs.Names);
+
+    [Theory]
+    [MemberData(nameof(SpecNames))]
+    public void Emitted_kernel_matches_its_reviewed_copy(string name)
+    {
+        var cascade = Specs.Load(name);
+        var actual = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade)).Replace("\r\n", "\n");
+        var path = Path.Combine(GoldenDirectory(), name + ".cs.txt");
+        if (Environment.GetEnvironmentVariable("KERNELS_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(path, actual);
+            return;
+        }
+        Assert.True(File.Exists(path), $"No reviewed copy of the kernel for {name}: run the tests with KERNELS_UPDATE_GOLDEN=1 to write {path}, then review it.");
+        var expected = File.ReadAllText(path).Replace("\r\n", "\n");
+        if (expected == actual) return;
+        var e = expected.Split('\n');
+        var a = actual.Split('\n');
+        var line = Enumerable.Range(0, Math.Min(e.Length, a.Length)).FirstOrDefault(i => e[i] != a[i], Math.Min(e.Length, a.Length));
+        Assert.Fail($"The kernel emitted for {name} differs from {path} from line {line + 1}:\n" +
+                    $"  reviewed: {(line < e.Length ? e[line].Trim() : "<end>")}\n  emitted:  {(line < a.Length ? a[line].Trim() : "<end>")}\n" +
+                    "If the change is intended, run the tests with KERNELS_UPDATE_GOLDEN=1 and review the diff of Golden/.");
+    }
+
+    /// <summary>The Golden folder of the test sources (this file's directory), so an update writes the reviewed copies.</summary>
+    private static string GoldenDirectory([CallerFilePath] string source = "") => Path.Combine(Path.GetDirectoryName(source)!, "Golden");
+}
