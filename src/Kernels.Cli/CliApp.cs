@@ -20,6 +20,7 @@ public static class CliApp
         analyze.SetAction(result => Analyze(result.GetValue(spec) ?? Array.Empty<FileInfo>(), result.GetValue(json), result.GetValue(size) ?? Array.Empty<string>(), stdout, stderr));
 
         var root = new RootCommand("Kernels: cascades of extended Einsums -> fused CPU/GPU kernels and accelerator models.") { analyze };
+        root.Subcommands.Add(Kernels.Cli.Run.RunCommand.Create(stdout, stderr));
         HardwareCommands.AddTo(root, stdout, stderr);
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });

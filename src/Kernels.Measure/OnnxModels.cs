@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.ML.OnnxRuntime;
 
-namespace Kernels.Benchmarks;
+namespace Kernels.Measure;
 
 /// <summary>
 /// One-node ONNX models written directly as protobuf (no model file, no protobuf library), and sessions that run

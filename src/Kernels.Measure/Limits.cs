@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 
-namespace Kernels.Benchmarks;
+namespace Kernels.Measure;
 
 /// <summary>The machine's own limits, measured inside the same benchmark run as the kernels.</summary>
 public static class Limits
@@ -33,6 +33,46 @@ public static class Limits
             a9 = TV.MultiplyAdd(a9, x, y); a10 = TV.MultiplyAdd(a10, x, y); a11 = TV.MultiplyAdd(a11, x, y);
         }
         return TV.SumAcross(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+
+    /// <summary>
+    /// The FMA peak of this machine in GFLOP/s (2 FLOPs per lane per fused multiply-add), all cores, the widest
+    /// accelerated width: the best of <paramref name="repeats"/> runs of about <paramref name="seconds"/> each.
+    /// </summary>
+    public static double MeasureFmaPeak(double seconds = 0.05, int repeats = 3)
+    {
+        var flops = 1e8;
+        FmaPeak(flops); // compile and warm up
+        var best = 0.0;
+        for (var i = 0; i < repeats; i++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            FmaPeak(flops);
+            var elapsed = watch.Elapsed.TotalSeconds;
+            best = Math.Max(best, flops / elapsed / 1e9);
+            if (elapsed < seconds / 2) { flops *= 4; i--; }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// The copy bandwidth of this machine in GB/s (bytes read plus bytes written per second), all cores, out of
+    /// cache: the best of <paramref name="repeats"/> copies of <paramref name="bytes"/> bytes.
+    /// </summary>
+    public static double MeasureCopyBandwidth(long bytes = 128L << 20, int repeats = 3)
+    {
+        var source = new float[bytes / sizeof(float)];
+        var destination = new float[source.Length];
+        source.AsSpan().Fill(1f);
+        ParallelCopy(source, destination); // fault the pages in
+        var best = 0.0;
+        for (var i = 0; i < repeats; i++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            ParallelCopy(source, destination);
+            best = Math.Max(best, 2.0 * bytes / watch.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
     }
 
     /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/> in one contiguous chunk per core.</summary>

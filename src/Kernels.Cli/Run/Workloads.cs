@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+using Kernels.Einsum;
+using Kernels.Measure;
+
+namespace Kernels.Cli.Run;
+
+/// <summary>The shapes <c>kernels run</c> uses; every one can be overridden on the command line.</summary>
+internal sealed record RunShapes(int Heads = 8, int SequenceLength = 1024, int HeadDim = 64, int SoftmaxRows = 4096, int SoftmaxColumns = 4096,
+    int LinearLength = 4096, int Channels = 1536, int ScanLength = 2048, int StateSize = 16);
+
+/// <summary>One built-in kernel on one shape: its inputs, the call, its peers and the check of its result.</summary>
+internal abstract class Workload : IDisposable
+{
+    protected static readonly int Threads = Environment.ProcessorCount;
+
+    /// <summary>The public API the workload calls, e.g. <c>Attention.Forward</c>.</summary>
+    public abstract string Kernel { get; }
+
+    public abstract string Shape { get; }
+
+    /// <summary>The cascade of the kernel, as the generator wrote it.</summary>
+    public abstract KernelDescriptor Descriptor { get; }
+
+    /// <summary>The sizes of one call, by the cascade's size names.</summary>
+    public abstract IReadOnlyDictionary<string, int> Sizes { get; }
+
+    /// <summary>The FLOPs of one call as the field counts them, where that differs from the cascade's operations as
+    /// written (attention's scale factor is one multiply per query, not one per term of the sum); null: the cascade's.</summary>
+    public virtual double? NominalFlops => null;
+
+    /// <summary>Calls per run (heads called one at a time).</summary>
+    public virtual int Calls => 1;
+
+    /// <summary>The largest error <see cref="Verify"/> may find (relative to the largest magnitude of the reference).</summary>
+    public virtual double Tolerance => 1e-4;
+
+    /// <summary>Allocates and fills the inputs, and builds the peers.</summary>
+    public abstract void Setup();
+
+    /// <summary>Runs the kernel once over the whole shape.</summary>
+    public abstract void Run();
+
+    /// <summary>The same computation by other libraries, fastest first is not assumed.</summary>
+    public virtual IReadOnlyList<(string Name, Action Run)> Peers => Array.Empty<(string, Action)>();
+
+    /// <summary>The largest error of the last <see cref="Run"/>'s result on a sample, against the interpreter.</summary>
+    public abstract double Verify();
+
+    public virtual void Dispose()
+    {
+    }
+
+    protected static float[] Random(int seed, long count, double scale)
+    {
+        var r = new Random(seed);
+        var data = new float[count];
+        for (long i = 0; i < count; i++) data[i] = (float)((r.NextDouble() * 2 - 1) * scale);
+        return data;
+    }
+
+    /// <summary>Up to <paramref name="count"/> distinct points of [0, size), the first and last among them.</summary>
+    protected static int[] Sample(int size, int count, int seed)
+    {
+        if (size <= count) return Enumerable.Range(0, size).ToArray();
+        var r = new Random(seed);
+        return new[] { 0, size - 1 }.Concat(Enumerable.Range(0, size).OrderBy(_ => r.Next()).Take(count - 2)).Distinct().Order().ToArray();
+    }
+
+    protected static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>Multi-head attention without a mask, one call of <see cref="Attention.Forward"/> per head, against ONNX Runtime's
+/// MultiHeadAttention (com.microsoft) over the same heads interleaved per token, as a model's projections produce them.</summary>
+internal sealed class AttentionWorkload(RunShapes shapes) : Workload
+{
+    private readonly int _h = shapes.Heads, _l = shapes.SequenceLength, _d = shapes.HeadDim;
+    private float[][] _q = Array.Empty<float[]>(), _k = Array.Empty<float[]>(), _v = Array.Empty<float[]>(), _o = Array.Empty<float[]>();
+    private OnnxRun? _onnx;
+
+    public override string Kernel => "Attention.Forward";
+
+    public override string Shape => Invariant($"B=1 H={_h} L={_l} D={_d}");
+
+    public override KernelDescriptor Descriptor => Attention.ForwardDescriptor;
+
+    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
+
+    public override int Calls => _h;
+
+    /// <summary>The two matrix products, 2 L L D each: the count ONNX Runtime's and FlashAttention's figures use.</summary>
+    public override double? NominalFlops => 4.0 * _l * _l * _d;
+
+    public override void Setup()
+    {
+        _q = Enumerable.Range(0, _h).Select(h => Random(10 + h, (long)_l * _d, 1)).ToArray();
+        _k = Enumerable.Range(0, _h).Select(h => Random(100 + h, (long)_l * _d, 1)).ToArray();
+        _v = Enumerable.Range(0, _h).Select(h => Random(1000 + h, (long)_l * _d, 1)).ToArray();
+        _o = Enumerable.Range(0, _h).Select(_ => new float[(long)_l * _d]).ToArray();
+        float[] Interleave(float[][] heads)
+        {
+            var all = new float[(long)_l * _h * _d];
+            for (var h = 0; h < _h; h++)
+                for (var t = 0; t < _l; t++)
+                    Array.Copy(heads[h], (long)t * _d, all, ((long)t * _h + h) * _d, _d);
+            return all;
+        }
+        var shape = new long[] { 1, _l, _h * _d };
+        _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(_l, _h, _d), Threads,
+            new[] { ("query", Interleave(_q), shape), ("key", Interleave(_k), shape), ("value", Interleave(_v), shape) },
+            new[] { ("output", new float[(long)_l * _h * _d], shape) });
+    }
+
+    public override void Run()
+    {
+        for (var h = 0; h < _h; h++) Attention.Forward(_q[h], _k[h], _v[h], _o[h], _l, _l, _d, _d);
+    }
+
+    public override IReadOnlyList<(string Name, Action Run)> Peers => new (string, Action)[] { ("ONNX Runtime MultiHeadAttention", () => _onnx!.Run()) };
+
+    /// <summary>16 queries of the first and the last head.</summary>
+    public override double Verify() => new[] { 0, _h - 1 }.Distinct().Max(h => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
+        new Dictionary<string, float[]> { ["Q"] = _q[h], ["K"] = _k[h], ["V"] = _v[h], ["AV"] = _o[h] }, new Dictionary<string, double>(), "p", Sample(_l, 16, h)));
+
+    public override void Dispose() => _onnx?.Dispose();
+}
+
+/// <summary>Softmax over each row of a matrix, against ONNX Runtime's Softmax and TensorPrimitives.SoftMax row by row.</summary>
+internal sealed class SoftmaxWorkload(RunShapes shapes) : Workload
+{
+    private readonly int _rows = shapes.SoftmaxRows, _columns = shapes.SoftmaxColumns;
+    private float[] _x = Array.Empty<float>(), _y = Array.Empty<float>(), _peerY = Array.Empty<float>();
+    private OnnxRun? _onnx;
+
+    public override string Kernel => "Softmax.Rows";
+
+    public override string Shape => Invariant($"{_rows}x{_columns}");
+
+    public override KernelDescriptor Descriptor => Softmax.RowsDescriptor;
+
+    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["P"] = _rows, ["N"] = _columns };
+
+    public override void Setup()
+    {
+        _x = Random(7, (long)_rows * _columns, 10);
+        _y = new float[_x.Length];
+        _peerY = new float[_x.Length];
+        var shape = new long[] { _rows, _columns };
+        _onnx = new OnnxRun(OnnxModels.Softmax(_rows, _columns), Threads, new[] { ("X", _x, shape) }, new[] { ("Y", _peerY, shape) });
+    }
+
+    public override void Run() => Softmax.Rows(_x, _y, _rows, _columns);
+
+    public override IReadOnlyList<(string Name, Action Run)> Peers => new (string, Action)[]
+    {
+        ("ONNX Runtime Softmax", () => _onnx!.Run()),
+        ("TensorPrimitives.SoftMax per row", () =>
+        {
+            for (var p = 0; p < _rows; p++) TensorPrimitives.SoftMax(_x.AsSpan(p * _columns, _columns), _peerY.AsSpan(p * _columns, _columns));
+        }),
+    };
+
+    public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
+        new Dictionary<string, float[]> { ["X"] = _x, ["Y"] = _y }, new Dictionary<string, double>(), "p", Sample(_rows, 16, 1));
+
+    public override void Dispose() => _onnx?.Dispose();
+}
+
+/// <summary>Causal linear attention with decay (Lightning Attention-2); no peer among the libraries .NET users have.</summary>
+internal sealed class LinearAttentionWorkload(RunShapes shapes) : Workload
+{
+    private const float Slope = 0.05f;
+    private readonly int _t = shapes.LinearLength, _d = shapes.HeadDim;
+    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>();
+
+    public override string Kernel => "LinearAttention.Causal";
+
+    public override string Shape => Invariant($"T={_t} D=F={_d} slope={Slope}");
+
+    public override KernelDescriptor Descriptor => LinearAttention.CausalDescriptor;
+
+    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["T"] = _t, ["D"] = _d, ["F"] = _d };
+
+    public override void Setup()
+    {
+        _q = Random(21, (long)_t * _d, 0.5);
+        _k = Random(22, (long)_t * _d, 0.5);
+        _v = Random(23, (long)_t * _d, 1);
+        _o = new float[(long)_t * _d];
+    }
+
+    public override void Run() => LinearAttention.Causal(_q, _k, _v, _o, _t, _d, _d, Slope);
+
+    /// <summary>The first 200 tokens: causal, so they depend on nothing later (the last block is partial).</summary>
+    public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
+        new Dictionary<string, float[]> { ["Q"] = _q, ["K"] = _k, ["V"] = _v, ["O"] = _o }, new Dictionary<string, double> { ["slope"] = Slope },
+        "t", Enumerable.Range(0, Math.Min(_t, 200)).ToArray());
+}
+
+/// <summary>Mamba's selective scan over channels x length with an N-wide state; no peer among the libraries .NET users have.</summary>
+internal sealed class SelectiveScanWorkload(RunShapes shapes) : Workload
+{
+    private readonly int _channels = shapes.Channels, _length = shapes.ScanLength, _n = shapes.StateSize;
+    private float[] _u = Array.Empty<float>(), _delta = Array.Empty<float>(), _a = Array.Empty<float>(), _b = Array.Empty<float>(), _c = Array.Empty<float>();
+    private float[] _skip = Array.Empty<float>(), _z = Array.Empty<float>(), _bias = Array.Empty<float>(), _y = Array.Empty<float>();
+
+    public override string Kernel => "SelectiveScan.Forward";
+
+    public override string Shape => Invariant($"D={_channels} L={_length} N={_n}");
+
+    public override KernelDescriptor Descriptor => SelectiveScan.ForwardDescriptor;
+
+    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["D"] = _channels, ["L"] = _length, ["N"] = _n };
+
+    public override void Setup()
+    {
+        long dl = (long)_channels * _length, nl = (long)_n * _length;
+        _u = Random(31, dl, 1);
+        _delta = Random(32, dl, 1);
+        // A < 0, as Mamba's A = -exp(A_log): the state decays.
+        _a = Random(33, (long)_channels * _n, 1).Select(x => -0.5f - Math.Abs(x)).ToArray();
+        _b = Random(34, nl, 1);
+        _c = Random(35, nl, 1);
+        _skip = Random(36, _channels, 1);
+        _z = Random(37, dl, 1);
+        _bias = Random(38, _channels, 0.5);
+        _y = new float[dl];
+    }
+
+    public override void Run() => SelectiveScan.Forward(_u, _delta, _a, _b, _c, _skip, _z, _bias, _y, _channels, _length, _n);
+
+    public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
+        new Dictionary<string, float[]> { ["U"] = _u, ["DELTA"] = _delta, ["A"] = _a, ["B"] = _b, ["C"] = _c, ["DS"] = _skip, ["Z"] = _z, ["DB"] = _bias, ["Y"] = _y },
+        new Dictionary<string, double>(), "d", Sample(_channels, 8, 3));
+}

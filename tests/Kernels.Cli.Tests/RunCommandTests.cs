@@ -1,0 +1,81 @@
+using System.Text.Json;
+
+namespace Kernels.Cli.Tests;
+
+/// <summary>`kernels run` on tiny shapes: every built-in kernel runs, is checked against the interpreter, and reports its figures.</summary>
+public class RunCommandTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = CliApp.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private static readonly string[] Tiny = { "--heads", "2", "--seq", "70", "--head-dim", "16", "--softmax", "5x300", "--linear-seq", "130", "--channels", "6", "--scan-seq", "40", "--state", "4", "--min-time", "0" };
+
+    [Fact]
+    public void Json_has_every_field_for_every_kernel_and_every_check_passes()
+    {
+        var (exit, stdout, stderr) = Run(new[] { "run", "--json" }.Concat(Tiny).ToArray());
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var rows = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal(new[] { "Attention.Forward", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" }, rows.Select(r => r.GetProperty("kernel").GetString()));
+        foreach (var row in rows)
+        {
+            foreach (var field in new[] { "kernel", "shape", "device", "seconds", "gflops", "gbps", "limit", "ratioToLimit", "peer", "ratioToPeer", "maxError", "verified", "peers" })
+                Assert.True(row.TryGetProperty(field, out _), $"{row.GetProperty("kernel")} has no '{field}'");
+            Assert.True(row.GetProperty("verified").GetBoolean());
+            Assert.InRange(row.GetProperty("maxError").GetDouble(), 0, 1e-4);
+            Assert.True(row.GetProperty("seconds").GetDouble() > 0);
+            Assert.True(row.GetProperty("ratioToLimit").GetDouble() > 0);
+        }
+        // Peers where one exists, null where none does.
+        Assert.Equal("ONNX Runtime MultiHeadAttention", rows[0].GetProperty("peer").GetString());
+        Assert.Equal(2, rows[1].GetProperty("peers").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, rows[2].GetProperty("peer").ValueKind);
+        Assert.Equal(JsonValueKind.Null, rows[3].GetProperty("ratioToPeer").ValueKind);
+        Assert.Contains("B=1 H=2 L=70 D=16", rows[0].GetProperty("shape").GetString());
+    }
+
+    [Fact]
+    public void The_table_lists_the_kernels_and_a_filter_runs_only_those()
+    {
+        var (exit, stdout, stderr) = Run(new[] { "run", "--kernel", "softmax.rows", "--no-peers" }.Concat(Tiny).ToArray());
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("Softmax.Rows", stdout);
+        Assert.Contains("5x300", stdout);
+        Assert.DoesNotContain("Attention.Forward", stdout);
+        Assert.Contains("FMA peak", stdout);
+    }
+
+    [Fact]
+    public void A_failed_check_is_reported_and_exits_1()
+    {
+        Kernels.Cli.Run.RunCommand.ToleranceOverride = -1;
+        try
+        {
+            var (exit, stdout, stderr) = Run(new[] { "run", "--kernel", "Attention.Forward", "--no-peers" }.Concat(Tiny).ToArray());
+            Assert.Equal(1, exit);
+            Assert.Contains("FAILED", stdout);
+            Assert.Contains("Attention.Forward B=1 H=2 L=70 D=16: the result differs from the reference interpreter", stderr);
+        }
+        finally
+        {
+            Kernels.Cli.Run.RunCommand.ToleranceOverride = null;
+        }
+    }
+
+    [Theory]
+    [InlineData("--kernel", "Attention.Backward", "unknown kernel 'Attention.Backward'")]
+    [InlineData("--softmax", "64by64", "--softmax expects ROWSxCOLUMNS")]
+    [InlineData("--heads", "0", "--heads must be at least 1")]
+    public void Bad_options_are_errors_that_say_what_to_write(string option, string value, string message)
+    {
+        var (exit, _, stderr) = Run("run", option, value);
+        Assert.Equal(2, exit);
+        Assert.Contains(message, stderr);
+    }
+}
