@@ -17,20 +17,20 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V512 Load(float* source) => new(Vector512.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V512 value) => value.Value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Create(float value) => new(Vector512.Create(value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Affine(float start, float step) => new(Vector512.Create(start) + Vector512.Create(step) * Vector512<float>.Indices);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Affine(float start, float step) => new(Vector512.Create(start) + Vector512.Create(step) * Compat512.Indices);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator +(V512 l, V512 r) => new(l.Value + r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator -(V512 l, V512 r) => new(l.Value - r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator *(V512 l, V512 r) => new(l.Value * r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator /(V512 l, V512 r) => new(l.Value / r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator -(V512 x) => new(-x.Value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Max(V512 l, V512 r) => new(Vector512.Max(l.Value, r.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 l, V512 r) => new(Vector512.Min(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Max(V512 l, V512 r) => new(Compat512.Max(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 l, V512 r) => new(Compat512.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Abs(V512 x) => new(Vector512.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Clamp(V512 x, float low, float high) => new(Vector512.MaxNative(Vector512.Create(low), Vector512.MinNative(Vector512.Create(high), x.Value)));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MultiplyAdd(V512 a, V512 b, V512 c) => new(Vector512.FusedMultiplyAdd(a.Value, b.Value, c.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Round(V512 x) => new(Vector512.Round(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Clamp(V512 x, float low, float high) => new(Compat512.MaxNative(Vector512.Create(low), Compat512.MinNative(Vector512.Create(high), x.Value)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MultiplyAdd(V512 a, V512 b, V512 c) => new(Compat512.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Round(V512 x) => new(Compat512.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ScaleB(V512 x, V512 n)
     {
@@ -49,12 +49,12 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
         var second = Vector512.ShiftLeft(whole - half + Vector512.Create(127), 23).AsSingle();
         return new(x.Value * first * second);
     }
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Log(V512 x) => new(Vector512.Log(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Log(V512 x) => new(Compat512.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 EqualMask(V512 l, V512 r) => new(Vector512.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Select(V512 m, V512 t, V512 f) => new(Vector512.ConditionalSelect(m.Value, t.Value, f.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V512 x) => Vector512.Sum(x.Value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V512 x) => V256.MaxAcross(new V256(Vector256.Max(x.Value.GetLower(), x.Value.GetUpper())));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V512 x) => V256.MinAcross(new V256(Vector256.Min(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V512 x) => V256.MaxAcross(new V256(Compat256.Max(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V512 x) => V256.MinAcross(new V256(Compat256.Min(x.Value.GetLower(), x.Value.GetUpper())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V512 x) => V256.ProductAcross(new V256(x.Value.GetLower() * x.Value.GetUpper()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GetLane(V512 x, int lane) => x.Value.GetElement(lane);
 }
@@ -69,20 +69,20 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V256 Load(float* source) => new(Vector256.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V256 value) => value.Value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Create(float value) => new(Vector256.Create(value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Affine(float start, float step) => new(Vector256.Create(start) + Vector256.Create(step) * Vector256<float>.Indices);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Affine(float start, float step) => new(Vector256.Create(start) + Vector256.Create(step) * Compat256.Indices);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator +(V256 l, V256 r) => new(l.Value + r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator -(V256 l, V256 r) => new(l.Value - r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator *(V256 l, V256 r) => new(l.Value * r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator /(V256 l, V256 r) => new(l.Value / r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator -(V256 x) => new(-x.Value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 l, V256 r) => new(Vector256.Max(l.Value, r.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 l, V256 r) => new(Vector256.Min(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 l, V256 r) => new(Compat256.Max(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 l, V256 r) => new(Compat256.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Abs(V256 x) => new(Vector256.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Clamp(V256 x, float low, float high) => new(Vector256.MaxNative(Vector256.Create(low), Vector256.MinNative(Vector256.Create(high), x.Value)));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAdd(V256 a, V256 b, V256 c) => new(Vector256.FusedMultiplyAdd(a.Value, b.Value, c.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Round(V256 x) => new(Vector256.Round(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Clamp(V256 x, float low, float high) => new(Compat256.MaxNative(Vector256.Create(low), Compat256.MinNative(Vector256.Create(high), x.Value)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAdd(V256 a, V256 b, V256 c) => new(Compat256.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Round(V256 x) => new(Compat256.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 ScaleB(V256 x, V256 n)
     {
@@ -101,12 +101,12 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
         var second = Vector256.ShiftLeft(whole - half + Vector256.Create(127), 23).AsSingle();
         return new(x.Value * first * second);
     }
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Log(V256 x) => new(Vector256.Log(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Log(V256 x) => new(Compat256.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 EqualMask(V256 l, V256 r) => new(Vector256.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Select(V256 m, V256 t, V256 f) => new(Vector256.ConditionalSelect(m.Value, t.Value, f.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V256 x) => Vector256.Sum(x.Value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V256 x) => V128.MaxAcross(new V128(Vector128.Max(x.Value.GetLower(), x.Value.GetUpper())));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V256 x) => V128.MinAcross(new V128(Vector128.Min(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V256 x) => V128.MaxAcross(new V128(Compat128.Max(x.Value.GetLower(), x.Value.GetUpper())));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V256 x) => V128.MinAcross(new V128(Compat128.Min(x.Value.GetLower(), x.Value.GetUpper())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V256 x) => V128.ProductAcross(new V128(x.Value.GetLower() * x.Value.GetUpper()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GetLane(V256 x, int lane) => x.Value.GetElement(lane);
 }
@@ -121,20 +121,20 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V128 Load(float* source) => new(Vector128.Load(source));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V128 value) => value.Value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Create(float value) => new(Vector128.Create(value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Affine(float start, float step) => new(Vector128.Create(start) + Vector128.Create(step) * Vector128<float>.Indices);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Affine(float start, float step) => new(Vector128.Create(start) + Vector128.Create(step) * Compat128.Indices);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator +(V128 l, V128 r) => new(l.Value + r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator -(V128 l, V128 r) => new(l.Value - r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator *(V128 l, V128 r) => new(l.Value * r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator /(V128 l, V128 r) => new(l.Value / r.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 operator -(V128 x) => new(-x.Value);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Max(V128 l, V128 r) => new(Vector128.Max(l.Value, r.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 l, V128 r) => new(Vector128.Min(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Max(V128 l, V128 r) => new(Compat128.Max(l.Value, r.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Min(V128 l, V128 r) => new(Compat128.Min(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Abs(V128 x) => new(Vector128.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Sqrt(V128 x) => new(Vector128.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Clamp(V128 x, float low, float high) => new(Vector128.MaxNative(Vector128.Create(low), Vector128.MinNative(Vector128.Create(high), x.Value)));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAdd(V128 a, V128 b, V128 c) => new(Vector128.FusedMultiplyAdd(a.Value, b.Value, c.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Round(V128 x) => new(Vector128.Round(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Clamp(V128 x, float low, float high) => new(Compat128.MaxNative(Vector128.Create(low), Compat128.MinNative(Vector128.Create(high), x.Value)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAdd(V128 a, V128 b, V128 c) => new(Compat128.FusedMultiplyAdd(a.Value, b.Value, c.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Round(V128 x) => new(Compat128.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V128 ScaleB(V128 x, V128 n)
     {
@@ -153,7 +153,7 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
         var second = Vector128.ShiftLeft(whole - half + Vector128.Create(127), 23).AsSingle();
         return new(x.Value * first * second);
     }
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Log(V128 x) => new(Vector128.Log(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Log(V128 x) => new(Compat128.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 EqualMask(V128 l, V128 r) => new(Vector128.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Select(V128 m, V128 t, V128 f) => new(Vector128.ConditionalSelect(m.Value, t.Value, f.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V128 x) => Vector128.Sum(x.Value);
