@@ -9,8 +9,13 @@ namespace Kernels.Benchmarks;
 /// intra-op threads, and against the machine's FMA peak measured in the same run: the widest accelerated vector
 /// width, 12 independent accumulators on every core, timed over the same number of FLOPs.
 /// </summary>
-public class AttentionBenchmarks
+[BenchmarkCategory("attention")]
+public class AttentionBenchmarks : IWork
 {
+    public double Flops => 4.0 * Heads * Length * (double)Length * HeadDim;
+
+    public double Bytes => 4.0 * Heads * Length * HeadDim * sizeof(float);
+
     [Params(512, 1000, 1024, 2048, 4095, 4096)] public int Length;
     public const int Heads = 8;
     public const int HeadDim = 64;
@@ -46,15 +51,15 @@ public class AttentionBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _onnx?.Dispose();
 
-    [Benchmark(Description = "Kernels Attention.Forward, per head")]
+    [Benchmark(Description = "Kernels Attention.Forward, per head"), Ours]
     public void Ours()
     {
         for (var h = 0; h < Heads; h++) Attention.Forward(_q[h], _k[h], _v[h], _o[h], Length, Length, HeadDim, HeadDim);
     }
 
-    [Benchmark(Description = "ONNX Runtime MultiHeadAttention")]
+    [Benchmark(Description = "ONNX Runtime MultiHeadAttention"), Peer]
     public void Onnx() => _onnx!.Run();
 
-    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)")]
+    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
     public float Peak() => Limits.FmaPeak(4.0 * Heads * Length * Length * HeadDim);
 }

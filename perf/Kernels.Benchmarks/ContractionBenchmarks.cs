@@ -8,8 +8,13 @@ namespace Kernels.Benchmarks;
 /// operators (MatMul, Add, Relu) with as many intra-op threads, and the FMA peak of the widest accelerated width on
 /// every core over the same FLOPs, measured in the same run.
 /// </summary>
-public class ContractionBenchmarks
+[BenchmarkCategory("contraction")]
+public class ContractionBenchmarks : IWork
 {
+    public double Flops => 2.0 * Batch * Size * Size * Size;
+
+    public double Bytes => (3.0 * Batch * Size * Size + Size) * sizeof(float);
+
     public const int Batch = 8, Size = 256;
     private float[] _a = Array.Empty<float>(), _w = Array.Empty<float>(), _bias = Array.Empty<float>(), _y = Array.Empty<float>(), _onnxY = Array.Empty<float>();
     private OnnxRun? _onnx;
@@ -35,13 +40,13 @@ public class ContractionBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _onnx?.Dispose();
 
-    [Benchmark(Description = "Kernels, generated from the user's cascade")]
+    [Benchmark(Description = "Kernels, generated from the user's cascade"), Ours]
     public void Ours() => UserKernels.BatchedMatMulBiasRelu(_a, _w, _bias, _y, Batch, Size, Size, Size);
 
-    [Benchmark(Description = "ONNX Runtime MatMul + Add + Relu")]
+    [Benchmark(Description = "ONNX Runtime MatMul + Add + Relu"), Peer]
     public void Onnx() => _onnx!.Run();
 
-    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)")]
+    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
     public float Peak() => Limits.FmaPeak(2.0 * Batch * Size * Size * Size);
 }
 

@@ -10,9 +10,18 @@ namespace Kernels.Benchmarks;
 /// about 1.5 copies out of cache. Shapes: 4096x4096 (64 MiB, out of cache), 64x4096 (1 MiB, in cache) and one
 /// row of 16M.
 /// </summary>
-[MemoryDiagnoser(false)]
-public class SoftmaxBenchmarks
+[BenchmarkCategory("softmax")]
+public class SoftmaxBenchmarks : IWork
 {
+    /// <summary>The operations of softmax.3pass as `kernels analyze` counts them (max, subtract, exp, sum, divide).</summary>
+    public double Flops => Softmax.RowsDescriptor.Analyze(new Dictionary<string, int> { ["P"] = Rows, ["N"] = Columns }).Einsums.Sum(e => e.FlopsValue ?? 0);
+
+    public double Bytes => 2.0 * Rows * Columns * sizeof(float);
+
+    private int Rows => int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+
+    private int Columns => int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture);
+
     [Params("4096x4096", "64x4096", "1x16777216")] public string Shape = "4096x4096";
     private int _rows, _columns;
     private float[] _x = Array.Empty<float>();
@@ -34,19 +43,19 @@ public class SoftmaxBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _onnx?.Dispose();
 
-    [Benchmark(Baseline = true, Description = "copy, all cores (memory limit)")]
+    [Benchmark(Baseline = true, Description = "copy, all cores (memory limit)"), Limit]
     public void Copy() => Limits.ParallelCopy(_x, _y);
 
-    [Benchmark(Description = "Kernels Softmax.Rows")]
+    [Benchmark(Description = "Kernels Softmax.Rows"), Ours]
     public void Ours() => Softmax.Rows(_x, _y, _rows, _columns);
 
-    [Benchmark(Description = "Kernels softmax.3pass")]
+    [Benchmark(Description = "Kernels softmax.3pass"), Ours]
     public void OursThreePass() => SpecKernels.SoftmaxThreePass(_x, _y, _rows, _columns);
 
-    [Benchmark(Description = "ONNX Runtime Softmax")]
+    [Benchmark(Description = "ONNX Runtime Softmax"), Peer]
     public void Onnx() => _onnx!.Run();
 
-    [Benchmark(Description = "TensorPrimitives.SoftMax per row")]
+    [Benchmark(Description = "TensorPrimitives.SoftMax per row"), Peer]
     public void TensorPrimitivesRows()
     {
         for (var p = 0; p < _rows; p++) TensorPrimitives.SoftMax(_x.AsSpan(p * _columns, _columns), _y.AsSpan(p * _columns, _columns));

@@ -234,7 +234,7 @@ internal static class HardwareCommands
                     "fpga" => RooflinePlot.ForFpga(cascade, sizes, r.GetValue(reuse)),
                     _ => RooflinePlot.ForSpatial(cascade, sizes, SpatialPresets.Get(t), instances),
                 };
-                Write(RooflinePlot.ToSvg(data), r.GetValue(output), stdout);
+                Write(Kernels.Measure.Charts.Roofline(data), r.GetValue(output), stdout);
                 return 0;
             }
             catch (ArgumentException ex)

@@ -54,7 +54,7 @@ public static class KernelCost
         return HlsEmitter.Emit(kernel.Cascade, sizes, options);
     }
 
-    /// <summary>The kernel's Einsums on a spatial target's roofline (<see cref="RooflinePlot.ToSvg"/> draws it).</summary>
+    /// <summary>The kernel's Einsums on a spatial target's roofline (`kernels roofline` draws it as SVG).</summary>
     public static RooflineData Roofline(this KernelDescriptor kernel, SpatialTarget target, IReadOnlyDictionary<string, int> sizes, double instances = 1)
     {
         Check(kernel, sizes);

@@ -125,10 +125,14 @@ public class HardwareCommandTests
                 var size = target == "fpga" ? "P=64,M=256,E=16,F=16" : "P=4096,M=4096,E=64,F=64";
                 var (exit, _, error) = Run("roofline", Spec("attention.fusemax"), "--target", target, "--size", size, "-o", file);
                 Assert.True(exit == 0, error);
+                // Drawn by ScottPlot: the text of the plot is the roofs' names, the Einsums' labels, the title and the axes.
                 var svg = System.Xml.Linq.XDocument.Load(file);
                 Assert.Equal("svg", svg.Root!.Name.LocalName);
-                Assert.Contains(svg.Descendants(), e => (string?)e.Attribute("class") == "roof");
-                Assert.Contains(svg.Descendants(), e => (string?)e.Attribute("data-name") == "BQK");
+                var texts = svg.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim()).ToList();
+                Assert.Contains("BQK", texts);
+                Assert.Contains("arithmetic intensity (FLOP/byte)", texts);
+                Assert.Contains(texts, t => t.StartsWith("attention_fusemax", StringComparison.Ordinal));
+                Assert.Contains(texts, t => t == (target switch { "pim" => "bank-pim", "fusemax" => "fusemax 2D (256x256)", _ => texts.First(x => x.Contains("DSP used", StringComparison.Ordinal)) }));
             }
             finally
             {

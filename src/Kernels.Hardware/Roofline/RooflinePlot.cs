@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Text;
 using Kernels.Einsum.Ir;
 using Kernels.Hardware.Fpga;
 using Kernels.Hardware.Pim;
@@ -17,7 +14,7 @@ public sealed record RooflinePoint(string Label, double Intensity, double FlopsP
 
 public sealed record RooflineData(string Title, IReadOnlyList<Roof> Roofs, IReadOnlyList<RooflinePoint> Points);
 
-/// <summary>Builds the roofline of a cascade on a target and renders it as a self-contained SVG (log-log axes).</summary>
+/// <summary>Builds the roofline of a cascade on a target: its roofs and each Einsum as a point (Kernels.Measure.Charts.Roofline draws it).</summary>
 public static class RooflinePlot
 {
     /// <summary>Spatial array: one roof per array (MAC = 2 FLOP per PE-cycle) under the DRAM bandwidth; each Einsum at its fused intensity and its array's rate.</summary>
@@ -65,59 +62,5 @@ public static class RooflinePlot
             points.Add(new RooflinePoint(e.Output.Name, bytes == 0 ? double.PositiveInfinity : flops / bytes, flops / seconds, roof.Name));
         }
         return new RooflineData($"{cascade.Name} on FPGA, RF={reuseFactor}", new[] { roof }, points);
-    }
-
-    private static readonly string[] Colors = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b" };
-
-    /// <summary>Renders the plot. Einsums that move no DRAM bytes (everything stays on chip) are drawn at the right edge, marked "on chip".</summary>
-    public static string ToSvg(RooflineData data)
-    {
-        const double Width = 760, Height = 480, Left = 80, Right = 200, Top = 40, Bottom = 60;
-        var finite = data.Points.Where(p => double.IsFinite(p.Intensity) && p.Intensity > 0).Select(p => p.Intensity).ToList();
-        var xMin = Math.Pow(10, Math.Floor(Math.Log10(Math.Min(0.1, finite.DefaultIfEmpty(1).Min()))));
-        var xMax = Math.Pow(10, Math.Ceiling(Math.Log10(Math.Max(1e3, finite.DefaultIfEmpty(1).Max() * 10))));
-        var yMax = Math.Pow(10, Math.Ceiling(Math.Log10(data.Roofs.Max(r => r.PeakFlops) * 2)));
-        var positives = data.Points.Where(p => p.FlopsPerSecond > 0).Select(p => p.FlopsPerSecond).ToList();
-        var yMin = Math.Pow(10, Math.Floor(Math.Log10(Math.Min(data.Roofs.Min(r => r.BytesPerSecond * xMin), positives.DefaultIfEmpty(yMax).Min()))));
-        double X(double v) => Left + (Math.Log10(v) - Math.Log10(xMin)) / (Math.Log10(xMax) - Math.Log10(xMin)) * (Width - Left - Right);
-        double Y(double v) => Height - Bottom - (Math.Log10(Math.Max(v, yMin)) - Math.Log10(yMin)) / (Math.Log10(yMax) - Math.Log10(yMin)) * (Height - Top - Bottom);
-        string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
-        string E(string s) => WebUtility.HtmlEncode(s);
-
-        var w = new StringBuilder();
-        w.AppendLine($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{F(Width)}\" height=\"{F(Height)}\" viewBox=\"0 0 {F(Width)} {F(Height)}\" font-family=\"sans-serif\" font-size=\"11\">");
-        w.AppendLine($"  <title>{E(data.Title)}</title>");
-        w.AppendLine($"  <rect width=\"{F(Width)}\" height=\"{F(Height)}\" fill=\"white\"/>");
-        w.AppendLine($"  <text x=\"{F(Left)}\" y=\"22\" font-size=\"14\">{E(data.Title)}</text>");
-        w.AppendLine($"  <g class=\"axes\" stroke=\"#888\" stroke-width=\"1\">");
-        for (var d = Math.Log10(xMin); d <= Math.Log10(xMax) + 1e-9; d++)
-            w.AppendLine($"    <line x1=\"{F(X(Math.Pow(10, d)))}\" y1=\"{F(Top)}\" x2=\"{F(X(Math.Pow(10, d)))}\" y2=\"{F(Height - Bottom)}\" stroke=\"#eee\"/><text x=\"{F(X(Math.Pow(10, d)))}\" y=\"{F(Height - Bottom + 16)}\" text-anchor=\"middle\" stroke=\"none\">1e{d:0}</text>");
-        for (var d = Math.Log10(yMin); d <= Math.Log10(yMax) + 1e-9; d++)
-            w.AppendLine($"    <line x1=\"{F(Left)}\" y1=\"{F(Y(Math.Pow(10, d)))}\" x2=\"{F(Width - Right)}\" y2=\"{F(Y(Math.Pow(10, d)))}\" stroke=\"#eee\"/><text x=\"{F(Left - 6)}\" y=\"{F(Y(Math.Pow(10, d)) + 4)}\" text-anchor=\"end\" stroke=\"none\">1e{d:0}</text>");
-        w.AppendLine($"    <rect x=\"{F(Left)}\" y=\"{F(Top)}\" width=\"{F(Width - Left - Right)}\" height=\"{F(Height - Top - Bottom)}\" fill=\"none\"/>");
-        w.AppendLine("  </g>");
-        w.AppendLine($"  <text x=\"{F((Left + Width - Right) / 2)}\" y=\"{F(Height - 18)}\" text-anchor=\"middle\">arithmetic intensity (FLOP/byte)</text>");
-        w.AppendLine($"  <text transform=\"translate(18 {F((Top + Height - Bottom) / 2)}) rotate(-90)\" text-anchor=\"middle\">attained FLOP/s</text>");
-        for (var i = 0; i < data.Roofs.Count; i++)
-        {
-            var r = data.Roofs[i];
-            var ridge = r.PeakFlops / r.BytesPerSecond;
-            var color = Colors[i % Colors.Length];
-            var x0 = xMin;
-            w.AppendLine($"  <polyline class=\"roof\" data-name=\"{E(r.Name)}\" data-peak=\"{r.PeakFlops.ToString("R", CultureInfo.InvariantCulture)}\" data-bandwidth=\"{r.BytesPerSecond.ToString("R", CultureInfo.InvariantCulture)}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{F(X(x0))},{F(Y(r.BytesPerSecond * x0))} {F(X(Math.Min(ridge, xMax)))},{F(Y(Math.Min(r.PeakFlops, r.BytesPerSecond * xMax)))} {F(X(xMax))},{F(Y(r.PeakFlops))}\"/>");
-            w.AppendLine($"  <text x=\"{F(Width - Right + 8)}\" y=\"{F(Top + 14 + 16 * i)}\" fill=\"{color}\">{E(r.Name)}</text>");
-        }
-        foreach (var p in data.Points)
-        {
-            var i = Math.Max(0, data.Roofs.ToList().FindIndex(r => r.Name == p.Roof));
-            var onChip = !double.IsFinite(p.Intensity);
-            var x = X(onChip ? xMax : Math.Max(p.Intensity, xMin));
-            var y = Y(p.FlopsPerSecond);
-            w.AppendLine($"  <g class=\"einsum\" data-name=\"{E(p.Label)}\" data-intensity=\"{(onChip ? "inf" : p.Intensity.ToString("R", CultureInfo.InvariantCulture))}\" data-flops=\"{p.FlopsPerSecond.ToString("R", CultureInfo.InvariantCulture)}\" data-roof=\"{E(p.Roof)}\">");
-            w.AppendLine($"    <circle cx=\"{F(x)}\" cy=\"{F(y)}\" r=\"4\" fill=\"{Colors[i % Colors.Length]}\"/><text x=\"{F(x + 6)}\" y=\"{F(y - 4)}\">{E(p.Label)}{(onChip ? " (on chip)" : "")}</text>");
-            w.AppendLine("  </g>");
-        }
-        w.AppendLine("</svg>");
-        return w.ToString();
     }
 }

@@ -1,0 +1,79 @@
+using BenchmarkDotNet.Attributes;
+
+namespace Kernels.Benchmarks;
+
+/// <summary>
+/// Causal linear attention with decay (<see cref="LinearAttention.Causal"/>, generated from linear_attention.causal),
+/// D = F = 64, against the FMA peak of the widest accelerated width on every core over the cascade's FLOPs (the
+/// operations `kernels analyze` counts at these sizes), measured in the same run. No library .NET users have
+/// computes it.
+/// </summary>
+[BenchmarkCategory("linear-attention")]
+public class LinearAttentionBenchmarks : IWork
+{
+    public double Flops => LinearAttention.CausalDescriptor.Analyze(new Dictionary<string, int> { ["T"] = Length, ["D"] = Dim, ["F"] = Dim }).Einsums.Sum(e => e.FlopsValue ?? 0);
+
+    public double Bytes => 4.0 * Length * Dim * sizeof(float);
+
+    [Params(1024, 4096, 16384)] public int Length;
+    public const int Dim = 64;
+    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>();
+    private double _flops;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var r = new Random(4);
+        float[] Make(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale)).ToArray();
+        (_q, _k, _v) = (Make(Length * Dim, 0.5), Make(Length * Dim, 0.5), Make(Length * Dim, 1));
+        _o = new float[Length * Dim];
+        _flops = Flops;
+    }
+
+    [Benchmark(Description = "Kernels LinearAttention.Causal"), Ours]
+    public void Ours() => LinearAttention.Causal(_q, _k, _v, _o, Length, Dim, Dim, 0.05f);
+
+    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
+    public float Peak() => Limits.FmaPeak(_flops);
+}
+
+/// <summary>
+/// Mamba's selective scan (<see cref="SelectiveScan.Forward"/>, generated from selective_scan), 1536 channels, state
+/// size 16, against a copy on every core of as many bytes as the scan reads and writes (each input read once, the
+/// output written once), measured in the same run. No library .NET users have computes it.
+/// </summary>
+[BenchmarkCategory("selective-scan")]
+public class SelectiveScanBenchmarks : IWork
+{
+    public double Flops => SelectiveScan.ForwardDescriptor.Analyze(new Dictionary<string, int> { ["D"] = Channels, ["L"] = Length, ["N"] = State }).Einsums.Sum(e => e.FlopsValue ?? 0);
+
+    public double Bytes => (4.0 * Channels * Length + 2.0 * State * Length + Channels * State + 2.0 * Channels) * sizeof(float);
+
+    [Params(1024, 4096)] public int Length;
+    public const int Channels = 1536, State = 16;
+    private float[] _u = Array.Empty<float>(), _delta = Array.Empty<float>(), _a = Array.Empty<float>(), _b = Array.Empty<float>(), _c = Array.Empty<float>();
+    private float[] _d = Array.Empty<float>(), _z = Array.Empty<float>(), _bias = Array.Empty<float>(), _y = Array.Empty<float>();
+    private float[] _copyFrom = Array.Empty<float>(), _copyTo = Array.Empty<float>();
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var r = new Random(5);
+        float[] Make(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale)).ToArray();
+        int dl = Channels * Length, nl = State * Length;
+        (_u, _delta, _z) = (Make(dl, 1), Make(dl, 1), Make(dl, 1));
+        _a = Make(Channels * State, 1).Select(x => -0.5f - Math.Abs(x)).ToArray();
+        (_b, _c) = (Make(nl, 1), Make(nl, 1));
+        (_d, _bias) = (Make(Channels, 1), Make(Channels, 0.5));
+        _y = new float[dl];
+        // Half the bytes are read and half written by a copy: one array of the scan's whole traffic / 2 each way.
+        var floats = (4L * dl + 2L * nl + Channels * State + 2L * Channels) / 2;
+        (_copyFrom, _copyTo) = (Make((int)floats, 1), new float[floats]);
+    }
+
+    [Benchmark(Description = "Kernels SelectiveScan.Forward"), Ours]
+    public void Ours() => SelectiveScan.Forward(_u, _delta, _a, _b, _c, _d, _z, _bias, _y, Channels, Length, State);
+
+    [Benchmark(Baseline = true, Description = "copy of the same bytes, all cores (memory limit)"), Limit]
+    public void Copy() => Limits.ParallelCopy(_copyFrom, _copyTo);
+}

@@ -1,0 +1,102 @@
+using Kernels.Benchmarks;
+
+namespace Kernels.Perf.Tests;
+
+/// <summary>The suite in perf/ cannot rot: every benchmark runs once here; and the gate's ratios and verdicts are right.</summary>
+public class PerfSuiteTests
+{
+    [Fact]
+    public void Every_benchmark_of_every_suite_runs_once_at_its_smallest_parameters()
+    {
+        var log = new StringWriter();
+        var ran = Smoke.Run(null, log);
+        foreach (var suite in new[] { "AttentionBenchmarks", "SoftmaxBenchmarks", "ContractionBenchmarks", "DescriptorBenchmarks", "LinearAttentionBenchmarks", "SelectiveScanBenchmarks" })
+            Assert.Contains(ran, r => r.StartsWith(suite + ".", StringComparison.Ordinal));
+        var declared = Smoke.Suites.Sum(t => t.GetMethods().Count(m => m.GetCustomAttributes(typeof(BenchmarkDotNet.Attributes.BenchmarkAttribute), false).Length > 0));
+        Assert.Equal(declared, ran.Count);
+        // Every suite compares ours with something measured in the same run.
+        foreach (var suite in Smoke.Suites)
+        {
+            Assert.Contains(suite.GetMethods(), m => m.GetCustomAttributes(typeof(OursAttribute), false).Length > 0);
+            Assert.Contains(suite.GetMethods(), m => m.GetCustomAttributes(typeof(PeerAttribute), false).Length > 0 || m.GetCustomAttributes(typeof(LimitAttribute), false).Length > 0);
+        }
+    }
+
+    [Fact]
+    public void Ratios_pair_ours_with_each_peer_and_limit_at_the_same_parameters_and_respect_versus()
+    {
+        var ratios = Gate.Ratios(new (Type, string, string, double)[]
+        {
+            (typeof(SoftmaxBenchmarks), "Ours", "Shape=64x4096", 2.0),
+            (typeof(SoftmaxBenchmarks), "OursThreePass", "Shape=64x4096", 4.0),
+            (typeof(SoftmaxBenchmarks), "Onnx", "Shape=64x4096", 3.0),
+            (typeof(SoftmaxBenchmarks), "TensorPrimitivesRows", "Shape=64x4096", 8.0),
+            (typeof(SoftmaxBenchmarks), "Copy", "Shape=64x4096", 1.0),
+            (typeof(SoftmaxBenchmarks), "Onnx", "Shape=4096x4096", 30.0), // no ours at these parameters: no ratio
+            (typeof(DescriptorBenchmarks), "BuildDescriptor", "", 1.0),
+            (typeof(DescriptorBenchmarks), "CompileSpec", "", 50.0),
+            (typeof(DescriptorBenchmarks), "CostFromSpec", "", 60.0),
+            (typeof(DescriptorBenchmarks), "CostFromDescriptor", "", 10.0),
+        }).ToDictionary(r => r.Key, r => r.Value);
+        Assert.Equal(1.5, ratios["SoftmaxBenchmarks(Shape=64x4096): Ours / Onnx"]);
+        Assert.Equal(4.0, ratios["SoftmaxBenchmarks(Shape=64x4096): Ours / TensorPrimitivesRows"]);
+        Assert.Equal(0.5, ratios["SoftmaxBenchmarks(Shape=64x4096): Ours / Copy"]);
+        Assert.Equal(0.75, ratios["SoftmaxBenchmarks(Shape=64x4096): OursThreePass / Onnx"]);
+        Assert.Equal(50.0, ratios["DescriptorBenchmarks: BuildDescriptor / CompileSpec"]);
+        Assert.Equal(6.0, ratios["DescriptorBenchmarks: CostFromDescriptor / CostFromSpec"]);
+        Assert.Equal(8, ratios.Count); // ours never against ours; Versus limits the descriptor's pairs
+    }
+
+    [Fact]
+    public void A_ratio_below_the_tolerance_regresses_and_the_baseline_round_trips()
+    {
+        var baseline = new Dictionary<string, double> { ["a"] = 1.0, ["b"] = 0.5, ["c"] = 2.0 };
+        var verdicts = Gate.Compare(baseline, new[] { new GateRatio("a", 0.79), new GateRatio("b", 0.64), new GateRatio("c", 1.9), new GateRatio("d", 1) }, 0.2)
+            .ToDictionary(v => v.Key, v => v.Verdict);
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "regressed", ["b"] = "improved", ["c"] = "ok", ["d"] = "new" }, verdicts);
+        var output = new StringWriter();
+        Assert.Equal(1, Gate.Report(Gate.Compare(baseline, new[] { new GateRatio("a", 0.79) }, 0.2), 0.2, output));
+        Assert.Contains("1 regressed", output.ToString());
+
+        var path = Path.Combine(Path.GetTempPath(), "kernels-baseline-" + Guid.NewGuid().ToString("N") + ".json");
+        try
+        {
+            Gate.Save(path, baseline, new[] { new GateRatio("b", 0.6), new GateRatio("e", 3.14159) }, 0.2, "test machine");
+            var (loaded, tolerance) = Gate.Load(path);
+            Assert.Equal(0.2, tolerance);
+            Assert.Equal(new Dictionary<string, double> { ["a"] = 1.0, ["b"] = 0.6, ["c"] = 2.0, ["e"] = 3.142 }, loaded);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Plots_draw_throughput_against_length_and_a_roofline_of_the_measured_points()
+    {
+        Plots.Result R(Type t, string m, string p, double s) => new(t, m, p.Length == 0 ? new Dictionary<string, string>() : new Dictionary<string, string> { [p.Split('=')[0]] = p.Split('=')[1] }, s);
+        var results = new[]
+        {
+            R(typeof(AttentionBenchmarks), "Ours", "Length=512", 3e-3), R(typeof(AttentionBenchmarks), "Onnx", "Length=512", 2e-3), R(typeof(AttentionBenchmarks), "Peak", "Length=512", 1.3e-3),
+            R(typeof(AttentionBenchmarks), "Ours", "Length=2048", 45e-3), R(typeof(AttentionBenchmarks), "Onnx", "Length=2048", 30e-3), R(typeof(AttentionBenchmarks), "Peak", "Length=2048", 21e-3),
+            R(typeof(SoftmaxBenchmarks), "Ours", "Shape=4096x4096", 5e-3), R(typeof(SoftmaxBenchmarks), "Copy", "Shape=4096x4096", 2.5e-3),
+        };
+        var dir = Path.Combine(Path.GetTempPath(), "kernels-plots-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var files = Plots.Write(results, dir).Select(Path.GetFileName).ToList();
+            Assert.Equal(new[] { "attention-throughput.svg", "roofline.svg" }, files);
+            string[] Texts(string f) => System.Xml.Linq.XDocument.Load(Path.Combine(dir, f)).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim()).ToArray();
+            Assert.Contains("ONNX Runtime MultiHeadAttention", Texts("attention-throughput.svg"));
+            Assert.Contains("Kernels Attention.Forward, per head", Texts("attention-throughput.svg"));
+            var roofline = Texts("roofline.svg");
+            Assert.Contains("Attention 2048", roofline);
+            Assert.Contains("Softmax 4096x4096", roofline);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}
