@@ -80,7 +80,7 @@ public static class Gate
             ["tolerance"] = tolerance,
             ["ratios"] = new JsonObject(merged.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value)))),
         };
-        File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
     }
 
     /// <summary>The table of verdicts, regressions first; returns the number of regressions.</summary>
