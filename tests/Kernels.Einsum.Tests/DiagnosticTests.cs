@@ -92,7 +92,7 @@ public class DiagnosticTests
     [InlineData("KRN0028", "input U[t]\noutput Y[t]\niterate t until t == T {\n  init X[0] = 0\n  X[t+1] = X[t] + U[t]\n  Y[t] = X[t+2]\n}", 6, "Y[t] = X[t+2]")]
     [InlineData("KRN0029", "input X[p]\nY[p] = X[p]", 0, "")]
     [InlineData("KRN0030", "input X[p,e], W[q]\noutput Y[p]\nY[p] = X[p,e] where q < p", 3, "q < p")]
-    [InlineData("KRN0031", Header + "Y[p] = X[p, e/2]", 3, "e/2")]
+    [InlineData("KRN0031", Header + "Y[p] = X[p, e^2]", 3, "e^2")]
     [InlineData("KRN0032", Header + "Y[p] = X * 2", 3, "X")]
     public void ReportsTheRightIdAtTheRightPlace(string id, string text, int line, string marked)
     {

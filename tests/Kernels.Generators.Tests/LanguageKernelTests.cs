@@ -33,6 +33,32 @@ public class LanguageKernelTests
         Assert.Empty(bench.CompareAll(1e-5));
     }
 
+    /// <summary>Grouped-query attention (query heads h read key/value head h / G) and a remainder in a subscript, through
+    /// the generator at every width, on head counts that G divides and does not divide (the last group is partial).</summary>
+    [Fact]
+    public void Index_division_and_remainder_match_the_interpreter()
+    {
+        const string gqa = """
+            input Q[h,p,e], K[kh,m,e], V[kh,m,f]
+            output AV[h,p,f]
+            partition H -> KH x G
+            QK[h,p,m] = Q[h,p,e] * K[h / G, m, e] * rsqrt(E)
+            GM[h,p]   = max[m] QK[h,p,m]
+            SN[h,p,m] = exp(QK[h,p,m] - GM[h,p])
+            SD[h,p]   = sum[m] SN[h,p,m]
+            AV[h,p,f] = SN[h,p,m] * V[h / G, m, f] / SD[h,p]
+            """;
+        IReadOnlyDictionary<string, int> S(int h, int g, int p, int m) => new Dictionary<string, int> { ["H"] = h, ["G"] = g, ["P"] = p, ["M"] = m, ["E"] = 16, ["F"] = 8 };
+        var bench = new KernelBench(new[]
+        {
+            new KernelCase("gqa", gqa, new[] { S(8, 4, 5, 33), S(7, 3, 2, 17), S(2, 1, 1, 1) }),
+            new KernelCase("remainder", "input X[i], W[j]\noutput Y[i,j]\nY[i,j] = X[(i + j) % I] * W[j] + X[(i - 3) / 2]\n",
+                new IReadOnlyDictionary<string, int>[] { new Dictionary<string, int> { ["I"] = 19, ["J"] = 21 } }),
+        });
+        bench.Compile();
+        Assert.Empty(bench.CompareAll(1e-5));
+    }
+
     /// <summary>gelu_tanh, erf and pi through the generator, every width path and the scalar tail, against the interpreter.</summary>
     [Fact]
     public void Gelu_tanh_erf_and_pi_match_the_interpreter()

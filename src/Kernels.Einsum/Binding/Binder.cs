@@ -669,14 +669,27 @@ internal sealed class Binder
                 var operand = BindIndex(u.Operand, lhs);
                 if (operand is null) return null;
                 return operand is IndexConstant c ? new IndexConstant(-c.Value) : new IndexBinary(IndexOperator.Subtract, new IndexConstant(0), operand);
-            case BinarySyntax { Operator: TokenKind.Plus or TokenKind.Minus or TokenKind.Star } b:
+            case BinarySyntax { Operator: TokenKind.Plus or TokenKind.Minus or TokenKind.Star or TokenKind.Slash or TokenKind.Percent } b:
                 var left = BindIndex(b.Left, lhs);
                 var right = BindIndex(b.Right, lhs);
                 if (left is null || right is null) return null;
-                var op = b.Operator switch { TokenKind.Plus => IndexOperator.Add, TokenKind.Minus => IndexOperator.Subtract, _ => IndexOperator.Multiply };
+                var op = b.Operator switch
+                {
+                    TokenKind.Plus => IndexOperator.Add,
+                    TokenKind.Minus => IndexOperator.Subtract,
+                    TokenKind.Star => IndexOperator.Multiply,
+                    TokenKind.Slash => IndexOperator.Divide,
+                    _ => IndexOperator.Modulo,
+                };
+                if (op is IndexOperator.Divide or IndexOperator.Modulo && !(right is IndexSize || right is IndexConstant { Value: > 0 }))
+                {
+                    var sign = op == IndexOperator.Divide ? "/" : "%";
+                    Report(DiagnosticDescriptors.BadIndexExpression(b.Right.Span, $"A subscript divides only by a positive integer or a size (e.g. 'h {sign} G' with G a size, or 'h {sign} 2'); compute other divisors' results into a tensor."));
+                    return null;
+                }
                 return new IndexBinary(op, left, right);
             default:
-                Report(DiagnosticDescriptors.BadIndexExpression(syntax.Span, "A subscript is built from indices, sizes and integers with +, - and *; compute other values on the right-hand side."));
+                Report(DiagnosticDescriptors.BadIndexExpression(syntax.Span, "A subscript is built from indices, sizes and integers with +, -, *, / and % (floor division and remainder by a positive integer or a size); compute other values on the right-hand side."));
                 return null;
         }
     }
@@ -851,6 +864,9 @@ internal sealed class Binder
                 if (operand is null) return null;
                 return operand is Constant c ? new Constant(-c.Value) : new Unary(UnaryFunction.Negate, operand);
             }
+            case BinarySyntax { Operator: TokenKind.Percent } m:
+                Report(new Diagnostic("KRN0002", DiagnosticSeverity.Error, m.Span, "'%' is the remainder of a subscript (e.g. 'X[h % G, e]'); a value has no remainder operator."));
+                return null;
             case BinarySyntax b:
             {
                 var left = BindExpression(b.Left, ctx, inDivisor);

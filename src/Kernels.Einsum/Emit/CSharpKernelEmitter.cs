@@ -1447,7 +1447,9 @@ public static class CSharpKernelEmitter
             {
                 IndexOperator.Add => $"({Ix(b.Left, env)} + {Ix(b.Right, env)})",
                 IndexOperator.Subtract => $"({Ix(b.Left, env)} - {Ix(b.Right, env)})",
-                _ => $"{Ix(b.Left, env)} * {Ix(b.Right, env)}",
+                IndexOperator.Multiply => $"{Ix(b.Left, env)} * {Ix(b.Right, env)}",
+                // Floor division and modulo (-1, absent, for a divisor of 0), as in the interpreter.
+                _ => $"(nint){Math}.{(b.Operator == IndexOperator.Divide ? "FloorDivide" : "FloorModulo")}({Ix(b.Left, env)}, {Ix(b.Right, env)})",
             },
             _ => throw new InvalidOperationException("unknown index expression"),
         };

@@ -108,12 +108,7 @@ public sealed class CascadeShapes
         IndexConstant c => c.Value,
         IndexVariable v => indices[v.Rank],
         IndexSize s => SizeValue(s.Size),
-        IndexBinary b => b.Operator switch
-        {
-            IndexOperator.Add => Evaluate(b.Left, indices) + Evaluate(b.Right, indices),
-            IndexOperator.Subtract => Evaluate(b.Left, indices) - Evaluate(b.Right, indices),
-            _ => Evaluate(b.Left, indices) * Evaluate(b.Right, indices),
-        },
+        IndexBinary b => IndexArithmetic.Apply(b.Operator, Evaluate(b.Left, indices), Evaluate(b.Right, indices)),
         _ => throw new InvalidOperationException("unknown index expression"),
     };
 

@@ -185,12 +185,7 @@ public sealed class ReferenceInterpreter
         IndexConstant c => c.Value,
         IndexVariable v => _env[_slots[v.Rank]],
         IndexSize s => _shapes.SizeValue(s.Size),
-        IndexBinary b => b.Operator switch
-        {
-            IndexOperator.Add => Index(b.Left) + Index(b.Right),
-            IndexOperator.Subtract => Index(b.Left) - Index(b.Right),
-            _ => Index(b.Left) * Index(b.Right),
-        },
+        IndexBinary b => IndexArithmetic.Apply(b.Operator, Index(b.Left), Index(b.Right)),
         _ => throw new InvalidOperationException("unknown index expression"),
     };
 

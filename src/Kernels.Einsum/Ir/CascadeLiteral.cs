@@ -102,6 +102,10 @@ public abstract class CascadeLiteral
 
     protected static IndexExpr IxMul(IndexExpr left, IndexExpr right) => new IndexBinary(IndexOperator.Multiply, left, right);
 
+    protected static IndexExpr IxDiv(IndexExpr left, IndexExpr right) => new IndexBinary(IndexOperator.Divide, left, right);
+
+    protected static IndexExpr IxMod(IndexExpr left, IndexExpr right) => new IndexBinary(IndexOperator.Modulo, left, right);
+
     protected static IReadOnlyList<IndexExpr> At(params IndexExpr[] indices) => indices;
 
     protected static Comparison Compare(IndexExpr left, ComparisonOperator op, IndexExpr right) => new(left, op, right);

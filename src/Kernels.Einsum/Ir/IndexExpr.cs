@@ -8,6 +8,36 @@ public enum IndexOperator
     Add,
     Subtract,
     Multiply,
+
+    /// <summary>Floor division by a positive integer or a size (<c>h / G</c>: the key head of query head h).</summary>
+    Divide,
+
+    /// <summary>The remainder of floor division, from 0 to the divisor minus 1 (<c>h % G</c>).</summary>
+    Modulo,
+}
+
+/// <summary>Integer arithmetic of subscripts, the same in the interpreter, the generated kernels and the hardware models.</summary>
+public static class IndexArithmetic
+{
+    /// <summary>a / b rounded down; -1 (a point outside every tensor, so absent) when b is 0 or less.</summary>
+    public static long FloorDivide(long a, long b)
+    {
+        if (b <= 0) return -1;
+        var q = a / b;
+        return a % b != 0 && a < 0 ? q - 1 : q;
+    }
+
+    /// <summary>a - b * FloorDivide(a, b), in [0, b); -1 (absent) when b is 0 or less.</summary>
+    public static long FloorModulo(long a, long b) => b <= 0 ? -1 : a - b * FloorDivide(a, b);
+
+    public static long Apply(IndexOperator op, long a, long b) => op switch
+    {
+        IndexOperator.Add => a + b,
+        IndexOperator.Subtract => a - b,
+        IndexOperator.Multiply => a * b,
+        IndexOperator.Divide => FloorDivide(a, b),
+        _ => FloorModulo(a, b),
+    };
 }
 
 /// <summary>
@@ -93,10 +123,14 @@ public sealed record IndexBinary(IndexOperator Operator, IndexExpr Left, IndexEx
     {
         IndexOperator.Add => $"{Left}+{Right}",
         IndexOperator.Subtract => $"{Left}-{Wrap(Right)}",
-        _ => $"{Wrap(Left)}*{Wrap(Right)}",
+        IndexOperator.Multiply => $"{Wrap(Left)}*{Wrap(Right)}",
+        IndexOperator.Divide => $"{Wrap(Left)}/{WrapAll(Right)}",
+        _ => $"{Wrap(Left)}%{WrapAll(Right)}",
     };
 
-    private static string Wrap(IndexExpr e) => e is IndexBinary { Operator: not IndexOperator.Multiply } ? $"({e})" : e.ToString();
+    private static string Wrap(IndexExpr e) => e is IndexBinary { Operator: IndexOperator.Add or IndexOperator.Subtract } ? $"({e})" : e.ToString();
+
+    private static string WrapAll(IndexExpr e) => e is IndexBinary ? $"({e})" : e.ToString();
 }
 
 public enum ComparisonOperator

@@ -343,6 +343,15 @@ public static class KernelPlanner
             return cascade.Rank(rank).Size == dimSize && offset >= 0 && offset <= dim.Offset;
         if (index is IndexConstant c) return c.Value >= 0 && c.Value < dim.Offset;
         if (index is IndexSize s) return s.Size == dimSize && dim.Offset >= 1;
+        // Through a partition X -> X1 x X0 of x's rank: x / X0 lies in [0, X1) (X1 = ceil(X / X0)) and x % X0 in [0, X0).
+        if (index is IndexBinary { Operator: IndexOperator.Divide or IndexOperator.Modulo, Left: IndexVariable numerator, Right: IndexSize divisor } division
+            && dim.Offset >= 0 && cascade.Rank(dim.Rank) is var dimRank
+            && cascade.Ranks.FirstOrDefault(r => r.Kind == RankKind.PartitionInner && r.AliasOf is null && r.Size == divisor.Size) is { } tile
+            && tile.PartitionOf is { } parent && cascade.Rank(numerator.Rank) is var x && (x.AliasOf ?? x.Index) == parent && x.Kind == RankKind.Plain
+            && (division.Operator == IndexOperator.Divide
+                ? dimRank.Kind == RankKind.PartitionOuter && dimRank.PartitionOf == parent
+                : (dimRank.AliasOf is { } a ? cascade.Rank(a) : dimRank).Index == tile.Index))
+            return true;
         if (assumeDivisible && TryPartitionPattern(cascade, index, out var outer, out var inner))
         {
             var of = cascade.Rank(outer).PartitionOf!;
@@ -756,6 +765,7 @@ public static class KernelPlanner
                 {
                     IndexOperator.Add => l + r,
                     IndexOperator.Subtract => l - r,
+                    IndexOperator.Divide or IndexOperator.Modulo => l == 0 && r == 0 ? 0 : null,
                     _ => l == 0 && r == 0 ? 0
                         : l == 0 && b.Left is IndexConstant lc ? lc.Value * r
                         : r == 0 && b.Right is IndexConstant rc ? rc.Value * l

@@ -441,7 +441,7 @@ public sealed class CascadeParser
     {
         var left = ParseUnary();
         var depth = _depth;
-        while (At(TokenKind.Star) || At(TokenKind.Slash))
+        while (At(TokenKind.Star) || At(TokenKind.Slash) || At(TokenKind.Percent))
         {
             var op = Take().Kind;
             var right = ParseUnary();

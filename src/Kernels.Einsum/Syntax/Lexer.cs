@@ -110,6 +110,7 @@ internal sealed class Lexer
             case '+': return Make(TokenKind.Plus, start, line, column);
             case '*': return Make(TokenKind.Star, start, line, column);
             case '/': return Make(TokenKind.Slash, start, line, column);
+            case '%': return Make(TokenKind.Percent, start, line, column);
             case '^': return Make(TokenKind.Caret, start, line, column);
             case '-':
                 if (Peek() == '>') { Advance(); return Make(TokenKind.Arrow, start, line, column); }

@@ -18,6 +18,7 @@ public enum TokenKind
     Minus,
     Star,
     Slash,
+    Percent,
     Caret,
     Assign,
     Equal,

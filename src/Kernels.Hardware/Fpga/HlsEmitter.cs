@@ -149,6 +149,9 @@ public static class HlsEmitter
     private const string Helpers = """
         // Scalar functions of the cascade language (an HLS build maps exp and the divide to lookup tables, as hls4ml does).
         static inline data_t k_max(data_t a, data_t b) { return a > b || a != a ? a : b; }
+        // Subscripts divide with floor semantics; a divisor of 0 gives -1, a point outside every tensor (absent).
+        static inline long long kernels_floor_div(long long a, long long b) { return b <= 0 ? -1 : a / b - (a % b != 0 && a < 0 ? 1 : 0); }
+        static inline long long kernels_floor_mod(long long a, long long b) { return b <= 0 ? -1 : a - b * kernels_floor_div(a, b); }
         static inline data_t k_min(data_t a, data_t b) { return a < b || a != a ? a : b; }
         static inline data_t k_div(data_t a, data_t b) { return b == 0 ? (data_t)0 : a / b; }
         static inline data_t k_rsqrt(data_t x) { return (data_t)1 / std::sqrt(x); }
@@ -306,6 +309,7 @@ public static class HlsEmitter
             IndexConstant c => c.Value.ToString(CultureInfo.InvariantCulture),
             IndexVariable v => v.Rank,
             IndexSize s => s.Size,
+            IndexBinary { Operator: IndexOperator.Divide or IndexOperator.Modulo } b => $"kernels_floor_{(b.Operator == IndexOperator.Divide ? "div" : "mod")}({Index(b.Left)}, {Index(b.Right)})",
             IndexBinary b => "(" + Index(b.Left) + (b.Operator switch { IndexOperator.Add => " + ", IndexOperator.Subtract => " - ", _ => " * " }) + Index(b.Right) + ")",
             _ => throw new InvalidOperationException("unknown index expression"),
         };

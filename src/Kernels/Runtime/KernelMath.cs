@@ -13,6 +13,12 @@ namespace Kernels.Runtime;
 public static class KernelMath
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float x) => (float)Math.Exp(x);
+
+    /// <summary>A subscript's <c>a / b</c>: rounded down; -1 (a point outside every tensor, so absent) when b is 0 or less.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static long FloorDivide(long a, long b) => Kernels.Einsum.Ir.IndexArithmetic.FloorDivide(a, b);
+
+    /// <summary>A subscript's <c>a % b</c>: in [0, b); -1 (absent) when b is 0 or less.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static long FloorModulo(long a, long b) => Kernels.Einsum.Ir.IndexArithmetic.FloorModulo(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Log(float x) => (float)Math.Log(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float x) => MathF.Sqrt(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Rsqrt(float x) => (float)ScalarMath.Rsqrt(x);
