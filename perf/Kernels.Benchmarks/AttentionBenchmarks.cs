@@ -21,6 +21,7 @@ public class AttentionBenchmarks : IWork
     public const int HeadDim = 64;
     private float[][] _q = Array.Empty<float[]>(), _k = Array.Empty<float[]>(), _v = Array.Empty<float[]>(), _o = Array.Empty<float[]>();
     private float[] _query = Array.Empty<float>(), _key = Array.Empty<float>(), _value = Array.Empty<float>(), _output = Array.Empty<float>();
+    private float[] _qAll = Array.Empty<float>(), _kAll = Array.Empty<float>(), _vAll = Array.Empty<float>(), _oAll = Array.Empty<float>();
     private OnnxRun? _onnx;
 
     [GlobalSetup]
@@ -42,6 +43,7 @@ public class AttentionBenchmarks : IWork
             return all;
         }
         (_query, _key, _value) = (Interleave(_q), Interleave(_k), Interleave(_v));
+        (_qAll, _kAll, _vAll, _oAll) = (_q.SelectMany(x => x).ToArray(), _k.SelectMany(x => x).ToArray(), _v.SelectMany(x => x).ToArray(), new float[Length * Heads * HeadDim]);
         _output = new float[_query.Length];
         var shape = new long[] { 1, Length, Heads * HeadDim };
         _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(Length, Heads, HeadDim), Environment.ProcessorCount,
@@ -56,6 +58,9 @@ public class AttentionBenchmarks : IWork
     {
         for (var h = 0; h < Heads; h++) Attention.Forward(_q[h], _k[h], _v[h], _o[h], Length, Length, HeadDim, HeadDim);
     }
+
+    [Benchmark(Description = "Kernels Attention.MultiHead, all heads in one call"), Ours]
+    public void OursMultiHead() => Attention.MultiHead(_qAll, _kAll, _vAll, _oAll, 1, Heads, Length, Length, HeadDim, HeadDim);
 
     [Benchmark(Description = "ONNX Runtime MultiHeadAttention"), Peer]
     public void Onnx() => _onnx!.Run();

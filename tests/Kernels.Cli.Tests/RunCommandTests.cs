@@ -22,7 +22,7 @@ public class RunCommandTests
         Assert.True(exit == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var rows = doc.RootElement.EnumerateArray().ToList();
-        Assert.Equal(new[] { "Attention.Forward", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" }, rows.Select(r => r.GetProperty("kernel").GetString()));
+        Assert.Equal(new[] { "Attention.MultiHead", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" }, rows.Select(r => r.GetProperty("kernel").GetString()));
         foreach (var row in rows)
         {
             foreach (var field in new[] { "kernel", "shape", "device", "seconds", "gflops", "gbps", "limit", "ratioToLimit", "peer", "ratioToPeer", "maxError", "verified", "peers" })
@@ -47,7 +47,7 @@ public class RunCommandTests
         Assert.True(exit == 0, stderr);
         Assert.Contains("Softmax.Rows", stdout);
         Assert.Contains("5x300", stdout);
-        Assert.DoesNotContain("Attention.Forward", stdout);
+        Assert.DoesNotContain("Attention.MultiHead", stdout);
         Assert.Contains("FMA peak", stdout);
     }
 
@@ -57,10 +57,10 @@ public class RunCommandTests
         Kernels.Cli.Run.RunCommand.ToleranceOverride = -1;
         try
         {
-            var (exit, stdout, stderr) = Run(new[] { "run", "--kernel", "Attention.Forward", "--no-peers" }.Concat(Tiny).ToArray());
+            var (exit, stdout, stderr) = Run(new[] { "run", "--kernel", "Attention.MultiHead", "--no-peers" }.Concat(Tiny).ToArray());
             Assert.Equal(1, exit);
             Assert.Contains("FAILED", stdout);
-            Assert.Contains("Attention.Forward B=1 H=2 L=70 D=16: the result differs from the reference interpreter", stderr);
+            Assert.Contains("Attention.MultiHead B=1 H=2 L=70 D=16: the result differs from the reference interpreter", stderr);
         }
         finally
         {

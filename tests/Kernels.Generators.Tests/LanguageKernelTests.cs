@@ -70,7 +70,8 @@ public class LanguageKernelTests
     }
 
     /// <summary>Loops the emitted code opens over a root rank (its partitions and aliases included): scalar loops and
-    /// iteration blocks ('for (int e = '), vector loops ('int e = 0;', or the start of a part, before their main and tail loops), micro-kernel calls.</summary>
+    /// iteration blocks ('for (int e = '), vector loops ('int e = 0;', or the start of a part, before their main and tail loops), micro-kernel calls,
+    /// and the points of a batch rank split across threads.</summary>
     private static int LoopsOver(Kernels.Einsum.Ir.Cascade cascade, string root)
     {
         var code = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
@@ -78,7 +79,8 @@ public class LanguageKernelTests
         // A micro-kernel call loops over its rows, columns and summed rank: Gemm.Run<_TV>(rows, columns, depth, ...).
         var inCalls = Regex.Matches(code, @"Gemm\.Run(?:Scaled)?<_TV>\(([^,]+), ([^,]+), ([^,]+),")
             .Sum(m => Enumerable.Range(1, 3).Count(g => ranks.Any(r => r.Size == m.Groups[g].Value)));
-        return inCalls + ranks.Sum(r => Regex.Matches(code, $@"(for \(int {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = |\bint {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = (0|_rs|_pb);)").Count);
+        // A batch rank split across threads with the parallel rank takes its points from the work item: 'int h = (int)(_op'.
+        return inCalls + ranks.Sum(r => Regex.Matches(code, $@"(for \(int {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = |\bint {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = (0|_rs|_pb|\(int\)\(?_op[^;]*);)").Count);
     }
 
     [Fact]

@@ -23,6 +23,9 @@ public class SpecKernelTests
         var attention = new[] { S(("P", 5), ("M", 128), ("E", 64), ("F", 64)), S(("P", 37), ("M", 100), ("E", 19), ("F", 33)), S(("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("P", 3), ("M", 0), ("E", 4), ("F", 5)) };
         foreach (var name in new[] { "attention.3pass", "attention.2pass", "attention.fusemax" })
             yield return new KernelCase(name, Spec(name), attention, 2.0);
+        // Batch and heads split across threads with the query rows; sizes that do not divide the 64-key tile.
+        var mha = new[] { S(("B", 2), ("H", 3), ("P", 37), ("M", 100), ("E", 19), ("F", 33)), S(("B", 1), ("H", 2), ("P", 5), ("M", 128), ("E", 64), ("F", 64)), S(("B", 1), ("H", 1), ("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("B", 2), ("H", 2), ("P", 3), ("M", 0), ("E", 4), ("F", 5)) };
+        yield return new KernelCase("attention.mha", Spec("attention.mha"), mha, 2.0);
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);

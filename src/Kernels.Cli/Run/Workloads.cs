@@ -29,7 +29,7 @@ internal abstract class Workload : IDisposable
     /// written (attention's scale factor is one multiply per query, not one per term of the sum); null: the cascade's.</summary>
     public virtual double? NominalFlops => null;
 
-    /// <summary>Calls per run (heads called one at a time).</summary>
+    /// <summary>Calls of the cascade's sizes per run.</summary>
     public virtual int Calls => 1;
 
     /// <summary>The largest error <see cref="Verify"/> may find (relative to the largest magnitude of the reference).</summary>
@@ -70,57 +70,52 @@ internal abstract class Workload : IDisposable
     protected static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }
 
-/// <summary>Multi-head attention without a mask, one call of <see cref="Attention.Forward"/> per head, against ONNX Runtime's
-/// MultiHeadAttention (com.microsoft) over the same heads interleaved per token, as a model's projections produce them.</summary>
+/// <summary>Multi-head attention without a mask, all heads in one call of <see cref="Attention.MultiHead"/> ([batch, heads,
+/// sequence, dim]), against ONNX Runtime's MultiHeadAttention (com.microsoft) over the same heads interleaved per token, as
+/// a model's projections produce them.</summary>
 internal sealed class AttentionWorkload(RunShapes shapes) : Workload
 {
     private readonly int _h = shapes.Heads, _l = shapes.SequenceLength, _d = shapes.HeadDim;
-    private float[][] _q = Array.Empty<float[]>(), _k = Array.Empty<float[]>(), _v = Array.Empty<float[]>(), _o = Array.Empty<float[]>();
+    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>();
     private OnnxRun? _onnx;
 
-    public override string Kernel => "Attention.Forward";
+    public override string Kernel => "Attention.MultiHead";
 
     public override string Shape => Invariant($"B=1 H={_h} L={_l} D={_d}");
 
-    public override KernelDescriptor Descriptor => Attention.ForwardDescriptor;
+    public override KernelDescriptor Descriptor => Attention.MultiHeadDescriptor;
 
-    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
+    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["B"] = 1, ["H"] = _h, ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
 
-    public override int Calls => _h;
-
-    /// <summary>The two matrix products, 2 L L D each: the count ONNX Runtime's and FlashAttention's figures use.</summary>
-    public override double? NominalFlops => 4.0 * _l * _l * _d;
+    /// <summary>The two matrix products, 2 L L D each per head: the count ONNX Runtime's and FlashAttention's figures use.</summary>
+    public override double? NominalFlops => 4.0 * _h * _l * _l * _d;
 
     public override void Setup()
     {
-        _q = Enumerable.Range(0, _h).Select(h => Random(10 + h, (long)_l * _d, 1)).ToArray();
-        _k = Enumerable.Range(0, _h).Select(h => Random(100 + h, (long)_l * _d, 1)).ToArray();
-        _v = Enumerable.Range(0, _h).Select(h => Random(1000 + h, (long)_l * _d, 1)).ToArray();
-        _o = Enumerable.Range(0, _h).Select(_ => new float[(long)_l * _d]).ToArray();
-        float[] Interleave(float[][] heads)
+        long size = (long)_h * _l * _d;
+        (_q, _k, _v, _o) = (Random(10, size, 1), Random(100, size, 1), Random(1000, size, 1), new float[size]);
+        // ONNX Runtime takes [batch, length, heads * headDim]: the heads interleaved per token.
+        float[] Interleave(float[] heads)
         {
-            var all = new float[(long)_l * _h * _d];
+            var all = new float[size];
             for (var h = 0; h < _h; h++)
                 for (var t = 0; t < _l; t++)
-                    Array.Copy(heads[h], (long)t * _d, all, ((long)t * _h + h) * _d, _d);
+                    Array.Copy(heads, ((long)h * _l + t) * _d, all, ((long)t * _h + h) * _d, _d);
             return all;
         }
         var shape = new long[] { 1, _l, _h * _d };
         _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(_l, _h, _d), Threads,
             new[] { ("query", Interleave(_q), shape), ("key", Interleave(_k), shape), ("value", Interleave(_v), shape) },
-            new[] { ("output", new float[(long)_l * _h * _d], shape) });
+            new[] { ("output", new float[size], shape) });
     }
 
-    public override void Run()
-    {
-        for (var h = 0; h < _h; h++) Attention.Forward(_q[h], _k[h], _v[h], _o[h], _l, _l, _d, _d);
-    }
+    public override void Run() => Attention.MultiHead(_q, _k, _v, _o, 1, _h, _l, _l, _d, _d);
 
     public override IReadOnlyList<(string Name, Action Run)> Peers => new (string, Action)[] { ("ONNX Runtime MultiHeadAttention", () => _onnx!.Run()) };
 
-    /// <summary>16 queries of the first and the last head.</summary>
-    public override double Verify() => new[] { 0, _h - 1 }.Distinct().Max(h => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
-        new Dictionary<string, float[]> { ["Q"] = _q[h], ["K"] = _k[h], ["V"] = _v[h], ["AV"] = _o[h] }, new Dictionary<string, double>(), "p", Sample(_l, 16, h)));
+    /// <summary>16 queries of every head (the sampled rank is p; b and h are whole).</summary>
+    public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
+        new Dictionary<string, float[]> { ["Q"] = _q, ["K"] = _k, ["V"] = _v, ["AV"] = _o }, new Dictionary<string, double>(), "p", Sample(_l, 16, 7));
 
     public override void Dispose() => _onnx?.Dispose();
 }

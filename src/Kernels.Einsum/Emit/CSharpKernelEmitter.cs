@@ -427,7 +427,9 @@ public static class CSharpKernelEmitter
             _w.Line($"/// <summary>");
             if (when is not null) _w.Line($"/// When {when}.");
             _w.Line(plan.SliceRank is { } s
-                ? $"/// Parallel over {s}: each thread runs the Einsums that keep {s} for its slice of it."
+                ? plan.OuterSlices.Count > 0
+                    ? $"/// Parallel over {string.Join(", ", plan.OuterSlices.Append(s))}: each thread runs the Einsums that keep them for one point of {string.Join(", ", plan.OuterSlices)} and a slice of {s} at a time."
+                    : $"/// Parallel over {s}: each thread runs the Einsums that keep {s} for its slice of it."
                 : "/// Runs on the calling thread: no rank is independent across the whole cascade.");
             _w.Line("/// </summary>");
             var sharedScratch = plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)).ToList();
@@ -450,9 +452,20 @@ public static class CSharpKernelEmitter
                 var work = string.Join(" + ", plan.Sliced.SelectMany(StepEinsums).Select(e => "(double)" + string.Join(" * ", e.Ranks.Select(r => RankOf(r).Size).DefaultIfEmpty("1"))));
                 _w.Line($"long _work = (long)global::System.Math.Min(9e18, {work});");
                 var any = AnyOutputPoint(plan.Sliced.SelectMany(StepEinsums), slice);
-                if (any is not null) _w.Line($"if ({any}) // else no slice writes a point");
+                if (any is not null && plan.OuterSlices.Count == 0) _w.Line($"if ({any}) // else no slice writes a point");
                 var forAll = $"{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));";
-                if (CanSplitRows(plan))
+                if (plan.OuterSlices.Count > 0)
+                {
+                    // The threads take ranges of the (outer point, row) pairs, in one pass over all of them when they fit an int.
+                    var outerCount = string.Join(" * ", plan.OuterSlices.Select(o => $"(long){RankOf(o).Size}"));
+                    var rows = RankOf(slice).Size;
+                    if (any is not null) _w.Open($"if ({any}) // else no slice writes a point");
+                    _w.Line($"long _outer = {outerCount}, _pairs = _outer * {rows};");
+                    _w.Line($"if (_pairs <= int.MaxValue) {Rt}.KernelRuntime.For((int)_pairs, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));");
+                    _w.Line($"else for (long _ob = 0; _ob < _outer; _ob++) {{ long _base = _ob * {rows}; {Rt}.KernelRuntime.For({rows}, _work / _outer, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _base + _start, _base + _end)); }}");
+                    if (any is not null) _w.Close();
+                }
+                else if (CanSplitRows(plan))
                 {
                     if (any is not null) _w.Open($"if ({any}) // else no slice writes a point");
                     _w.Line($"if ({Rt}.KernelRuntime.SplitRows({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism})) _{name}Rows<_TV>(_a); // few long rows: each split across threads");
@@ -472,9 +485,14 @@ public static class CSharpKernelEmitter
             {
                 var local = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal && !IsAlias(x.Tensor)).ToList();
                 _w.Line();
-                _w.Line($"/// <summary>The Einsums that keep {sr}, for {sr} in [_start, _end).</summary>");
+                var outer = plan.OuterSlices;
+                _w.Line(outer.Count > 0
+                    ? $"/// <summary>The Einsums that keep {sr}, for the pairs ({string.Join(", ", outer)}; {sr}) numbered [_from, _to) in row-major order.</summary>"
+                    : $"/// <summary>The Einsums that keep {sr}, for {sr} in [_start, _end).</summary>");
                 _w.Line(Optimized);
-                _w.Open($"private static void _{name}Slice<_TV>(_Args _a, int _start, int _end) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
+                _w.Open(outer.Count > 0
+                    ? $"private static void _{name}Slice<_TV>(_Args _a, long _from, long _to) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>"
+                    : $"private static void _{name}Slice<_TV>(_Args _a, int _start, int _end) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
                 Unpack(plan, includeSliceLocal: true);
                 if (plan.RowBlocks)
                 {
@@ -483,6 +501,20 @@ public static class CSharpKernelEmitter
                 }
                 WithScratch(local, () =>
                 {
+                    if (outer.Count > 0)
+                    {
+                        // One outer point at a time: its rows in the range, then the next point's.
+                        var rows = RankOf(sr).Size;
+                        _w.Open($"for (long _i = _from; _i < _to;)");
+                        _w.Line($"long _op = _i / {rows}; // the outer point");
+                        _w.Line($"int _start = (int)(_i - _op * {rows}), _end = (int)global::System.Math.Min({rows}, _start + (_to - _i));");
+                        _w.Line("_i += _end - _start;");
+                        for (var k = outer.Count - 1; k >= 0; k--)
+                        {
+                            var size = RankOf(outer[k]).Size;
+                            _w.Line(k == 0 ? $"int {Id(outer[k])} = (int)_op;" : $"int {Id(outer[k])} = (int)(_op % {size}); _op /= {size};");
+                        }
+                    }
                     if (plan.RowBlocks)
                     {
                         _w.Open($"for (int _pb = _start; _pb < _end; _pb += _PB)");
@@ -491,6 +523,7 @@ public static class CSharpKernelEmitter
                     else _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
                     EmitSteps(plan.Sliced);
                     _w.Close();
+                    if (outer.Count > 0) _w.Close();
                 });
                 _w.Close();
                 if (CanSplitRows(plan)) EmitRows(plan, name, local);
@@ -501,7 +534,7 @@ public static class CSharpKernelEmitter
         /// at least one of them split over a rank (the others run whole, one after the other).</summary>
         private bool CanSplitRows(KernelPlan plan)
         {
-            if (plan.RowBlocks || plan.Sliced.Any(s => s.Block is not null)) return false;
+            if (plan.RowBlocks || plan.OuterSlices.Count > 0 || plan.Sliced.Any(s => s.Block is not null)) return false;
             _splitting = true;
             var any = plan.Sliced.Any(s => s.Einsum is { } e && SplitRank(e) is not null);
             _splitting = false;

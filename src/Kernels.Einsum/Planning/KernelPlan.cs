@@ -145,6 +145,12 @@ public sealed record KernelPlan(
     /// present even where its operands are absent, so the points past the edge would exist.</summary>
     public IReadOnlyList<string> EdgeBoundsNeedNonEmpty { get; init; } = System.Array.Empty<string>();
 
+    /// <summary>
+    /// Other ranks split across threads with the slice rank (batch, heads): every Einsum of the slice keeps them, so each
+    /// piece of work is one point of them and a range of the slice rank, and the slice's scratch does not keep them.
+    /// </summary>
+    public IReadOnlyList<string> OuterSlices { get; init; } = System.Array.Empty<string>();
+
     /// <summary>The choices of the schedule the plan was asked for that it could not honour (KRN0036, at the directive).</summary>
     public IReadOnlyList<ScheduleError> ScheduleErrors { get; init; } = System.Array.Empty<ScheduleError>();
 

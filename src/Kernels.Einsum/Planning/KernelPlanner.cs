@@ -40,6 +40,9 @@ public static class KernelPlanner
             if (CanSlice(cascade, asked)) slice = asked;
             else Reject("parallel", null, ParallelProblem(cascade, asked));
         }
+        // Other ranks every Einsum of the slice keeps (batch, heads): their points are independent too, so the threads take
+        // (outer point, block of rows) pairs and the slice's scratch drops them, instead of keeping them per slice.
+        var outerSlices = slice is null ? new List<string>() : OuterSlices(cascade, slice);
         var divisibility = new List<(string, string, string)>();
         var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var candidates = new Dictionary<int, List<ContractionShape>>();
@@ -59,8 +62,10 @@ public static class KernelPlanner
             var d = Enumerable.Repeat(DimStorage.Kept, tensor.Rank).ToArray();
             if (tensor.Role == TensorRole.Intermediate)
             {
+                var sliceLocal = slice is not null && tensor.Dims.Any(x => x.Rank == slice);
                 for (var i = 0; i < tensor.Rank; i++)
                     if (slice is not null && tensor.Dims[i].Rank == slice) d[i] = rowBlocks ? DimStorage.Blocked : DimStorage.Dropped;
+                    else if (sliceLocal && outerSlices.Contains(tensor.Dims[i].Rank)) d[i] = DimStorage.Dropped;
                 ApplyBlockStorage(cascade, tensor, d);
             }
             dims[tensor.Name] = d;
@@ -134,11 +139,13 @@ public static class KernelPlanner
             var inSlice = slice is not null && Involves(e, slice);
             var choice = e.IsInit ? null : schedule.LoweringOf(e.Output.Name);
             plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, rowBlocks, divisibility, choice,
-                message => Reject("lower", e.Output.Name, message));
+                message => Reject("lower", e.Output.Name, message), inSlice ? outerSlices : null);
+            // (A batch rank split across threads is one point per piece of work: it cannot be a contraction's rows or columns.)
             var contractible = contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
-                && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse);
+                && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse)
+                && !(inSlice && (outerSlices.Contains(shape.I) || outerSlices.Contains(shape.J)));
             if (contractible && choice is null or { Kind: LoweringKind.Contraction })
-                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape!.Batch.Where(r => r != slice || rowBlocks).ToList(), null, inSlice) { Contraction = shape };
+                plans[e.Id] = new EinsumPlan(e, EinsumLowering.Contraction, shape!.Batch.Where(r => (r != slice || rowBlocks) && !(inSlice && outerSlices.Contains(r))).ToList(), null, inSlice) { Contraction = shape };
             else if (choice is { Kind: LoweringKind.Contraction })
                 Reject("lower", e.Output.Name, NotContractible(e, candidates.TryGetValue(e.Id, out var c) ? c : null, shape, slice, rowBlocks, plans[e.Id]));
         }
@@ -149,6 +156,7 @@ public static class KernelPlanner
         var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
         {
+            OuterSlices = outerSlices,
             ScheduleErrors = errors,
             FoldsAsked = schedule.Folds,
             RowBlocks = rowBlocks && slice is not null,
@@ -179,10 +187,37 @@ public static class KernelPlanner
                 bestScore = score;
             }
         }
+        // A rank that keeps every Einsum of the chosen one's slice but its copies of inputs (K[h,m,e] into tiles), and
+        // that the chosen one is a batch rank of: split over both (p with h outer in multi-head attention), so its blocks
+        // of rows make matrix products while the copies run before, split over their own first rank.
+        // Only a rank that is a contraction's rows or columns: otherwise the inner rank is the one the maps vectorise over.
+        if (best is not null)
+        {
+            var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+            foreach (var rank in cascade.Ranks)
+                if (rank.Index != best && CanSlice(cascade, rank.Index) && OuterSlices(cascade, rank.Index).Contains(best)
+                    && cascade.Einsums.Where(e => Involves(e, best)).All(e => Involves(e, rank.Index) || IsInputCopy(e))
+                    && cascade.Einsums.Any(e => Involves(e, rank.Index) && MatchContraction(e, rank.Index, writers).Any(g => g.I == rank.Index || g.J == rank.Index)))
+                    return rank.Index;
+        }
         return best;
     }
 
     private static bool Involves(ExtendedEinsum e, string rank) => e.Ranks.Contains(rank);
+
+    /// <summary>An Einsum that copies an input (a tile view such as <c>BK[m1,m0,e] = K[m1*M0 + m0, e]</c>).</summary>
+    private static bool IsInputCopy(ExtendedEinsum e) =>
+        e.Reduction is null && e.Filters.Count == 0 && e.Body is TensorRead { Tensor.Role: TensorRole.Input };
+
+    /// <summary>The ranks split across threads with the slice rank: every Einsum that keeps the slice keeps them too.
+    /// Only ranks stored outside the slice rank wherever both appear (h in Q[h,p,e]): a rank stored inside it is one the
+    /// Einsums vectorise over, which a split would leave to scalar code.</summary>
+    private static List<string> OuterSlices(Cascade cascade, string slice) =>
+        cascade.Ranks.Where(r => r.Index != slice && CanSlice(cascade, r.Index)
+            && cascade.Einsums.Where(e => Involves(e, slice)).All(e => Involves(e, r.Index))
+            && cascade.Tensors.All(t => t.Dims.ToList().FindIndex(d => d.Rank == r.Index) is var at && t.Dims.ToList().FindIndex(d => d.Rank == slice) is var sl
+                && (at < 0 || sl < 0 || at < sl))).Select(r => r.Index).ToList();
+
 
     /// <summary>True when every Einsum that touches the rank keeps it as a plain output rank, so slices of it are independent.</summary>
     public static bool CanSlice(Cascade cascade, string index)
@@ -609,10 +644,11 @@ public static class KernelPlanner
     /// <param name="divisibility">Collects the partitions assumed to divide.</param>
     /// <param name="choice">The schedule's lowering for the Einsum, if it gives one.</param>
     /// <param name="reject">Reports a choice that the Einsum does not allow (the planner's lowering is kept).</param>
+    /// <param name="outerSlices">Other parallel ranks, fixed for each piece of the slice's work (null outside the slice).</param>
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks, List<(string, string, string)> divisibility,
-        LoweringChoice? choice, Action<string> reject)
+        LoweringChoice? choice, Action<string> reject, IReadOnlyList<string>? outerSlices)
     {
-        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks);
+        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks, outerSlices);
         if (choice is null || choice.Kind == LoweringKind.Contraction) return plan;
         if (choice.Kind == LoweringKind.Scalar)
             return plan.Lowering is EinsumLowering.Exact or EinsumLowering.Dense ? plan : plan with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plan) };
@@ -636,10 +672,10 @@ public static class KernelPlanner
     }
 
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks,
-        string? wantedRank, out List<string> vectorRanks)
+        string? wantedRank, out List<string> vectorRanks, IReadOnlyList<string>? outerSlices)
     {
         vectorRanks = new List<string>();
-        var fixedRanks = new HashSet<string>(StringComparer.Ordinal);
+        var fixedRanks = new HashSet<string>(outerSlices ?? Array.Empty<string>(), StringComparer.Ordinal);
         if (slice is not null && !rowBlocks) fixedRanks.Add(slice);
         if (e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir)) fixedRanks.Add(ir);
         var outer = e.OutputRanks.Where(r => !fixedRanks.Contains(r)).ToList();

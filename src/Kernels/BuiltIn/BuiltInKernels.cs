@@ -11,6 +11,7 @@ public static class BuiltInKernels
     private static readonly Lazy<IReadOnlyDictionary<string, KernelDescriptor>> ByName = new(() => new Dictionary<string, KernelDescriptor>(StringComparer.OrdinalIgnoreCase)
     {
         ["Attention.Forward"] = Attention.ForwardDescriptor,
+        ["Attention.MultiHead"] = Attention.MultiHeadDescriptor,
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["SelectiveScan.Forward"] = SelectiveScan.ForwardDescriptor,
