@@ -827,7 +827,9 @@ public static class CSharpKernelEmitter
             var p = _plan.Einsums[e.Id];
             if (p.Lowering == EinsumLowering.Contraction) return null;
             var loops = OuterLoops(e, p);
-            return loops.Count == 0 || _edges.ContainsKey(loops[0]) ? null : loops[0];
+            // Past the batch ranks split with the parallel rank (b, h): a batch of one would leave the copy on one thread.
+            var first = loops.FirstOrDefault(r => !_plan.OuterSlices.Contains(r)) ?? loops.FirstOrDefault();
+            return first is null || _edges.ContainsKey(first) ? null : first;
         }
 
         private string WorkOf(ExtendedEinsum e) => Elements(e.Ranks.Select(r => RankOf(r).Size));
