@@ -161,11 +161,20 @@ public class BuiltInKernelTests
     {
         var output = new float[12];
         Array.Fill(output, 42f);
+        // Attention names its own parameters (issue 10), not the generated kernel's.
         var e1 = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[11], new float[20], new float[20], output, 3, 5, 4, 4));
-        Assert.Equal("Q", e1.ParamName);
-        Assert.Contains("needs 12", e1.Message);
+        Assert.Equal("query", e1.ParamName);
+        Assert.Contains("[queryLength, headDim] = [3, 4] needs 12", e1.Message);
         var e2 = Assert.ThrowsAny<ArgumentException>(() => Attention.Forward(new float[12], new float[20], new float[20], output, 3, -5, 4, 4));
-        Assert.Equal("M", e2.ParamName);
+        Assert.Equal("keyLength", e2.ParamName);
+        var e5 = Assert.Throws<ArgumentException>(() => Attention.MultiHead(new float[48], new float[80], new float[80], output, 2, 2, 3, 5, 4, 4));
+        Assert.Equal("output", e5.ParamName);
+        Assert.Contains("[batch, heads, queryLength, valueDim] = [2, 2, 3, 4] needs 48", e5.Message);
+        var qkv = new float[60];
+        var e6 = Assert.Throws<ArgumentException>(() => Attention.Forward(qkv.AsSpan(0, 12), qkv.AsSpan(12, 20), qkv.AsSpan(32, 20), qkv.AsSpan(40, 12), 3, 5, 4, 4));
+        Assert.Equal("output", e6.ParamName);
+        Assert.Equal(0f, qkv[40]);
+        Assert.Equal("value", Assert.Throws<ArgumentException>(() => Attention.MultiHead(new float[48], new float[80], new float[79], new float[48], 2, 2, 3, 5, 4, 4)).ParamName);
         var e3 = Assert.Throws<ArgumentException>(() => Softmax.Rows(new float[12], output.AsSpan(0, 11), 3, 4));
         Assert.Equal("Y", e3.ParamName);
         var shared = new float[24];

@@ -22,9 +22,35 @@ public static partial class Attention
     /// <param name="keyLength">Keys (M); 0 gives an output of zeros.</param>
     /// <param name="headDim">Query and key width (E); scores are scaled by 1/sqrt(headDim).</param>
     /// <param name="valueDim">Value width (F).</param>
-    /// <exception cref="ArgumentException">A span is shorter than its shape or a size is negative; the exception names the parameter of the generated kernel (Q, K, V, AV, P, M, E, F).</exception>
-    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int queryLength, int keyLength, int headDim, int valueDim) =>
+    /// <exception cref="ArgumentException">A size is negative, a span is shorter than its shape, or the output overlaps an
+    /// input; the exception names this method's parameter, and nothing has been written.</exception>
+    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int queryLength, int keyLength, int headDim, int valueDim)
+    {
+        Check(query, key, value, output, 1, 1, queryLength, keyLength, headDim, valueDim, multiHead: false);
         OnePass(query, key, value, output, queryLength, headDim, keyLength, valueDim);
+    }
+
+    /// <summary>The checks of <see cref="Forward"/> and <see cref="MultiHead"/>, naming their parameters.</summary>
+    private static void Check(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
+        int batch, int heads, int queryLength, int keyLength, int headDim, int valueDim, bool multiHead)
+    {
+        foreach (var (size, name) in new[] { (batch, nameof(batch)), (heads, nameof(heads)), (queryLength, nameof(queryLength)), (keyLength, nameof(keyLength)), (headDim, nameof(headDim)), (valueDim, nameof(valueDim)) })
+            if (size < 0) throw new ArgumentOutOfRangeException(name, size, $"'{name}' is a size and must be zero or more.");
+        var lead = multiHead ? "[batch, heads, " : "[";
+        void Span(int length, int sequence, int width, string name, string sequenceName, string widthName)
+        {
+            var needed = Runtime.KernelRuntime.Elements(stackalloc long[] { batch, heads, sequence, width });
+            if (length < needed)
+                throw new ArgumentException($"'{name}' holds {length} floats but its shape {lead}{sequenceName}, {widthName}] = {(multiHead ? $"[{batch}, {heads}, " : "[")}{sequence}, {width}] needs {needed}.", name);
+        }
+        Span(query.Length, queryLength, headDim, nameof(query), nameof(queryLength), nameof(headDim));
+        Span(key.Length, keyLength, headDim, nameof(key), nameof(keyLength), nameof(headDim));
+        Span(value.Length, keyLength, valueDim, nameof(value), nameof(keyLength), nameof(valueDim));
+        Span(output.Length, queryLength, valueDim, nameof(output), nameof(queryLength), nameof(valueDim));
+        ReadOnlySpan<float> written = output;
+        if (written.Overlaps(query) || written.Overlaps(key) || written.Overlaps(value))
+            throw new ArgumentException("'output' overlaps an input; attention reads every input after it starts writing, so give it memory of its own.", nameof(output));
+    }
 
     [Einsum(SpecFile = "attention.mha.einsum")]
     private static partial void Batched(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F);
@@ -44,9 +70,13 @@ public static partial class Attention
     /// <param name="keyLength">Keys (M); 0 gives an output of zeros.</param>
     /// <param name="headDim">Query and key width (E); scores are scaled by 1/sqrt(headDim).</param>
     /// <param name="valueDim">Value width (F).</param>
-    /// <exception cref="ArgumentException">A span is shorter than its shape or a size is negative; the exception names the parameter of the generated kernel (Q, K, V, AV, B, H, P, M, E, F).</exception>
-    public static void MultiHead(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int heads, int queryLength, int keyLength, int headDim, int valueDim) =>
+    /// <exception cref="ArgumentException">A size is negative, a span is shorter than its shape, or the output overlaps an
+    /// input; the exception names this method's parameter, and nothing has been written.</exception>
+    public static void MultiHead(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int heads, int queryLength, int keyLength, int headDim, int valueDim)
+    {
+        Check(query, key, value, output, batch, heads, queryLength, keyLength, headDim, valueDim, multiHead: true);
         Batched(query, key, value, output, batch, heads, queryLength, headDim, keyLength, valueDim);
+    }
 
     /// <summary>The cascade of <see cref="MultiHead"/> (attention.mha.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor MultiHeadDescriptor => BatchedDescriptor;
