@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Kernels.Einsum.Emit;
 
 namespace Kernels.Einsum.Tests;
@@ -35,6 +34,14 @@ public class GoldenKernelTests
                     "If the change is intended, run the tests with KERNELS_UPDATE_GOLDEN=1 and review the diff of Golden/.");
     }
 
-    /// <summary>The Golden folder of the test sources (this file's directory), so an update writes the reviewed copies.</summary>
-    private static string GoldenDirectory([CallerFilePath] string source = "") => Path.Combine(Path.GetDirectoryName(source)!, "Golden");
+    /// <summary>
+    /// The Golden folder of the test sources, so an update writes the reviewed copies: found from the test binaries
+    /// (the first folder above them with Kernels.sln), not [CallerFilePath], which a CI build maps to /_/.
+    /// </summary>
+    private static string GoldenDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Kernels.sln"))) return Path.Combine(dir.FullName, "tests", "Kernels.Einsum.Tests", "Golden");
+        throw new InvalidOperationException($"No Kernels.sln above {AppContext.BaseDirectory}: the golden kernels are read from the checkout.");
+    }
 }

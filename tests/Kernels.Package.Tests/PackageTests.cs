@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Xunit.Abstractions;
 
 namespace Kernels.Package.Tests;
@@ -30,8 +29,16 @@ public sealed class PackedFeed : IDisposable
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static string RepositoryRoot([CallerFilePath] string source = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", ".."));
+    /// <summary>
+    /// The checkout this test assembly was built from: the first folder above the test binaries that holds Kernels.sln.
+    /// Not [CallerFilePath]: a CI build maps source paths to /_/ (ContinuousIntegrationBuild), so those name no folder.
+    /// </summary>
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Kernels.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"No Kernels.sln above {AppContext.BaseDirectory}: the package tests run from a checkout.");
+    }
 }
 
 /// <summary>
