@@ -80,7 +80,8 @@ public class LanguageKernelTests
         var inCalls = Regex.Matches(code, @"Gemm\.Run(?:Scaled)?<_TV>\(([^,]+), ([^,]+), ([^,]+),")
             .Sum(m => Enumerable.Range(1, 3).Count(g => ranks.Any(r => r.Size == m.Groups[g].Value)));
         // A batch rank split across threads with the parallel rank takes its points from the work item: 'int h = (int)(_op'.
-        return inCalls + ranks.Sum(r => Regex.Matches(code, $@"(for \(int {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = |\bint {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = (0|_rs|_pb|\(int\)\(?_op[^;]*);)").Count);
+        // A parallel rank in blocks of rows loops over its blocks: '// this block is f in [_pb, _pe)'.
+        return inCalls + ranks.Sum(r => Regex.Matches(code, $@"(for \(int {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = |\bint {Regex.Escape(CSharpKernelEmitter.Id(r.Index))} = (0|_rs|_pb|\(int\)\(?_op[^;]*);|this block is {Regex.Escape(r.Index)} in \[_pb)").Count);
     }
 
     [Fact]

@@ -23,9 +23,22 @@ public class SpecKernelTests
         var attention = new[] { S(("P", 5), ("M", 128), ("E", 64), ("F", 64)), S(("P", 37), ("M", 100), ("E", 19), ("F", 33)), S(("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("P", 3), ("M", 0), ("E", 4), ("F", 5)) };
         foreach (var name in new[] { "attention.3pass", "attention.2pass", "attention.fusemax" })
             yield return new KernelCase(name, Spec(name), attention, 2.0);
+        // Causal, aligned bottom-right: fewer queries than keys (a KV cache), as many (the diagonal crosses tiles and rows
+        // blocks), and more queries than keys (the first P - M rows see no key and give 0).
+        var causal = attention.Concat(new[] { S(("P", 200), ("M", 200), ("E", 16), ("F", 8)), S(("P", 130), ("M", 70), ("E", 8), ("F", 12)), S(("P", 64), ("M", 256), ("E", 32), ("F", 16)) }).ToArray();
+        yield return new KernelCase("attention.causal", Spec("attention.causal"), causal, 2.0);
         // Batch and heads split across threads with the query rows; sizes that do not divide the 64-key tile.
         var mha = new[] { S(("B", 2), ("H", 3), ("P", 37), ("M", 100), ("E", 19), ("F", 33)), S(("B", 1), ("H", 2), ("P", 5), ("M", 128), ("E", 64), ("F", 64)), S(("B", 1), ("H", 1), ("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("B", 2), ("H", 2), ("P", 3), ("M", 0), ("E", 4), ("F", 5)) };
         yield return new KernelCase("attention.mha", Spec("attention.mha"), mha, 2.0);
+        // Grouped-query and causal: G = 1 (multi-head), 2 and H (multi-query), H not a multiple of G (the last key head
+        // serves fewer query heads), a KV cache (P < M), more queries than keys, and the diagonal inside a tile.
+        var gqa = new[]
+        {
+            S(("B", 2), ("H", 4), ("G", 2), ("P", 37), ("M", 100), ("E", 19), ("F", 33)), S(("B", 1), ("H", 3), ("G", 3), ("P", 70), ("M", 70), ("E", 16), ("F", 8)),
+            S(("B", 1), ("H", 2), ("G", 1), ("P", 5), ("M", 128), ("E", 64), ("F", 64)), S(("B", 2), ("H", 5), ("G", 2), ("P", 130), ("M", 64), ("E", 8), ("F", 5)),
+            S(("B", 1), ("H", 1), ("G", 1), ("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("B", 2), ("H", 2), ("G", 2), ("P", 3), ("M", 0), ("E", 4), ("F", 5)),
+        };
+        yield return new KernelCase("attention.gqa.causal", Spec("attention.gqa.causal"), gqa, 2.0);
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);

@@ -412,6 +412,7 @@ public static class CSharpKernelEmitter
         private void EmitPlan(KernelPlan plan, string name, string? when)
         {
             _plan = plan;
+            _liveSlots.Clear();
             _w.Line();
             _w.Line($"private static void _Dispatch{name}(_Args _a)");
             _w.Line("{");
@@ -776,11 +777,30 @@ public static class CSharpKernelEmitter
             _hoisting = false; // a step of an iteration block is too short to split
             _w.Line();
             _w.Line($"// iterate {block.Rank} until {block.Stop}");
+            var skippers = _plan.SkipSteps.TryGetValue(block.Rank, out var ids) ? _c.Einsums.Where(x => ids.Contains(x.Id)).ToList() : null;
+            var live = "_live_" + block.Rank;
+            if (skippers is not null)
+            {
+                // Steps in which a filtered Einsum has no point change no carried tensor: they are skipped, and the carried
+                // tensors' two slots follow the steps run instead of the steps passed.
+                _w.Line($"int {live} = 0; // the steps run so far: the slot of each carried tensor");
+                foreach (var x in block.Einsums.Where(x => x.Output.CarriedDim is not null)) _liveSlots[x.Output.Name] = (block.Rank, live);
+            }
             foreach (var init in block.Inits) EmitEinsum(init);
             var any = AnyOutputPoint(block.Einsums, block.Rank);
             if (any is not null) _w.Open($"if ({any}) // else no step writes a point");
             _w.Open($"for (int {Id(block.Rank)} = 0; {Id(block.Rank)} < {StepsName(block)}; {Id(block.Rank)}++)");
+            if (skippers is not null)
+            {
+                var dead = skippers.Select(x => { SetEdges(x); return NoPoint(x); }).Where(c => c is not null).ToList();
+                if (dead.Count > 0)
+                {
+                    _w.Line($"// {string.Join(", ", skippers.Select(x => x.Output.Name))} has no point in this step for these rows ('where' leaves every one out): the step changes nothing");
+                    _w.Line($"if ({string.Join(" || ", dead)}) continue;");
+                }
+            }
             EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
+            if (skippers is not null) _w.Line($"{live}++;");
             _w.Close();
             if (any is not null) _w.Close();
             _hoisting = hoisting;
@@ -799,17 +819,124 @@ public static class CSharpKernelEmitter
             _w.Open("");
             var split = _splitting ? SplitRank(e) : _hoisting ? HoistedSplitRank(e) : null;
             if (split is not null) OpenSplit(e, split, _hoisting ? WorkOf(e) : null);
+            var filled = _plan.Fills.TryGetValue(e.Id, out var fill);
+            var all = filled ? e with { Filters = Array.Empty<Comparison>() } : e; // every point; the fill pass applies the filters
             switch (p.Lowering)
             {
-                case EinsumLowering.Exact: EmitExact(e, p); break;
-                case EinsumLowering.VectorReduce: EmitVectorReduce(e, p); break;
-                case EinsumLowering.VectorRow: EmitVectorRow(e, p); break;
-                case EinsumLowering.Contraction: EmitContraction(e, p); break;
-                default: EmitDense(e, p); break;
+                case EinsumLowering.Exact: EmitExact(all, p); break;
+                case EinsumLowering.VectorReduce: EmitVectorReduce(all, p); break;
+                case EinsumLowering.VectorRow: EmitVectorRow(all, p); break;
+                case EinsumLowering.Contraction: EmitContraction(all, p); break;
+                default: EmitDense(all, p); break;
             }
             if (split is not null) CloseSplit(e);
             _w.Close();
+            if (filled)
+            {
+                // In a scope of its own: the Einsum's code declares its vector rank's index in its scope.
+                _w.Open("");
+                EmitFillPass(e, p, fill);
+                _w.Close();
+            }
         }
+
+        // ---- filters on output ranks as a fill (FilterFills)
+
+        /// <summary>
+        /// After a filled Einsum: stores its fill at the points its filters leave out, so that its readers skip them as
+        /// the interpreter skips absent points. Only where the filters do not hold over the whole tile (the diagonal tile
+        /// of a causal mask); the test is on the range of each filter's sides over the loop ranks.
+        /// </summary>
+        private void EmitFillPass(ExtendedEinsum e, EinsumPlan p, double fill)
+        {
+            var loops = LoopRanks(p).Where(r => e.OutputRanks.Contains(r)).ToList();
+            var order = StorageOf(e.Output).StorageOrder.SelectMany(d => e.OutputIndices[d].Variables()).Where(loops.Contains).Distinct().ToList();
+            order.AddRange(loops.Except(order));
+            var all = AllPoints(e);
+            _w.Line($"// 'where {string.Join(" and ", e.Filters)}': {e.Output.Name} holds {CSharpFloatName(fill)} at the points it leaves out, which its readers skip as absent points");
+            if (all is not null) _w.Open($"if (!({all}))");
+            var n = OpenLoops(order);
+            _w.Line($"if (!({Filters(e.Filters, null)})) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Float(fill)};");
+            CloseLoops(n);
+            if (all is not null) _w.Close();
+        }
+
+        private static string CSharpFloatName(double v) => double.IsNegativeInfinity(v) ? "-inf" : double.IsPositiveInfinity(v) ? "+inf" : v.ToString("R", CultureInfo.InvariantCulture);
+
+        /// <summary>The ranks an Einsum's code loops over (the others are fixed where it runs: the step, the row, the batch point).</summary>
+        private static List<string> LoopRanks(EinsumPlan p) =>
+            p.LoopOrder.Concat(p.Contraction is { } g ? new[] { g.I, g.J, g.K } : Array.Empty<string>()).Distinct().ToList();
+
+        /// <summary>The least and greatest value of a filter's <c>Left - Right</c> over the points the Einsum's loops cover
+        /// (the others fixed), as C# expressions; null when a side is not affine in the ranks.</summary>
+        private (string Min, string Max)? FilterRange(ExtendedEinsum e, Comparison f)
+        {
+            if (!IndexAffine.TryLinear(new IndexBinary(IndexOperator.Subtract, f.Left, f.Right), out var terms, out var constant)) return null;
+            var loops = LoopRanks(_plan.Einsums[e.Id]);
+            var min = new List<string> { $"(long){Ix(constant, null)}" };
+            var max = new List<string> { $"(long){Ix(constant, null)}" };
+            foreach (var (rank, coefficient) in terms)
+            {
+                var c = $"(long){Ix(coefficient, null)}";
+                string Times(string x) => coefficient is IndexConstant { Value: 1 } ? $"(long){x}" : coefficient is IndexConstant { Value: -1 } ? $"-(long){x}" : $"{c} * {x}";
+                if (loops.Contains(rank))
+                {
+                    var lo = Times(Lo(rank));
+                    var hi = Times($"({Hi(rank)} - 1)");
+                    min.Add($"global::System.Math.Min({lo}, {hi})");
+                    max.Add($"global::System.Math.Max({lo}, {hi})");
+                }
+                else
+                {
+                    min.Add(Times(Id(rank)));
+                    max.Add(Times(Id(rank)));
+                }
+            }
+            return ("(" + string.Join(" + ", min) + ")", "(" + string.Join(" + ", max) + ")");
+        }
+
+        /// <summary>A test that every filter holds at every point of the Einsum's loops, or null when it cannot be told.</summary>
+        private string? AllPoints(ExtendedEinsum e)
+        {
+            var tests = new List<string>();
+            foreach (var f in e.Filters)
+            {
+                if (FilterRange(e, f) is not { } r) return null;
+                tests.Add(f.Operator switch
+                {
+                    ComparisonOperator.LessEqual => $"{r.Max} <= 0",
+                    ComparisonOperator.Less => $"{r.Max} < 0",
+                    ComparisonOperator.GreaterEqual => $"{r.Min} >= 0",
+                    ComparisonOperator.Greater => $"{r.Min} > 0",
+                    ComparisonOperator.Equal => $"({r.Min} == 0 && {r.Max} == 0)",
+                    _ => $"({r.Min} > 0 || {r.Max} < 0)",
+                });
+            }
+            return tests.Count == 0 ? null : string.Join(" && ", tests);
+        }
+
+        /// <summary>A test that some filter holds at no point of the Einsum's loops (so it has no point), or null.</summary>
+        private string? NoPoint(ExtendedEinsum e)
+        {
+            var tests = new List<string>();
+            foreach (var f in e.Filters)
+            {
+                if (FilterRange(e, f) is not { } r) continue;
+                tests.Add(f.Operator switch
+                {
+                    ComparisonOperator.LessEqual => $"{r.Min} > 0",
+                    ComparisonOperator.Less => $"{r.Min} >= 0",
+                    ComparisonOperator.GreaterEqual => $"{r.Max} < 0",
+                    ComparisonOperator.Greater => $"{r.Max} <= 0",
+                    ComparisonOperator.Equal => $"({r.Min} > 0 || {r.Max} < 0)",
+                    _ => $"({r.Min} == 0 && {r.Max} == 0)",
+                });
+            }
+            return tests.Count == 0 ? null : string.Join(" || ", tests);
+        }
+
+        // Carried tensors of a block whose steps can be skipped: their slot is the parity of the steps run (the variable).
+        private readonly Dictionary<string, (string Rank, string Live)> _liveSlots = new(StringComparer.Ordinal);
 
         // ---- one row split across threads (fewer rows than threads)
 
@@ -1508,6 +1635,9 @@ public static class CSharpKernelEmitter
                 var kind = storage.Dims[d];
                 if (kind == DimStorage.Dropped) continue;
                 var index = Ix(indices[d], env);
+                if (kind == DimStorage.Rolling && _liveSlots.TryGetValue(tensor.Name, out var live))
+                    index = indices[d].TryGetOffset(out var r, out var k) && r == live.Rank ? (k == 0 ? live.Live : $"({live.Live} + {k})")
+                        : indices[d] is IndexSize z && z.Size == RankOf(live.Rank).Size ? live.Live : index;
                 if (kind == DimStorage.Rolling) index = $"({index} & 1)";
                 if (kind == DimStorage.Blocked) index = index == "_pb" ? "0" : $"({index} - _pb)";
                 // An extent with an offset is a long (so that it cannot wrap); offsets are nint.

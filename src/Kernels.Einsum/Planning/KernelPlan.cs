@@ -138,6 +138,18 @@ public sealed record KernelPlan(
     /// </summary>
     public IReadOnlyDictionary<int, RescaleFold> Folds { get; init; } = new Dictionary<int, RescaleFold>();
 
+    /// <summary>
+    /// Einsums whose filters (all on output ranks) run as a pass after them that stores a fill at the points they leave
+    /// out, by id, with the fill (<see cref="FilterFills"/>); the Einsums themselves keep their vector or micro-kernel path.
+    /// </summary>
+    public IReadOnlyDictionary<int, double> Fills { get; init; } = new Dictionary<int, double>();
+
+    /// <summary>
+    /// Iteration blocks (by rank) whose steps the kernel skips when one of the listed filled Einsums leaves out every
+    /// point of the step for the rows at hand: such a step provably changes no carried tensor.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<int>> SkipSteps { get; init; } = new Dictionary<string, IReadOnlyList<int>>();
+
     /// <summary>Einsums computed inside a <see cref="Folds"/> entry's call instead of on their own.</summary>
     public IReadOnlyCollection<int> Folded { get; init; } = System.Array.Empty<int>();
 

@@ -28,13 +28,17 @@ public static class KernelPlanner
     /// <param name="assumeDivisible">Plan for sizes that divide their tiles (the kernel checks at run time).</param>
     /// <param name="schedule">The choices asked for (null or <see cref="Schedule.Default"/>: the planner makes them all).
     /// A choice that cannot be honoured is left to the planner and reported in <see cref="KernelPlan.ScheduleErrors"/>.</param>
-    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, Schedule? schedule = null)
+    /// <param name="fillFilters">Let filters on output ranks store a fill instead of tracking absent points
+    /// (<see cref="FilterFills"/>); false for a sink that follows the interpreter's presence exactly (the HLS C++).</param>
+    public static KernelPlan Plan(Cascade cascade, bool assumeDivisible, Schedule? schedule = null, bool fillFilters = true)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
         schedule ??= Schedule.Default;
         var errors = new List<ScheduleError>();
         void Reject(string keyword, string? subject, string message) => errors.Add(new ScheduleError(schedule.DirectiveOf(keyword, subject), message));
-        var slice = schedule.Serial ? null : ChooseSliceRank(cascade);
+        // Filters on output ranks that a stored value can stand for (FilterFills): those Einsums keep their fast lowering.
+        var (fills, fillHolders) = fillFilters ? FilterFills.Choose(cascade) : (new Dictionary<int, double>(), Array.Empty<string>());
+        var slice = schedule.Serial ? null : ChooseSliceRank(cascade, fills);
         if (!schedule.Serial && schedule.Parallel is { } asked)
         {
             if (CanSlice(cascade, asked)) slice = asked;
@@ -47,7 +51,7 @@ public static class KernelPlanner
         var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var candidates = new Dictionary<int, List<ContractionShape>>();
         foreach (var e in cascade.Einsums)
-            if (MatchContraction(e, slice is not null && Involves(e, slice) ? slice : null, writers) is { Count: > 0 } shapes) candidates[e.Id] = shapes;
+            if (MatchContraction(e, slice is not null && Involves(e, slice) ? slice : null, writers, fills) is { Count: > 0 } shapes) candidates[e.Id] = shapes;
         // Rows of the parallel rank are blocked when a contraction has it as its row or column rank: the matrix-vector
         // product per row becomes a matrix product per block. Otherwise one row at a time keeps every row's scratch in L1.
         var rowBlocks = schedule.RowBlocks ?? (slice is not null && candidates.Values.SelectMany(c => c).Any(g => g.I == slice || g.J == slice));
@@ -76,15 +80,30 @@ public static class KernelPlanner
         foreach (var block in cascade.Blocks)
             foreach (var e in block.Inits.Concat(block.Einsums))
                 if (e.Output.IsLoopCarried && !IsStandardStop(cascade, block)) sparse.Add(e.Output.Name);
-        bool changed;
-        do
+        var carriedSparse = sparse.ToList();
+        void Presence()
         {
-            changed = false;
-            foreach (var e in cascade.Einsums)
-                if (NeedsExact(cascade, e, sparse, assumeDivisible, divisibility) && sparse.Add(e.Output.Name))
-                    changed = true;
+            bool changed;
+            do
+            {
+                changed = false;
+                foreach (var e in cascade.Einsums)
+                    if (NeedsExact(cascade, e, sparse, assumeDivisible, divisibility, fills) && sparse.Add(e.Output.Name))
+                        changed = true;
+            }
+            while (changed);
         }
-        while (changed);
+        Presence();
+        // A fill is a value: an Einsum that tracks absent points would take it for a present one. Where one of them
+        // writes or reads a tensor that holds fills (a read past a partial tile's edge, say), every filter stays exact.
+        if (fills.Count > 0 && cascade.Einsums.Any(e => sparse.Contains(e.Output.Name)
+                && (fills.ContainsKey(e.Id) || fillHolders.Contains(e.Output.Name) || e.Reads().Any(r => fillHolders.Contains(r.Tensor.Name)))))
+        {
+            fills = new Dictionary<int, double>();
+            fillHolders = Array.Empty<string>();
+            sparse = new HashSet<string>(carriedSparse, StringComparer.Ordinal);
+            Presence();
+        }
 
         var readTensors = new HashSet<string>(cascade.Einsums.SelectMany(e => e.Reads()).Select(r => r.Tensor.Name), StringComparer.Ordinal);
         var storage = new Dictionary<string, TensorStorage>(StringComparer.Ordinal);
@@ -139,7 +158,7 @@ public static class KernelPlanner
             var inSlice = slice is not null && Involves(e, slice);
             var choice = e.IsInit ? null : schedule.LoweringOf(e.Output.Name);
             plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, rowBlocks, divisibility, choice,
-                message => Reject("lower", e.Output.Name, message), inSlice ? outerSlices : null);
+                message => Reject("lower", e.Output.Name, message), inSlice ? outerSlices : null, fills);
             // (A batch rank split across threads is one point per piece of work: it cannot be a contraction's rows or columns.)
             var contractible = contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
                 && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse)
@@ -150,10 +169,10 @@ public static class KernelPlanner
                 Reject("lower", e.Output.Name, NotContractible(e, candidates.TryGetValue(e.Id, out var c) ? c : null, shape, slice, rowBlocks, plans[e.Id]));
         }
         if (schedule.RowBlocks is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
-            return Plan(cascade, assumeDivisible, schedule.With(new Schedule { RowBlocks = false })); // no contraction gained from blocks
+            return Plan(cascade, assumeDivisible, schedule.With(new Schedule { RowBlocks = false }), fillFilters); // no contraction gained from blocks
         var distinct = divisibility.Distinct().ToList();
         var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
-        var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse);
+        var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse, fills);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
         {
             OuterSlices = outerSlices,
@@ -163,8 +182,45 @@ public static class KernelPlanner
             EdgeBounds = edges?.Bounds,
             EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
             Folds = folds,
+            Fills = fills,
+            SkipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced),
             Folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList(),
         };
+    }
+
+    /// <summary>
+    /// The iteration blocks whose steps can be skipped when a filled Einsum leaves out every point of the step (a tile of
+    /// keys after every query of a causal block): <see cref="FilterFills.SkippableBy"/> proves such a step changes no
+    /// carried tensor, and the storage lets the kernel skip it: each carried tensor in two slots in the same method as the
+    /// block (so the kernel can count the steps it ran instead of the slots it passed), read after the block only at the
+    /// block's end, and nothing else the block writes read after it.
+    /// </summary>
+    private static Dictionary<string, IReadOnlyList<int>> SkipSteps(Cascade cascade, IReadOnlyDictionary<int, double> fills, IReadOnlyDictionary<string, TensorStorage> storage, List<CascadeStep>? sliced)
+    {
+        var skips = new Dictionary<string, IReadOnlyList<int>>(StringComparer.Ordinal);
+        if (fills.Count == 0) return skips;
+        foreach (var block in cascade.Blocks)
+        {
+            if (!IsStandardStop(cascade, block) || (sliced is not null && !sliced.Any(s => s.Block == block))) continue;
+            var ids = FilterFills.SkippableBy(cascade, block, fills);
+            if (ids.Count == 0) continue;
+            var inside = new HashSet<int>(block.Einsums.Concat(block.Inits).Select(e => e.Id));
+            var outside = cascade.Einsums.Where(e => !inside.Contains(e.Id)).ToList();
+            var size = cascade.Rank(block.Rank).Size;
+            var ok = true;
+            foreach (var e in block.Einsums)
+            {
+                var t = e.Output;
+                var reads = outside.SelectMany(x => x.Reads()).Where(r => r.Tensor.Name == t.Name).ToList();
+                if (t.CarriedDim is { } c)
+                    ok &= storage[t.Name].Dims[c] == DimStorage.Rolling && (sliced is null || storage[t.Name].Home == TensorHome.SliceLocal)
+                        && reads.All(r => r.Indices[c] is IndexSize z && z.Size == size);
+                else
+                    ok &= reads.Count == 0;
+            }
+            if (ok) skips[block.Rank] = ids;
+        }
+        return skips;
     }
 
     /// <summary>The partitions a kernel must check to run the dense plan (empty: only one plan).</summary>
@@ -173,7 +229,7 @@ public static class KernelPlanner
 
     // ---------------------------------------------------------------- parallel rank
 
-    private static string? ChooseSliceRank(Cascade cascade)
+    private static string? ChooseSliceRank(Cascade cascade, IReadOnlyDictionary<int, double> fills)
     {
         string? best = null;
         var bestScore = 0;
@@ -197,7 +253,7 @@ public static class KernelPlanner
             foreach (var rank in cascade.Ranks)
                 if (rank.Index != best && CanSlice(cascade, rank.Index) && OuterSlices(cascade, rank.Index).Contains(best)
                     && cascade.Einsums.Where(e => Involves(e, best)).All(e => Involves(e, rank.Index) || IsInputCopy(e))
-                    && cascade.Einsums.Any(e => Involves(e, rank.Index) && MatchContraction(e, rank.Index, writers).Any(g => g.I == rank.Index || g.J == rank.Index)))
+                    && cascade.Einsums.Any(e => Involves(e, rank.Index) && MatchContraction(e, rank.Index, writers, fills).Any(g => g.I == rank.Index || g.J == rank.Index)))
                     return rank.Index;
         }
         return best;
@@ -233,7 +289,11 @@ public static class KernelPlanner
             {
                 var hasDim = read.Tensor.Dims.Any(d => d.Rank == index);
                 if (hasDim && !involved) return false;
-                if (involved && !OutputOnlyAtOwnDim(read.Tensor, read.Indices, index)) return false;
+                // A tensor no Einsum over the rank writes (an input, or one computed before the parallel loop) can be
+                // read anywhere, such as the key head h / G in grouped-query attention; the others only at their own point.
+                if (involved && !OutputOnlyAtOwnDim(read.Tensor, read.Indices, index)
+                    && !(read.Tensor.Role == TensorRole.Input || cascade.Einsums.All(w => w.Output.Name != read.Tensor.Name || !Involves(w, index))))
+                    return false;
             }
             if (!involved && e.Output.Dims.Any(d => d.Rank == index)) return false;
         }
@@ -350,10 +410,10 @@ public static class KernelPlanner
 
     // ---------------------------------------------------------------- presence
 
-    private static bool NeedsExact(Cascade cascade, ExtendedEinsum e, HashSet<string> sparse, bool assumeDivisible, List<(string, string, string)> divisibility)
+    private static bool NeedsExact(Cascade cascade, ExtendedEinsum e, HashSet<string> sparse, bool assumeDivisible, List<(string, string, string)> divisibility, IReadOnlyDictionary<int, double> fills)
     {
         var outer = e.OutputRanks;
-        if (e.Filters.Any(f => f.Left.Variables().Concat(f.Right.Variables()).All(v => outer.Contains(v)))) return true;
+        if (!fills.ContainsKey(e.Id) && e.Filters.Any(f => f.Left.Variables().Concat(f.Right.Variables()).All(v => outer.Contains(v)))) return true;
         if (!AllInRange(cascade, e.Output, e.OutputIndices, assumeDivisible, divisibility)) return true;
         foreach (var read in e.Reads())
         {
@@ -424,7 +484,7 @@ public static class KernelPlanner
     /// with the contraction's column or summed rank, B and S are read by nothing else, every access is at the same
     /// point, X has the column rank innermost, and nothing between the contraction and the update writes its operands.
     /// </summary>
-    private static Dictionary<int, RescaleFold> RescaleFolds(Cascade cascade, Dictionary<int, EinsumPlan> plans, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse)
+    private static Dictionary<int, RescaleFold> RescaleFolds(Cascade cascade, Dictionary<int, EinsumPlan> plans, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, IReadOnlyDictionary<int, double> fills)
     {
         var folds = new Dictionary<int, RescaleFold>();
         var all = cascade.Einsums;
@@ -446,7 +506,7 @@ public static class KernelPlanner
                 {
                     if (first is not TensorRead bRead || !AtPoint(bRead)) continue;
                     var contraction = body.FirstOrDefault(e => e.Output.Name == bRead.Tensor.Name);
-                    if (contraction is null || body.IndexOf(contraction) > body.IndexOf(u) || plans[contraction.Id].Contraction is not { } g) continue;
+                    if (contraction is null || body.IndexOf(contraction) > body.IndexOf(u) || plans[contraction.Id].Contraction is not { } g || fills.ContainsKey(contraction.Id)) continue;
                     if (!contraction.OutputIndices.Select(ix => ix.ToString()).SequenceEqual(point) || !ReadOnlyBy(bRead.Tensor, u)) continue;
                     // The rescale: inline (X[r] * a) or a separate map S = X[r] * a read at the point.
                     ExtendedEinsum? rescale = null;
@@ -563,10 +623,10 @@ public static class KernelPlanner
     /// all three, and each subscript is affine in the ranks (so every operand has a stride per rank). Recognised from
     /// the structure alone. Both readings (either operand as A) are returned, the one with <paramref name="slice"/> in A only first.
     /// </summary>
-    private static List<ContractionShape> MatchContraction(ExtendedEinsum e, string? slice, Dictionary<string, List<ExtendedEinsum>> writers)
+    private static List<ContractionShape> MatchContraction(ExtendedEinsum e, string? slice, Dictionary<string, List<ExtendedEinsum>> writers, IReadOnlyDictionary<int, double> fills)
     {
         var found = new List<ContractionShape>();
-        if (e.Reduction != ReduceOperator.Sum || e.IsInit || e.Filters.Count > 0 || e.ReducedRanks.Count != 1) return found;
+        if (e.Reduction != ReduceOperator.Sum || e.IsInit || (e.Filters.Count > 0 && !fills.ContainsKey(e.Id)) || e.ReducedRanks.Count != 1) return found;
         var fixedRank = e.IterativeRank is { } ir && e.OutputRanks.Contains(ir) ? ir : null;
         var loop = e.Ranks.Where(r => r != fixedRank).ToList();
         var factors = new List<Expr>();
@@ -589,7 +649,11 @@ public static class KernelPlanner
             var rb = loop.Where(r => Mentions(b, r)).ToList();
             if (!ra.Contains(k) || !rb.Contains(k)) continue;
             if (ra.Concat(rb).Any(r => r != k && !outRanks.Contains(r)) || outRanks.Any(r => !ra.Contains(r) && !rb.Contains(r))) continue;
-            if (!AffineIn(a.Indices, loop) || !AffineIn(b.Indices, loop) || !AffineIn(e.OutputIndices, loop)) continue;
+            // Strides are needed along the row, column and summed ranks only: a subscript over ranks that both operands
+            // hold (batch ranks, fixed for each call) may be anything, such as the key head h / G of grouped-query attention.
+            var both = ra.Intersect(rb).Where(r => r != k).ToList();
+            bool Strided(IReadOnlyList<IndexExpr> indices) => indices.All(ix => AffineIn(new[] { ix }, loop) || ix.Variables().All(both.Contains));
+            if (!Strided(a.Indices) || !Strided(b.Indices) || !Strided(e.OutputIndices)) continue;
             // A log-sum-exp result is a (max, log sum) pair, not one float.
             if (new[] { a, b }.Any(t => writers.TryGetValue(t.Tensor.Name, out var w) && w.Any(z => z.Reduction == ReduceOperator.LogSumExp))) continue;
             // The row rank is one held by A only (the parallel rank first), the column rank one held by B only and a whole
@@ -645,10 +709,11 @@ public static class KernelPlanner
     /// <param name="choice">The schedule's lowering for the Einsum, if it gives one.</param>
     /// <param name="reject">Reports a choice that the Einsum does not allow (the planner's lowering is kept).</param>
     /// <param name="outerSlices">Other parallel ranks, fixed for each piece of the slice's work (null outside the slice).</param>
+    /// <param name="fills">The filled Einsums (<see cref="FilterFills"/>): their filters do not make them scalar.</param>
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks, List<(string, string, string)> divisibility,
-        LoweringChoice? choice, Action<string> reject, IReadOnlyList<string>? outerSlices)
+        LoweringChoice? choice, Action<string> reject, IReadOnlyList<string>? outerSlices, IReadOnlyDictionary<int, double> fills)
     {
-        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks, outerSlices);
+        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks, outerSlices, fills);
         if (choice is null || choice.Kind == LoweringKind.Contraction) return plan;
         if (choice.Kind == LoweringKind.Scalar)
             return plan.Lowering is EinsumLowering.Exact or EinsumLowering.Dense ? plan : plan with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plan) };
@@ -672,7 +737,7 @@ public static class KernelPlanner
     }
 
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks,
-        string? wantedRank, out List<string> vectorRanks, IReadOnlyList<string>? outerSlices)
+        string? wantedRank, out List<string> vectorRanks, IReadOnlyList<string>? outerSlices, IReadOnlyDictionary<int, double> fills)
     {
         vectorRanks = new List<string>();
         var fixedRanks = new HashSet<string>(outerSlices ?? Array.Empty<string>(), StringComparer.Ordinal);
@@ -685,13 +750,14 @@ public static class KernelPlanner
             .Select(x => x.position).DefaultIfEmpty(int.MaxValue).First()).ToList();
         var reduced = e.ReducedRanks.ToList();
 
-        if (NeedsExact(cascade, e, sparse, assumeDivisible, new List<(string, string, string)>()))
+        if (NeedsExact(cascade, e, sparse, assumeDivisible, new List<(string, string, string)>(), fills))
             return new EinsumPlan(e, EinsumLowering.Exact, outer.Concat(reduced).ToList(), null, slice is not null);
 
         // The vector lowerings this Einsum allows, in the order of preference: a vectorised reduction, then a vectorised row.
         var options = new List<EinsumPlan>();
         var vectorOps = e.Reduction is null or ReduceOperator.Sum or ReduceOperator.Max or ReduceOperator.Min or ReduceOperator.Prod;
-        if (e.Filters.Count == 0)
+        // A filled Einsum's filters are applied after it runs (its fill stored at the points they leave out).
+        if (e.Filters.Count == 0 || fills.ContainsKey(e.Id))
         {
             // log-sum-exp vectorises as a per-lane online (max, sum) pair, but not as a row accumulation.
             if (reduced.Count > 0 && (vectorOps || e.Reduction == ReduceOperator.LogSumExp))

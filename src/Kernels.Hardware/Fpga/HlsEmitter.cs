@@ -55,7 +55,7 @@ public static class HlsEmitter
         // outputs start at zero so that their absent points read as 0.
         var divisible = cascade.Ranks.Where(r => r.Kind == RankKind.PartitionInner && r.AliasOf is null)
             .All(r => shapes.RankSize(r.PartitionOf!) % Math.Max(1, shapes.RankSize(r.Index)) == 0);
-        var storage = KernelPlanner.Plan(cascade, assumeDivisible: divisible).Storage;
+        var storage = KernelPlanner.Plan(cascade, assumeDivisible: divisible, fillFilters: false).Storage;
         var flagged = new HashSet<string>(storage.Values.Where(t => t.HasPresence).Select(t => t.Tensor.Name), StringComparer.Ordinal);
         var emitter = new Emitter(shapes, options, buffers.ToDictionary(b => b.Name), flagged);
 
