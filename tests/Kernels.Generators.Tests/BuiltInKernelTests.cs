@@ -36,6 +36,73 @@ public class BuiltInKernelTests
         AssertClose(expected, output, 2e-5);
     }
 
+    /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
+    /// or before it, aligned bottom-right), softmax of the scaled scores, times the values; 0 for a query that sees none.</summary>
+    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal)
+    {
+        var (b, h, kvh, p, m, e, f) = (s.Batch, s.Heads, s.KeyValueHeads, s.QueryLength, s.KeyLength, s.HeadDim, s.ValueDim);
+        var output = new double[b * h * p * f];
+        var scores = new double[m];
+        for (var bi = 0; bi < b; bi++)
+            for (var hi = 0; hi < h; hi++)
+            {
+                var kh = hi / (h / kvh);
+                for (var pi = 0; pi < p; pi++)
+                {
+                    var seen = causal ? Math.Clamp(pi + m - p + 1, 0, m) : m;
+                    var max = double.NegativeInfinity;
+                    for (var mi = 0; mi < seen; mi++)
+                    {
+                        var dot = 0.0;
+                        for (var ei = 0; ei < e; ei++) dot += q[((bi * h + hi) * p + pi) * e + ei] * k[((bi * kvh + kh) * m + mi) * e + ei];
+                        scores[mi] = dot / Math.Sqrt(e);
+                        max = Math.Max(max, scores[mi]);
+                    }
+                    var sum = 0.0;
+                    for (var mi = 0; mi < seen; mi++) sum += scores[mi] = Math.Exp(scores[mi] - max);
+                    for (var fi = 0; fi < f && seen > 0; fi++)
+                    {
+                        var acc = 0.0;
+                        for (var mi = 0; mi < seen; mi++) acc += scores[mi] * v[((bi * kvh + kh) * m + mi) * f + fi];
+                        output[((bi * h + hi) * p + pi) * f + fi] = acc / sum;
+                    }
+                }
+            }
+        return output;
+    }
+
+    /// <summary>Multi-head, grouped-query (2 and all heads per key/value head) and causal attention, on shapes that divide no
+    /// tile: a KV cache (fewer queries than keys), as many, and more queries than keys (the first rows see no key: zeros).</summary>
+    [Theory]
+    [InlineData(2, 4, 4, 37, 100, 16, 8, false)]
+    [InlineData(2, 4, 4, 37, 100, 16, 8, true)]
+    [InlineData(1, 6, 3, 70, 70, 32, 32, true)]
+    [InlineData(1, 6, 3, 70, 200, 32, 32, false)]
+    [InlineData(2, 4, 1, 130, 65, 8, 12, true)]
+    [InlineData(1, 8, 2, 1, 300, 64, 64, true)]
+    [InlineData(1, 2, 2, 3, 0, 4, 4, true)]
+    public void Attention_with_shape_and_options_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var q = Random(batch * heads * p * e, 4, 3); var k = Random(batch * kvHeads * m * e, 5, 3); var v = Random(batch * kvHeads * m * f, 6, 1);
+        var output = new float[batch * heads * p * f];
+        Attention.Forward(F(q), F(k), F(v), output, shape, new AttentionOptions(Causal: causal));
+        AssertClose(AttentionLoop(q, k, v, shape, causal), output, 2e-5);
+        if (causal && p > m) Assert.All(output.Take((p - m) * f), y => Assert.Equal(0f, y)); // the first head's rows that see no key
+    }
+
+    [Fact]
+    public void Attention_with_shape_names_shape_for_bad_sizes_and_the_span_that_is_short()
+    {
+        var x = new float[64];
+        var y = new float[64];
+        Assert.Equal("shape", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, new AttentionShape(1, 4, 3, 2, 2, 2, 2))).ParamName);
+        Assert.Equal("shape", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, new AttentionShape(1, -1, 1, 2, 2, 2, 2))).ParamName);
+        Assert.Equal("key", Assert.Throws<ArgumentException>(() => Attention.Forward(x, new float[3], x, y, new AttentionShape(1, 2, 1, 2, 2, 2, 2))).ParamName);
+        Assert.Equal("output", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, x, new AttentionShape(1, 2, 1, 2, 2, 2, 2), new AttentionOptions(Causal: true))).ParamName);
+        Assert.All(y, v => Assert.Equal(0f, v));
+    }
+
     [Fact]
     public void Softmax_handles_huge_infinite_and_nan_inputs_as_the_interpreter_does()
     {

@@ -41,6 +41,7 @@ public class IdiomTests
         { "attention.2pass",              "  2     0     1    0    2    1    0    0    0    0" },
         { "attention.3pass",              "  1     0     1    0    2    1    0    0    0    0" },
         { "attention.causal",             "  1     0     1    0    1    1    0    1    1    1" },
+        { "attention.gqa",                "  1     0     1    0    1    1    0    1    0    0" },
         { "attention.gqa.causal",         "  1     0     1    0    1    1    0    1    1    1" },
         { "attention.fusemax",            "  1     0     1    0    1    1    0    1    0    0" },
         { "attention.mha",                "  1     0     1    0    1    1    0    1    0    0" },

@@ -39,6 +39,7 @@ public class SpecKernelTests
             S(("B", 1), ("H", 1), ("G", 1), ("P", 1), ("M", 1), ("E", 1), ("F", 1)), S(("B", 2), ("H", 2), ("G", 2), ("P", 3), ("M", 0), ("E", 4), ("F", 5)),
         };
         yield return new KernelCase("attention.gqa.causal", Spec("attention.gqa.causal"), gqa, 2.0);
+        yield return new KernelCase("attention.gqa", Spec("attention.gqa"), gqa, 2.0);
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);

@@ -30,7 +30,7 @@ public static partial class Attention
         OnePass(query, key, value, output, queryLength, headDim, keyLength, valueDim);
     }
 
-    /// <summary>The checks of <see cref="Forward"/> and <see cref="MultiHead"/>, naming their parameters.</summary>
+    /// <summary>The checks of the per-head <c>Forward</c> and <see cref="MultiHead"/>, naming their parameters.</summary>
     private static void Check(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
         int batch, int heads, int queryLength, int keyLength, int headDim, int valueDim, bool multiHead)
     {
@@ -78,10 +78,59 @@ public static partial class Attention
         Batched(query, key, value, output, batch, heads, queryLength, headDim, keyLength, valueDim);
     }
 
+    [Einsum(SpecFile = "attention.gqa.einsum")]
+    private static partial void Grouped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int G);
+
+    [Einsum(SpecFile = "attention.gqa.causal.einsum")]
+    private static partial void GroupedCausal(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int G);
+
+    /// <summary>
+    /// Computes attention for every query head of every sequence of a batch in one call, tensors laid out
+    /// [batch, heads, sequence, dim] (PyTorch's <c>scaled_dot_product_attention</c> layout), with grouped-query heads
+    /// and a causal mask as <paramref name="shape"/> and <paramref name="options"/> say. Generated from
+    /// specs/attention.mha.einsum, attention.gqa.einsum and attention.gqa.causal.einsum.
+    /// </summary>
+    /// <param name="query">[batch, heads, queryLength, headDim]</param>
+    /// <param name="key">[batch, keyValueHeads, keyLength, headDim]</param>
+    /// <param name="value">[batch, keyValueHeads, keyLength, valueDim]</param>
+    /// <param name="output">[batch, heads, queryLength, valueDim]; must not overlap the inputs.</param>
+    /// <param name="shape">The sizes; <see cref="AttentionShape.KeyValueHeads"/> must divide <see cref="AttentionShape.Heads"/>.</param>
+    /// <param name="options">The mask.</param>
+    /// <exception cref="ArgumentException">A size is negative, the key/value heads do not divide the heads, a span is
+    /// shorter than its shape, or the output overlaps an input; the exception names this method's parameter
+    /// (<c>shape</c> for the sizes), and nothing has been written.</exception>
+    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options = default)
+    {
+        var (b, h, kvh, p, m, e, f) = (shape.Batch, shape.Heads, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
+        foreach (var (size, name) in new[] { (b, "Batch"), (h, "Heads"), (kvh, "KeyValueHeads"), (p, "QueryLength"), (m, "KeyLength"), (e, "HeadDim"), (f, "ValueDim") })
+            if (size < 0) throw new ArgumentOutOfRangeException(nameof(shape), size, $"shape.{name} is a size and must be zero or more.");
+        if (h > 0 && (kvh == 0 || h % kvh != 0))
+            throw new ArgumentException($"shape.KeyValueHeads ({kvh}) must divide shape.Heads ({h}): every key/value head serves the same number of query heads.", nameof(shape));
+        if (h == 0 && kvh != 0)
+            throw new ArgumentException($"shape.KeyValueHeads is {kvh} with no query heads; give 0 for both.", nameof(shape));
+        void Span(int length, int heads, int sequence, int width, string name, string describe)
+        {
+            var needed = Runtime.KernelRuntime.Elements(stackalloc long[] { b, heads, sequence, width });
+            if (length < needed)
+                throw new ArgumentException($"'{name}' holds {length} floats but its shape {describe} = [{b}, {heads}, {sequence}, {width}] needs {needed}.", name);
+        }
+        Span(query.Length, h, p, e, nameof(query), "[Batch, Heads, QueryLength, HeadDim]");
+        Span(key.Length, kvh, m, e, nameof(key), "[Batch, KeyValueHeads, KeyLength, HeadDim]");
+        Span(value.Length, kvh, m, f, nameof(value), "[Batch, KeyValueHeads, KeyLength, ValueDim]");
+        Span(output.Length, h, p, f, nameof(output), "[Batch, Heads, QueryLength, ValueDim]");
+        ReadOnlySpan<float> written = output;
+        if (written.Overlaps(query) || written.Overlaps(key) || written.Overlaps(value))
+            throw new ArgumentException("'output' overlaps an input; attention reads every input after it starts writing, so give it memory of its own.", nameof(output));
+        var groups = h == 0 ? 1 : h / kvh;
+        if (options.Causal) GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
+        else if (groups == 1) Batched(query, key, value, output, b, h, p, e, m, f);
+        else Grouped(query, key, value, output, b, h, p, e, m, f, groups);
+    }
+
     /// <summary>The cascade of <see cref="MultiHead"/> (attention.mha.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor MultiHeadDescriptor => BatchedDescriptor;
 
-    /// <summary>The cascade of <see cref="Forward"/> (attention.fusemax.einsum) as data, for the hardware models of Kernels.Hardware:
+    /// <summary>The cascade of the per-head <c>Forward</c> (attention.fusemax.einsum) as data, for the hardware models of Kernels.Hardware:
     /// <c>ForwardDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes P (queries), M (keys), E, F and the tile M0.</summary>
     public static Kernels.Einsum.KernelDescriptor ForwardDescriptor => OnePassDescriptor;
 }

@@ -265,8 +265,10 @@ public static unsafe class KernelRuntime
     }
 
     /// <summary>
-    /// Runs <paramref name="body"/>(start, end) over <c>[0, count)</c> split into contiguous chunks, one
-    /// per thread, or inline when the work is small or only one thread is allowed.
+    /// Runs <paramref name="body"/>(start, end) over <c>[0, count)</c> split into contiguous chunks, or inline when the
+    /// work is small or only one thread is allowed. Up to four chunks per thread, of at least 64 points, taken by the
+    /// threads as they come free: work that grows along the rank (the rows of a causal mask, whose last rows see every
+    /// key) then still ends on all threads together, where one chunk per thread left the first thread idle for half the time.
     /// </summary>
     /// <param name="count">Points of the parallel rank.</param>
     /// <param name="work">Estimated points of work in total, to decide whether threads pay off.</param>
@@ -281,7 +283,7 @@ public static unsafe class KernelRuntime
             if (count > 0) body(0, count);
             return;
         }
-        var chunks = threads;
+        var chunks = (int)Math.Clamp(count / 64L, threads, 4L * threads);
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
         {
             var start = (int)((long)count * c / chunks);

@@ -1,0 +1,31 @@
+using System;
+
+namespace Kernels;
+
+/// <summary>
+/// The sizes of one attention call: <see cref="Batch"/> sequences of <see cref="Heads"/> query heads, of which every
+/// <c>Heads / KeyValueHeads</c> share one key/value head (grouped-query attention; equal counts are multi-head
+/// attention, one key/value head is multi-query attention).
+/// </summary>
+/// <param name="Batch">Sequences in the batch.</param>
+/// <param name="Heads">Query heads per sequence.</param>
+/// <param name="KeyValueHeads">Key and value heads per sequence; divides <paramref name="Heads"/>.</param>
+/// <param name="QueryLength">Queries per head.</param>
+/// <param name="KeyLength">Keys (and values) per head: with a KV cache, the cached tokens and the new ones.</param>
+/// <param name="HeadDim">Width of queries and keys; scores are scaled by 1/sqrt(HeadDim).</param>
+/// <param name="ValueDim">Width of values and of the output.</param>
+public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueHeads, int QueryLength, int KeyLength, int HeadDim, int ValueDim)
+{
+    /// <summary>Multi-head attention: as many key/value heads as query heads, and values as wide as keys.</summary>
+    public static AttentionShape MultiHead(int batch, int heads, int queryLength, int keyLength, int headDim) =>
+        new(batch, heads, heads, queryLength, keyLength, headDim, headDim);
+}
+
+/// <summary>Options of an attention call.</summary>
+/// <param name="Causal">
+/// Each query sees only the keys at or before its own position, aligned bottom-right: query p (of P) sees key m (of M)
+/// when <c>m &lt;= p + M - P</c>, so with a KV cache the new queries are the last P tokens. With P == M this is the usual
+/// lower-triangular mask. Tiles of keys that no query of a block sees are skipped, so a causal call does about half the
+/// work. A query that sees no key (P &gt; M, the first P - M rows) gives zeros.
+/// </param>
+public readonly record struct AttentionOptions(bool Causal = false);
