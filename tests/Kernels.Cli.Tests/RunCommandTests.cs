@@ -22,7 +22,7 @@ public class RunCommandTests
         Assert.True(exit == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var rows = doc.RootElement.EnumerateArray().ToList();
-        Assert.Equal(new[] { "Attention.MultiHead", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" }, rows.Select(r => r.GetProperty("kernel").GetString()));
+        Assert.Equal(new[] { "Attention.MultiHead", "Attention.Causal", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" }, rows.Select(r => r.GetProperty("kernel").GetString()));
         foreach (var row in rows)
         {
             foreach (var field in new[] { "kernel", "shape", "device", "seconds", "gflops", "gbps", "limit", "ratioToLimit", "peer", "ratioToPeer", "maxError", "verified", "peers" })
@@ -34,9 +34,10 @@ public class RunCommandTests
         }
         // Peers where one exists, null where none does.
         Assert.Equal("ONNX Runtime MultiHeadAttention", rows[0].GetProperty("peer").GetString());
-        Assert.Equal(2, rows[1].GetProperty("peers").GetArrayLength());
-        Assert.Equal(JsonValueKind.Null, rows[2].GetProperty("peer").ValueKind);
-        Assert.Equal(JsonValueKind.Null, rows[3].GetProperty("ratioToPeer").ValueKind);
+        Assert.Equal("ONNX Runtime MultiHeadAttention, unidirectional", rows[1].GetProperty("peer").GetString());
+        Assert.Equal(2, rows[2].GetProperty("peers").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, rows[3].GetProperty("peer").ValueKind);
+        Assert.Equal(JsonValueKind.Null, rows[4].GetProperty("ratioToPeer").ValueKind);
         Assert.Contains("B=1 H=2 L=70 D=16", rows[0].GetProperty("shape").GetString());
     }
 

@@ -33,7 +33,7 @@ internal sealed record PeerResult(string Name, double Seconds);
 /// </summary>
 internal static class RunCommand
 {
-    private static readonly string[] KernelNames = { "Attention.MultiHead", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" };
+    private static readonly string[] KernelNames = { "Attention.MultiHead", "Attention.Causal", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" };
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -86,6 +86,7 @@ internal static class RunCommand
     private static Workload Make(string name, RunShapes shapes) => name switch
     {
         "Attention.MultiHead" => new AttentionWorkload(shapes),
+        "Attention.Causal" => new CausalAttentionWorkload(shapes),
         "Softmax.Rows" => new SoftmaxWorkload(shapes),
         "LinearAttention.Causal" => new LinearAttentionWorkload(shapes),
         _ => new SelectiveScanWorkload(shapes),

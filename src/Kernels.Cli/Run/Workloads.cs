@@ -120,6 +120,57 @@ internal sealed class AttentionWorkload(RunShapes shapes) : Workload
     public override void Dispose() => _onnx?.Dispose();
 }
 
+/// <summary>Causal multi-head attention (each query sees the keys up to its own position), one call of
+/// <see cref="Attention.Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, AttentionShape, AttentionOptions)"/>,
+/// against ONNX Runtime's MultiHeadAttention with <c>unidirectional</c> set.</summary>
+internal sealed class CausalAttentionWorkload(RunShapes shapes) : Workload
+{
+    private readonly int _h = shapes.Heads, _l = shapes.SequenceLength, _d = shapes.HeadDim;
+    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>();
+    private OnnxRun? _onnx;
+
+    public override string Kernel => "Attention.Causal";
+
+    public override string Shape => Invariant($"B=1 H={_h} L={_l} D={_d}");
+
+    public override KernelDescriptor Descriptor => Attention.CausalDescriptor;
+
+    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["B"] = 1, ["H"] = _h, ["G"] = 1, ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
+
+    /// <summary>The products over the scores a causal mask keeps, about half: 4 D per (query, key) pair with key &lt;= query.</summary>
+    public override double? NominalFlops => 4.0 * _h * (_l * (_l + 1.0) / 2) * _d;
+
+    public override void Setup()
+    {
+        long size = (long)_h * _l * _d;
+        (_q, _k, _v, _o) = (Random(11, size, 1), Random(101, size, 1), Random(1001, size, 1), new float[size]);
+        float[] Interleave(float[] heads)
+        {
+            var all = new float[size];
+            for (var h = 0; h < _h; h++)
+                for (var t = 0; t < _l; t++)
+                    Array.Copy(heads, ((long)h * _l + t) * _d, all, ((long)t * _h + h) * _d, _d);
+            return all;
+        }
+        var shape = new long[] { 1, _l, _h * _d };
+        _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(_l, _h, _d, causal: true), Threads,
+            new[] { ("query", Interleave(_q), shape), ("key", Interleave(_k), shape), ("value", Interleave(_v), shape) },
+            new[] { ("output", new float[size], shape) });
+    }
+
+    public override void Run() => Attention.Forward(_q, _k, _v, _o, AttentionShape.MultiHead(1, _h, _l, _l, _d), new AttentionOptions(Causal: true));
+
+    public override IReadOnlyList<(string Name, Action Run)> Peers => new (string, Action)[] { ("ONNX Runtime MultiHeadAttention, unidirectional", () => _onnx!.Run()) };
+
+    /// <summary>The last 16 queries of every head. The mask is aligned bottom-right (key m seen by query p when
+    /// m &lt;= p + M - P), so the last n queries with P = n are exactly those queries: any other sample would move the diagonal.</summary>
+    public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
+        new Dictionary<string, float[]> { ["Q"] = _q, ["K"] = _k, ["V"] = _v, ["AV"] = _o }, new Dictionary<string, double>(), "p",
+        Enumerable.Range(Math.Max(0, _l - 16), Math.Min(16, _l)).ToArray());
+
+    public override void Dispose() => _onnx?.Dispose();
+}
+
 /// <summary>Softmax over each row of a matrix, against ONNX Runtime's Softmax and TensorPrimitives.SoftMax row by row.</summary>
 internal sealed class SoftmaxWorkload(RunShapes shapes) : Workload
 {

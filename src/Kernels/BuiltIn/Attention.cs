@@ -127,6 +127,10 @@ public static partial class Attention
         else Grouped(query, key, value, output, b, h, p, e, m, f, groups);
     }
 
+    /// <summary>The cascade of a causal <c>Forward</c> call with an <see cref="AttentionShape"/> (attention.gqa.causal.einsum)
+    /// as data; its sizes are B, H (query heads), G (query heads per key/value head), P, M, E, F and the tile M0.</summary>
+    public static Kernels.Einsum.KernelDescriptor CausalDescriptor => GroupedCausalDescriptor;
+
     /// <summary>The cascade of <see cref="MultiHead"/> (attention.mha.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor MultiHeadDescriptor => BatchedDescriptor;
 

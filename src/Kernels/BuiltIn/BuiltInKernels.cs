@@ -12,6 +12,7 @@ public static class BuiltInKernels
     {
         ["Attention.Forward"] = Attention.ForwardDescriptor,
         ["Attention.MultiHead"] = Attention.MultiHeadDescriptor,
+        ["Attention.Causal"] = Attention.CausalDescriptor,
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["SelectiveScan.Forward"] = SelectiveScan.ForwardDescriptor,
