@@ -68,6 +68,25 @@ internal abstract class Workload : IDisposable
     }
 
     protected static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>ONNX Runtime's MultiHeadAttention over heads laid out [heads, length, dim] here, which it takes as
+    /// [1, length, heads * dim]: the heads interleaved per token, as a model's projections produce them.</summary>
+    protected static OnnxRun MultiHeadPeer(float[] q, float[] k, float[] v, int heads, int length, int dim, bool causal)
+    {
+        long size = (long)heads * length * dim;
+        float[] Interleave(float[] all)
+        {
+            var interleaved = new float[size];
+            for (var h = 0; h < heads; h++)
+                for (var t = 0; t < length; t++)
+                    Array.Copy(all, ((long)h * length + t) * dim, interleaved, ((long)t * heads + h) * dim, dim);
+            return interleaved;
+        }
+        var shape = new long[] { 1, length, heads * dim };
+        return new OnnxRun(OnnxModels.MultiHeadAttention(length, heads, dim, causal), Threads,
+            new[] { ("query", Interleave(q), shape), ("key", Interleave(k), shape), ("value", Interleave(v), shape) },
+            new[] { ("output", new float[size], shape) });
+    }
 }
 
 /// <summary>Multi-head attention without a mask, all heads in one call of <see cref="Attention.MultiHead"/> ([batch, heads,
@@ -94,19 +113,7 @@ internal sealed class AttentionWorkload(RunShapes shapes) : Workload
     {
         long size = (long)_h * _l * _d;
         (_q, _k, _v, _o) = (Random(10, size, 1), Random(100, size, 1), Random(1000, size, 1), new float[size]);
-        // ONNX Runtime takes [batch, length, heads * headDim]: the heads interleaved per token.
-        float[] Interleave(float[] heads)
-        {
-            var all = new float[size];
-            for (var h = 0; h < _h; h++)
-                for (var t = 0; t < _l; t++)
-                    Array.Copy(heads, ((long)h * _l + t) * _d, all, ((long)t * _h + h) * _d, _d);
-            return all;
-        }
-        var shape = new long[] { 1, _l, _h * _d };
-        _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(_l, _h, _d), Threads,
-            new[] { ("query", Interleave(_q), shape), ("key", Interleave(_k), shape), ("value", Interleave(_v), shape) },
-            new[] { ("output", new float[size], shape) });
+        _onnx = MultiHeadPeer(_q, _k, _v, _h, _l, _d, causal: false);
     }
 
     public override void Run() => Attention.MultiHead(_q, _k, _v, _o, 1, _h, _l, _l, _d, _d);
@@ -144,18 +151,7 @@ internal sealed class CausalAttentionWorkload(RunShapes shapes) : Workload
     {
         long size = (long)_h * _l * _d;
         (_q, _k, _v, _o) = (Random(11, size, 1), Random(101, size, 1), Random(1001, size, 1), new float[size]);
-        float[] Interleave(float[] heads)
-        {
-            var all = new float[size];
-            for (var h = 0; h < _h; h++)
-                for (var t = 0; t < _l; t++)
-                    Array.Copy(heads, ((long)h * _l + t) * _d, all, ((long)t * _h + h) * _d, _d);
-            return all;
-        }
-        var shape = new long[] { 1, _l, _h * _d };
-        _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(_l, _h, _d, causal: true), Threads,
-            new[] { ("query", Interleave(_q), shape), ("key", Interleave(_k), shape), ("value", Interleave(_v), shape) },
-            new[] { ("output", new float[size], shape) });
+        _onnx = MultiHeadPeer(_q, _k, _v, _h, _l, _d, causal: true);
     }
 
     public override void Run() => Attention.Forward(_q, _k, _v, _o, AttentionShape.MultiHead(1, _h, _l, _l, _d), new AttentionOptions(Causal: true));

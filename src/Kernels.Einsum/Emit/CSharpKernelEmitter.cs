@@ -898,42 +898,37 @@ public static class CSharpKernelEmitter
         /// <summary>A test that every filter holds at every point of the Einsum's loops, or null when it cannot be told.</summary>
         private string? AllPoints(ExtendedEinsum e)
         {
-            var tests = new List<string>();
-            foreach (var f in e.Filters)
-            {
-                if (FilterRange(e, f) is not { } r) return null;
-                tests.Add(f.Operator switch
-                {
-                    ComparisonOperator.LessEqual => $"{r.Max} <= 0",
-                    ComparisonOperator.Less => $"{r.Max} < 0",
-                    ComparisonOperator.GreaterEqual => $"{r.Min} >= 0",
-                    ComparisonOperator.Greater => $"{r.Min} > 0",
-                    ComparisonOperator.Equal => $"({r.Min} == 0 && {r.Max} == 0)",
-                    _ => $"({r.Min} > 0 || {r.Max} < 0)",
-                });
-            }
-            return tests.Count == 0 ? null : string.Join(" && ", tests);
+            var tests = e.Filters.Select(f => Everywhere(e, f)).ToList();
+            return tests.Count == 0 || tests.Any(t => t is null) ? null : string.Join(" && ", tests);
         }
 
-        /// <summary>A test that some filter holds at no point of the Einsum's loops (so it has no point), or null.</summary>
+        /// <summary>A test that some filter holds at no point of the Einsum's loops (its negation holds at all), or null.</summary>
         private string? NoPoint(ExtendedEinsum e)
         {
-            var tests = new List<string>();
-            foreach (var f in e.Filters)
-            {
-                if (FilterRange(e, f) is not { } r) continue;
-                tests.Add(f.Operator switch
-                {
-                    ComparisonOperator.LessEqual => $"{r.Min} > 0",
-                    ComparisonOperator.Less => $"{r.Min} >= 0",
-                    ComparisonOperator.GreaterEqual => $"{r.Max} < 0",
-                    ComparisonOperator.Greater => $"{r.Max} <= 0",
-                    ComparisonOperator.Equal => $"({r.Min} > 0 || {r.Max} < 0)",
-                    _ => $"({r.Min} == 0 && {r.Max} == 0)",
-                });
-            }
+            var tests = e.Filters.Select(f => Everywhere(e, f with { Operator = Negation(f.Operator) })).Where(t => t is not null).ToList();
             return tests.Count == 0 ? null : string.Join(" || ", tests);
         }
+
+        private static ComparisonOperator Negation(ComparisonOperator op) => op switch
+        {
+            ComparisonOperator.LessEqual => ComparisonOperator.Greater,
+            ComparisonOperator.Less => ComparisonOperator.GreaterEqual,
+            ComparisonOperator.GreaterEqual => ComparisonOperator.Less,
+            ComparisonOperator.Greater => ComparisonOperator.LessEqual,
+            ComparisonOperator.Equal => ComparisonOperator.NotEqual,
+            _ => ComparisonOperator.Equal,
+        };
+
+        /// <summary>A test that the comparison holds at every point of the Einsum's loops, from the range of Left - Right.</summary>
+        private string? Everywhere(ExtendedEinsum e, Comparison f) => FilterRange(e, f) is not { } r ? null : f.Operator switch
+        {
+            ComparisonOperator.LessEqual => $"{r.Max} <= 0",
+            ComparisonOperator.Less => $"{r.Max} < 0",
+            ComparisonOperator.GreaterEqual => $"{r.Min} >= 0",
+            ComparisonOperator.Greater => $"{r.Min} > 0",
+            ComparisonOperator.Equal => $"({r.Min} == 0 && {r.Max} == 0)",
+            _ => $"({r.Min} > 0 || {r.Max} < 0)",
+        };
 
         // Carried tensors of a block whose steps can be skipped: their slot is the parity of the steps run (the variable).
         private readonly Dictionary<string, (string Rank, string Live)> _liveSlots = new(StringComparer.Ordinal);
