@@ -21,7 +21,7 @@ public unsafe class GemmTests
         var cases = 0;
         foreach (var m in Enumerable.Range(0, 2 * Gemm.RowTile + 2))
         foreach (var n in Enumerable.Range(0, 4 * count + 2).Where(x => x <= 2 * count + 1 || x % count <= 1 || x == 4 * count + 1))
-        foreach (var k in new[] { 0, 1, 3, 17 })
+        foreach (var k in new[] { 0, 1, 3, 17, 2 * count + 3 }) // 2 * count + 3: the dot products' two accumulators, one vector and a tail
         foreach (var aColumnMajor in new[] { false, true })
         foreach (var bKInner in new[] { false, true })
         {

@@ -10,7 +10,7 @@ public class PerfSuiteTests
     {
         var log = new StringWriter();
         var ran = Smoke.Run(null, log);
-        foreach (var suite in new[] { "AttentionBenchmarks", "SoftmaxBenchmarks", "ContractionBenchmarks", "DescriptorBenchmarks", "LinearAttentionBenchmarks", "SelectiveScanBenchmarks" })
+        foreach (var suite in new[] { "AttentionBenchmarks", "DecodeBenchmarks", "SoftmaxBenchmarks", "ContractionBenchmarks", "DescriptorBenchmarks", "LinearAttentionBenchmarks", "SelectiveScanBenchmarks" })
             Assert.Contains(ran, r => r.StartsWith(suite + ".", StringComparison.Ordinal));
         var declared = Smoke.Suites.Sum(t => t.GetMethods().Count(m => m.GetCustomAttributes(typeof(BenchmarkDotNet.Attributes.BenchmarkAttribute), false).Length > 0));
         Assert.Equal(declared, ran.Count);

@@ -71,7 +71,13 @@ public static class CSharpKernelEmitter
 
     private sealed class Body
     {
-        private readonly Cascade _c;
+        // The cascade of the plan being emitted (tile copies as views), and the one the spec wrote.
+        private Cascade _c;
+        private readonly Cascade _source;
+
+        // A plan for few rows per call (a decode step), with every tile copy read in place, or null.
+        private readonly KernelPlan? _fewRows;
+        private readonly Cascade? _fewRowsCascade;
         private readonly KernelSignature _sig;
         private readonly CodeWriter _w;
         private readonly KernelPlan _dense;
@@ -91,13 +97,24 @@ public static class CSharpKernelEmitter
 
         public Body(Cascade cascade, KernelSignature signature, CodeWriter writer)
         {
-            _c = cascade;
+            // Tile copies of inputs are read in place (TileViews): the kernel is planned and printed from the cascade without them.
+            _source = cascade;
+            _c = TileViews.Apply(cascade);
             _sig = signature;
             _w = writer;
-            _dense = KernelPlanner.Plan(cascade, assumeDivisible: true, signature.Schedule);
-            _general = KernelPlanner.Plan(cascade, assumeDivisible: false, signature.Schedule);
+            _dense = KernelPlanner.Plan(_c, assumeDivisible: true, signature.Schedule);
+            _general = KernelPlanner.Plan(_c, assumeDivisible: false, signature.Schedule);
             // A plan that bounds its partial tiles is exact for every size: then it is the only one.
             _twoPlans = _dense.AssumesDivisible && !(_dense.EdgeBounds is not null && _dense.EdgeBoundsNeedNonEmpty.Count == 0) && !_dense.SameLoweringAs(_general);
+            // With few rows per call, a copy stored transposed for the micro-kernel (K's tiles) costs more than it saves:
+            // a plan that reads it in place too runs then, where it is exact (sizes that divide, or bounded partial tiles).
+            var views = TileViews.Apply(cascade, transposed: true);
+            if (!ReferenceEquals(views, _c))
+            {
+                var few = KernelPlanner.Plan(views, assumeDivisible: true, signature.Schedule);
+                if (few.SliceRank is not null && (!few.AssumesDivisible || few.EdgeBounds is not null))
+                    (_fewRows, _fewRowsCascade) = (few, views);
+            }
             _plan = _dense;
             _kernelClass = "__" + signature.MethodName + "Kernel";
             _sizes = cascade.Ranks.Select(r => r.Size).Distinct().ToList();
@@ -105,17 +122,21 @@ public static class CSharpKernelEmitter
             _aliases = Aliases();
         }
 
+        /// <summary>Every plan the kernel may run.</summary>
+        private IEnumerable<KernelPlan> Plans =>
+            new[] { _dense }.Concat(_twoPlans ? new[] { _general } : Array.Empty<KernelPlan>()).Concat(_fewRows is null ? Array.Empty<KernelPlan>() : new[] { _fewRows });
+
         /// <summary>Intermediates written by one log-sum-exp reduction that every plan lowers without absent points.</summary>
         private HashSet<string> PairTensors()
         {
-            var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
+            var plans = Plans.ToList();
             var pairs = new HashSet<string>(StringComparer.Ordinal);
             foreach (var t in _c.Tensors.Where(t => t.Role == TensorRole.Intermediate))
             {
                 var writers = _c.Einsums.Where(e => e.Output.Name == t.Name).ToList();
                 if (writers.Count != 1 || writers[0].Reduction != ReduceOperator.LogSumExp) continue;
-                if (plans.All(p => p.Storage[t.Name] is { Home: not TensorHome.Argument, HasPresence: false }
-                    && p.Einsums[writers[0].Id].Lowering is EinsumLowering.VectorReduce or EinsumLowering.Dense))
+                if (plans.All(p => !p.Storage.ContainsKey(t.Name) || (p.Storage[t.Name] is { Home: not TensorHome.Argument, HasPresence: false }
+                    && p.Einsums[writers[0].Id].Lowering is EinsumLowering.VectorReduce or EinsumLowering.Dense)))
                     pairs.Add(t.Name);
             }
             return pairs;
@@ -133,6 +154,7 @@ public static class CSharpKernelEmitter
 
         private Dictionary<string, Tensor> Aliases()
         {
+            // (A tile copy read in place by the few-rows plan is never an alias: it is no output's operand.)
             var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
             var aliases = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             var order = _c.Einsums.ToList();
@@ -203,6 +225,13 @@ public static class CSharpKernelEmitter
             {
                 EmitPlan(_dense, "Plan", null);
             }
+            if (_fewRows is not null)
+            {
+                var main = _c;
+                _c = _fewRowsCascade!;
+                EmitPlan(_fewRows, "FewRows", $"fewer than KernelRuntime.FewRows rows of {_fewRows.SliceRank} (a decode step): every tile copy is read in place, where the plans above copy and transpose K's tiles once for many rows");
+                _c = main;
+            }
             _w.Close();
         }
 
@@ -226,7 +255,7 @@ public static class CSharpKernelEmitter
         private IEnumerable<Tensor> ArgumentTensors => _c.Tensors.Where(t => t.Role != TensorRole.Intermediate);
 
         private IEnumerable<(Tensor Tensor, bool Presence)> ScratchFields =>
-            _dense.Storage.Values.Concat(_twoPlans ? _general.Storage.Values : Enumerable.Empty<TensorStorage>())
+            Plans.SelectMany(p => p.Storage.Values)
                 .Where(s => (s.Home == TensorHome.Shared && !IsAlias(s.Tensor)) || (s.Home == TensorHome.Argument && s.HasPresence))
                 .SelectMany(s => s.Home == TensorHome.Shared
                     ? new[] { (s.Tensor, false), (s.Tensor, s.HasPresence) }.Where(x => !x.Item2 || s.HasPresence).Distinct()
@@ -318,20 +347,34 @@ public static class CSharpKernelEmitter
                 .Concat(_sizes.Select(s => $"{s} = {s}"))
                 .Concat(_c.Blocks.Select(b => $"{StepsName(b)} = {StepsName(b)}"));
             _w.Line($"var _args = new _Args {{ {string.Join(", ", fields)} }};");
+            var otherwise = "";
+            if (_fewRows is not null)
+            {
+                var exact = DenseCondition(_fewRows);
+                _w.Line($"if ({RankOf(_fewRows.SliceRank!).Size} < {Rt}.KernelRuntime.FewRows{(exact is null ? "" : $" && ({exact})")}) _DispatchFewRows(_args); // K's tiles read in place, not copied");
+                otherwise = "else ";
+            }
             if (_twoPlans)
             {
-                var cond = string.Join(" && ", _dense.DivisibilityAssumed.Select(d => $"{RankOf(d.Of).Size} % {RankOf(d.Inner).Size} == 0").Distinct());
-                if (_dense.EdgeBounds is not null)
-                    cond = $"({cond}) || ({string.Join(" && ", _dense.EdgeBoundsNeedNonEmpty.Select(r => RankOf(r).Size + " != 0").Distinct())})";
-                _w.Line($"if ({cond}) _Dispatch{"Dense"}(_args);");
+                _w.Line($"{otherwise}if ({DenseCondition(_dense)}) _Dispatch{"Dense"}(_args);");
                 _w.Line($"else _Dispatch{"General"}(_args);");
             }
             else
             {
-                _w.Line("_DispatchPlan(_args);");
+                _w.Line($"{otherwise}_DispatchPlan(_args);");
             }
             _w.Close();
             _w.Close();
+        }
+
+        /// <summary>The sizes for which a plan made assuming divisible sizes is exact, or null when it is for all.</summary>
+        private string? DenseCondition(KernelPlan plan)
+        {
+            if (!plan.AssumesDivisible || (plan.EdgeBounds is not null && plan.EdgeBoundsNeedNonEmpty.Count == 0)) return null;
+            var cond = string.Join(" && ", plan.DivisibilityAssumed.Select(d => $"{RankOf(d.Of).Size} % {RankOf(d.Inner).Size} == 0").Distinct());
+            if (plan.EdgeBounds is not null)
+                cond = $"({cond}) || ({string.Join(" && ", plan.EdgeBoundsNeedNonEmpty.Select(r => RankOf(r).Size + " != 0").Distinct())})";
+            return cond;
         }
 
         private static bool IsScalarInput(Tensor t) => t.Role == TensorRole.Input && t.Rank == 0;
@@ -392,7 +435,7 @@ public static class CSharpKernelEmitter
         /// </summary>
         private void EmitScratchChecks()
         {
-            var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
+            var plans = Plans.ToList();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var s in plans.SelectMany(p => p.Storage.Values).Where(s => s.Home != TensorHome.Argument && !IsAlias(s.Tensor)))
             {
@@ -442,6 +485,8 @@ public static class CSharpKernelEmitter
             Unpack(plan, includeSliceLocal: false);
             foreach (var alias in _aliases)
                 _w.Line($"// {alias.Key} lives in {alias.Value.Name}'s memory: each point of {alias.Value.Name} is written from {alias.Key} at the same point, and nothing reads {alias.Key} after that.");
+            foreach (var view in _source.Einsums.Where(e => !_c.Tensors.Any(t => t.Name == e.Output.Name)))
+                _w.Line($"// {view.Output.Name} is a view: '{CodeWriter.OneLine(view.Text)}' is not computed, and each read of {view.Output.Name} reads {((TensorRead)view.Body).Tensor.Name} in place.");
             foreach (var x in sharedScratch) Allocate(x, "_a.");
             foreach (var x in argPresence) AllocatePresence(x, "_a.");
             _w.Open("try");

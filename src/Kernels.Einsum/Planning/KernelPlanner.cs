@@ -649,11 +649,10 @@ public static class KernelPlanner
             var rb = loop.Where(r => Mentions(b, r)).ToList();
             if (!ra.Contains(k) || !rb.Contains(k)) continue;
             if (ra.Concat(rb).Any(r => r != k && !outRanks.Contains(r)) || outRanks.Any(r => !ra.Contains(r) && !rb.Contains(r))) continue;
-            // Strides are needed along the row, column and summed ranks only: a subscript over ranks that both operands
-            // hold (batch ranks, fixed for each call) may be anything, such as the key head h / G of grouped-query attention.
-            var both = ra.Intersect(rb).Where(r => r != k).ToList();
-            bool Strided(IReadOnlyList<IndexExpr> indices) => indices.All(ix => AffineIn(new[] { ix }, loop) || ix.Variables().All(both.Contains));
-            if (!Strided(a.Indices) || !Strided(b.Indices) || !Strided(e.OutputIndices)) continue;
+            // Strides are needed along the row, column and summed ranks only (checked per choice below): the batch ranks
+            // are fixed for each call, so a subscript may use them in any way, such as the key head h / G of grouped-query
+            // attention, or the tile m1 of K[m1*M0 + m0, e] once the tile copy is a view.
+            bool Strided(string i, string j) => new[] { a.Indices, b.Indices, e.OutputIndices }.All(x => AffineIn(x, new[] { i, j, k }));
             // A log-sum-exp result is a (max, log sum) pair, not one float.
             if (new[] { a, b }.Any(t => writers.TryGetValue(t.Tensor.Name, out var w) && w.Any(z => z.Reduction == ReduceOperator.LogSumExp))) continue;
             // The row rank is one held by A only (the parallel rank first), the column rank one held by B only and a whole
@@ -661,7 +660,7 @@ public static class KernelPlanner
             var rowChoices = ra.Where(r => r != k && !rb.Contains(r)).OrderBy(r => r == slice ? 0 : 1);
             var columnChoices = rb.Where(r => r != k && !ra.Contains(r) && e.OutputIndices.Any(ix => ix is IndexVariable v && v.Rank == r));
             foreach (var i in rowChoices)
-                foreach (var j in columnChoices)
+                foreach (var j in columnChoices.Where(j => Strided(i, j)))
                     found.Add(new ContractionShape(i, j, k, outRanks.Where(r => r != i && r != j).ToList(), a, b, factors.Where(f => !Varies(f)).ToList()));
         }
         return found;

@@ -12,10 +12,12 @@ namespace Kernels.Runtime;
 /// <para>Register blocking: <see cref="RowTile"/> rows of C by two vectors are held in
 /// twelve registers while k runs; each step loads two vectors of B's row k and broadcasts one element of A per row,
 /// so twelve fused multiply-adds cost eight loads. Rows past the last full tile run one at a time; columns past the
-/// last pair of vectors run one vector, then one element, at a time. The sum runs in k order for every element.</para>
+/// last pair of vectors run one vector, then one element, at a time. The sum runs in k order for every element, except
+/// in the dot products below.</para>
 /// <para>B is read with j contiguous. When its j stride is not 1 (B stored with k innermost) it is first copied into a
 /// per-thread panel with j contiguous: that costs k*n moves per call, so the generator prefers a layout of B in which
-/// j is innermost.</para>
+/// j is innermost. Fewer rows than a register tile with A and B both contiguous along k (a decode step: one query
+/// against a tile of keys read in place) are dot products instead, with no panel.</para>
 /// </remarks>
 public static unsafe class Gemm
 {
@@ -73,6 +75,13 @@ public static unsafe class Gemm
                 for (var j = 0; j < n; j++) c[i * cRow + j] = tail.Apply(i, j, 0f);
             return;
         }
+        if (bCol != 1 && n > 1 && bRow == 1 && aCol == 1 && m < RowTile)
+        {
+            // A few rows against B stored k-innermost (one query against a tile of keys): dot products along k read B
+            // once with whole vectors, where a panel would cost k*n scalar moves for m rows of work.
+            Dots<TV>(m, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+            return;
+        }
         if (bCol != 1 && n > 1)
         {
             var need = (long)k * n;
@@ -92,6 +101,37 @@ public static unsafe class Gemm
             return;
         }
         Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
+    }
+
+    /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: two vector accumulators per
+    /// element, then the lanes, then the last k % width terms.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dots<TV>(int m, int n, int k, float alpha, float* a, nint aRow, float* b, nint bCol, float* c, nint cRow, Epilogue tail)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        for (var i = 0; i < m; i++)
+        {
+            var row = a + i * aRow;
+            for (var j = 0; j < n; j++)
+            {
+                var column = b + j * bCol;
+                TV s0 = TV.Create(0f), s1 = s0;
+                var kk = 0;
+                for (; kk + 2 * TV.Count <= k; kk += 2 * TV.Count)
+                {
+                    s0 = TV.MultiplyAdd(TV.Load(row + kk), TV.Load(column + kk), s0);
+                    s1 = TV.MultiplyAdd(TV.Load(row + kk + TV.Count), TV.Load(column + kk + TV.Count), s1);
+                }
+                if (kk + TV.Count <= k)
+                {
+                    s0 = TV.MultiplyAdd(TV.Load(row + kk), TV.Load(column + kk), s0);
+                    kk += TV.Count;
+                }
+                var sum = TV.SumAcross(s0 + s1);
+                for (; kk < k; kk++) sum = MathF.FusedMultiplyAdd(row[kk], column[kk], sum);
+                c[i * cRow + j] = tail.Apply(i, j, alpha * sum);
+            }
+        }
     }
 
     /// <summary>What is added to <c>alpha * A*B</c> as C is stored: nothing, or a row's factor times C0.</summary>

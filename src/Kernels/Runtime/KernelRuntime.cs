@@ -190,7 +190,9 @@ public static unsafe class KernelRuntime
         var block = (byte*)pointer - Header;
         var capacity = *(long*)block;
         var arena = t_arena ??= new Arena();
-        if (capacity > MaxCachedBytes / 4)
+        // Up to the whole budget in one block: a decode step's copy of K (134 MB for 32 heads of 8192 keys) returned to the
+        // system faulted its pages in again on every call, at several microseconds a page on a virtual machine.
+        if (capacity > MaxCachedBytes)
         {
             NativeMemory.AlignedFree(block);
             return;
@@ -263,6 +265,13 @@ public static unsafe class KernelRuntime
         *(long*)block = bytes;
         return block + Header;
     }
+
+    /// <summary>
+    /// Below this many rows of the parallel rank per call, a kernel with tile copies stored transposed for its
+    /// micro-kernel (K's tiles in attention) reads them in place instead: the copy is made once for all the rows, so with
+    /// one query (a decode step) it would cost as much as the attention itself.
+    /// </summary>
+    public const int FewRows = 16;
 
     /// <summary>
     /// Runs <paramref name="body"/>(start, end) over <c>[0, count)</c> split into contiguous chunks, or inline when the

@@ -1,0 +1,100 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Ir;
+
+namespace Kernels.Einsum.Planning;
+
+/// <summary>
+/// Tile copies become views: <c>BK[b,kh,m1,m0,e] = K[b,kh,m1*M0 + m0, e]</c> is not computed, and every read
+/// <c>BK[i..]</c> becomes the read of K it copies, <c>K[b, h / G, m1*M0 + m0, e]</c>. The kernel then reads the input in
+/// place (a contraction packs or dots its tile as it goes) instead of writing a copy of all of K and V to scratch before
+/// the parallel loop: no buffer proportional to the key length (V's tiles in attention). A copy summed along its innermost
+/// rank (K's tiles in <c>Q K^T</c>) stays: the planner stores it transposed once for the micro-kernel, where reading it
+/// in place would transpose each tile again for every block of rows (measured: prefill at L = 4096 took 1.4x as long).
+/// <para>
+/// The rewrite keeps the interpreter's result exactly: a copy writes every point of its output (plain indices, no
+/// filter, no reduction), and every read of it is provably inside its extent, so the read and the substituted one
+/// agree point for point, absent where the copy read past the input's edge.
+/// </para>
+/// </summary>
+public static class TileViews
+{
+    /// <summary>The cascade with its tile copies replaced by views; the same cascade when it has none.</summary>
+    /// <param name="cascade">The cascade.</param>
+    /// <param name="transposed">Also the copies summed along their innermost rank, which the planner would store
+    /// transposed once: for a kernel run on a few rows (a decode step), where that copy costs more than the work.</param>
+    public static Cascade Apply(Cascade cascade, bool transposed = false)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        var copies = cascade.Steps.Where(s => s.Einsum is { } e && IsView(cascade, e, transposed)).Select(s => s.Einsum!).ToList();
+        if (copies.Count == 0) return cascade;
+        var byTensor = copies.ToDictionary(c => c.Output.Name, StringComparer.Ordinal);
+
+        Expr Substitute(Expr x) => x switch
+        {
+            TensorRead r when byTensor.TryGetValue(r.Tensor.Name, out var copy) => Inline(copy, r),
+            Unary u => u with { Operand = Substitute(u.Operand) },
+            Binary b => b with { Left = Substitute(b.Left), Right = Substitute(b.Right) },
+            _ => x,
+        };
+        ExtendedEinsum Rewrite(ExtendedEinsum e) => e.Reads().Any(r => byTensor.ContainsKey(r.Tensor.Name)) ? e with { Body = Substitute(e.Body) } : e;
+
+        var steps = new List<CascadeStep>();
+        foreach (var step in cascade.Steps)
+        {
+            if (step.Einsum is { } e)
+            {
+                if (!byTensor.ContainsKey(e.Output.Name)) steps.Add(new CascadeStep(Rewrite(e), null));
+            }
+            else
+            {
+                var block = step.Block!;
+                steps.Add(new CascadeStep(null, block with { Inits = block.Inits.Select(Rewrite).ToList(), Einsums = block.Einsums.Select(Rewrite).ToList() }));
+            }
+        }
+        return cascade with { Steps = steps, Tensors = cascade.Tensors.Where(t => !byTensor.ContainsKey(t.Name)).ToList() };
+    }
+
+    /// <summary>
+    /// A copy of an input into an intermediate that nothing else writes, outside any iteration block, over every point
+    /// of its output (each subscript its own dimension's rank), read everywhere inside its extent.
+    /// </summary>
+    private static bool IsView(Cascade cascade, ExtendedEinsum e, bool transposed)
+    {
+        if (e.IsInit || e.Reduction is not null || e.Filters.Count > 0 || e.Body is not TensorRead { Tensor.Role: TensorRole.Input }) return false;
+        var t = e.Output;
+        if (t.Role != TensorRole.Intermediate || t.IsLoopCarried) return false;
+        for (var d = 0; d < t.Rank; d++)
+            if (e.OutputIndices[d] is not IndexVariable v || v.Rank != t.Dims[d].Rank || t.Dims[d].Offset != 0) return false;
+        if (e.OutputIndices.Select(i => ((IndexVariable)i).Rank).Distinct().Count() != t.Rank) return false;
+        var all = cascade.Einsums;
+        if (all.Count(x => x.Output.Name == t.Name) != 1) return false;
+        foreach (var reader in all)
+            foreach (var read in reader.Reads().Where(r => r.Tensor.Name == t.Name))
+            {
+                for (var d = 0; d < t.Rank; d++)
+                    if (!KernelPlanner.InRange(cascade, read.Indices[d], t.Dims[d], assumeDivisible: false, null)) return false;
+                // A copy summed along its innermost rank (K's tile in Q K^T) is what the planner stores transposed, once,
+                // for the micro-kernel's right operand: read in place, every block of rows would transpose it again.
+                if (!transposed && read.Indices[t.Rank - 1] is IndexVariable inner && reader.ReducedRanks.Contains(inner.Rank)) return false;
+            }
+        return true;
+    }
+
+    /// <summary>The copy's read of its input with the copy's output ranks replaced by the subscripts of <paramref name="read"/>.</summary>
+    private static TensorRead Inline(ExtendedEinsum copy, TensorRead read)
+    {
+        var map = new Dictionary<string, IndexExpr>(StringComparer.Ordinal);
+        for (var d = 0; d < copy.Output.Rank; d++) map[((IndexVariable)copy.OutputIndices[d]).Rank] = read.Indices[d];
+        var source = (TensorRead)copy.Body;
+        return new TensorRead(source.Tensor, source.Indices.Select(i => Substitute(i, map)).ToList());
+    }
+
+    private static IndexExpr Substitute(IndexExpr e, IReadOnlyDictionary<string, IndexExpr> map) => e switch
+    {
+        IndexVariable v => map.TryGetValue(v.Rank, out var x) ? x : v,
+        IndexBinary b => new IndexBinary(b.Operator, Substitute(b.Left, map), Substitute(b.Right, map)),
+        _ => e,
+    };
+}
