@@ -86,7 +86,7 @@ internal static class RunCommand
     private static Workload Make(string name, RunShapes shapes) => name switch
     {
         "Attention.MultiHead" => new AttentionWorkload(shapes),
-        "Attention.Causal" => new CausalAttentionWorkload(shapes),
+        "Attention.Causal" => new AttentionWorkload(shapes, causal: true),
         "Softmax.Rows" => new SoftmaxWorkload(shapes),
         "LinearAttention.Causal" => new LinearAttentionWorkload(shapes),
         _ => new SelectiveScanWorkload(shapes),

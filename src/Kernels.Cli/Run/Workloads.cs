@@ -89,80 +89,55 @@ internal abstract class Workload : IDisposable
     }
 }
 
-/// <summary>Multi-head attention without a mask, all heads in one call of <see cref="Attention.MultiHead"/> ([batch, heads,
-/// sequence, dim]), against ONNX Runtime's MultiHeadAttention (com.microsoft) over the same heads interleaved per token, as
-/// a model's projections produce them.</summary>
-internal sealed class AttentionWorkload(RunShapes shapes) : Workload
+/// <summary>
+/// Multi-head attention, all heads in one call, against ONNX Runtime's MultiHeadAttention (com.microsoft) over the same
+/// heads interleaved per token, as a model's projections produce them. Without a mask it calls
+/// <see cref="Attention.MultiHead"/>; causal (each query sees the keys up to its own position) it calls
+/// <c>Attention.Forward</c> with <see cref="AttentionOptions.Causal"/>, against ORT with <c>unidirectional</c> set.
+/// </summary>
+internal sealed class AttentionWorkload(RunShapes shapes, bool causal = false) : Workload
 {
     private readonly int _h = shapes.Heads, _l = shapes.SequenceLength, _d = shapes.HeadDim;
     private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>();
     private OnnxRun? _onnx;
 
-    public override string Kernel => "Attention.MultiHead";
+    public override string Kernel => causal ? "Attention.Causal" : "Attention.MultiHead";
 
     public override string Shape => Invariant($"B=1 H={_h} L={_l} D={_d}");
 
-    public override KernelDescriptor Descriptor => Attention.MultiHeadDescriptor;
+    public override KernelDescriptor Descriptor => causal ? Attention.CausalDescriptor : Attention.MultiHeadDescriptor;
 
-    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["B"] = 1, ["H"] = _h, ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
+    public override IReadOnlyDictionary<string, int> Sizes => causal
+        ? new Dictionary<string, int> { ["B"] = 1, ["H"] = _h, ["G"] = 1, ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d }
+        : new Dictionary<string, int> { ["B"] = 1, ["H"] = _h, ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
 
-    /// <summary>The two matrix products, 2 L L D each per head: the count ONNX Runtime's and FlashAttention's figures use.</summary>
-    public override double? NominalFlops => 4.0 * _h * _l * _l * _d;
+    /// <summary>The two matrix products, 2 L L D each per head: the count ONNX Runtime's and FlashAttention's figures use;
+    /// causal, over the scores the mask keeps (key &lt;= query), about half.</summary>
+    public override double? NominalFlops => causal ? 4.0 * _h * (_l * (_l + 1.0) / 2) * _d : 4.0 * _h * _l * _l * _d;
 
     public override void Setup()
     {
         long size = (long)_h * _l * _d;
-        (_q, _k, _v, _o) = (Random(10, size, 1), Random(100, size, 1), Random(1000, size, 1), new float[size]);
-        _onnx = MultiHeadPeer(_q, _k, _v, _h, _l, _d, causal: false);
+        var seed = causal ? 11 : 10;
+        (_q, _k, _v, _o) = (Random(seed, size, 1), Random(seed * 10, size, 1), Random(seed * 100, size, 1), new float[size]);
+        _onnx = MultiHeadPeer(_q, _k, _v, _h, _l, _d, causal);
     }
 
-    public override void Run() => Attention.MultiHead(_q, _k, _v, _o, 1, _h, _l, _l, _d, _d);
-
-    public override IReadOnlyList<(string Name, Action Run)> Peers => new (string, Action)[] { ("ONNX Runtime MultiHeadAttention", () => _onnx!.Run()) };
-
-    /// <summary>16 queries of every head (the sampled rank is p; b and h are whole).</summary>
-    public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
-        new Dictionary<string, float[]> { ["Q"] = _q, ["K"] = _k, ["V"] = _v, ["AV"] = _o }, new Dictionary<string, double>(), "p", Sample(_l, 16, 7));
-
-    public override void Dispose() => _onnx?.Dispose();
-}
-
-/// <summary>Causal multi-head attention (each query sees the keys up to its own position), one call of
-/// <see cref="Attention.Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, AttentionShape, AttentionOptions)"/>,
-/// against ONNX Runtime's MultiHeadAttention with <c>unidirectional</c> set.</summary>
-internal sealed class CausalAttentionWorkload(RunShapes shapes) : Workload
-{
-    private readonly int _h = shapes.Heads, _l = shapes.SequenceLength, _d = shapes.HeadDim;
-    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>();
-    private OnnxRun? _onnx;
-
-    public override string Kernel => "Attention.Causal";
-
-    public override string Shape => Invariant($"B=1 H={_h} L={_l} D={_d}");
-
-    public override KernelDescriptor Descriptor => Attention.CausalDescriptor;
-
-    public override IReadOnlyDictionary<string, int> Sizes => new Dictionary<string, int> { ["B"] = 1, ["H"] = _h, ["G"] = 1, ["P"] = _l, ["M"] = _l, ["E"] = _d, ["F"] = _d };
-
-    /// <summary>The products over the scores a causal mask keeps, about half: 4 D per (query, key) pair with key &lt;= query.</summary>
-    public override double? NominalFlops => 4.0 * _h * (_l * (_l + 1.0) / 2) * _d;
-
-    public override void Setup()
+    public override void Run()
     {
-        long size = (long)_h * _l * _d;
-        (_q, _k, _v, _o) = (Random(11, size, 1), Random(101, size, 1), Random(1001, size, 1), new float[size]);
-        _onnx = MultiHeadPeer(_q, _k, _v, _h, _l, _d, causal: true);
+        if (causal) Attention.Forward(_q, _k, _v, _o, AttentionShape.MultiHead(1, _h, _l, _l, _d), new AttentionOptions(Causal: true));
+        else Attention.MultiHead(_q, _k, _v, _o, 1, _h, _l, _l, _d, _d);
     }
 
-    public override void Run() => Attention.Forward(_q, _k, _v, _o, AttentionShape.MultiHead(1, _h, _l, _l, _d), new AttentionOptions(Causal: true));
+    public override IReadOnlyList<(string Name, Action Run)> Peers =>
+        new (string, Action)[] { (causal ? "ONNX Runtime MultiHeadAttention, unidirectional" : "ONNX Runtime MultiHeadAttention", () => _onnx!.Run()) };
 
-    public override IReadOnlyList<(string Name, Action Run)> Peers => new (string, Action)[] { ("ONNX Runtime MultiHeadAttention, unidirectional", () => _onnx!.Run()) };
-
-    /// <summary>The last 16 queries of every head. The mask is aligned bottom-right (key m seen by query p when
-    /// m &lt;= p + M - P), so the last n queries with P = n are exactly those queries: any other sample would move the diagonal.</summary>
+    /// <summary>16 queries of every head (the sampled rank is p; b and h are whole). Causal, the last 16: the mask is
+    /// aligned bottom-right (key m seen by query p when m &lt;= p + M - P), so the last n queries with P = n are exactly
+    /// those queries, where any other sample would move the diagonal.</summary>
     public override double Verify() => SampledCheck.MaxError(Descriptor.Cascade, Sizes,
         new Dictionary<string, float[]> { ["Q"] = _q, ["K"] = _k, ["V"] = _v, ["AV"] = _o }, new Dictionary<string, double>(), "p",
-        Enumerable.Range(Math.Max(0, _l - 16), Math.Min(16, _l)).ToArray());
+        causal ? Enumerable.Range(Math.Max(0, _l - 16), Math.Min(16, _l)).ToArray() : Sample(_l, 16, 7));
 
     public override void Dispose() => _onnx?.Dispose();
 }
