@@ -103,8 +103,8 @@ public static unsafe class Gemm
         Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
     }
 
-    /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: two vector accumulators per
-    /// element, then the lanes, then the last k % width terms.</summary>
+    /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: four columns at a time with
+    /// a vector accumulator each (the rest one at a time with two), then the lanes, then the last k % width terms.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dots<TV>(int m, int n, int k, float alpha, float* a, nint aRow, float* b, nint bCol, float* c, nint cRow, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
@@ -112,7 +112,35 @@ public static unsafe class Gemm
         for (var i = 0; i < m; i++)
         {
             var row = a + i * aRow;
-            for (var j = 0; j < n; j++)
+            var j = 0;
+            // Four columns at a time: four independent streams of B in flight, one load of A for all of them.
+            for (; j + 4 <= n; j += 4)
+            {
+                float* b0 = b + j * bCol, b1 = b0 + bCol, b2 = b1 + bCol, b3 = b2 + bCol;
+                TV s0 = TV.Create(0f), s1 = s0, s2 = s0, s3 = s0;
+                var kk = 0;
+                for (; kk + TV.Count <= k; kk += TV.Count)
+                {
+                    var x = TV.Load(row + kk);
+                    s0 = TV.MultiplyAdd(x, TV.Load(b0 + kk), s0);
+                    s1 = TV.MultiplyAdd(x, TV.Load(b1 + kk), s1);
+                    s2 = TV.MultiplyAdd(x, TV.Load(b2 + kk), s2);
+                    s3 = TV.MultiplyAdd(x, TV.Load(b3 + kk), s3);
+                }
+                float t0 = TV.SumAcross(s0), t1 = TV.SumAcross(s1), t2 = TV.SumAcross(s2), t3 = TV.SumAcross(s3);
+                for (; kk < k; kk++)
+                {
+                    t0 = MathF.FusedMultiplyAdd(row[kk], b0[kk], t0);
+                    t1 = MathF.FusedMultiplyAdd(row[kk], b1[kk], t1);
+                    t2 = MathF.FusedMultiplyAdd(row[kk], b2[kk], t2);
+                    t3 = MathF.FusedMultiplyAdd(row[kk], b3[kk], t3);
+                }
+                c[i * cRow + j] = tail.Apply(i, j, alpha * t0);
+                c[i * cRow + j + 1] = tail.Apply(i, j + 1, alpha * t1);
+                c[i * cRow + j + 2] = tail.Apply(i, j + 2, alpha * t2);
+                c[i * cRow + j + 3] = tail.Apply(i, j + 3, alpha * t3);
+            }
+            for (; j < n; j++)
             {
                 var column = b + j * bCol;
                 TV s0 = TV.Create(0f), s1 = s0;
