@@ -25,6 +25,8 @@ public class IdiomTests
         ("a filter on output ranks as a fill its readers skip", "which its readers skip as absent points"),
         ("steps in which a filter leaves every point out skipped", "the step changes nothing"),
         ("a tile copy of an input read in place", "is a view:"),
+        ("an input read across the steps copied with their rank outermost", "each step reads a contiguous row"),
+        ("a chunk of steps: state-independent Einsums vectorised along them", "steps at a time: what does not depend on the carried state"),
     };
 
     private static Dictionary<string, int> Fired(string spec)
@@ -39,19 +41,20 @@ public class IdiomTests
     /// with a plan for few rows (tile copies read in place), and one with a plan for partial tiles.</summary>
     public static TheoryData<string, string> Golden => new()
     {
-        // spec                           sweep alias recip pair gemm rows split fold fill skip view
-        { "attention.2pass",             "  4     0     2    0    4    2    0    0    0    0    4" },
-        { "attention.3pass",             "  1     0     1    0    2    1    0    0    0    0    0" },
-        { "attention.causal",            "  2     0     2    0    2    2    0    2    2    2    4" },
-        { "attention.fusemax",           "  2     0     2    0    2    2    0    2    0    0    4" },
-        { "attention.gqa",               "  2     0     2    0    2    2    0    2    0    0    4" },
-        { "attention.gqa.causal",        "  2     0     2    0    2    2    0    2    2    2    4" },
-        { "attention.mha",               "  2     0     2    0    2    2    0    2    0    0    4" },
-        { "linear_attention.causal",     "  0     0     0    0    1    0    0    0    1    0    2" },
-        { "linear_attention.quadratic",  "  0     0     0    0    1    1    0    0    1    0    0" },
-        { "selective_scan",              "  0     0     0    0    0    0    0    0    0    0    0" },
-        { "softmax.2pass",               "  0     0     0    2    0    0    2    0    0    0    0" },
-        { "softmax.3pass",               "  2     1     2    0    0    0    3    0    0    0    0" },
+        // spec                           sweep alias recip pair gemm rows split fold fill skip view step chunk
+        { "attention.2pass",             "  4     0     2    0    4    2    0    0    0    0    4    0    0" },
+        { "attention.3pass",             "  1     0     1    0    2    1    0    0    0    0    0    0    0" },
+        { "attention.causal",            "  2     0     2    0    2    2    0    2    2    2    4    0    0" },
+        { "attention.fusemax",           "  2     0     2    0    2    2    0    2    0    0    4    0    0" },
+        { "attention.gqa",               "  2     0     2    0    2    2    0    2    0    0    4    0    0" },
+        { "attention.gqa.causal",        "  2     0     2    0    2    2    0    2    2    2    4    0    0" },
+        { "attention.mha",               "  2     0     2    0    2    2    0    2    0    0    4    0    0" },
+        { "linear_attention.causal",     "  0     0     0    0    1    0    0    0    1    0    2    0    0" },
+        { "linear_attention.quadratic",  "  0     0     0    0    1    1    0    0    1    0    0    0    0" },
+        { "selective_scan",              "  1     0     0    0    0    0    0    0    0    0    0    2    1" },
+        { "selective_scan.grouped",      "  1     0     0    0    0    0    0    0    0    0    0    2    1" },
+        { "softmax.2pass",               "  0     0     0    2    0    0    2    0    0    0    0    0    0" },
+        { "softmax.3pass",               "  2     1     2    0    0    0    3    0    0    0    0    0    0" },
     };
 
     [Theory]

@@ -1,5 +1,6 @@
 using Kernels.Einsum;
 using Kernels.Einsum.Interpretation;
+using Kernels.Einsum.Ir;
 using Kernels.Einsum.Planning;
 
 namespace Kernels.Generators.Tests;
@@ -7,12 +8,35 @@ namespace Kernels.Generators.Tests;
 /// <summary>
 /// Each rewrite of a cascade alone keeps the interpreter's result, point for point and presence for presence (an
 /// absent output point reads as 0 either way): tile copies as views (TileViews, with and without the transposed
-/// copies), on every spec and the 200 random cascades, at sizes that divide and do not divide their tiles.
+/// copies) and inputs read across an iteration block's steps copied with its rank outermost (StepTransposes), on every spec and the 200 random cascades, at sizes that divide and do not divide their tiles.
 /// </summary>
 public class RewriteTests
 {
     [Fact]
     public void Tile_copies_as_views_keep_the_interpreters_result()
+    {
+        var rewritten = KeepsTheInterpretersResult(new (string, Func<Cascade, Cascade>)[]
+        {
+            ("tile views", c => TileViews.Apply(c)),
+            ("tile views with the transposed copies", c => TileViews.Apply(c, transposed: true)),
+        }, (before, after) => after.Einsums.Count < before.Einsums.Count);
+        Assert.True(rewritten >= 10, $"only {rewritten} cascades had a tile copy to rewrite");
+    }
+
+    [Fact]
+    public void Inputs_read_across_the_steps_copied_with_their_rank_outermost_keep_the_interpreters_result()
+    {
+        var rewritten = KeepsTheInterpretersResult(new (string, Func<Cascade, Cascade>)[] { ("step transposes", StepTransposes.Apply) },
+            (before, after) => after.Tensors.Count > before.Tensors.Count && after.Tensors.Where(t => !before.Tensors.Contains(t)).All(copy =>
+                // Each new tensor copies an input that no Einsum of a block reads any more.
+                after.Writer(copy.Name) is { Body: TensorRead { Tensor.Role: TensorRole.Input } read }
+                && !after.Blocks.SelectMany(b => b.Einsums).SelectMany(e => e.Reads()).Any(r => r.Tensor.Name == read.Tensor.Name)));
+        Assert.True(rewritten >= 1, "no cascade had an input read across its steps");
+    }
+
+    /// <summary>Runs each rewrite on every spec and random cascade it changes, at every size of the case, and compares the
+    /// interpreter's results bit for bit; returns how many (cascade, rewrite) pairs changed the cascade.</summary>
+    private static int KeepsTheInterpretersResult(IReadOnlyList<(string Name, Func<Cascade, Cascade> Apply)> rewrites, Func<Cascade, Cascade, bool> changedAsDescribed)
     {
         var cases = SpecKernelTests.Cases().Where(c => c.RowBlocking == "Auto" && c.Schedule is null)
             .Concat(RandomCascades.Generate(200, seed: 20261123)).ToList();
@@ -21,25 +45,25 @@ public class RewriteTests
         foreach (var c in cases)
         {
             var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
-            foreach (var transposed in new[] { false, true })
+            foreach (var (name, apply) in rewrites)
             {
-                var views = TileViews.Apply(cascade, transposed);
-                if (ReferenceEquals(views, cascade)) continue;
+                var after = apply(cascade);
+                if (ReferenceEquals(after, cascade)) continue;
                 rewritten++;
-                Assert.True(views.Einsums.Count < cascade.Einsums.Count, $"{c.Name}: a rewrite that removes no copy");
+                Assert.True(changedAsDescribed(cascade, after), $"{c.Name}: {name} rewrote the cascade in a way it should not");
                 foreach (var sizes in c.Sizes)
                 {
                     var inputs = KernelBench.RandomInputs(cascade, sizes, 5, c.InputScale);
                     foreach (var s in c.Scalars ?? new Dictionary<string, double>()) inputs[s.Key] = new[] { s.Value };
                     var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
-                    var actual = ReferenceInterpreter.Run(views, sizes, inputs);
-                    foreach (var (name, values) in expected)
-                        if (values.Length != actual[name].Length || values.Where((v, i) => !v.Equals(actual[name][i])).Any())
-                            failures.Add($"{c.Name} (transposed copies too: {transposed}) {string.Join(",", sizes.Select(x => x.Key + "=" + x.Value))}: {name} differs");
+                    var actual = ReferenceInterpreter.Run(after, sizes, inputs);
+                    foreach (var (tensor, values) in expected)
+                        if (values.Length != actual[tensor].Length || values.Where((v, i) => !v.Equals(actual[tensor][i])).Any())
+                            failures.Add($"{c.Name} ({name}) {string.Join(",", sizes.Select(x => x.Key + "=" + x.Value))}: {tensor} differs");
                 }
             }
         }
-        Assert.True(rewritten >= 10, $"only {rewritten} cascades had a tile copy to rewrite");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(10)));
+        return rewritten;
     }
 }

@@ -99,7 +99,9 @@ public static class CSharpKernelEmitter
         {
             // Tile copies of inputs are read in place (TileViews): the kernel is planned and printed from the cascade without them.
             _source = cascade;
-            _c = TileViews.Apply(cascade);
+            // Inputs read across an iteration block's rank get a copy with it outermost (StepTransposes).
+            var tileViews = TileViews.Apply(cascade);
+            _c = StepTransposes.Apply(tileViews);
             _sig = signature;
             _w = writer;
             _dense = KernelPlanner.Plan(_c, assumeDivisible: true, signature.Schedule);
@@ -109,8 +111,9 @@ public static class CSharpKernelEmitter
             // With few rows per call, a copy stored transposed for the micro-kernel (K's tiles) costs more than it saves:
             // a plan that reads it in place too runs then, where it is exact (sizes that divide, or bounded partial tiles).
             var views = TileViews.Apply(cascade, transposed: true);
-            if (!ReferenceEquals(views, _c))
+            if (!ReferenceEquals(views, tileViews))
             {
+                views = StepTransposes.Apply(views);
                 var few = KernelPlanner.Plan(views, assumeDivisible: true, signature.Schedule);
                 if (few.SliceRank is not null && (!few.AssumesDivisible || few.EdgeBounds is not null))
                     (_fewRows, _fewRowsCascade) = (few, views);
@@ -652,6 +655,7 @@ public static class CSharpKernelEmitter
                 if (s.Dims[d] == DimStorage.Kept) parts.Add(Extent(s.Tensor.Dims[d]));
                 else if (s.Dims[d] == DimStorage.Rolling) parts.Add("2");
                 else if (s.Dims[d] == DimStorage.Blocked && block != "1") parts.Add(block);
+                else if (s.Dims[d] == DimStorage.Chunk) parts.Add(ChunkSteps);
             }
             return Elements(parts);
         }
@@ -664,6 +668,7 @@ public static class CSharpKernelEmitter
                 DimStorage.Dropped => $"{d}: not stored",
                 DimStorage.Rolling => $"{d}: two slots",
                 DimStorage.Blocked => $"{d}: the block's rows",
+                DimStorage.Chunk => $"{d}: a chunk of steps",
                 _ => d.ToString(),
             }));
             _w.Line($"float* {Id(s.Tensor.Name)} = {Rt}.KernelRuntime.Allocate({count}); // {s.Tensor.Name}[{note}]");
@@ -834,6 +839,13 @@ public static class CSharpKernelEmitter
             foreach (var init in block.Inits) EmitEinsum(init);
             var any = AnyOutputPoint(block.Einsums, block.Rank);
             if (any is not null) _w.Open($"if ({any}) // else no step writes a point");
+            if (_plan.Chunks.TryGetValue(block.Rank, out var chunk))
+            {
+                EmitChunkedSteps(block, chunk);
+                if (any is not null) _w.Close();
+                _hoisting = hoisting;
+                return;
+            }
             _w.Open($"for (int {Id(block.Rank)} = 0; {Id(block.Rank)} < {StepsName(block)}; {Id(block.Rank)}++)");
             if (skippers is not null)
             {
@@ -849,6 +861,35 @@ public static class CSharpKernelEmitter
             _w.Close();
             if (any is not null) _w.Close();
             _hoisting = hoisting;
+        }
+
+        /// <summary>
+        /// An iteration block a chunk of steps at a time (<see cref="StepChunk"/>): the Einsums that do not depend on the
+        /// carried state for every step of the chunk (the block's rank one of their loops, so they vectorise along it),
+        /// then the serial chain step by step, then the Einsums that only read its results for the whole chunk.
+        /// </summary>
+        private void EmitChunkedSteps(IterationBlock block, StepChunk chunk)
+        {
+            var r = Id(block.Rank);
+            var (from, to) = (ChunkFrom(block.Rank), ChunkTo(block.Rank));
+            var moved = new HashSet<int>(chunk.Before.Concat(chunk.After));
+            _w.Line($"// {ChunkSteps} steps at a time: what does not depend on the carried state runs for the whole chunk, vectorised along {block.Rank}");
+            _w.Open($"for (int {from} = 0; {from} < {StepsName(block)}; {from} += {ChunkSteps})");
+            _w.Line($"int {to} = global::System.Math.Min({from} + {ChunkSteps}, {StepsName(block)});");
+            void Moved(IEnumerable<int> ids)
+            {
+                _chunkRank = block.Rank;
+                foreach (var e in block.Einsums.Where(x => ids.Contains(x.Id))) EmitEinsum(e);
+                _chunkRank = null;
+            }
+            Moved(chunk.Before);
+            _w.Line();
+            _w.Line($"// the serial chain, one step at a time");
+            _w.Open($"for (int {r} = {from}; {r} < {to}; {r}++)");
+            EmitSteps(block.Einsums.Where(x => !moved.Contains(x.Id)).Select(body => new CascadeStep(body, null)).ToList());
+            _w.Close();
+            Moved(chunk.After);
+            _w.Close();
         }
 
         // ------------------------------------------------------------ one Einsum
@@ -1081,6 +1122,7 @@ public static class CSharpKernelEmitter
         /// <summary>The first point of a rank's loop: the block's first row for the parallel rank in blocks, else 0.</summary>
         private string Lo(string rank) =>
             _range is { } part && part.Rank == rank ? "_rs"
+            : _chunkRank == rank ? ChunkFrom(rank)
             : _plan.RowBlocks && rank == _plan.SliceRank ? "_pb" : "0";
 
         /// <summary>The end of a rank's loop: the block's end for the parallel rank in blocks, the edge of the last tile for
@@ -1088,8 +1130,18 @@ public static class CSharpKernelEmitter
         private string Hi(string rank) =>
             _range is { } part && part.Rank == rank ? "_re"
             : _plan.RowBlocks && rank == _plan.SliceRank ? "_pe"
+            : _chunkRank == rank ? ChunkTo(rank)
             : _edges.TryGetValue(rank, out var edge) ? edge
             : RankOf(rank).Size;
+
+        // The iteration rank whose chunk of steps the Einsum being emitted runs over (StepChunk), else null.
+        private string? _chunkRank;
+
+        private static readonly string ChunkSteps = KernelPlanner.StepsPerChunk.ToString(CultureInfo.InvariantCulture);
+
+        private static string ChunkFrom(string rank) => "_from_" + rank;
+
+        private static string ChunkTo(string rank) => "_to_" + rank;
 
         // The inner ranks the Einsum being emitted runs only up to the edge of a partial last tile, with that bound.
         private readonly Dictionary<string, string> _edges = new(StringComparer.Ordinal);
@@ -1680,6 +1732,7 @@ public static class CSharpKernelEmitter
                         : indices[d] is IndexSize z && z.Size == RankOf(live.Rank).Size ? live.Live : index;
                 if (kind == DimStorage.Rolling) index = $"({index} & 1)";
                 if (kind == DimStorage.Blocked) index = index == "_pb" ? "0" : $"({index} - _pb)";
+                if (kind == DimStorage.Chunk) index = $"({index} - {ChunkFrom(tensor.Dims[d].Rank)})";
                 // An extent with an offset is a long (so that it cannot wrap); offsets are nint.
                 var extent = DimExtent(storage, d);
                 if (storage.Dims[d] == DimStorage.Kept && tensor.Dims[d].Offset != 0) extent = "(nint)" + extent;
@@ -1693,6 +1746,7 @@ public static class CSharpKernelEmitter
         {
             DimStorage.Rolling => "2",
             DimStorage.Blocked => "_PB",
+            DimStorage.Chunk => ChunkSteps,
             _ => Extent(s.Tensor.Dims[d]),
         };
 

@@ -19,7 +19,22 @@ public enum DimStorage
     /// <summary>The parallel rank, kept for one block of rows (<c>_PB</c> points from <c>_pb</c>) and stored outermost:
     /// each thread runs the cascade for a block of rows at a time, so a contraction over them is a matrix product.</summary>
     Blocked,
+
+    /// <summary>An iteration block's rank, kept for one chunk of its steps (<see cref="StepChunk.Steps"/> points from the
+    /// chunk's first step) and stored outermost: the block's Einsums that do not depend on its carried state run for a
+    /// whole chunk at once, vectorised along the steps (<see cref="KernelPlan.Chunks"/>).</summary>
+    Chunk,
 }
+
+/// <summary>
+/// An iteration block run a chunk of steps at a time: first the Einsums that do not depend on the carried state
+/// (<see cref="Before"/>) for every step of the chunk, then the serial chain of the others step by step, then the
+/// Einsums that only read that chain's results (<see cref="After"/>) for the whole chunk again.
+/// </summary>
+/// <param name="Steps">The steps of one chunk.</param>
+/// <param name="Before">The Einsums run ahead for the chunk, in order (ids).</param>
+/// <param name="After">The Einsums run after the chunk's serial steps, in order (ids).</param>
+public sealed record StepChunk(int Steps, IReadOnlyList<int> Before, IReadOnlyList<int> After);
 
 /// <summary>Where a tensor lives while the kernel runs.</summary>
 public enum TensorHome
@@ -52,7 +67,7 @@ public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims
     /// blocked one, then the others in declaration order. So per-row state (<c>RM[r+1,p]</c>) is contiguous across the
     /// block's rows, and a block's rows are the outer dimension of its tiles (the rows of a matrix product).</summary>
     public IReadOnlyList<int> StorageOrder => Order ?? System.Linq.Enumerable.ToList(System.Linq.Enumerable.OrderBy(
-        System.Linq.Enumerable.Range(0, Dims.Count), d => Dims[d] switch { DimStorage.Rolling => 0, DimStorage.Blocked => 1, _ => 2 }));
+        System.Linq.Enumerable.Range(0, Dims.Count), d => Dims[d] switch { DimStorage.Rolling or DimStorage.Chunk => 0, DimStorage.Blocked => 1, _ => 2 }));
 }
 
 /// <summary>How the loop nest of one Einsum is emitted.</summary>
@@ -149,6 +164,9 @@ public sealed record KernelPlan(
     /// point of the step for the rows at hand: such a step provably changes no carried tensor.
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<int>> SkipSteps { get; init; } = new Dictionary<string, IReadOnlyList<int>>();
+
+    /// <summary>Iteration blocks (by rank) run a chunk of steps at a time (<see cref="StepChunk"/>).</summary>
+    public IReadOnlyDictionary<string, StepChunk> Chunks { get; init; } = new Dictionary<string, StepChunk>();
 
     /// <summary>Einsums computed inside a <see cref="Folds"/> entry's call instead of on their own.</summary>
     public IReadOnlyCollection<int> Folded { get; init; } = System.Array.Empty<int>();

@@ -75,6 +75,10 @@ public static class KernelPlanner
             dims[tensor.Name] = d;
         }
 
+        // Blocks of elementwise recurrences run a chunk of steps at a time: their state-independent Einsums vectorise along the steps.
+        var chunks = ChunkSteps(cascade, dims, candidates);
+        var chunked = new HashSet<int>(chunks.Values.SelectMany(c => c.Before.Concat(c.After)));
+
         // Presence: iterate to a fixed point because loop-carried tensors are read before they are written.
         var sparse = new HashSet<string>(StringComparer.Ordinal);
         foreach (var block in cascade.Blocks)
@@ -158,7 +162,7 @@ public static class KernelPlanner
             var inSlice = slice is not null && Involves(e, slice);
             var choice = e.IsInit ? null : schedule.LoweringOf(e.Output.Name);
             plans[e.Id] = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, inSlice ? slice : null, rowBlocks, divisibility, choice,
-                message => Reject("lower", e.Output.Name, message), inSlice ? outerSlices : null, fills);
+                message => Reject("lower", e.Output.Name, message), inSlice ? outerSlices : null, fills, chunked);
             // (A batch rank split across threads is one point per piece of work: it cannot be a contraction's rows or columns.)
             var contractible = contractions.TryGetValue(e.Id, out var shape) && plans[e.Id].Lowering != EinsumLowering.Exact
                 && ((shape.I != slice && shape.J != slice) || rowBlocks) && Contractible(shape, e, storage, sparse)
@@ -184,6 +188,7 @@ public static class KernelPlanner
             Folds = folds,
             Fills = fills,
             SkipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced),
+            Chunks = chunks,
             Folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList(),
         };
     }
@@ -247,13 +252,16 @@ public static class KernelPlanner
         // that the chosen one is a batch rank of: split over both (p with h outer in multi-head attention), so its blocks
         // of rows make matrix products while the copies run before, split over their own first rank.
         // Only a rank that is a contraction's rows or columns: otherwise the inner rank is the one the maps vectorise over.
+        // In a cascade with no contraction at all (a recurrence over channels, batch outer: the selective scan), the
+        // channels are split too, so that one batch element still occupies every core.
         if (best is not null)
         {
             var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+            var products = cascade.Einsums.Any(e => MatchContraction(e, null, writers, fills).Count > 0);
             foreach (var rank in cascade.Ranks)
                 if (rank.Index != best && CanSlice(cascade, rank.Index) && OuterSlices(cascade, rank.Index).Contains(best)
                     && cascade.Einsums.Where(e => Involves(e, best)).All(e => Involves(e, rank.Index) || IsInputCopy(e))
-                    && cascade.Einsums.Any(e => Involves(e, rank.Index) && MatchContraction(e, rank.Index, writers, fills).Any(g => g.I == rank.Index || g.J == rank.Index)))
+                    && (!products || cascade.Einsums.Any(e => Involves(e, rank.Index) && MatchContraction(e, rank.Index, writers, fills).Any(g => g.I == rank.Index || g.J == rank.Index))))
                     return rank.Index;
         }
         return best;
@@ -320,6 +328,80 @@ public static class KernelPlanner
     }
 
     // ---------------------------------------------------------------- block storage
+
+    /// <summary>The steps of a chunk: the state-independent Einsums of that many steps are stored at once, and with a
+    /// few hundred floats per step they stay in the first-level cache.</summary>
+    public const int StepsPerChunk = 64;
+
+    /// <summary>
+    /// The iteration blocks that run a chunk of steps at a time (<see cref="StepChunk"/>), with the block-local tensors
+    /// that then keep the chunk's steps set to <see cref="DimStorage.Chunk"/> in <paramref name="dims"/>. A block qualifies
+    /// when it runs a fixed number of steps, has no contraction (a tiled product keeps its own blocking), and some of its
+    /// Einsums do not depend on the carried state or only read the chain's results: in the selective scan,
+    /// <c>softplus</c>, <c>exp</c> and the input products ahead of the recurrence, the gate after it. Every Einsum moved
+    /// writes at the step's own point of the rank, and every tensor it shares with the serial chain is block-local
+    /// (written and read at the same step), so running them a chunk apart changes no value.
+    /// </summary>
+    private static Dictionary<string, StepChunk> ChunkSteps(Cascade cascade, Dictionary<string, DimStorage[]> dims, Dictionary<int, List<ContractionShape>> contractions)
+    {
+        var chunks = new Dictionary<string, StepChunk>(StringComparer.Ordinal);
+        foreach (var block in cascade.Blocks)
+        {
+            var body = block.Einsums.Where(e => !e.IsInit).ToList();
+            if (!IsStandardStop(cascade, block) || body.Any(e => contractions.ContainsKey(e.Id) || e.Reduction == ReduceOperator.LogSumExp)) continue;
+            // Dependent: reads the carried state, or a tensor that a dependent Einsum of the block writes.
+            var dependent = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var e in body)
+                if (e.Output.IsLoopCarried || e.Reads().Any(r => r.Tensor.IsLoopCarried || dependent.Contains(r.Tensor.Name))) dependent.Add(e.Output.Name);
+            // The serial chain: the carried tensors' Einsums, those that read the state itself, and whatever they read of
+            // the dependent ones.
+            var chain = new HashSet<string>(body.Where(e => e.Output.IsLoopCarried || e.Reads().Any(r => r.Tensor.IsLoopCarried)).Select(e => e.Output.Name), StringComparer.Ordinal);
+            bool grown;
+            do
+            {
+                grown = false;
+                foreach (var e in body.Where(e => chain.Contains(e.Output.Name)).ToList())
+                    foreach (var r in e.Reads())
+                        if (dependent.Contains(r.Tensor.Name) && body.Any(x => x.Output.Name == r.Tensor.Name) && chain.Add(r.Tensor.Name)) grown = true;
+            }
+            while (grown);
+            var before = body.Where(e => !dependent.Contains(e.Output.Name)).ToList();
+            var after = body.Where(e => dependent.Contains(e.Output.Name) && !chain.Contains(e.Output.Name)).ToList();
+            if (before.Count + after.Count == 0 || body.Count == before.Count + after.Count) continue;
+            // Each moved Einsum writes at the step's own point; each tensor it shares with the chain keeps the chunk.
+            var keep = new List<(string Tensor, int Dim)>();
+            bool Local(string name, out int dim)
+            {
+                dim = -1;
+                var t = cascade.Tensor(name);
+                if (t.Role != TensorRole.Intermediate || !dims.TryGetValue(name, out var d)) return false;
+                var writer = body.FirstOrDefault(x => x.Output.Name == name);
+                if (writer is null) return false;
+                dim = DimAt(writer.Output, writer.OutputIndices, block.Rank, 0);
+                return dim >= 0 && d[dim] == DimStorage.Dropped;
+            }
+            var ok = true;
+            foreach (var e in before.Concat(after))
+            {
+                var at = Enumerable.Range(0, e.OutputIndices.Count).Where(i => e.OutputIndices[i] is IndexVariable v && v.Rank == block.Rank).ToList();
+                if (at.Count != 1 || e.Filters.Count > 0) { ok = false; break; }
+                if (e.Output.Role == TensorRole.Intermediate)
+                {
+                    if (!Local(e.Output.Name, out var dim)) { ok = false; break; }
+                    keep.Add((e.Output.Name, dim));
+                }
+                foreach (var r in e.Reads().Where(r => chain.Contains(r.Tensor.Name)))
+                {
+                    if (!Local(r.Tensor.Name, out var dim)) { ok = false; break; }
+                    keep.Add((r.Tensor.Name, dim));
+                }
+            }
+            if (!ok) continue;
+            foreach (var (tensor, dim) in keep) dims[tensor][dim] = DimStorage.Chunk;
+            chunks[block.Rank] = new StepChunk(StepsPerChunk, before.Select(e => e.Id).ToList(), after.Select(e => e.Id).ToList());
+        }
+        return chunks;
+    }
 
     private static void ApplyBlockStorage(Cascade cascade, Tensor tensor, DimStorage[] dims)
     {
@@ -709,10 +791,11 @@ public static class KernelPlanner
     /// <param name="reject">Reports a choice that the Einsum does not allow (the planner's lowering is kept).</param>
     /// <param name="outerSlices">Other parallel ranks, fixed for each piece of the slice's work (null outside the slice).</param>
     /// <param name="fills">The filled Einsums (<see cref="FilterFills"/>): their filters do not make them scalar.</param>
+    /// <param name="chunked">The Einsums run for a chunk of steps of their block (<see cref="StepChunk"/>): the block's rank is a loop of theirs.</param>
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks, List<(string, string, string)> divisibility,
-        LoweringChoice? choice, Action<string> reject, IReadOnlyList<string>? outerSlices, IReadOnlyDictionary<int, double> fills)
+        LoweringChoice? choice, Action<string> reject, IReadOnlyList<string>? outerSlices, IReadOnlyDictionary<int, double> fills, IReadOnlyCollection<int> chunked)
     {
-        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks, outerSlices, fills);
+        var plan = PlanEinsum(cascade, e, storage, sparse, assumeDivisible, slice, rowBlocks, choice?.Kind == LoweringKind.Vector ? choice.Rank : null, out var vectorRanks, outerSlices, fills, chunked);
         if (choice is null || choice.Kind == LoweringKind.Contraction) return plan;
         if (choice.Kind == LoweringKind.Scalar)
             return plan.Lowering is EinsumLowering.Exact or EinsumLowering.Dense ? plan : plan with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plan) };
@@ -736,12 +819,13 @@ public static class KernelPlanner
     }
 
     private static EinsumPlan PlanEinsum(Cascade cascade, ExtendedEinsum e, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse, bool assumeDivisible, string? slice, bool rowBlocks,
-        string? wantedRank, out List<string> vectorRanks, IReadOnlyList<string>? outerSlices, IReadOnlyDictionary<int, double> fills)
+        string? wantedRank, out List<string> vectorRanks, IReadOnlyList<string>? outerSlices, IReadOnlyDictionary<int, double> fills, IReadOnlyCollection<int> chunked)
     {
         vectorRanks = new List<string>();
         var fixedRanks = new HashSet<string>(outerSlices ?? Array.Empty<string>(), StringComparer.Ordinal);
         if (slice is not null && !rowBlocks) fixedRanks.Add(slice);
-        if (e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir)) fixedRanks.Add(ir);
+        // One step at a time, except in a chunk of steps (StepChunk), where the block's rank is a loop over the chunk.
+        if (e.IterativeRank is { } ir && !e.IsInit && e.OutputRanks.Contains(ir) && !chunked.Contains(e.Id)) fixedRanks.Add(ir);
         var outer = e.OutputRanks.Where(r => !fixedRanks.Contains(r)).ToList();
         // Output ranks in the order of the output's dimensions in memory, so stores walk memory forwards.
         var order = storage[e.Output.Name].StorageOrder;
@@ -833,7 +917,7 @@ public static class KernelPlanner
         for (var d = 0; d < indices.Count; d++)
         {
             if (!indices[d].Variables().Contains(v)) continue;
-            if (d != last || s.Dims[d] is not (DimStorage.Kept or DimStorage.Blocked)) return false;
+            if (d != last || s.Dims[d] is not (DimStorage.Kept or DimStorage.Blocked or DimStorage.Chunk)) return false;
             if (!indices[d].TryGetOffset(out var r, out var offset) || r != v) return false;
             if (!allowOffset && offset != 0) return false;
         }
