@@ -52,7 +52,8 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Log(V512 x) => new(Compat512.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 EqualMask(V512 l, V512 r) => new(Vector512.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Select(V512 m, V512 t, V512 f) => new(Vector512.ConditionalSelect(m.Value, t.Value, f.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V512 x) => Vector512.Sum(x.Value);
+    /// <summary>Halves added down to one lane (Vector512.Sum measured at about 10 ns here: 40% of the selective scan's time).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V512 x) => V256.SumAcross(new V256(x.Value.GetLower() + x.Value.GetUpper()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V512 x) => V256.MaxAcross(new V256(Compat256.Max(x.Value.GetLower(), x.Value.GetUpper())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V512 x) => V256.MinAcross(new V256(Compat256.Min(x.Value.GetLower(), x.Value.GetUpper())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V512 x) => V256.ProductAcross(new V256(x.Value.GetLower() * x.Value.GetUpper()));
@@ -104,7 +105,7 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Log(V256 x) => new(Compat256.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 EqualMask(V256 l, V256 r) => new(Vector256.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Select(V256 m, V256 t, V256 f) => new(Vector256.ConditionalSelect(m.Value, t.Value, f.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V256 x) => Vector256.Sum(x.Value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V256 x) => V128.SumAcross(new V128(x.Value.GetLower() + x.Value.GetUpper()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V256 x) => V128.MaxAcross(new V128(Compat128.Max(x.Value.GetLower(), x.Value.GetUpper())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V256 x) => V128.MinAcross(new V128(Compat128.Min(x.Value.GetLower(), x.Value.GetUpper())));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V256 x) => V128.ProductAcross(new V128(x.Value.GetLower() * x.Value.GetUpper()));
@@ -156,7 +157,13 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Log(V128 x) => new(Compat128.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 EqualMask(V128 l, V128 r) => new(Vector128.Equals(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Select(V128 m, V128 t, V128 f) => new(Vector128.ConditionalSelect(m.Value, t.Value, f.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float SumAcross(V128 x) => Vector128.Sum(x.Value);
+    /// <summary>(x0 + x2) + (x1 + x3) by two in-register shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(V128 x)
+    {
+        var pairs = x.Value + Vector128.Shuffle(x.Value, Vector128.Create(2, 3, 0, 1));
+        return (pairs + Vector128.Shuffle(pairs, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(V128 x) => System.MathF.Max(System.MathF.Max(x.Value[0], x.Value[1]), System.MathF.Max(x.Value[2], x.Value[3]));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MinAcross(V128 x) => System.MathF.Min(System.MathF.Min(x.Value[0], x.Value[1]), System.MathF.Min(x.Value[2], x.Value[3]));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ProductAcross(V128 x) => x.Value[0] * x.Value[1] * (x.Value[2] * x.Value[3]);
