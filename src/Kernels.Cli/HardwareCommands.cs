@@ -177,7 +177,7 @@ internal static class HardwareCommands
         schedule = Schedule.Parse(text, out var syntax);
         foreach (var d in syntax) stderr.WriteLine(d.Format(where));
         if (syntax.Count > 0) return false;
-        var errors = KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).ScheduleErrors;
+        var errors = KernelPlanner.Plan(Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade), assumeDivisible: true, schedule).ScheduleErrors;
         foreach (var e in errors) stderr.WriteLine(e.ToDiagnostic().Format(where));
         return errors.Count == 0;
     }
@@ -199,7 +199,7 @@ internal static class HardwareCommands
                 return 0;
             case "schedule":
                 // The schedule the generated kernel runs: the planner's choices with the given ones applied.
-                Write(KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).Schedule.ToString(), output, stdout);
+                Write(KernelPlanner.Plan(Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade), assumeDivisible: true, schedule).Schedule.ToString(), output, stdout);
                 return 0;
             case "descriptor":
                 // The KernelDescriptor the generator writes next to that kernel: the IR and analysis as constructor calls.

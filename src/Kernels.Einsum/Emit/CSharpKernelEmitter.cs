@@ -27,6 +27,12 @@ public static class CSharpKernelEmitter
     private const string Rt = "global::Kernels.Runtime";
     private const string Math = "global::Kernels.Runtime.KernelMath";
 
+    /// <summary>
+    /// The cascade a C# kernel is planned and printed from: tile copies of inputs read in place (<see cref="TileViews"/>)
+    /// and inputs read across an iteration block's steps copied with its rank outermost (<see cref="StepTransposes"/>).
+    /// </summary>
+    public static Cascade PlannedCascade(Cascade cascade) => StepTransposes.Apply(TileViews.Apply(cascade));
+
     public static string Emit(Cascade cascade, KernelSignature signature)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));

@@ -16,6 +16,7 @@ public static class BuiltInKernels
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["SelectiveScan.Forward"] = SelectiveScan.ForwardDescriptor,
+        ["SelectiveScan.Streaming"] = SelectiveScan.StreamingDescriptor,
     });
 
     /// <summary>Every built-in kernel by its public name (<c>Softmax.Rows</c>); names compare ignoring case.</summary>
