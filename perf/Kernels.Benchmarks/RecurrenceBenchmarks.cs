@@ -38,7 +38,7 @@ public class LinearAttentionBenchmarks : IWork
 }
 
 /// <summary>
-/// Mamba's selective scan (<see cref="SelectiveScan.Forward"/>, generated from selective_scan), 1536 channels, state
+/// Mamba's selective scan (<see cref="SelectiveScan.Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int)"/>, generated from selective_scan), 1536 channels, state
 /// size 16, against a copy on every core of as many bytes as the scan reads and writes (each input read once, the
 /// output written once), and against the plain scalar loop a .NET engineer would write, on one thread and split over all
 /// cores (no library .NET users have computes it), measured in the same run.
