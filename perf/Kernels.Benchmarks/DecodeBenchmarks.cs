@@ -4,9 +4,12 @@ namespace Kernels.Benchmarks;
 
 /// <summary>
 /// One decode step: one query per head against a KV cache, B = 1, H = 32, D = 128, M = 8192 keys (a 7B-class model
-/// at 8K context). Ours (Attention.Forward with an AttentionShape; below KernelRuntime.FewRows queries it reads K and
-/// V in place) against ONNX Runtime's MultiHeadAttention over the same cache, and against the memory limit: a copy of
-/// K on every core, which moves as many bytes as reading K and V once (the least any decode step must do).
+/// at 8K context), with 32 key/value heads (multi-head) or 8 (grouped-query, as Llama 3 8B and Mistral 7B). Ours
+/// (Attention.Forward with an AttentionShape; below KernelRuntime.FewRows queries it reads K and V in place, and the
+/// four query heads of a key/value head are rows of one) against ONNX Runtime's MultiHeadAttention over the same cache
+/// (with 8 key/value heads, over the cache repeated to 32 heads, as a model without grouped-query support runs it; the
+/// repeat is made once, outside the timing), and against the memory limit: a copy of K on every core, which moves as
+/// many bytes as reading K and V once (the least any decode step must do).
 /// </summary>
 [BenchmarkCategory("attention")]
 public class DecodeBenchmarks : IWork
@@ -15,9 +18,11 @@ public class DecodeBenchmarks : IWork
 
     [Params(8192)] public int Keys;
 
+    [Params(32, 8)] public int KeyValueHeads;
+
     public double Flops => 4.0 * Heads * Keys * HeadDim;
 
-    public double Bytes => 2.0 * Heads * Keys * HeadDim * sizeof(float);
+    public double Bytes => 2.0 * KeyValueHeads * Keys * HeadDim * sizeof(float);
 
     private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>(), _copy = Array.Empty<float>();
     private OnnxRun? _onnx;
@@ -27,20 +32,32 @@ public class DecodeBenchmarks : IWork
     {
         var r = new Random(5);
         float[] Make(long n) { var x = new float[n]; for (long i = 0; i < n; i++) x[i] = (float)(r.NextDouble() * 2 - 1); return x; }
-        (_q, _k, _v, _o) = (Make(Heads * HeadDim), Make((long)Heads * Keys * HeadDim), Make((long)Heads * Keys * HeadDim), new float[Heads * HeadDim]);
+        (_q, _k, _v, _o) = (Make(Heads * HeadDim), Make((long)KeyValueHeads * Keys * HeadDim), Make((long)KeyValueHeads * Keys * HeadDim), new float[Heads * HeadDim]);
         _copy = new float[_k.Length];
-        // ORT takes [1, 1, H * D] and [1, M, H * D]: the same bytes with the heads interleaved per token.
+        // ORT takes [1, 1, H * D] and [1, M, H * D]: the same bytes with the heads interleaved per token, each key/value
+        // head repeated for the query heads it serves.
         var query = new long[] { 1, 1, Heads * HeadDim };
         var keys = new long[] { 1, Keys, Heads * HeadDim };
         _onnx = new OnnxRun(OnnxModels.MultiHeadAttention(1, Heads, HeadDim, keyLength: Keys), Environment.ProcessorCount,
-            new[] { ("query", _q, query), ("key", _k, keys), ("value", _v, keys) }, new[] { ("output", new float[Heads * HeadDim], query) });
+            new[] { ("query", _q, query), ("key", Repeat(_k), keys), ("value", Repeat(_v), keys) }, new[] { ("output", new float[Heads * HeadDim], query) });
+    }
+
+    /// <summary>A [KeyValueHeads, Keys, HeadDim] cache as ORT's [Keys, Heads * HeadDim], each head repeated for its group.</summary>
+    private float[] Repeat(float[] cache)
+    {
+        var group = Heads / KeyValueHeads;
+        var x = new float[(long)Keys * Heads * HeadDim];
+        for (var m = 0; m < Keys; m++)
+            for (var h = 0; h < Heads; h++)
+                Array.Copy(cache, ((long)(h / group) * Keys + m) * HeadDim, x, ((long)m * Heads + h) * HeadDim, HeadDim);
+        return x;
     }
 
     [GlobalCleanup]
     public void Cleanup() => _onnx?.Dispose();
 
     [Benchmark(Description = "Kernels Attention.Forward, one query per head"), Ours]
-    public void Ours() => Attention.Forward(_q, _k, _v, _o, new AttentionShape(1, Heads, Heads, 1, Keys, HeadDim, HeadDim));
+    public void Ours() => Attention.Forward(_q, _k, _v, _o, new AttentionShape(1, Heads, KeyValueHeads, 1, Keys, HeadDim, HeadDim));
 
     [Benchmark(Description = "ONNX Runtime MultiHeadAttention, one query"), Peer]
     public void Onnx() => _onnx!.Run();

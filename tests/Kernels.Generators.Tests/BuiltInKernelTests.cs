@@ -80,6 +80,8 @@ public class BuiltInKernelTests
     [InlineData(1, 6, 3, 70, 200, 32, 32, false)]
     [InlineData(2, 4, 1, 130, 65, 8, 12, true)]
     [InlineData(1, 8, 2, 1, 300, 64, 64, true)]
+    [InlineData(2, 4, 1, 5, 33, 8, 8, false)]
+    [InlineData(1, 32, 8, 1, 129, 128, 128, false)]
     [InlineData(1, 2, 2, 3, 0, 4, 4, true)]
     public void Attention_with_shape_and_options_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal)
     {

@@ -78,9 +78,6 @@ public static partial class Attention
         Batched(query, key, value, output, batch, heads, queryLength, headDim, keyLength, valueDim);
     }
 
-    [Einsum(SpecFile = "attention.gqa.einsum")]
-    private static partial void Grouped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int G);
-
     [Einsum(SpecFile = "attention.gqa.causal.einsum")]
     private static partial void GroupedCausal(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int G);
 
@@ -88,7 +85,8 @@ public static partial class Attention
     /// Computes attention for every query head of every sequence of a batch in one call, tensors laid out
     /// [batch, heads, sequence, dim] (PyTorch's <c>scaled_dot_product_attention</c> layout), with grouped-query heads
     /// and a causal mask as <paramref name="shape"/> and <paramref name="options"/> say. Generated from
-    /// specs/attention.mha.einsum, attention.gqa.einsum and attention.gqa.causal.einsum.
+    /// specs/attention.mha.einsum (unmasked, with the query heads of a key/value head as rows of one head) and
+    /// attention.gqa.causal.einsum.
     /// </summary>
     /// <param name="query">[batch, heads, queryLength, headDim]</param>
     /// <param name="key">[batch, keyValueHeads, keyLength, headDim]</param>
@@ -122,9 +120,12 @@ public static partial class Attention
         if (written.Overlaps(query) || written.Overlaps(key) || written.Overlaps(value))
             throw new ArgumentException("'output' overlaps an input; attention reads every input after it starts writing, so give it memory of its own.", nameof(output));
         var groups = h == 0 ? 1 : h / kvh;
-        if (options.Causal) GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
-        else if (groups == 1) Batched(query, key, value, output, b, h, p, e, m, f);
-        else Grouped(query, key, value, output, b, h, p, e, m, f, groups);
+        // The G query heads of a key/value head are consecutive, so [B, H, P, E] is [B, KH, G * P, E] in place: without a
+        // mask to tell their rows apart (unmasked, or one query, which sees every key even when causal), grouped-query
+        // attention is multi-head attention over KH heads of G * P rows each, and each tile of K and V is read once for
+        // all G heads (a decode step reads the cache once instead of G times).
+        if (!options.Causal || p <= 1) Batched(query, key, value, output, b, kvh, groups * p, e, m, f);
+        else GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
     }
 
     /// <summary>The cascade of a causal <c>Forward</c> call with an <see cref="AttentionShape"/> (attention.gqa.causal.einsum)
