@@ -103,62 +103,114 @@ public static unsafe class Gemm
         Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
     }
 
-    /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: four columns at a time with
-    /// a vector accumulator each (the rest one at a time with two), then the lanes, then the last k % width terms.</summary>
+    /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: two rows by four columns at a
+    /// time (eight vector accumulators, six loads for eight FMAs, each column of B read once for both rows), then the rest
+    /// row by row; then the lanes, then the last k % width terms.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dots<TV>(int m, int n, int k, float alpha, float* a, nint aRow, float* b, nint bCol, float* c, nint cRow, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
     {
-        for (var i = 0; i < m; i++)
+        var i = 0;
+        for (; i + 2 <= m; i += 2)
         {
-            var row = a + i * aRow;
+            float* row0 = a + i * aRow, row1 = row0 + aRow;
             var j = 0;
-            // Four columns at a time: four independent streams of B in flight, one load of A for all of them.
             for (; j + 4 <= n; j += 4)
             {
                 float* b0 = b + j * bCol, b1 = b0 + bCol, b2 = b1 + bCol, b3 = b2 + bCol;
-                TV s0 = TV.Create(0f), s1 = s0, s2 = s0, s3 = s0;
+                TV s00 = TV.Create(0f), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
                 var kk = 0;
                 for (; kk + TV.Count <= k; kk += TV.Count)
                 {
-                    var x = TV.Load(row + kk);
-                    s0 = TV.MultiplyAdd(x, TV.Load(b0 + kk), s0);
-                    s1 = TV.MultiplyAdd(x, TV.Load(b1 + kk), s1);
-                    s2 = TV.MultiplyAdd(x, TV.Load(b2 + kk), s2);
-                    s3 = TV.MultiplyAdd(x, TV.Load(b3 + kk), s3);
+                    var x0 = TV.Load(row0 + kk);
+                    var x1 = TV.Load(row1 + kk);
+                    var y = TV.Load(b0 + kk);
+                    s00 = TV.MultiplyAdd(x0, y, s00);
+                    s10 = TV.MultiplyAdd(x1, y, s10);
+                    y = TV.Load(b1 + kk);
+                    s01 = TV.MultiplyAdd(x0, y, s01);
+                    s11 = TV.MultiplyAdd(x1, y, s11);
+                    y = TV.Load(b2 + kk);
+                    s02 = TV.MultiplyAdd(x0, y, s02);
+                    s12 = TV.MultiplyAdd(x1, y, s12);
+                    y = TV.Load(b3 + kk);
+                    s03 = TV.MultiplyAdd(x0, y, s03);
+                    s13 = TV.MultiplyAdd(x1, y, s13);
                 }
-                float t0 = TV.SumAcross(s0), t1 = TV.SumAcross(s1), t2 = TV.SumAcross(s2), t3 = TV.SumAcross(s3);
+                float t00 = TV.SumAcross(s00), t01 = TV.SumAcross(s01), t02 = TV.SumAcross(s02), t03 = TV.SumAcross(s03);
+                float t10 = TV.SumAcross(s10), t11 = TV.SumAcross(s11), t12 = TV.SumAcross(s12), t13 = TV.SumAcross(s13);
                 for (; kk < k; kk++)
                 {
-                    t0 = MathF.FusedMultiplyAdd(row[kk], b0[kk], t0);
-                    t1 = MathF.FusedMultiplyAdd(row[kk], b1[kk], t1);
-                    t2 = MathF.FusedMultiplyAdd(row[kk], b2[kk], t2);
-                    t3 = MathF.FusedMultiplyAdd(row[kk], b3[kk], t3);
+                    float x0 = row0[kk], x1 = row1[kk];
+                    t00 = MathF.FusedMultiplyAdd(x0, b0[kk], t00); t10 = MathF.FusedMultiplyAdd(x1, b0[kk], t10);
+                    t01 = MathF.FusedMultiplyAdd(x0, b1[kk], t01); t11 = MathF.FusedMultiplyAdd(x1, b1[kk], t11);
+                    t02 = MathF.FusedMultiplyAdd(x0, b2[kk], t02); t12 = MathF.FusedMultiplyAdd(x1, b2[kk], t12);
+                    t03 = MathF.FusedMultiplyAdd(x0, b3[kk], t03); t13 = MathF.FusedMultiplyAdd(x1, b3[kk], t13);
                 }
-                c[i * cRow + j] = tail.Apply(i, j, alpha * t0);
-                c[i * cRow + j + 1] = tail.Apply(i, j + 1, alpha * t1);
-                c[i * cRow + j + 2] = tail.Apply(i, j + 2, alpha * t2);
-                c[i * cRow + j + 3] = tail.Apply(i, j + 3, alpha * t3);
+                float* c0 = c + i * cRow + j, c1 = c0 + cRow;
+                c0[0] = tail.Apply(i, j, alpha * t00); c0[1] = tail.Apply(i, j + 1, alpha * t01);
+                c0[2] = tail.Apply(i, j + 2, alpha * t02); c0[3] = tail.Apply(i, j + 3, alpha * t03);
+                c1[0] = tail.Apply(i + 1, j, alpha * t10); c1[1] = tail.Apply(i + 1, j + 1, alpha * t11);
+                c1[2] = tail.Apply(i + 1, j + 2, alpha * t12); c1[3] = tail.Apply(i + 1, j + 3, alpha * t13);
             }
-            for (; j < n; j++)
+            DotRow<TV>(i, j, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+            DotRow<TV>(i + 1, j, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+        }
+        for (; i < m; i++) DotRow<TV>(i, 0, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+    }
+
+    /// <summary>Columns [j, n) of row i of <see cref="Dots"/>: four columns at a time with a vector accumulator each (the
+    /// rest one at a time with two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotRow<TV>(int i, int j, int n, int k, float alpha, float* a, nint aRow, float* b, nint bCol, float* c, nint cRow, Epilogue tail)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var row = a + i * aRow;
+        // Four columns at a time: four independent streams of B in flight, one load of A for all of them.
+        for (; j + 4 <= n; j += 4)
+        {
+            float* b0 = b + j * bCol, b1 = b0 + bCol, b2 = b1 + bCol, b3 = b2 + bCol;
+            TV s0 = TV.Create(0f), s1 = s0, s2 = s0, s3 = s0;
+            var kk = 0;
+            for (; kk + TV.Count <= k; kk += TV.Count)
             {
-                var column = b + j * bCol;
-                TV s0 = TV.Create(0f), s1 = s0;
-                var kk = 0;
-                for (; kk + 2 * TV.Count <= k; kk += 2 * TV.Count)
-                {
-                    s0 = TV.MultiplyAdd(TV.Load(row + kk), TV.Load(column + kk), s0);
-                    s1 = TV.MultiplyAdd(TV.Load(row + kk + TV.Count), TV.Load(column + kk + TV.Count), s1);
-                }
-                if (kk + TV.Count <= k)
-                {
-                    s0 = TV.MultiplyAdd(TV.Load(row + kk), TV.Load(column + kk), s0);
-                    kk += TV.Count;
-                }
-                var sum = TV.SumAcross(s0 + s1);
-                for (; kk < k; kk++) sum = MathF.FusedMultiplyAdd(row[kk], column[kk], sum);
-                c[i * cRow + j] = tail.Apply(i, j, alpha * sum);
+                var x = TV.Load(row + kk);
+                s0 = TV.MultiplyAdd(x, TV.Load(b0 + kk), s0);
+                s1 = TV.MultiplyAdd(x, TV.Load(b1 + kk), s1);
+                s2 = TV.MultiplyAdd(x, TV.Load(b2 + kk), s2);
+                s3 = TV.MultiplyAdd(x, TV.Load(b3 + kk), s3);
             }
+            float t0 = TV.SumAcross(s0), t1 = TV.SumAcross(s1), t2 = TV.SumAcross(s2), t3 = TV.SumAcross(s3);
+            for (; kk < k; kk++)
+            {
+                t0 = MathF.FusedMultiplyAdd(row[kk], b0[kk], t0);
+                t1 = MathF.FusedMultiplyAdd(row[kk], b1[kk], t1);
+                t2 = MathF.FusedMultiplyAdd(row[kk], b2[kk], t2);
+                t3 = MathF.FusedMultiplyAdd(row[kk], b3[kk], t3);
+            }
+            c[i * cRow + j] = tail.Apply(i, j, alpha * t0);
+            c[i * cRow + j + 1] = tail.Apply(i, j + 1, alpha * t1);
+            c[i * cRow + j + 2] = tail.Apply(i, j + 2, alpha * t2);
+            c[i * cRow + j + 3] = tail.Apply(i, j + 3, alpha * t3);
+        }
+        for (; j < n; j++)
+        {
+            var column = b + j * bCol;
+            TV s0 = TV.Create(0f), s1 = s0;
+            var kk = 0;
+            for (; kk + 2 * TV.Count <= k; kk += 2 * TV.Count)
+            {
+                s0 = TV.MultiplyAdd(TV.Load(row + kk), TV.Load(column + kk), s0);
+                s1 = TV.MultiplyAdd(TV.Load(row + kk + TV.Count), TV.Load(column + kk + TV.Count), s1);
+            }
+            if (kk + TV.Count <= k)
+            {
+                s0 = TV.MultiplyAdd(TV.Load(row + kk), TV.Load(column + kk), s0);
+                kk += TV.Count;
+            }
+            var sum = TV.SumAcross(s0 + s1);
+            for (; kk < k; kk++) sum = MathF.FusedMultiplyAdd(row[kk], column[kk], sum);
+            c[i * cRow + j] = tail.Apply(i, j, alpha * sum);
         }
     }
 
@@ -183,6 +235,13 @@ public static unsafe class Gemm
         var i = 0;
         for (; i + RowTile <= m; i += RowTile)
             Tile6<TV>(n, k, alpha, a + i * aRow, aRow, aCol, b, bRow, c + i * cRow, cRow, tail.Rows(i));
+        // Four or five rows left (the query heads of a key/value head in a decode step): eight accumulators keep both FMA
+        // pipes busy, where one row at a time waits on its two.
+        if (i + 4 <= m)
+        {
+            Tile4<TV>(n, k, alpha, a + i * aRow, aRow, aCol, b, bRow, c + i * cRow, cRow, tail.Rows(i));
+            i += 4;
+        }
         for (; i < m; i++)
             Tile1<TV>(n, k, alpha, a + i * aRow, aCol, b, bRow, c + i * cRow, tail.Rows(i));
     }
@@ -258,6 +317,67 @@ public static unsafe class Gemm
         }
         if (j < n)
             for (var r = 0; r < RowTile; r++)
+                Columns(j, n, k, alpha, a + r * aRow, aCol, b, bRow, c + r * cRow, tail.Rows(r));
+    }
+
+    /// <summary>Four rows of C: pairs of vectors, then single vectors, then single columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile4<TV>(int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var w = TV.Count;
+        var scale = TV.Create(alpha);
+        float* a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow;
+        var j = 0;
+        for (; j + 2 * w <= n; j += 2 * w)
+        {
+            TV c00 = TV.Create(0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+            {
+                var b0 = TV.Load(bk);
+                var b1 = TV.Load(bk + w);
+                var x = TV.Create(a0[ak]);
+                c00 = TV.MultiplyAdd(x, b0, c00);
+                c01 = TV.MultiplyAdd(x, b1, c01);
+                x = TV.Create(a1[ak]);
+                c10 = TV.MultiplyAdd(x, b0, c10);
+                c11 = TV.MultiplyAdd(x, b1, c11);
+                x = TV.Create(a2[ak]);
+                c20 = TV.MultiplyAdd(x, b0, c20);
+                c21 = TV.MultiplyAdd(x, b1, c21);
+                x = TV.Create(a3[ak]);
+                c30 = TV.MultiplyAdd(x, b0, c30);
+                c31 = TV.MultiplyAdd(x, b1, c31);
+            }
+            var cj = c + j;
+            TV.Store(cj, tail.Vector(0, j, c00 * scale)); TV.Store(cj + w, tail.Vector(0, j + w, c01 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(1, j, c10 * scale)); TV.Store(cj + w, tail.Vector(1, j + w, c11 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(2, j, c20 * scale)); TV.Store(cj + w, tail.Vector(2, j + w, c21 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(3, j, c30 * scale)); TV.Store(cj + w, tail.Vector(3, j + w, c31 * scale));
+        }
+        for (; j + w <= n; j += w)
+        {
+            TV c0 = TV.Create(0f), c1 = c0, c2 = c0, c3 = c0;
+            var bk = b + j;
+            nint ak = 0;
+            for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+            {
+                var b0 = TV.Load(bk);
+                c0 = TV.MultiplyAdd(TV.Create(a0[ak]), b0, c0);
+                c1 = TV.MultiplyAdd(TV.Create(a1[ak]), b0, c1);
+                c2 = TV.MultiplyAdd(TV.Create(a2[ak]), b0, c2);
+                c3 = TV.MultiplyAdd(TV.Create(a3[ak]), b0, c3);
+            }
+            var cj = c + j;
+            TV.Store(cj, tail.Vector(0, j, c0 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(1, j, c1 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(2, j, c2 * scale)); cj += cRow;
+            TV.Store(cj, tail.Vector(3, j, c3 * scale));
+        }
+        if (j < n)
+            for (var r = 0; r < 4; r++)
                 Columns(j, n, k, alpha, a + r * aRow, aCol, b, bRow, c + r * cRow, tail.Rows(r));
     }
 
