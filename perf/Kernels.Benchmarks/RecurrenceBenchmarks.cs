@@ -3,7 +3,7 @@ using BenchmarkDotNet.Attributes;
 namespace Kernels.Benchmarks;
 
 /// <summary>
-/// Causal linear attention with decay (<see cref="LinearAttention.Causal"/>, generated from linear_attention.causal),
+/// Causal linear attention with decay (<see cref="LinearAttention.Causal(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, float)"/>, generated from linear_attention.causal),
 /// D = F = 64, against the FMA peak of the widest accelerated width on every core over the cascade's FLOPs (the
 /// operations `kernels analyze` counts at these sizes), measured in the same run. No library .NET users have
 /// computes it.
@@ -32,6 +32,43 @@ public class LinearAttentionBenchmarks : IWork
 
     [Benchmark(Description = "Kernels LinearAttention.Causal"), Ours]
     public void Ours() => LinearAttention.Causal(_q, _k, _v, _o, Length, Dim, Dim, 0.05f);
+
+    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
+    public float Peak() => Limits.FmaPeak(_flops);
+}
+
+/// <summary>
+/// Causal linear attention over heads (<see cref="LinearAttention.Causal(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int, ReadOnlySpan{float})"/>,
+/// generated from linear_attention.heads), B = 1, H = 8, D = F = 64, each head with its own slope, against the FMA peak
+/// of the widest accelerated width on every core over the cascade's FLOPs, measured in the same run.
+/// </summary>
+[BenchmarkCategory("linear-attention")]
+public class LinearAttentionHeadsBenchmarks : IWork
+{
+    public const int Heads = 8, Dim = 64;
+
+    public double Flops => LinearAttention.HeadsDescriptor.Analyze(new Dictionary<string, int> { ["B"] = 1, ["H"] = Heads, ["T"] = Length, ["D"] = Dim, ["F"] = Dim }).Einsums.Sum(e => e.FlopsValue ?? 0);
+
+    public double Bytes => 4.0 * Heads * Length * Dim * sizeof(float);
+
+    [Params(1024, 16384)] public int Length;
+    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>(), _slopes = Array.Empty<float>();
+    private double _flops;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var r = new Random(4);
+        float[] Make(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale)).ToArray();
+        (_q, _k, _v) = (Make(Heads * Length * Dim, 0.5), Make(Heads * Length * Dim, 0.5), Make(Heads * Length * Dim, 1));
+        _o = new float[Heads * Length * Dim];
+        // ALiBi's slopes for 8 heads: 2^-1, 2^-2, ..., 2^-8, scaled down to the decay per token Lightning Attention uses.
+        _slopes = Enumerable.Range(1, Heads).Select(h => (float)(Math.Pow(2, -h) * 0.1)).ToArray();
+        _flops = Flops;
+    }
+
+    [Benchmark(Description = "Kernels LinearAttention.Causal, 8 heads"), Ours]
+    public void Ours() => LinearAttention.Causal(_q, _k, _v, _o, 1, Heads, Length, Dim, Dim, _slopes);
 
     [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
     public float Peak() => Limits.FmaPeak(_flops);

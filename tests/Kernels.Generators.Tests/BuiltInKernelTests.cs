@@ -225,6 +225,33 @@ public class BuiltInKernelTests
         AssertClose(expected, y, 2e-5);
     }
 
+    /// <summary>Linear attention over a batch of heads, each with its own slope (none, slow and fast decay), against the
+    /// definition in double: o_t = sum over s &lt;= t of exp(-slope (t - s)) (q_t . k_s) v_s; blocks of 64 with a partial one.</summary>
+    [Fact]
+    public void Linear_attention_over_heads_matches_its_definition_in_double()
+    {
+        const int B = 2, H = 3, T = 150, D = 9, Fv = 17;
+        var slopes = new[] { 0f, 0.05f, 0.3f };
+        var q = Random(B * H * T * D, 21, 1); var k = Random(B * H * T * D, 22, 1); var v = Random(B * H * T * Fv, 23, 1);
+        var o = new float[B * H * T * Fv];
+        LinearAttention.Causal(F(q), F(k), F(v), o, B, H, T, D, Fv, slopes);
+        var expected = new double[o.Length];
+        for (var bh = 0; bh < B * H; bh++)
+            for (var t = 0; t < T; t++)
+                for (var s2 = 0; s2 <= t; s2++)
+                {
+                    var dot = 0.0;
+                    for (var d = 0; d < D; d++) dot += q[(bh * T + t) * D + d] * k[(bh * T + s2) * D + d];
+                    var w = dot * Math.Exp(-(double)slopes[bh % H] * (t - s2));
+                    for (var f = 0; f < Fv; f++) expected[(bh * T + t) * Fv + f] += w * v[(bh * T + s2) * Fv + f];
+                }
+        AssertClose(expected, o, 2e-5);
+
+        Assert.Equal("slopes", Assert.Throws<ArgumentOutOfRangeException>(() => LinearAttention.Causal(F(q), F(k), F(v), o, B, H, T, D, Fv, new[] { 0f, -0.1f, 0f })).ParamName);
+        Assert.Equal("slopes", Assert.Throws<ArgumentException>(() => LinearAttention.Causal(F(q), F(k), F(v), o, B, H, T, D, Fv, new[] { 0f })).ParamName);
+        Assert.Equal("value", Assert.Throws<ArgumentException>(() => LinearAttention.Causal(F(q), F(k), new float[5], o, B, H, T, D, Fv, slopes)).ParamName);
+    }
+
     [Fact]
     public void Bad_arguments_throw_before_memory_is_touched()
     {

@@ -90,6 +90,7 @@ public class DescriptorTests
     [InlineData("Softmax.Rows", "softmax.3pass")]
     [InlineData("LinearAttention.Causal", "linear_attention.causal")]
     [InlineData("SelectiveScan.Forward", "selective_scan")]
+    [InlineData("LinearAttention.Heads", "linear_attention.heads")]
     [InlineData("SelectiveScan.Streaming", "selective_scan.grouped")]
     public void Built_in_descriptors_are_their_spec_files(string kernel, string spec)
     {

@@ -46,6 +46,10 @@ public class SpecKernelTests
         var linear = new[] { S(("T", 128), ("D", 16), ("F", 24)), S(("T", 77), ("D", 9), ("F", 17)), S(("T", 1), ("D", 1), ("F", 1)) };
         foreach (var name in new[] { "linear_attention.quadratic", "linear_attention.causal" })
             yield return new KernelCase(name, Spec(name), linear, 1.0, new Dictionary<string, double> { ["slope"] = 0.05 });
+        // Batch and heads split across threads, each head with its own slope (inputs in [-0.1, 0.1], so a negative slope
+        // grows the weights by at most e^6.4 a block); blocks of 64 with a partial last one.
+        yield return new KernelCase("linear_attention.heads", Spec("linear_attention.heads"),
+            new[] { S(("B", 2), ("H", 3), ("T", 150), ("D", 9), ("F", 17)), S(("B", 1), ("H", 2), ("T", 64), ("D", 16), ("F", 16)), S(("B", 1), ("H", 1), ("T", 1), ("D", 1), ("F", 1)) }, 0.1);
         yield return new KernelCase("selective_scan", Spec("selective_scan"),
             new[] { S(("D", 24), ("N", 16), ("L", 50)), S(("D", 5), ("N", 3), ("L", 7)), S(("D", 1), ("N", 1), ("L", 1)), S(("D", 7), ("N", 5), ("L", 150)) }, 0.3);
         // (Inputs in [-0.3, 0.3]: A is not negative here, and the state grows by up to exp(0.3 softplus(0.6)) a step.)

@@ -252,22 +252,31 @@ public static class KernelPlanner
         // that the chosen one is a batch rank of: split over both (p with h outer in multi-head attention), so its blocks
         // of rows make matrix products while the copies run before, split over their own first rank.
         // Only a rank that is a contraction's rows or columns: otherwise the inner rank is the one the maps vectorise over.
-        // In a cascade with no contraction at all (a recurrence over channels, batch outer: the selective scan), the
-        // channels are split too, so that one batch element still occupies every core.
+        // In a cascade with no contraction at all (a recurrence over channels, batch outer: the selective scan), or where
+        // the rank is innermost in no tensor an Einsum computes (the heads of linear attention, batch outer), it is split
+        // too, so that one batch element still occupies every core.
         if (best is not null)
         {
             var writers = cascade.Einsums.GroupBy(e => e.Output.Name).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
             var products = cascade.Einsums.Any(e => MatchContraction(e, null, writers, fills).Count > 0);
-            foreach (var rank in cascade.Ranks)
-                if (rank.Index != best && CanSlice(cascade, rank.Index) && OuterSlices(cascade, rank.Index).Contains(best)
-                    && cascade.Einsums.Where(e => Involves(e, best)).All(e => Involves(e, rank.Index) || IsInputCopy(e))
-                    && (!products || cascade.Einsums.Any(e => Involves(e, rank.Index) && MatchContraction(e, rank.Index, writers, fills).Any(g => g.I == rank.Index || g.J == rank.Index))))
-                    return rank.Index;
+            var inner = cascade.Ranks.Where(rank => rank.Index != best && CanSlice(cascade, rank.Index) && OuterSlices(cascade, rank.Index).Contains(best)
+                && cascade.Einsums.Where(e => Involves(e, best)).All(e => Involves(e, rank.Index) || IsInputCopy(e))).Select(r => r.Index).ToList();
+            // A contraction's rows first (the query rows of attention, with batch and heads outer), then any other.
+            foreach (var rank in inner)
+                if (cascade.Einsums.Any(e => Involves(e, rank) && MatchContraction(e, rank, writers, fills).Any(g => g.I == rank || g.J == rank)))
+                    return rank;
+            foreach (var rank in inner)
+                if (!products || !InnermostOfAComputedTensor(cascade, rank))
+                    return rank;
         }
         return best;
     }
 
     private static bool Involves(ExtendedEinsum e, string rank) => e.Ranks.Contains(rank);
+
+    /// <summary>True when some tensor an Einsum computes has the rank as its last dimension (a rank its maps vectorise over).</summary>
+    private static bool InnermostOfAComputedTensor(Cascade cascade, string rank) =>
+        cascade.Tensors.Any(t => t.Role != TensorRole.Input && t.Rank > 0 && t.Dims[t.Rank - 1].Rank == rank);
 
     /// <summary>An Einsum that copies an input (a tile view such as <c>BK[m1,m0,e] = K[m1*M0 + m0, e]</c>).</summary>
     private static bool IsInputCopy(ExtendedEinsum e) =>

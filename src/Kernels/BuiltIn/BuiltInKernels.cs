@@ -15,6 +15,7 @@ public static class BuiltInKernels
         ["Attention.Causal"] = Attention.CausalDescriptor,
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
+        ["LinearAttention.Heads"] = LinearAttention.HeadsDescriptor,
         ["SelectiveScan.Forward"] = SelectiveScan.ForwardDescriptor,
         ["SelectiveScan.Streaming"] = SelectiveScan.StreamingDescriptor,
     });
