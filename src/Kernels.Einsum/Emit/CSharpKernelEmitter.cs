@@ -28,10 +28,15 @@ public static class CSharpKernelEmitter
     private const string Math = "global::Kernels.Runtime.KernelMath";
 
     /// <summary>
-    /// The cascade a C# kernel is planned and printed from: tile copies of inputs read in place (<see cref="TileViews"/>)
-    /// and inputs read across an iteration block's steps copied with its rank outermost (<see cref="StepTransposes"/>).
+    /// The cascade a C# kernel is planned and printed from: tile copies of inputs read in place (<see cref="TileViews"/>),
+    /// sums split from factors that do not vary with the summed rank (<see cref="ReductionFactors"/>), and inputs read
+    /// across an iteration block's steps copied with its rank outermost (<see cref="StepTransposes"/>).
     /// </summary>
-    public static Cascade PlannedCascade(Cascade cascade) => StepTransposes.Apply(TileViews.Apply(cascade));
+    public static Cascade PlannedCascade(Cascade cascade) => Rewrite(TileViews.Apply(cascade));
+
+    /// <summary>The rewrites after the tile views: sums split from their factors that do not vary with the summed rank
+    /// (<see cref="ReductionFactors"/>), inputs read across the steps copied (<see cref="StepTransposes"/>).</summary>
+    private static Cascade Rewrite(Cascade views) => StepTransposes.Apply(ReductionFactors.Apply(views));
 
     public static string Emit(Cascade cascade, KernelSignature signature)
     {
@@ -107,7 +112,7 @@ public static class CSharpKernelEmitter
             _source = cascade;
             // Inputs read across an iteration block's rank get a copy with it outermost (StepTransposes).
             var tileViews = TileViews.Apply(cascade);
-            _c = StepTransposes.Apply(tileViews);
+            _c = Rewrite(tileViews);
             _sig = signature;
             _w = writer;
             _dense = KernelPlanner.Plan(_c, assumeDivisible: true, signature.Schedule);
@@ -119,7 +124,7 @@ public static class CSharpKernelEmitter
             var views = TileViews.Apply(cascade, transposed: true);
             if (!ReferenceEquals(views, tileViews))
             {
-                views = StepTransposes.Apply(views);
+                views = Rewrite(views);
                 var few = KernelPlanner.Plan(views, assumeDivisible: true, signature.Schedule);
                 if (few.SliceRank is not null && (!few.AssumesDivisible || few.EdgeBounds is not null))
                     (_fewRows, _fewRowsCascade) = (few, views);
