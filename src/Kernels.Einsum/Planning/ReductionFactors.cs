@@ -11,7 +11,9 @@ namespace Kernels.Einsum.Planning;
 /// map <c>QKM[t0,c0] = QKM_d[t0,c0] * exp(-s * (t0 - c0))</c> with the original's filters, vectorised along c0, so the
 /// decay is one exp per point instead of one per point inside a dot product's scalar epilogue. Only where the rest is a
 /// product of two tensor reads (a contraction) and some factor left out varies with an output rank (a factor that varies
-/// with none is the contraction's alpha already).
+/// with none is the contraction's alpha already). And where the factors vary with the summed rank but only with ranks of
+/// one of the two reads (<c>KVB = sum[t0] BK[t0,d] * exp(-s * (T0 - 1 - t0)) * BV[t0,f]</c>), they scale a copy of that
+/// read (<c>BK_scaled[t0,d] = BK[t0,d] * exp(..)</c>, one exp per row), and the sum is a contraction of the copy.
 /// <para>
 /// The rewrite keeps the interpreter's result up to rounding (the factor multiplies the sum instead of each term) and
 /// its presence exactly: a term exists where both reads and the factor do, and so does the product of the sum and the
@@ -30,6 +32,34 @@ public static class ReductionFactors
 
         List<ExtendedEinsum> Split(ExtendedEinsum e)
         {
+            if (ScalesAnOperand(e, out var operand, out var scales))
+            {
+                // KVB = sum[t0] BK[t0,d] * exp(-s * (T0 - 1 - t0)) * BV[t0,f]: the factor varies with the summed rank but
+                // only with ranks of BK, so it scales a copy of BK (one exp per row of it), and the sum is a contraction.
+                var ranks = operand.Indices.SelectMany(i => i.Variables()).Distinct().ToList();
+                var scaledName = operand.Tensor.Name + "_scaled";
+                for (var i = 2; names.Contains(scaledName); i++) scaledName = operand.Tensor.Name + "_scaled" + i;
+                names.Add(scaledName);
+                var scaled = new Tensor(scaledName, TensorRole.Intermediate, operand.Tensor.ElementType, ranks.Select(r => new TensorDim(r, 0)).ToList(), operand.Tensor.Span);
+                added.Add(scaled);
+                var scaledBody = scales.Aggregate((Expr)operand, (acc, f) => new Binary(BinaryOperator.Multiply, acc, f));
+                var copy = e with
+                {
+                    Id = nextId++,
+                    Output = scaled,
+                    OutputIndices = ranks.Select(r => (IndexExpr)new IndexVariable(r)).ToList(),
+                    Ranks = ranks,
+                    ReducedRanks = Array.Empty<string>(),
+                    Reduction = null,
+                    IsImplicitReduction = false,
+                    Body = scaledBody,
+                    Filters = Array.Empty<Comparison>(),
+                    Text = $"{scaledName}[{string.Join(",", ranks)}] = {scaledBody}   # {operand.Tensor.Name} scaled by the factors of {e.Output.Name} that vary only with its ranks (ReductionFactors)",
+                };
+                var rest = Flatten(e.Body).Where(f => !scales.Contains(f)).Select(f => ReferenceEquals(f, operand) ? new TensorRead(scaled, ranks.Select(r => (IndexExpr)new IndexVariable(r)).ToList()) : f).ToList();
+                var scaledProduct = rest.Skip(1).Aggregate(rest[0], (acc, f) => new Binary(BinaryOperator.Multiply, acc, f));
+                return new List<ExtendedEinsum> { copy, e with { Body = scaledProduct, Text = e.Text + $"   # with {scaledName} for {operand.Tensor.Name} and its factors" } };
+            }
             if (!Qualifies(e, out var varying, out var invariant)) return new List<ExtendedEinsum> { e };
             var k = e.ReducedRanks[0];
             var name = e.Output.Name + "_" + k;
@@ -45,7 +75,7 @@ public static class ReductionFactors
                 Output = sum,
                 Body = product,
                 Filters = Array.Empty<Comparison>(),
-                Text = $"{name}[{indices}] = sum[{k}] {product}   # {e.Output.Name} before its factors that do not vary with {k}",
+                Text = $"{name}[{indices}] = sum[{k}] {product}   # {e.Output.Name} before its factors that do not vary with {k} (ReductionFactors)",
             };
             var read = new TensorRead(sum, e.OutputIndices);
             var body = invariant.Aggregate((Expr)read, (acc, f) => new Binary(BinaryOperator.Multiply, acc, f));
@@ -81,6 +111,48 @@ public static class ReductionFactors
             }
         }
         return changed ? cascade with { Steps = steps, Tensors = cascade.Tensors.Concat(added).ToList() } : cascade;
+    }
+
+    /// <summary>The factors of a product, in order.</summary>
+    private static List<Expr> Flatten(Expr body)
+    {
+        var factors = new List<Expr>();
+        void Walk(Expr x)
+        {
+            if (x is Binary { Operator: BinaryOperator.Multiply } m) { Walk(m.Left); Walk(m.Right); }
+            else factors.Add(x);
+        }
+        Walk(body);
+        return factors;
+    }
+
+    /// <summary>
+    /// A sum over one rank whose body is two tensor reads that mention the summed rank and factors that do, each reading no
+    /// tensor (index values, sizes, constants, scalar inputs or inputs) and varying only with ranks of one of the two
+    /// reads, <paramref name="operand"/>, and with no filter.
+    /// </summary>
+    private static bool ScalesAnOperand(ExtendedEinsum e, out TensorRead operand, out List<Expr> scales)
+    {
+        operand = null!;
+        scales = new List<Expr>();
+        if (e.IsInit || e.Reduction != ReduceOperator.Sum || e.ReducedRanks.Count != 1 || e.Filters.Count > 0) return false;
+        var k = e.ReducedRanks[0];
+        var factors = Flatten(e.Body);
+        var reads = factors.OfType<TensorRead>().Where(r => KernelPlanner.Mentions(r, k)).ToList();
+        var others = factors.Where(f => f is not TensorRead && KernelPlanner.Mentions(f, k)).ToList();
+        if (reads.Count != 2 || others.Count == 0 || factors.Count(f => KernelPlanner.Mentions(f, k)) != reads.Count + others.Count) return false;
+        if (others.Any(f => f.Reads().Any(r => r.Tensor.Role != TensorRole.Input))) return false;
+        foreach (var read in reads)
+        {
+            var ranks = read.Indices.SelectMany(i => i.Variables()).ToList();
+            if (others.All(f => e.Ranks.Where(r => KernelPlanner.Mentions(f, r)).All(ranks.Contains)))
+            {
+                operand = read;
+                scales = others;
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>
