@@ -58,6 +58,16 @@ public abstract record Expr
         return list;
     }
 
+    /// <summary>This expression with each tensor read for which <paramref name="replace"/> gives an expression replaced by
+    /// it (a read it gives null for stays); the rewrites of a cascade before planning substitute reads this way.</summary>
+    public Expr ReplaceReads(System.Func<TensorRead, Expr?> replace) => this switch
+    {
+        TensorRead r => replace(r) ?? r,
+        Unary u => u with { Operand = u.Operand.ReplaceReads(replace) },
+        Binary b => b with { Left = b.Left.ReplaceReads(replace), Right = b.Right.ReplaceReads(replace) },
+        _ => this,
+    };
+
     internal abstract void CollectReads(List<TensorRead> reads);
 }
 

@@ -48,15 +48,10 @@ public static class StepTransposes
         }
         if (copies.Count == 0) return cascade;
 
-        Expr Substitute(Expr x) => x switch
-        {
-            TensorRead r when copies.TryGetValue(r.Tensor.Name, out var c) =>
-                new TensorRead(c.Copy, new[] { r.Indices[r.Indices.Count - 1] }.Concat(r.Indices.Take(r.Indices.Count - 1)).ToList()),
-            Unary u => u with { Operand = Substitute(u.Operand) },
-            Binary b => b with { Left = Substitute(b.Left), Right = Substitute(b.Right) },
-            _ => x,
-        };
-        ExtendedEinsum Rewrite(ExtendedEinsum e) => e.Reads().Any(r => copies.ContainsKey(r.Tensor.Name)) ? e with { Body = Substitute(e.Body) } : e;
+        Expr? Substitute(TensorRead r) => copies.TryGetValue(r.Tensor.Name, out var c)
+            ? new TensorRead(c.Copy, new[] { r.Indices[r.Indices.Count - 1] }.Concat(r.Indices.Take(r.Indices.Count - 1)).ToList())
+            : null;
+        ExtendedEinsum Rewrite(ExtendedEinsum e) => e.Reads().Any(r => copies.ContainsKey(r.Tensor.Name)) ? e with { Body = e.Body.ReplaceReads(Substitute) } : e;
 
         var steps = new List<CascadeStep>();
         foreach (var step in cascade.Steps)

@@ -31,14 +31,8 @@ public static class TileViews
         if (copies.Count == 0) return cascade;
         var byTensor = copies.ToDictionary(c => c.Output.Name, StringComparer.Ordinal);
 
-        Expr Substitute(Expr x) => x switch
-        {
-            TensorRead r when byTensor.TryGetValue(r.Tensor.Name, out var copy) => Inline(copy, r),
-            Unary u => u with { Operand = Substitute(u.Operand) },
-            Binary b => b with { Left = Substitute(b.Left), Right = Substitute(b.Right) },
-            _ => x,
-        };
-        ExtendedEinsum Rewrite(ExtendedEinsum e) => e.Reads().Any(r => byTensor.ContainsKey(r.Tensor.Name)) ? e with { Body = Substitute(e.Body) } : e;
+        Expr? Substitute(TensorRead r) => byTensor.TryGetValue(r.Tensor.Name, out var copy) ? Inline(copy, r) : null;
+        ExtendedEinsum Rewrite(ExtendedEinsum e) => e.Reads().Any(r => byTensor.ContainsKey(r.Tensor.Name)) ? e with { Body = e.Body.ReplaceReads(Substitute) } : e;
 
         var steps = new List<CascadeStep>();
         foreach (var step in cascade.Steps)
