@@ -12,6 +12,7 @@ public class PassAnalysisTests
     [InlineData("softmax.2pass", "n", 2)]
     [InlineData("linear_attention.causal", "t", 1)]
     [InlineData("linear_attention.heads", "t", 1)]
+    [InlineData("linear_attention.gated", "t", 1)]
     [InlineData("linear_attention.quadratic", "t", 1)]
     [InlineData("selective_scan", "l", 1)]
     [InlineData("selective_scan.grouped", "l", 1)]

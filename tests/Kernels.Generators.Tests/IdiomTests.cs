@@ -51,6 +51,7 @@ public class IdiomTests
         { "attention.gqa.causal",        "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.mha",               "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },
         { "linear_attention.causal",     "  0     0     0    0    4    0    0    0    1    0    2    0    0    6" },
+        { "linear_attention.gated",      "  0     0     0    0    4    0    0    0    1    0    2    0    0    6" },
         { "linear_attention.heads",      "  0     0     0    0    8    0    0    0    2    0    5    0    0    9" },
         { "linear_attention.quadratic",  "  0     0     0    0    2    1    0    0    1    0    0    0    0    1" },
         { "selective_scan",              "  1     0     0    0    0    0    0    0    0    0    0    2    1    0" },

@@ -50,6 +50,10 @@ public class SpecKernelTests
         // grows the weights by at most e^6.4 a block); blocks of 64 with a partial last one.
         yield return new KernelCase("linear_attention.heads", Spec("linear_attention.heads"),
             new[] { S(("B", 2), ("H", 3), ("T", 150), ("D", 9), ("F", 17)), S(("B", 1), ("H", 2), ("T", 64), ("D", 16), ("F", 16)), S(("B", 1), ("H", 1), ("T", 1), ("D", 1), ("F", 1)) }, 0.1);
+        // A log decay per token (inputs in [-0.1, 0.1]: a positive one grows the state a little), states in and out; blocks
+        // of 64 with a partial last one, whose decay across the block counts its tokens only.
+        yield return new KernelCase("linear_attention.gated", Spec("linear_attention.gated"),
+            new[] { S(("B", 2), ("H", 3), ("T", 150), ("D", 9), ("F", 17)), S(("B", 1), ("H", 2), ("T", 64), ("D", 16), ("F", 16)), S(("B", 1), ("H", 1), ("T", 1), ("D", 1), ("F", 1)) }, 0.1);
         yield return new KernelCase("selective_scan", Spec("selective_scan"),
             new[] { S(("D", 24), ("N", 16), ("L", 50)), S(("D", 5), ("N", 3), ("L", 7)), S(("D", 1), ("N", 1), ("L", 1)), S(("D", 7), ("N", 5), ("L", 150)) }, 0.3);
         // (Inputs in [-0.3, 0.3]: A is not negative here, and the state grows by up to exp(0.3 softplus(0.6)) a step.)

@@ -55,16 +55,33 @@ public class HlsSimulationTests
         foreach (var t in cascade.Inputs)
         {
             var n = (int)shapes.ElementCount(t.Name);
-            // Scalars and vectors read inside exp are decay rates (small and positive: a slope per head); other tensors are
-            // uniform in [-1, 1].
+            // Scalars and vectors read inside exp are decay rates (small and positive: a slope per head); larger tensors that
+            // reach an exp only through copies and sums are log decays (small and negative: a gate per token); other tensors
+            // are uniform in [-1, 1].
             var rate = t.Rank == 0 || (t.Rank == 1 && cascade.Einsums.Any(e => InsideExp(e.Body, t.Name, false)));
-            inputs[t.Name] = Enumerable.Range(0, n).Select(_ => rate ? 0.1 * random.NextDouble() : 2 * random.NextDouble() - 1).ToArray();
+            var logDecay = !rate && LogDecays(cascade).Contains(t.Name);
+            inputs[t.Name] = Enumerable.Range(0, n).Select(_ => rate ? 0.1 * random.NextDouble() : logDecay ? -0.1 * random.NextDouble() : 2 * random.NextDouble() - 1).ToArray();
         }
         var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
 
         var design = HlsEmitter.Emit(cascade, sizes, new HlsOptions(ReuseFactor: 4));
         var failure = HlsSimulation.Compare(expected, HlsSimulation.Run(design, inputs), Tolerance);
         Assert.True(failure is null, $"{spec} {string.Join(",", sizes.Select(p => $"{p.Key}={p.Value}"))}: {failure}");
+    }
+
+    /// <summary>Tensors read inside exp, and those whose values reach one only through copies and sums (<c>BG = G[..]</c>,
+    /// <c>GC = sum[c0] BG[..]</c>, <c>exp(GC[..])</c>).</summary>
+    private static HashSet<string> LogDecays(Cascade cascade)
+    {
+        var names = new HashSet<string>(cascade.Tensors.Where(t => cascade.Einsums.Any(e => InsideExp(e.Body, t.Name, false))).Select(t => t.Name), StringComparer.Ordinal);
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            foreach (var e in cascade.Einsums)
+                if (names.Contains(e.Output.Name) && e.Body is TensorRead read && e.Reduction is null or ReduceOperator.Sum)
+                    changed |= names.Add(read.Tensor.Name);
+        }
+        return names;
     }
 
     private static bool InsideExp(Expr x, string tensor, bool inside) => x switch

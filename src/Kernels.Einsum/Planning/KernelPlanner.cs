@@ -504,6 +504,9 @@ public static class KernelPlanner
     private static bool NeedsExact(Cascade cascade, ExtendedEinsum e, HashSet<string> sparse, bool assumeDivisible, List<(string, string, string)> divisibility, IReadOnlyDictionary<int, double> fills)
     {
         var outer = e.OutputRanks;
+        // A tensor whose points can be absent keeps flags; every writer sets them (an init from a dense input as well as
+        // the step that can leave points out), or a read would take the init's points for absent ones.
+        if (sparse.Contains(e.Output.Name) && e.Output.Role != TensorRole.Input) return true;
         if (!fills.ContainsKey(e.Id) && e.Filters.Any(f => f.Left.Variables().Concat(f.Right.Variables()).All(v => outer.Contains(v)))) return true;
         if (!AllInRange(cascade, e.Output, e.OutputIndices, assumeDivisible, divisibility)) return true;
         foreach (var read in e.Reads())

@@ -127,9 +127,10 @@ public static class ReductionFactors
     }
 
     /// <summary>
-    /// A sum over one rank whose body is two tensor reads that mention the summed rank and factors that do, each reading no
-    /// tensor (index values, sizes, constants, scalar inputs or inputs) and varying only with ranks of one of the two
-    /// reads, <paramref name="operand"/>, and with no filter.
+    /// A sum over one rank whose body is two tensor reads that mention the summed rank and factors that do, each varying
+    /// only with ranks of one of the two reads, <paramref name="operand"/> (index values, sizes, constants, or reads of
+    /// tensors with fewer ranks, such as a decay per token), and with no filter. The copy runs where the sum ran, so
+    /// every tensor a factor reads is ready.
     /// </summary>
     private static bool ScalesAnOperand(ExtendedEinsum e, out TensorRead operand, out List<Expr> scales)
     {
@@ -141,7 +142,6 @@ public static class ReductionFactors
         var reads = factors.OfType<TensorRead>().Where(r => KernelPlanner.Mentions(r, k)).ToList();
         var others = factors.Where(f => f is not TensorRead && KernelPlanner.Mentions(f, k)).ToList();
         if (reads.Count != 2 || others.Count == 0 || factors.Count(f => KernelPlanner.Mentions(f, k)) != reads.Count + others.Count) return false;
-        if (others.Any(f => f.Reads().Any(r => r.Tensor.Role != TensorRole.Input))) return false;
         foreach (var read in reads)
         {
             var ranks = read.Indices.SelectMany(i => i.Variables()).ToList();
@@ -169,14 +169,7 @@ public static class ReductionFactors
         if (e.Output.Dims.Any(d => d.Offset != 0) || e.OutputIndices.Any(i => i is not IndexVariable)) return false;
         if (e.OutputIndices.Select(i => ((IndexVariable)i).Rank).Distinct().Count() != e.OutputIndices.Count) return false;
         if (e.Filters.Any(f => f.Left.Variables().Contains(k) || f.Right.Variables().Contains(k))) return false;
-        var factors = new List<Expr>();
-        void Flatten(Expr x)
-        {
-            if (x is Binary { Operator: BinaryOperator.Multiply } m) { Flatten(m.Left); Flatten(m.Right); }
-            else factors.Add(x);
-        }
-        Flatten(e.Body);
-        foreach (var f in factors) (KernelPlanner.Mentions(f, k) ? varying : invariant).Add(f);
+        foreach (var f in Flatten(e.Body)) (KernelPlanner.Mentions(f, k) ? varying : invariant).Add(f);
         return varying.Count == 2 && varying.All(f => f is TensorRead) && invariant.Any(f => e.OutputRanks.Any(r => KernelPlanner.Mentions(f, r)));
     }
 }

@@ -16,6 +16,7 @@ public static class BuiltInKernels
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["LinearAttention.Heads"] = LinearAttention.HeadsDescriptor,
+        ["LinearAttention.Gated"] = LinearAttention.GatedDescriptor,
         ["SelectiveScan.Forward"] = SelectiveScan.ForwardDescriptor,
         ["SelectiveScan.Streaming"] = SelectiveScan.StreamingDescriptor,
     });

@@ -64,9 +64,9 @@ public static partial class SelectiveScan
         Need(z.Length, shape.TokenElements, nameof(z), "[batch, channels, length]", shape);
         Need(deltaBias.Length, shape.Channels, nameof(deltaBias), "[channels]", shape);
         Need(y.Length, shape.TokenElements, nameof(y), "[batch, channels, length]", shape);
-        var states = shape.StateElements;
-        if (!initialState.IsEmpty) Need(initialState.Length, states, nameof(initialState), "[batch, channels, stateSize] (or empty: zeros)", shape);
-        if (!finalState.IsEmpty) Need(finalState.Length, states, nameof(finalState), "[batch, channels, stateSize] (or empty: not returned)", shape);
+        var stateCount = shape.StateElements;
+        if (!initialState.IsEmpty) Need(initialState.Length, stateCount, nameof(initialState), "[batch, channels, stateSize] (or empty: zeros)", shape);
+        if (!finalState.IsEmpty) Need(finalState.Length, stateCount, nameof(finalState), "[batch, channels, stateSize] (or empty: not returned)", shape);
         if (!finalState.IsEmpty && !initialState.IsEmpty && initialState.Overlaps(finalState))
             throw new ArgumentException("finalState overlaps initialState; to update a state in place, call Step.", nameof(finalState));
         Apart(y, u, nameof(u)); Apart(y, delta, nameof(delta)); Apart(y, a, nameof(a)); Apart(y, b, nameof(b));
@@ -74,27 +74,8 @@ public static partial class SelectiveScan
         if (shape.TokenElements == 0 && finalState.IsEmpty) return;
 
         // The kernel takes both states whole: zeros stand in for an empty initial state, scratch for an unwanted final one.
-        float[]? zeros = null, scratch = null;
-        try
-        {
-            if (initialState.IsEmpty)
-            {
-                zeros = System.Buffers.ArrayPool<float>.Shared.Rent((int)Math.Min(states, int.MaxValue));
-                Array.Clear(zeros, 0, (int)states);
-                initialState = zeros.AsSpan(0, (int)states);
-            }
-            if (finalState.IsEmpty)
-            {
-                scratch = System.Buffers.ArrayPool<float>.Shared.Rent((int)Math.Min(states, int.MaxValue));
-                finalState = scratch.AsSpan(0, (int)states);
-            }
-            Grouped(u, delta, a, b, c, d, z, deltaBias, initialState, y, finalState, shape.Batch, shape.Channels, shape.Length, shape.StateSize, shape.Channels / shape.Groups);
-        }
-        finally
-        {
-            if (zeros is not null) System.Buffers.ArrayPool<float>.Shared.Return(zeros);
-            if (scratch is not null) System.Buffers.ArrayPool<float>.Shared.Return(scratch);
-        }
+        using var states = new StreamingState(initialState, finalState, shape.StateElements);
+        Grouped(u, delta, a, b, c, d, z, deltaBias, states.Initial, y, states.Final, shape.Batch, shape.Channels, shape.Length, shape.StateSize, shape.Channels / shape.Groups);
     }
 
     /// <summary>
@@ -123,17 +104,8 @@ public static partial class SelectiveScan
         shape.Validate(nameof(channels));
         Need(state.Length, shape.StateElements, nameof(state), "[batch, channels, stateSize]", shape);
         // The kernel does not run in place: the state in goes through a pooled copy.
-        var count = (int)shape.StateElements;
-        var before = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Max(count, 1));
-        try
-        {
-            state.Slice(0, count).CopyTo(before);
-            Forward(u, delta, a, b, c, d, z, deltaBias, y, shape, before.AsSpan(0, count), state.Slice(0, count));
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<float>.Shared.Return(before);
-        }
+        using var states = StreamingState.InPlace(state, shape.StateElements);
+        Forward(u, delta, a, b, c, d, z, deltaBias, y, shape, states.Initial, states.Final);
     }
 
     private static void Apart(Span<float> y, ReadOnlySpan<float> input, string name)
