@@ -16,6 +16,7 @@ public class PassAnalysisTests
     [InlineData("linear_attention.quadratic", "t", 1)]
     [InlineData("selective_scan", "l", 1)]
     [InlineData("selective_scan.grouped", "l", 1)]
+    [InlineData("selective_scan.shared", "l", 1)]
     public void PassCountsFollowTheFuseMaxRule(string spec, string rank, int passes)
     {
         var report = PassAnalysis.Analyze(Specs.Load(spec));

@@ -69,6 +69,7 @@ public class SelectiveScanTests
     [InlineData(1, 16, 64, 16, 1)]  // one group (Mamba's layout), one whole chunk, a vector of states
     [InlineData(3, 4, 7, 3, 4)]     // one channel per group, fewer steps than a chunk
     [InlineData(1, 5, 1, 1, 5)]     // one step, one state
+    [InlineData(2, 3, 70, 256, 1)]  // Mamba-2's largest d_state: a state of 256 per channel
     public void Batched_grouped_scan_matches_a_loop_in_double(int batch, int channels, int length, int stateSize, int groups)
     {
         var p = new Problem(new SelectiveScanShape(batch, channels, length, stateSize, groups), seed: batch * 100 + channels);
@@ -83,6 +84,42 @@ public class SelectiveScanTests
         var fromZero = new float[p.U.Length];
         SelectiveScan.Forward(p.U, p.Delta, p.A, p.B, p.C, p.D, p.Z, p.Bias, fromZero, p.Shape);
         AssertClose(p.Loop(new float[p.State.Length]).Y, fromZero, 2e-5, "y from zeros");
+    }
+
+    /// <summary>Time-invariant B and C ([channels, stateSize], the same for every token and sequence) against the loop over
+    /// the same values spread over every token, as the grouped layout with a group per channel holds them; in chunks too.</summary>
+    [Theory]
+    [InlineData(2, 6, 150, 5)]
+    [InlineData(1, 16, 64, 16)]
+    [InlineData(1, 3, 1, 7)]
+    public void Time_invariant_scan_matches_a_loop_in_double(int batch, int channels, int length, int stateSize)
+    {
+        var p = new Problem(new SelectiveScanShape(batch, channels, length, stateSize, channels), seed: 31 + length);
+        var r = new Random(5);
+        var b = Enumerable.Range(0, channels * stateSize).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
+        var c = Enumerable.Range(0, channels * stateSize).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
+        for (var i = 0; i < p.B.Length; i++)
+        {
+            var dn = i / length % (channels * stateSize); // [batch, groups = channels, stateSize, length] -> (channel, state)
+            p.B[i] = b[dn];
+            p.C[i] = c[dn];
+        }
+        var y = new float[p.U.Length];
+        var final = new float[p.State.Length];
+        SelectiveScan.TimeInvariant(p.U, p.Delta, p.A, b, c, p.D, p.Z, p.Bias, y, p.Shape, p.State, final);
+        var (ey, ef) = p.Loop(p.State);
+        AssertClose(ey, y, 2e-5, "y");
+        AssertClose(ef, final, 2e-5, "final state");
+
+        if (length < 2) return;
+        var half = length / 2;
+        var (y1, y2, s1, s2) = (new float[batch * channels * half], new float[batch * channels * (length - half)], new float[p.State.Length], new float[p.State.Length]);
+        SelectiveScan.TimeInvariant(Tokens(p.U, p.Shape, 0, half), Tokens(p.Delta, p.Shape, 0, half), p.A, b, c, p.D, Tokens(p.Z, p.Shape, 0, half), p.Bias, y1, p.Shape with { Length = half }, p.State, s1);
+        SelectiveScan.TimeInvariant(Tokens(p.U, p.Shape, half, length - half), Tokens(p.Delta, p.Shape, half, length - half), p.A, b, c, p.D, Tokens(p.Z, p.Shape, half, length - half), p.Bias, y2,
+            p.Shape with { Length = length - half }, s1, s2);
+        AssertClose(Tokens(y, p.Shape, half, length - half).Select(x => (double)x).ToArray(), y2, 1e-5, "second half");
+        AssertClose(final.Select(x => (double)x).ToArray(), s2, 1e-5, "state after two halves");
+        Assert.Equal("b", Assert.Throws<ArgumentException>(() => SelectiveScan.TimeInvariant(p.U, p.Delta, p.A, b.AsSpan(1), c, p.D, p.Z, p.Bias, y, p.Shape)).ParamName);
     }
 
     [Fact]

@@ -59,6 +59,9 @@ public class SpecKernelTests
         // (Inputs in [-0.3, 0.3]: A is not negative here, and the state grows by up to exp(0.3 softplus(0.6)) a step.)
         // Batch and channel groups: several chunks of steps and a partial last one, groups of 3 and 2 (D not a multiple:
         // the last group is partial), one group (Mamba's layout), one channel per group.
+        // B and C the same for every token: several chunks of steps and a partial last one, a state of one.
+        yield return new KernelCase("selective_scan.shared", Spec("selective_scan.shared"),
+            new[] { S(("BT", 2), ("D", 6), ("N", 4), ("L", 150)), S(("BT", 1), ("D", 5), ("N", 3), ("L", 7)), S(("BT", 1), ("D", 1), ("N", 1), ("L", 1)) }, 0.3);
         yield return new KernelCase("selective_scan.grouped", Spec("selective_scan.grouped"),
             new[] { S(("BT", 2), ("D", 6), ("DG", 3), ("N", 4), ("L", 150)), S(("BT", 1), ("D", 5), ("DG", 2), ("N", 3), ("L", 7)), S(("BT", 1), ("D", 4), ("DG", 4), ("N", 16), ("L", 64)), S(("BT", 1), ("D", 1), ("DG", 1), ("N", 1), ("L", 1)) }, 0.3);
     }

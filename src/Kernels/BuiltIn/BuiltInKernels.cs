@@ -17,6 +17,7 @@ public static class BuiltInKernels
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["LinearAttention.Heads"] = LinearAttention.HeadsDescriptor,
         ["LinearAttention.Gated"] = LinearAttention.GatedDescriptor,
+        ["SelectiveScan.TimeInvariant"] = SelectiveScan.TimeInvariantDescriptor,
         ["SelectiveScan.Forward"] = SelectiveScan.ForwardDescriptor,
         ["SelectiveScan.Streaming"] = SelectiveScan.StreamingDescriptor,
     });

@@ -54,12 +54,25 @@ public static partial class SelectiveScan
     public static void Forward(ReadOnlySpan<float> u, ReadOnlySpan<float> delta, ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, ReadOnlySpan<float> d, ReadOnlySpan<float> z, ReadOnlySpan<float> deltaBias,
         Span<float> y, SelectiveScanShape shape, ReadOnlySpan<float> initialState = default, Span<float> finalState = default)
     {
+        Check(u, delta, a, d, z, deltaBias, y, shape, initialState, finalState);
+        Need(b.Length, shape.GroupElements, nameof(b), "[batch, groups, stateSize, length]", shape);
+        Need(c.Length, shape.GroupElements, nameof(c), "[batch, groups, stateSize, length]", shape);
+        Apart(y, b, nameof(b)); Apart(y, c, nameof(c));
+        if (shape.TokenElements == 0 && finalState.IsEmpty) return;
+
+        // The kernel takes both states whole: zeros stand in for an empty initial state, scratch for an unwanted final one.
+        using var states = new StreamingState(initialState, finalState, shape.StateElements);
+        Grouped(u, delta, a, b, c, d, z, deltaBias, states.Initial, y, states.Final, shape.Batch, shape.Channels, shape.Length, shape.StateSize, shape.Channels / shape.Groups);
+    }
+
+    /// <summary>The checks every form of the scan shares: sizes, the spans but B and C, the states, and y apart from the inputs.</summary>
+    private static void Check(ReadOnlySpan<float> u, ReadOnlySpan<float> delta, ReadOnlySpan<float> a, ReadOnlySpan<float> d, ReadOnlySpan<float> z, ReadOnlySpan<float> deltaBias,
+        Span<float> y, SelectiveScanShape shape, ReadOnlySpan<float> initialState, Span<float> finalState)
+    {
         shape.Validate(nameof(shape));
         Need(u.Length, shape.TokenElements, nameof(u), "[batch, channels, length]", shape);
         Need(delta.Length, shape.TokenElements, nameof(delta), "[batch, channels, length]", shape);
         Need(a.Length, (long)shape.Channels * shape.StateSize, nameof(a), "[channels, stateSize]", shape);
-        Need(b.Length, shape.GroupElements, nameof(b), "[batch, groups, stateSize, length]", shape);
-        Need(c.Length, shape.GroupElements, nameof(c), "[batch, groups, stateSize, length]", shape);
         Need(d.Length, shape.Channels, nameof(d), "[channels]", shape);
         Need(z.Length, shape.TokenElements, nameof(z), "[batch, channels, length]", shape);
         Need(deltaBias.Length, shape.Channels, nameof(deltaBias), "[channels]", shape);
@@ -69,13 +82,44 @@ public static partial class SelectiveScan
         if (!finalState.IsEmpty) Need(finalState.Length, stateCount, nameof(finalState), "[batch, channels, stateSize] (or empty: not returned)", shape);
         if (!finalState.IsEmpty && !initialState.IsEmpty && initialState.Overlaps(finalState))
             throw new ArgumentException("finalState overlaps initialState; to update a state in place, call Step.", nameof(finalState));
-        Apart(y, u, nameof(u)); Apart(y, delta, nameof(delta)); Apart(y, a, nameof(a)); Apart(y, b, nameof(b));
-        Apart(y, c, nameof(c)); Apart(y, d, nameof(d)); Apart(y, z, nameof(z)); Apart(y, deltaBias, nameof(deltaBias)); Apart(y, initialState, nameof(initialState));
-        if (shape.TokenElements == 0 && finalState.IsEmpty) return;
+        Apart(y, u, nameof(u)); Apart(y, delta, nameof(delta)); Apart(y, a, nameof(a));
+        Apart(y, d, nameof(d)); Apart(y, z, nameof(z)); Apart(y, deltaBias, nameof(deltaBias)); Apart(y, initialState, nameof(initialState));
+    }
 
-        // The kernel takes both states whole: zeros stand in for an empty initial state, scratch for an unwanted final one.
+    [Einsum(SpecFile = "selective_scan.shared.einsum")]
+    private static partial void Shared(ReadOnlySpan<float> U, ReadOnlySpan<float> DELTA, ReadOnlySpan<float> A, ReadOnlySpan<float> B, ReadOnlySpan<float> C, ReadOnlySpan<float> DS, ReadOnlySpan<float> Z, ReadOnlySpan<float> DB, ReadOnlySpan<float> X0, Span<float> Y, Span<float> XL, int BT, int D, int L, int N);
+
+    /// <summary>
+    /// The scan with time-invariant B and C, one (stateSize) vector per channel for every token (S4, and Mamba's
+    /// non-selective ablation): only delta depends on the input. Batch, states and streaming as
+    /// <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, SelectiveScanShape, ReadOnlySpan{float}, Span{float})"/>;
+    /// <c>shape.Groups</c> is not used. Generated from specs/selective_scan.shared.einsum.
+    /// </summary>
+    /// <param name="u">[batch, channels, length]</param>
+    /// <param name="delta">[batch, channels, length], before the bias and softplus.</param>
+    /// <param name="a">[channels, stateSize], negative so that the state decays.</param>
+    /// <param name="b">[channels, stateSize]</param>
+    /// <param name="c">[channels, stateSize]</param>
+    /// <param name="d">[channels], the skip.</param>
+    /// <param name="z">[batch, channels, length], the gate.</param>
+    /// <param name="deltaBias">[channels]</param>
+    /// <param name="y">[batch, channels, length], written.</param>
+    /// <param name="shape">The sizes.</param>
+    /// <param name="initialState">[batch, channels, stateSize], the state before the first token; empty: zeros.</param>
+    /// <param name="finalState">[batch, channels, stateSize], written with the state after the last token; empty: not returned.</param>
+    /// <exception cref="ArgumentException">A size is negative, a span is shorter than its shape (or a state span is neither
+    /// empty nor whole), or y overlaps an input; the exception names the parameter.</exception>
+    public static void TimeInvariant(ReadOnlySpan<float> u, ReadOnlySpan<float> delta, ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> c, ReadOnlySpan<float> d, ReadOnlySpan<float> z, ReadOnlySpan<float> deltaBias,
+        Span<float> y, SelectiveScanShape shape, ReadOnlySpan<float> initialState = default, Span<float> finalState = default)
+    {
+        shape = shape with { Groups = 1 };
+        Check(u, delta, a, d, z, deltaBias, y, shape, initialState, finalState);
+        Need(b.Length, (long)shape.Channels * shape.StateSize, nameof(b), "[channels, stateSize]", shape);
+        Need(c.Length, (long)shape.Channels * shape.StateSize, nameof(c), "[channels, stateSize]", shape);
+        Apart(y, b, nameof(b)); Apart(y, c, nameof(c));
+        if (shape.TokenElements == 0 && finalState.IsEmpty) return;
         using var states = new StreamingState(initialState, finalState, shape.StateElements);
-        Grouped(u, delta, a, b, c, d, z, deltaBias, states.Initial, y, states.Final, shape.Batch, shape.Channels, shape.Length, shape.StateSize, shape.Channels / shape.Groups);
+        Shared(u, delta, a, b, c, d, z, deltaBias, states.Initial, y, states.Final, shape.Batch, shape.Channels, shape.Length, shape.StateSize);
     }
 
     /// <summary>
@@ -122,6 +166,9 @@ public static partial class SelectiveScan
     /// <summary>The cascade of <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, SelectiveScanShape, ReadOnlySpan{float}, Span{float})"/>
     /// (selective_scan.grouped.einsum) as data, with the sizes BT, D, L, N and DG.</summary>
     public static Kernels.Einsum.KernelDescriptor StreamingDescriptor => GroupedDescriptor;
+
+    /// <summary>The cascade of <see cref="TimeInvariant"/> (selective_scan.shared.einsum) as data, with the sizes BT, D, L and N.</summary>
+    public static Kernels.Einsum.KernelDescriptor TimeInvariantDescriptor => SharedDescriptor;
 
     /// <summary>The cascade of <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int)"/> (selective_scan.einsum) as data, for the hardware models of Kernels.Hardware:
     /// <c>ForwardDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes D, L, N.</summary>
