@@ -33,8 +33,8 @@ public sealed record TrafficResult(
 /// rank but not the query rank (K, V), and inputs indexed by neither.</para>
 /// <para>A held tensor occupies the buffer from the pass that writes it to the last pass that reads it, and the state
 /// per query is that of the busiest pass. A tensor rewritten point for point into one of the same shape in its last
-/// pass is overwritten in place (SN over QK): for the 3-pass cascade the busiest pass holds M + E + 2 words per query
-/// (one M-long row, GM, SD, Q), not 2M + E + 2.</para>
+/// pass is overwritten in place (SN over QK): for the 3-pass cascade the busiest pass, the first, holds M + E + 1 words
+/// per query (the QK row, GM, Q's row), not 2M + E + 2.</para>
 /// <para>Tile choice: the query tile is g*k rows with g the target's granularity and k the largest
 /// factor of ceil(P/g) for which (tile * state per query + shared) * word fits the buffer. If k = 1
 /// does not fit, the tensors whose size grows with the inner rank spill: each is written once and
