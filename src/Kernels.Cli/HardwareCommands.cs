@@ -15,7 +15,8 @@ namespace Kernels.Cli;
 /// <summary>`model`, `emit` and `roofline`: a cascade on the hardware models of Kernels.Hardware.</summary>
 internal static class HardwareCommands
 {
-    private static readonly string[] ModelTargets = { "fusemax", "flat", "unfused", "fpga", "pim" };
+    /// <summary>The spatial presets (fusemax, flat, unfused, flat-inorder, fusemax-inorder), then fpga and pim.</summary>
+    private static readonly string[] ModelTargets = SpatialPresets.Names.Concat(new[] { "fpga", "pim" }).ToArray();
 
     /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
     private static readonly string[] EmitTargets = { "hls", "csharp", "descriptor", "schedule" };
@@ -48,11 +49,11 @@ internal static class HardwareCommands
     private static Command ModelCommand(TextWriter stdout, TextWriter stderr)
     {
         var spec = new Argument<FileInfo?>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to model (omit with --paper).", Arity = ArgumentArity.ZeroOrOne };
-        var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "fusemax" };
+        var target = new Option<string>("--target", "-t") { Description = string.Join(", ", ModelTargets) + " (flat-inorder and fusemax-inorder: the paper's ablation steps +cascade and +architecture).", DefaultValueFactory = _ => "fusemax" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var targetFile = new Option<FileInfo?>("--target-file") { Description = "A JSON spatial target description (see `model --print-target fusemax`) instead of a preset." };
         var printTarget = new Option<string?>("--print-target") { Description = "Print a preset spatial target as JSON (a template for --target-file) and exit." };
-        var paper = new Option<string?>("--paper") { Description = "Reproduce a published evaluation: 'fusemax' (24 points and averages)." };
+        var paper = new Option<string?>("--paper") { Description = "Reproduce a published evaluation: 'fusemax' (24 points, averages and the ablation ladder)." };
         var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print JSON with stable field names." };
         var w = WorkloadOptions();
@@ -214,7 +215,7 @@ internal static class HardwareCommands
     private static Command RooflineCommand(TextWriter stdout, TextWriter stderr)
     {
         var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to plot." };
-        var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "pim" };
+        var target = new Option<string>("--target", "-t") { Description = string.Join(", ", ModelTargets) + ".", DefaultValueFactory = _ => "pim" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var output = new Option<FileInfo?>("--output", "-o") { Description = "The SVG file to write (standard output when omitted)." };
         var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };

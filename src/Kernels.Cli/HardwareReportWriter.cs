@@ -100,6 +100,7 @@ internal static class HardwareReportWriter
             j.WriteEndArray();
             j.WriteNumber("cycles2d", p.Cycles2D);
             j.WriteNumber("cycles1d", p.Cycles1D);
+            j.WriteNumber("stallCycles", p.StallCycles);
             j.WriteNumber("seconds", p.Seconds);
             j.WriteEndObject();
         }
@@ -140,6 +141,16 @@ internal static class HardwareReportWriter
                 a.Item1, $"{a.Item2.SpeedupVsFlat:0.00}x", $"{a.Item2.EnergyVsFlat:0.000}", $"{a.Item2.SpeedupVsUnfused:0.00}x",
                 $"{a.Item2.E2ESpeedupVsFlat:0.00}x", $"{a.Item2.E2EEnergyVsFlat:0.000}", $"{a.Item2.E2ESpeedupVsUnfused:0.00}x",
             }));
+        w.WriteLine();
+        w.WriteLine("Ablation ladder: each step adds one of FuseMax's contributions (2D utilisation / 1D utilisation, speedup over FLAT).");
+        w.WriteLine();
+        var steps = FuseMaxPaper.Ladder;
+        Table(w, new[] { "model", "seq" }.Concat(steps.Select(s => s.Name)).ToArray(),
+            t.Points.Select(p => new[] { p.Model, p.Seq.ToString(CultureInfo.InvariantCulture) }
+                .Concat(p.Ablation.Select(a => $"{a.Util2D:0.000}/{a.Util1D:0.000} {p.Flat.LatencySeconds / a.LatencySeconds:0.00}x")).ToArray()));
+        w.WriteLine();
+        Table(w, new[] { "step", "util 2D", "util 1D", "vs FLAT", "energy vs FLAT", "what" },
+            t.Ablation.Select((a, i) => new[] { a.Name, $"{a.Util2D:0.000}", $"{a.Util1D:0.000}", $"{a.SpeedupVsFlat:0.00}x", $"{a.EnergyVsFlat:0.000}", steps[i].Description }));
     }
 
     public static void WritePaperJson(PaperTable t, TextWriter w) => Json(w, j =>
@@ -161,11 +172,33 @@ internal static class HardwareReportWriter
             j.WriteNumber("e2eSpeedupVsFlat", p.E2ESpeedupVsFlat);
             j.WriteNumber("e2eEnergyVsFlat", p.E2EEnergyVsFlat);
             j.WriteNumber("e2eSpeedupVsUnfused", p.E2ESpeedupVsUnfused);
+            j.WriteStartObject("ablation");
+            foreach (var a in p.Ablation)
+            {
+                j.WriteStartObject(a.Name);
+                j.WriteNumber("util2d", a.Util2D);
+                j.WriteNumber("util1d", a.Util1D);
+                j.WriteNumber("latency", a.LatencySeconds);
+                j.WriteNumber("energy", a.EnergyPj);
+                j.WriteEndObject();
+            }
+            j.WriteEndObject();
             j.WriteEndObject();
         }
         j.WriteEndArray();
         Averages(j, "averages", t.Averages);
         Averages(j, "published", t.Published);
+        j.WriteStartObject("ablationAverages");
+        foreach (var a in t.Ablation)
+        {
+            j.WriteStartObject(a.Name);
+            j.WriteNumber("util2d", a.Util2D);
+            j.WriteNumber("util1d", a.Util1D);
+            j.WriteNumber("speedupVsFlat", a.SpeedupVsFlat);
+            j.WriteNumber("energyVsFlat", a.EnergyVsFlat);
+            j.WriteEndObject();
+        }
+        j.WriteEndObject();
         j.WriteEndObject();
     });
 
