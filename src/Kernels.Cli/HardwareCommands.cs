@@ -56,8 +56,10 @@ internal static class HardwareCommands
         var paper = new Option<string?>("--paper") { Description = "Reproduce a published evaluation: 'fusemax' (24 points, averages and the ablation ladder)." };
         var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print JSON with stable field names." };
+        var sweep = new Option<string?>("--sweep") { Description = $"Spatial targets: cost every combination of buffer size and array width around the target and report the latency / energy / area Pareto front, e.g. --sweep {SweepGrid.Example} (ranges step by powers of two; also name=a|b|c or name=value)." };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "With --sweep: also draw the sweep and its Pareto front to this SVG file." };
         var w = WorkloadOptions();
-        var command = new Command("model", "Cost a cascade on a hardware model: latency, utilisation, DRAM traffic, buffer need and energy.") { spec, target, targetFile, printTarget, paper, reuse, json };
+        var command = new Command("model", "Cost a cascade on a hardware model: latency, utilisation, DRAM traffic, buffer need and energy.") { spec, target, targetFile, printTarget, paper, reuse, json, sweep, output };
         Add(command, w);
         command.SetAction(r =>
         {
@@ -79,6 +81,13 @@ internal static class HardwareCommands
                 if (!TryWorkload(r, w, cascade, stderr, out var sizes, out var instances)) return 2;
                 var t = r.GetValue(target)!;
                 var fileTarget = r.GetValue(targetFile);
+                if (r.GetValue(sweep) is { } grid)
+                    return Sweep(cascade, sizes, instances, fileTarget, t, grid, r.GetValue(json), r.GetValue(output), stdout, stderr);
+                if (r.GetValue(output) is not null)
+                {
+                    stderr.WriteLine("error: --output draws a sweep; give --sweep too (e.g. --sweep " + SweepGrid.Example + " -o pareto.svg).");
+                    return 2;
+                }
                 switch (t)
                 {
                     case "fpga":
@@ -106,6 +115,33 @@ internal static class HardwareCommands
             }
         });
         return command;
+    }
+
+    /// <summary>`model --sweep`: every combination of the grid on the spatial target, its Pareto front, and optionally the plot.</summary>
+    private static int Sweep(Cascade cascade, Dictionary<string, int> sizes, double instances, FileInfo? targetFile, string target, string text, bool json, FileInfo? output,
+        TextWriter stdout, TextWriter stderr)
+    {
+        if (targetFile is null && !SpatialPresets.Names.Contains(target))
+        {
+            stderr.WriteLine($"error: --sweep varies a spatial array; use it with --target {string.Join(", ", SpatialPresets.Names)} or --target-file, not {target}.");
+            return 2;
+        }
+        var spatial = targetFile is null ? SpatialPresets.Get(target) : SpatialTarget.FromJson(File.ReadAllText(targetFile.FullName));
+        SweepGrid grid;
+        try
+        {
+            grid = SweepGrid.Parse(text, spatial);
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine("error: " + ex.Message);
+            return 2;
+        }
+        var result = DesignSweep.Run(cascade, sizes, spatial, grid, instances);
+        if (json) HardwareReportWriter.WriteSweepJson(result, stdout);
+        else HardwareReportWriter.WriteSweep(result, stdout);
+        if (output is not null) File.WriteAllText(output.FullName, Kernels.Measure.Charts.Pareto(result));
+        return 0;
     }
 
     private static int Paper(string name, bool json, TextWriter stdout, TextWriter stderr)

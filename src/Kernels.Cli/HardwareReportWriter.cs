@@ -214,6 +214,63 @@ internal static class HardwareReportWriter
         j.WriteEndObject();
     }
 
+    public static void WriteSweep(SweepResult s, TextWriter w)
+    {
+        w.WriteLine($"kernel {s.Kernel} on {s.Target}: {s.Points.Count} designs (buffer x array width); * = on the latency / energy / area Pareto front");
+        w.WriteLine($"area proxy: {N(s.Area.PeUm2)} um^2 per PE + {N(s.Area.BufferUm2PerByte)} um^2 per buffer byte (45 nm)");
+        w.WriteLine();
+        Table(w, new[] { "", "array", "buffer", "latency (s)", "energy (J)", "area (mm^2)", "util 2D", "util 1D", "bound", "query tile", "spilled" },
+            s.Points.Select(p => new[]
+            {
+                p.Pareto ? "*" : "", $"{p.ArrayWidth}x{p.ArrayWidth}", DesignSweep.FormatBytes(p.BufferBytes), N(p.LatencySeconds), N(p.EnergyPj * 1e-12), N(p.AreaMm2),
+                $"{p.Result.Util2D:0.000}", $"{p.Result.Util1D:0.000}", p.Result.MemoryBound ? "memory" : "compute", p.Result.Traffic.QueryTile.ToString(CultureInfo.InvariantCulture),
+                p.Result.Traffic.Spilled ? string.Join(",", p.Result.Traffic.SpilledTensors) : "no",
+            }));
+        w.WriteLine();
+        string From(long? buffer, string what) => buffer is { } b ? $"{what} from {DesignSweep.FormatBytes(b)} on" : $"never {what} (up to {DesignSweep.FormatBytes(s.Grid.BufferBytes.Max())})";
+        foreach (var width in s.Grid.ArrayWidths)
+            w.WriteLine($"{width}x{width}: {From(s.SmallestBufferWithoutSpill[width], "nothing spills")}; {From(s.SmallestBufferComputeBound[width], "compute bound")}");
+    }
+
+    public static void WriteSweepJson(SweepResult s, TextWriter w) => Json(w, j =>
+    {
+        j.WriteStartObject();
+        j.WriteString("kernel", s.Kernel);
+        j.WriteString("target", s.Target);
+        j.WriteStartObject("area");
+        j.WriteNumber("peUm2", s.Area.PeUm2);
+        j.WriteNumber("bufferUm2PerByte", s.Area.BufferUm2PerByte);
+        j.WriteEndObject();
+        j.WriteStartArray("points");
+        foreach (var p in s.Points)
+        {
+            j.WriteStartObject();
+            j.WriteNumber("arrayWidth", p.ArrayWidth);
+            j.WriteNumber("bufferBytes", p.BufferBytes);
+            j.WriteNumber("latencySeconds", p.LatencySeconds);
+            j.WriteNumber("energyPj", p.EnergyPj);
+            j.WriteNumber("areaMm2", p.AreaMm2);
+            j.WriteNumber("util2d", p.Result.Util2D);
+            j.WriteNumber("util1d", p.Result.Util1D);
+            j.WriteBoolean("memoryBound", p.Result.MemoryBound);
+            j.WriteBoolean("spilled", p.Result.Traffic.Spilled);
+            j.WriteBoolean("pareto", p.Pareto);
+            j.WriteEndObject();
+        }
+        j.WriteEndArray();
+        foreach (var (name, smallest) in new[] { ("smallestBufferWithoutSpill", s.SmallestBufferWithoutSpill), ("smallestBufferComputeBound", s.SmallestBufferComputeBound) })
+        {
+            j.WriteStartObject(name);
+            foreach (var (width, buffer) in smallest)
+            {
+                if (buffer is { } b) j.WriteNumber(width.ToString(CultureInfo.InvariantCulture), b);
+                else j.WriteNull(width.ToString(CultureInfo.InvariantCulture));
+            }
+            j.WriteEndObject();
+        }
+        j.WriteEndObject();
+    });
+
     public static void WriteFpga(HlsEstimate e, TextWriter w)
     {
         w.WriteLine($"kernel {e.Kernel} on FPGA {e.Device.Name}: reuse factor {e.ReuseFactor}, {e.Bits}-bit operands");
