@@ -49,7 +49,7 @@ internal static class HardwareCommands
     private static Command ModelCommand(TextWriter stdout, TextWriter stderr)
     {
         var spec = new Argument<FileInfo?>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to model (omit with --paper).", Arity = ArgumentArity.ZeroOrOne };
-        var target = new Option<string>("--target", "-t") { Description = string.Join(", ", ModelTargets) + " (flat-inorder and fusemax-inorder: the paper's ablation steps +cascade and +architecture).", DefaultValueFactory = _ => "fusemax" };
+        var target = new Option<string>("--target", "-t") { Description = "A spatial preset (flat-inorder and fusemax-inorder are the FuseMax paper's ablation steps +cascade and +architecture), fpga or pim.", DefaultValueFactory = _ => "fusemax" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var targetFile = new Option<FileInfo?>("--target-file") { Description = "A JSON spatial target description (see `model --print-target fusemax`) instead of a preset." };
         var printTarget = new Option<string?>("--print-target") { Description = "Print a preset spatial target as JSON (a template for --target-file) and exit." };
@@ -251,7 +251,7 @@ internal static class HardwareCommands
     private static Command RooflineCommand(TextWriter stdout, TextWriter stderr)
     {
         var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to plot." };
-        var target = new Option<string>("--target", "-t") { Description = string.Join(", ", ModelTargets) + ".", DefaultValueFactory = _ => "pim" };
+        var target = new Option<string>("--target", "-t") { Description = "A spatial preset, fpga or pim.", DefaultValueFactory = _ => "pim" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var output = new Option<FileInfo?>("--output", "-o") { Description = "The SVG file to write (standard output when omitted)." };
         var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };
