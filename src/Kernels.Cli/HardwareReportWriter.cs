@@ -172,35 +172,30 @@ internal static class HardwareReportWriter
             j.WriteNumber("e2eSpeedupVsFlat", p.E2ESpeedupVsFlat);
             j.WriteNumber("e2eEnergyVsFlat", p.E2EEnergyVsFlat);
             j.WriteNumber("e2eSpeedupVsUnfused", p.E2ESpeedupVsUnfused);
-            j.WriteStartObject("ablation");
-            foreach (var a in p.Ablation)
-            {
-                j.WriteStartObject(a.Name);
-                j.WriteNumber("util2d", a.Util2D);
-                j.WriteNumber("util1d", a.Util1D);
-                j.WriteNumber("latency", a.LatencySeconds);
-                j.WriteNumber("energy", a.EnergyPj);
-                j.WriteEndObject();
-            }
-            j.WriteEndObject();
+            Steps(j, "ablation", p.Ablation, a => a.Name,
+                ("util2d", a => a.Util2D), ("util1d", a => a.Util1D), ("latency", a => a.LatencySeconds), ("energy", a => a.EnergyPj));
             j.WriteEndObject();
         }
         j.WriteEndArray();
         Averages(j, "averages", t.Averages);
         Averages(j, "published", t.Published);
-        j.WriteStartObject("ablationAverages");
-        foreach (var a in t.Ablation)
+        Steps(j, "ablationAverages", t.Ablation, a => a.Name,
+            ("util2d", a => a.Util2D), ("util1d", a => a.Util1D), ("speedupVsFlat", a => a.SpeedupVsFlat), ("energyVsFlat", a => a.EnergyVsFlat));
+        j.WriteEndObject();
+    });
+
+    /// <summary>An object named <paramref name="name"/> holding one object of numbers per step, keyed by the step's name.</summary>
+    private static void Steps<T>(Utf8JsonWriter j, string name, IEnumerable<T> steps, Func<T, string> key, params (string Field, Func<T, double> Value)[] fields)
+    {
+        j.WriteStartObject(name);
+        foreach (var step in steps)
         {
-            j.WriteStartObject(a.Name);
-            j.WriteNumber("util2d", a.Util2D);
-            j.WriteNumber("util1d", a.Util1D);
-            j.WriteNumber("speedupVsFlat", a.SpeedupVsFlat);
-            j.WriteNumber("energyVsFlat", a.EnergyVsFlat);
+            j.WriteStartObject(key(step));
+            foreach (var (field, value) in fields) j.WriteNumber(field, value(step));
             j.WriteEndObject();
         }
         j.WriteEndObject();
-        j.WriteEndObject();
-    });
+    }
 
     private static void Averages(Utf8JsonWriter j, string name, PaperAverages a)
     {
