@@ -15,7 +15,8 @@ namespace Kernels.Cli;
 /// <summary>`model`, `emit` and `roofline`: a cascade on the hardware models of Kernels.Hardware.</summary>
 internal static class HardwareCommands
 {
-    private static readonly string[] ModelTargets = { "fusemax", "flat", "unfused", "fpga", "pim" };
+    /// <summary>The spatial presets (fusemax, flat, unfused, flat-inorder, fusemax-inorder), then fpga and pim.</summary>
+    private static readonly string[] ModelTargets = SpatialPresets.Names.Concat(new[] { "fpga", "pim" }).ToArray();
 
     /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
     private static readonly string[] EmitTargets = { "hls", "csharp", "descriptor", "schedule" };
@@ -48,15 +49,17 @@ internal static class HardwareCommands
     private static Command ModelCommand(TextWriter stdout, TextWriter stderr)
     {
         var spec = new Argument<FileInfo?>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to model (omit with --paper).", Arity = ArgumentArity.ZeroOrOne };
-        var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "fusemax" };
+        var target = new Option<string>("--target", "-t") { Description = "A spatial preset (flat-inorder and fusemax-inorder are the FuseMax paper's ablation steps +cascade and +architecture), fpga or pim.", DefaultValueFactory = _ => "fusemax" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var targetFile = new Option<FileInfo?>("--target-file") { Description = "A JSON spatial target description (see `model --print-target fusemax`) instead of a preset." };
         var printTarget = new Option<string?>("--print-target") { Description = "Print a preset spatial target as JSON (a template for --target-file) and exit." };
-        var paper = new Option<string?>("--paper") { Description = "Reproduce a published evaluation: 'fusemax' (24 points and averages)." };
+        var paper = new Option<string?>("--paper") { Description = "Reproduce a published evaluation: 'fusemax' (24 points, averages and the ablation ladder)." };
         var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Print JSON with stable field names." };
+        var sweep = new Option<string?>("--sweep") { Description = $"Spatial targets: cost every combination of buffer size and array width around the target and report the latency / energy / area Pareto front, e.g. --sweep {SweepGrid.Example} (ranges step by powers of two; also name=a|b|c or name=value)." };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "With --sweep: also draw the sweep and its Pareto front to this SVG file." };
         var w = WorkloadOptions();
-        var command = new Command("model", "Cost a cascade on a hardware model: latency, utilisation, DRAM traffic, buffer need and energy.") { spec, target, targetFile, printTarget, paper, reuse, json };
+        var command = new Command("model", "Cost a cascade on a hardware model: latency, utilisation, DRAM traffic, buffer need and energy.") { spec, target, targetFile, printTarget, paper, reuse, json, sweep, output };
         Add(command, w);
         command.SetAction(r =>
         {
@@ -78,6 +81,13 @@ internal static class HardwareCommands
                 if (!TryWorkload(r, w, cascade, stderr, out var sizes, out var instances)) return 2;
                 var t = r.GetValue(target)!;
                 var fileTarget = r.GetValue(targetFile);
+                if (r.GetValue(sweep) is { } grid)
+                    return Sweep(cascade, sizes, instances, fileTarget, t, grid, r.GetValue(json), r.GetValue(output), stdout, stderr);
+                if (r.GetValue(output) is not null)
+                {
+                    stderr.WriteLine("error: --output draws a sweep; give --sweep too (e.g. --sweep " + SweepGrid.Example + " -o pareto.svg).");
+                    return 2;
+                }
                 switch (t)
                 {
                     case "fpga":
@@ -105,6 +115,33 @@ internal static class HardwareCommands
             }
         });
         return command;
+    }
+
+    /// <summary>`model --sweep`: every combination of the grid on the spatial target, its Pareto front, and optionally the plot.</summary>
+    private static int Sweep(Cascade cascade, Dictionary<string, int> sizes, double instances, FileInfo? targetFile, string target, string text, bool json, FileInfo? output,
+        TextWriter stdout, TextWriter stderr)
+    {
+        if (targetFile is null && !SpatialPresets.Names.Contains(target))
+        {
+            stderr.WriteLine($"error: --sweep varies a spatial array; use it with --target {string.Join(", ", SpatialPresets.Names)} or --target-file, not {target}.");
+            return 2;
+        }
+        var spatial = targetFile is null ? SpatialPresets.Get(target) : SpatialTarget.FromJson(File.ReadAllText(targetFile.FullName));
+        SweepGrid grid;
+        try
+        {
+            grid = SweepGrid.Parse(text, spatial);
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine("error: " + ex.Message);
+            return 2;
+        }
+        var result = DesignSweep.Run(cascade, sizes, spatial, grid, instances);
+        if (json) HardwareReportWriter.WriteSweepJson(result, stdout);
+        else HardwareReportWriter.WriteSweep(result, stdout);
+        if (output is not null) File.WriteAllText(output.FullName, Kernels.Measure.Charts.Pareto(result));
+        return 0;
     }
 
     private static int Paper(string name, bool json, TextWriter stdout, TextWriter stderr)
@@ -214,7 +251,7 @@ internal static class HardwareCommands
     private static Command RooflineCommand(TextWriter stdout, TextWriter stderr)
     {
         var spec = new Argument<FileInfo>("spec") { Description = "The .einsum spec, or a built-in kernel such as Attention.Forward, to plot." };
-        var target = new Option<string>("--target", "-t") { Description = "fusemax, flat, unfused, fpga or pim.", DefaultValueFactory = _ => "pim" };
+        var target = new Option<string>("--target", "-t") { Description = "A spatial preset, fpga or pim.", DefaultValueFactory = _ => "pim" };
         target.AcceptOnlyFromAmong(ModelTargets);
         var output = new Option<FileInfo?>("--output", "-o") { Description = "The SVG file to write (standard output when omitted)." };
         var reuse = new Option<int>("--reuse") { Description = "FPGA reuse factor.", DefaultValueFactory = _ => 1 };

@@ -100,6 +100,7 @@ internal static class HardwareReportWriter
             j.WriteEndArray();
             j.WriteNumber("cycles2d", p.Cycles2D);
             j.WriteNumber("cycles1d", p.Cycles1D);
+            j.WriteNumber("stallCycles", p.StallCycles);
             j.WriteNumber("seconds", p.Seconds);
             j.WriteEndObject();
         }
@@ -140,6 +141,16 @@ internal static class HardwareReportWriter
                 a.Item1, $"{a.Item2.SpeedupVsFlat:0.00}x", $"{a.Item2.EnergyVsFlat:0.000}", $"{a.Item2.SpeedupVsUnfused:0.00}x",
                 $"{a.Item2.E2ESpeedupVsFlat:0.00}x", $"{a.Item2.E2EEnergyVsFlat:0.000}", $"{a.Item2.E2ESpeedupVsUnfused:0.00}x",
             }));
+        w.WriteLine();
+        w.WriteLine("Ablation ladder: each step adds one of FuseMax's contributions (2D utilisation / 1D utilisation, speedup over FLAT).");
+        w.WriteLine();
+        var steps = FuseMaxPaper.Ladder;
+        Table(w, new[] { "model", "seq" }.Concat(steps.Select(s => s.Name)).ToArray(),
+            t.Points.Select(p => new[] { p.Model, p.Seq.ToString(CultureInfo.InvariantCulture) }
+                .Concat(p.Ablation.Select(a => $"{a.Util2D:0.000}/{a.Util1D:0.000} {p.Flat.LatencySeconds / a.LatencySeconds:0.00}x")).ToArray()));
+        w.WriteLine();
+        Table(w, new[] { "step", "util 2D", "util 1D", "vs FLAT", "energy vs FLAT", "what" },
+            t.Ablation.Select((a, i) => new[] { a.Name, $"{a.Util2D:0.000}", $"{a.Util1D:0.000}", $"{a.SpeedupVsFlat:0.00}x", $"{a.EnergyVsFlat:0.000}", steps[i].Description }));
     }
 
     public static void WritePaperJson(PaperTable t, TextWriter w) => Json(w, j =>
@@ -161,13 +172,30 @@ internal static class HardwareReportWriter
             j.WriteNumber("e2eSpeedupVsFlat", p.E2ESpeedupVsFlat);
             j.WriteNumber("e2eEnergyVsFlat", p.E2EEnergyVsFlat);
             j.WriteNumber("e2eSpeedupVsUnfused", p.E2ESpeedupVsUnfused);
+            Steps(j, "ablation", p.Ablation, a => a.Name,
+                ("util2d", a => a.Util2D), ("util1d", a => a.Util1D), ("latency", a => a.LatencySeconds), ("energy", a => a.EnergyPj));
             j.WriteEndObject();
         }
         j.WriteEndArray();
         Averages(j, "averages", t.Averages);
         Averages(j, "published", t.Published);
+        Steps(j, "ablationAverages", t.Ablation, a => a.Name,
+            ("util2d", a => a.Util2D), ("util1d", a => a.Util1D), ("speedupVsFlat", a => a.SpeedupVsFlat), ("energyVsFlat", a => a.EnergyVsFlat));
         j.WriteEndObject();
     });
+
+    /// <summary>An object named <paramref name="name"/> holding one object of numbers per step, keyed by the step's name.</summary>
+    private static void Steps<T>(Utf8JsonWriter j, string name, IEnumerable<T> steps, Func<T, string> key, params (string Field, Func<T, double> Value)[] fields)
+    {
+        j.WriteStartObject(name);
+        foreach (var step in steps)
+        {
+            j.WriteStartObject(key(step));
+            foreach (var (field, value) in fields) j.WriteNumber(field, value(step));
+            j.WriteEndObject();
+        }
+        j.WriteEndObject();
+    }
 
     private static void Averages(Utf8JsonWriter j, string name, PaperAverages a)
     {
@@ -180,6 +208,63 @@ internal static class HardwareReportWriter
         j.WriteNumber("e2eSpeedupVsUnfused", a.E2ESpeedupVsUnfused);
         j.WriteEndObject();
     }
+
+    public static void WriteSweep(SweepResult s, TextWriter w)
+    {
+        w.WriteLine($"kernel {s.Kernel} on {s.Target}: {s.Points.Count} designs (buffer x array width); * = on the latency / energy / area Pareto front");
+        w.WriteLine($"area proxy: {N(s.Area.PeUm2)} um^2 per PE + {N(s.Area.BufferUm2PerByte)} um^2 per buffer byte (45 nm)");
+        w.WriteLine();
+        Table(w, new[] { "", "array", "buffer", "latency (s)", "energy (J)", "area (mm^2)", "util 2D", "util 1D", "bound", "query tile", "spilled" },
+            s.Points.Select(p => new[]
+            {
+                p.Pareto ? "*" : "", $"{p.ArrayWidth}x{p.ArrayWidth}", DesignSweep.FormatBytes(p.BufferBytes), N(p.LatencySeconds), N(p.EnergyPj * 1e-12), N(p.AreaMm2),
+                $"{p.Result.Util2D:0.000}", $"{p.Result.Util1D:0.000}", p.Result.MemoryBound ? "memory" : "compute", p.Result.Traffic.QueryTile.ToString(CultureInfo.InvariantCulture),
+                p.Result.Traffic.Spilled ? string.Join(",", p.Result.Traffic.SpilledTensors) : "no",
+            }));
+        w.WriteLine();
+        string From(long? buffer, string what) => buffer is { } b ? $"{what} from {DesignSweep.FormatBytes(b)} on" : $"never {what} (up to {DesignSweep.FormatBytes(s.Grid.BufferBytes.Max())})";
+        foreach (var width in s.Grid.ArrayWidths)
+            w.WriteLine($"{width}x{width}: {From(s.SmallestBufferWithoutSpill[width], "nothing spills")}; {From(s.SmallestBufferComputeBound[width], "compute bound")}");
+    }
+
+    public static void WriteSweepJson(SweepResult s, TextWriter w) => Json(w, j =>
+    {
+        j.WriteStartObject();
+        j.WriteString("kernel", s.Kernel);
+        j.WriteString("target", s.Target);
+        j.WriteStartObject("area");
+        j.WriteNumber("peUm2", s.Area.PeUm2);
+        j.WriteNumber("bufferUm2PerByte", s.Area.BufferUm2PerByte);
+        j.WriteEndObject();
+        j.WriteStartArray("points");
+        foreach (var p in s.Points)
+        {
+            j.WriteStartObject();
+            j.WriteNumber("arrayWidth", p.ArrayWidth);
+            j.WriteNumber("bufferBytes", p.BufferBytes);
+            j.WriteNumber("latencySeconds", p.LatencySeconds);
+            j.WriteNumber("energyPj", p.EnergyPj);
+            j.WriteNumber("areaMm2", p.AreaMm2);
+            j.WriteNumber("util2d", p.Result.Util2D);
+            j.WriteNumber("util1d", p.Result.Util1D);
+            j.WriteBoolean("memoryBound", p.Result.MemoryBound);
+            j.WriteBoolean("spilled", p.Result.Traffic.Spilled);
+            j.WriteBoolean("pareto", p.Pareto);
+            j.WriteEndObject();
+        }
+        j.WriteEndArray();
+        foreach (var (name, smallest) in new[] { ("smallestBufferWithoutSpill", s.SmallestBufferWithoutSpill), ("smallestBufferComputeBound", s.SmallestBufferComputeBound) })
+        {
+            j.WriteStartObject(name);
+            foreach (var (width, buffer) in smallest)
+            {
+                if (buffer is { } b) j.WriteNumber(width.ToString(CultureInfo.InvariantCulture), b);
+                else j.WriteNull(width.ToString(CultureInfo.InvariantCulture));
+            }
+            j.WriteEndObject();
+        }
+        j.WriteEndObject();
+    });
 
     public static void WriteFpga(HlsEstimate e, TextWriter w)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kernels.Hardware.Roofline;
+using Kernels.Hardware.Spatial;
 using ScottPlot;
 
 namespace Kernels.Measure;
@@ -75,6 +76,38 @@ public static class Charts
         plot.Axes.AutoScale();
         plot.Axes.SetLimitsX(xMin, xMax + 0.3);
         Finish(plot, data.Title, "arithmetic intensity (FLOP/byte)", "attained FLOP/s", fixedX: true);
+        return plot.GetSvgXml(Width, Height);
+    }
+
+    /// <summary>
+    /// A design-space sweep: every combination at its latency and energy (log-log), coloured by array width; the
+    /// latency / energy / area Pareto front drawn larger and labelled with its array and buffer.
+    /// </summary>
+    public static string Pareto(SweepResult sweep)
+    {
+        ArgumentNullException.ThrowIfNull(sweep);
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var widths = sweep.Grid.ArrayWidths.ToList();
+        foreach (var width in widths)
+        {
+            var points = sweep.Points.Where(p => p.ArrayWidth == width).ToList();
+            var color = palette.GetColor(widths.IndexOf(width));
+            var series = plot.Add.ScatterPoints(points.Select(p => Math.Log10(p.LatencySeconds)).ToArray(), points.Select(p => Math.Log10(p.EnergyPj * 1e-12)).ToArray(), color);
+            series.LegendText = $"{width}x{width} array";
+            series.MarkerSize = 6;
+            foreach (var p in points.Where(p => p.Pareto))
+            {
+                var marker = plot.Add.Marker(Math.Log10(p.LatencySeconds), Math.Log10(p.EnergyPj * 1e-12));
+                marker.Color = color;
+                marker.Size = 12;
+                var label = plot.Add.Text($"{width}x{width} {DesignSweep.FormatBytes(p.BufferBytes)}", Math.Log10(p.LatencySeconds), Math.Log10(p.EnergyPj * 1e-12));
+                label.LabelFontSize = 10;
+                label.LabelOffsetX = 6;
+                label.LabelOffsetY = -6;
+            }
+        }
+        Finish(plot, $"{sweep.Kernel} on {sweep.Target}: sweep (large markers: latency / energy / area Pareto front)", "latency (s)", "energy (J)");
         return plot.GetSvgXml(Width, Height);
     }
 

@@ -18,8 +18,10 @@ public class HardwareCommandTests
     private static readonly string[] PointFields =
     {
         "model", "seq", "speedupVsFlat", "energyVsFlat", "speedupVsUnfused", "util2d", "util1d", "flatUtil2d", "trafficBytes",
-        "e2eSpeedupVsFlat", "e2eEnergyVsFlat", "e2eSpeedupVsUnfused",
+        "e2eSpeedupVsFlat", "e2eEnergyVsFlat", "e2eSpeedupVsUnfused", "ablation",
     };
+
+    private static readonly string[] AblationSteps = { "unfused", "flat", "cascade", "architecture", "binding" };
 
     private static readonly string[] AverageFields = { "speedupVsFlat", "energyVsFlat", "speedupVsUnfused", "e2eSpeedupVsFlat", "e2eEnergyVsFlat", "e2eSpeedupVsUnfused" };
 
@@ -29,7 +31,7 @@ public class HardwareCommandTests
         var (exit, output, error) = Run("model", "--paper", "fusemax", "--json");
         Assert.True(exit == 0, error);
         using var doc = JsonDocument.Parse(output);
-        Assert.Equal(new[] { "points", "averages", "published" }, doc.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(new[] { "points", "averages", "published", "ablationAverages" }, doc.RootElement.EnumerateObject().Select(p => p.Name));
         var points = doc.RootElement.GetProperty("points").EnumerateArray().ToList();
         Assert.Equal(24, points.Count);
         foreach (var p in points) Assert.Equal(PointFields, p.EnumerateObject().Select(f => f.Name));
@@ -47,6 +49,81 @@ public class HardwareCommandTests
         var table = Run("model", "--paper", "fusemax");
         Assert.Equal(0, table.Exit);
         Assert.Contains("published  6.70x", table.Out);
+
+        // The ablation ladder: every step with its utilisations, latency and energy at every point; FLAT's step is FLAT.
+        foreach (var p in points)
+        {
+            var ablation = p.GetProperty("ablation");
+            Assert.Equal(AblationSteps, ablation.EnumerateObject().Select(a => a.Name));
+            foreach (var a in ablation.EnumerateObject())
+                Assert.Equal(new[] { "util2d", "util1d", "latency", "energy" }, a.Value.EnumerateObject().Select(f => f.Name));
+            Assert.Equal(p.GetProperty("flatUtil2d").GetDouble(), ablation.GetProperty("flat").GetProperty("util2d").GetDouble());
+            Assert.Equal(p.GetProperty("util2d").GetDouble(), ablation.GetProperty("binding").GetProperty("util2d").GetDouble());
+            Assert.True(ablation.GetProperty("cascade").GetProperty("latency").GetDouble() > ablation.GetProperty("flat").GetProperty("latency").GetDouble());
+        }
+        var ladder = doc.RootElement.GetProperty("ablationAverages");
+        Assert.Equal(AblationSteps, ladder.EnumerateObject().Select(a => a.Name));
+        Assert.InRange(ladder.GetProperty("architecture").GetProperty("util2d").GetDouble(), 0.29, 0.36);
+        foreach (var step in AblationSteps) Assert.Contains(step, table.Out);
+    }
+
+    [Fact]
+    public void SweepReportsEveryDesignItsParetoFrontAndThePlot()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"pareto-{Guid.NewGuid():N}.svg");
+        try
+        {
+            var (exit, output, error) = Run("model", Spec("attention.3pass"), "--target", "flat", "--model", "XLM", "--seq", "65536",
+                "--sweep", "buffer=4MiB..64MiB,array=128|256", "-o", file);
+            Assert.True(exit == 0, error);
+            Assert.Contains("10 designs", output);
+            // 64 rows of M + E + 1 words and a K and a V tile need 8.5 MB: 16 MiB stops the spill, 32 MiB holds 128-row blocks.
+            Assert.Contains("256x256: nothing spills from 16MiB on; compute bound from 32MiB on", output);
+            var svg = System.Xml.Linq.XDocument.Load(file);
+            var texts = svg.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim()).ToList();
+            Assert.Contains("latency (s)", texts);
+            Assert.Contains("energy (J)", texts);
+            Assert.Contains("256x256 32MiB", texts);
+
+            var json = Run("model", Spec("attention.fusemax"), "--target", "fusemax", "--model", "BERT", "--seq", "4096", "--sweep", "buffer=4MiB..16MiB,array=64..256", "--json");
+            Assert.True(json.Exit == 0, json.Err);
+            using var doc = JsonDocument.Parse(json.Out);
+            var points = doc.RootElement.GetProperty("points").EnumerateArray().ToList();
+            Assert.Equal(9, points.Count);
+            foreach (var f in new[] { "arrayWidth", "bufferBytes", "latencySeconds", "energyPj", "areaMm2", "util2d", "util1d", "memoryBound", "spilled", "pareto" })
+                Assert.True(points[0].TryGetProperty(f, out _), f);
+            // A wider array is faster; the smallest design is always on the front.
+            var smallest = points.MinBy(p => p.GetProperty("areaMm2").GetDouble());
+            Assert.True(smallest.GetProperty("pareto").GetBoolean());
+            Assert.Equal(4L << 20, doc.RootElement.GetProperty("smallestBufferWithoutSpill").GetProperty("64").GetInt64());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("buffer=4MB..64MiB", "ambiguous")]
+    [InlineData("buffers=4MiB", "unknown axis")]
+    [InlineData("array=512..64", "starts above its end")]
+    [InlineData("array=many", "not a positive whole number")]
+    public void ABadSweepIsOneClearErrorNotAnExceptionTrace(string grid, string why)
+    {
+        var (exit, output, error) = Run("model", Spec("attention.fusemax"), "--sweep", grid);
+        Assert.Equal(2, exit);
+        Assert.Equal("", output);
+        Assert.StartsWith("error: --sweep '" + grid + "'", error, StringComparison.Ordinal);
+        Assert.Contains(why, error, StringComparison.Ordinal);
+        Assert.Contains("buffer=4MiB..64MiB,array=64..512", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+
+        var pim = Run("model", Spec("attention.fusemax"), "--target", "pim", "--sweep", "array=64..128");
+        Assert.Equal(2, pim.Exit);
+        Assert.Contains("--sweep varies a spatial array", pim.Err, StringComparison.Ordinal);
+        Assert.Equal(2, Run("model", Spec("attention.fusemax"), "-o", Path.Combine(Path.GetTempPath(), "never.svg")).Exit);
     }
 
     [Fact]

@@ -53,5 +53,29 @@ public class HlsEstimatorTests
         Assert.True(e.Dsp > 0 && e.Lut > 0 && e.Ff > 0);
         var slower = HlsEstimator.Estimate(Specs.Load("attention.3pass"), sizes, 8);
         Assert.True(slower.Dsp < e.Dsp && slower.LatencyCycles > e.LatencyCycles);
+        Assert.Empty(HlsEmitter.Emit(Specs.Load("attention.3pass"), sizes).PresenceFlags); // no absent points: no flags
+    }
+
+    [Fact]
+    public void PresenceFlagsOfACascadeWithAbsentPointsTakeBramToo()
+    {
+        // Causal attention is the one-pass cascade with its scores filtered: the same buffers and lookup tables, plus one bool
+        // per element of every tensor that can have absent points and is read again (declared `static bool T_h[n]`). Those
+        // arrays are 1 bit wide: a BRAM36 holds 32K of them, and each of the 16 cyclic partitions takes its own block.
+        var sizes = Specs.Sizes(("P", 512), ("M", 4096), ("E", 64), ("F", 64), ("M0", 256));
+        var plain = HlsEstimator.Estimate(Specs.Load("attention.fusemax"), sizes, 4);
+        var causal = HlsEstimator.Estimate(Specs.Load("attention.causal"), sizes, 4);
+        var code = HlsEmitter.Emit(Specs.Load("attention.causal"), sizes, new HlsOptions(4)).Code;
+        var flags = System.Text.RegularExpressions.Regex.Matches(code, @"static bool (\w+)_h\[(\d+)\];")
+            .Select(m => (Name: m.Groups[1].Value, Elements: long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.Contains(flags, f => f.Name == "BQK" && f.Elements == 256L * 512); // one tile of scores: m0 x p
+        long Blocks(long n) => n <= 1024 ? 0 : Math.Max(Math.Min(16, n), (n + 32767) / 32768);
+        var expected = flags.Sum(f => Blocks(f.Elements));
+        Assert.True(expected > 0);
+        Assert.Equal(plain.Bram36 + expected, causal.Bram36);
+        Assert.Equal(plain.Dsp, causal.Dsp);
+        Assert.Equal(16, Blocks(256L * 512)); // 128 Kbit: four blocks' worth, but 16 partitions
+        Assert.Equal(1 + 1, HlsEstimator.Bram36(1025, 1, 1) + HlsEstimator.Bram36(32768, 1, 1));
+        Assert.Equal(2, HlsEstimator.Bram36(32769, 1, 1));
     }
 }

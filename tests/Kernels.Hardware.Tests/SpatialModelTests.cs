@@ -79,14 +79,63 @@ public class SpatialModelTests
         Close((E + F) / 1024.0, r.Util2D);
         Assert.False(r.Traffic.Spilled);
 
-        // A buffer too small for 64 rows of QK and SN (2*M + 2 + E words each): QK and SN go through DRAM,
+        // The busiest pass (the first) holds the M-long row of QK, the running GM and Q's row: M + E + 1 words per query (the
+        // second holds GM, SN (written over QK in place) and SD: M + 2); K and V add one 256-row tile each.
+        Assert.Equal(M + E + 1, r.Traffic.StateWordsPerQuery);
+        Assert.Equal(256.0 * (E + F), r.Traffic.SharedWords);
+
+        // A buffer too small for 64 such rows: QK and SN go through DRAM,
         // written once and read back once, 8 bytes per (m, p) point on top of Q, K, V and the output.
-        var small = SpatialPresets.Flat with { BufferBytes = 64L * (2 * M + 2 + E) * 2 - 2 };
+        var small = SpatialPresets.Flat with { BufferBytes = 64L * (M + E + 1) * 2 + 2L * 256 * (E + F) - 2 };
         var s = SpatialArrayModel.Evaluate(cascade, sizes, small, Instances);
         Assert.True(s.Traffic.Spilled);
         Assert.Equal(new[] { "QK", "SN" }, s.Traffic.SpilledTensors.Order());
         var tiles = Math.Ceiling((double)P / s.Traffic.QueryTile);
         Close(Instances * (8.0 * M * P + 2.0 * (E * P + F * P) + 2.0 * (E + F) * M * tiles), s.DramBytes);
+    }
+
+    [Theory]
+    [InlineData(1024, 64, 64)]
+    [InlineData(65536, 64, 64)]
+    [InlineData(4096, 128, 128)]
+    public void FlatSpillsExactlyWhen64RowsOfItsBusiestPassNoLongerFit(int m, int e, int f)
+    {
+        // The spill threshold of the docs: 64 * (M + E + 1) * 2 + 2 * 256 * (E + F) bytes against the buffer, here a buffer
+        // sized for M so that M fits and the next block of 64 keys does not.
+        var cascade = Specs.Load("attention.3pass");
+        var buffer = 64L * (m + e + 1) * 2 + 2L * 256 * (e + f);
+        var target = SpatialPresets.Flat with { BufferBytes = buffer };
+        var fits = SpatialArrayModel.Evaluate(cascade, Specs.Sizes(("P", m), ("M", m), ("E", e), ("F", f)), target);
+        Assert.False(fits.Traffic.Spilled);
+        Assert.Equal(64, fits.Traffic.QueryTile);
+        Assert.Equal(buffer, fits.Traffic.FootprintBytes);
+        var spills = SpatialArrayModel.Evaluate(cascade, Specs.Sizes(("P", m + 64), ("M", m + 64), ("E", e), ("F", f)), target);
+        Assert.True(spills.Traffic.Spilled);
+        Assert.Equal(e + 1, spills.Traffic.StateWordsPerQuery); // GM and Q's row stay; the M-long rows went to DRAM
+    }
+
+    [Fact]
+    public void InOrderScheduleDrainsThe2DArrayAtEachWaitAndStreamsThe1DWorkBehindIt()
+    {
+        // FuseMax's PEs without interleaving: BQK+LM (with AV of the previous instance under them), the wait for RM plus a
+        // drain of the 2D pipeline (256 cycles per 256x256 tile = 256 u), then SLN, SLD, SLNV on the 2D array while
+        // PRM, SPD, RD, SPNV, RNV stream behind them on the 1D array, nothing deferred to the next iteration.
+        const int P = 2048, M = 4096, E = 64, F = 64, Instances = 3;
+        var r = SpatialArrayModel.Evaluate(Specs.Load("attention.fusemax"), Specs.Sizes(("P", P), ("M", M), ("E", E), ("F", F)), SpatialPresets.FuseMaxInOrder, Instances);
+        var u = (double)Instances * M * P / 65536;
+        var av = (double)Instances * F * P / 256;
+        var cycles = Math.Max((E + 1) * u, av) + u + 256 * u + Math.Max((7 + 1 + F) * u, (7 + 1 + 1 + F + F) * u);
+        Close(cycles, r.Cycles);
+        Close((E + F + 9) * u / cycles, r.Util2D);
+        Close((10 + 2 * F) * u / cycles + av / cycles, r.Util1D);
+        Assert.Equal(256 * u, r.Phases.Sum(p => p.StallCycles));
+        Assert.Equal(new[] { "PRM", "SPD", "RD", "SPNV", "RNV" }, r.Phases.Single(p => p.TwoD.Contains("SLNV")).OneD);
+
+        // On FLAT's PEs the 2D array only does the two contractions: it waits for LM, RM and SLN on the 1D array.
+        var flat = SpatialArrayModel.Evaluate(Specs.Load("attention.fusemax"), Specs.Sizes(("P", P), ("M", M), ("E", E), ("F", F)), SpatialPresets.FlatInOrder, Instances);
+        Assert.Equal(new[] { "LM", "RM", "SLN" }, flat.Phases.Single(p => p.Name == "wait 1").OneD);
+        var oneD = 3 * 256 * u + (4 + 2 * F) * u; // LM, SLN, SLD per point; RM, PRM, SPD, RD, SPNV, RNV per row
+        Close(Math.Max(E * u, av) + 256 * u + (256 * u + u + 256 * u) + Math.Max(F * u, oneD - (256 * u + u + 256 * u)), flat.Cycles);
     }
 
     [Fact]

@@ -22,9 +22,11 @@ public sealed record HlsBuffer(string Name, IReadOnlyList<long> FullExtents, IRe
 }
 
 /// <summary>The emitted design: C++ source, the top function, one function per pass and the buffers.</summary>
+/// <param name="PresenceFlags">The 1-bit arrays (<c>T_h</c>) that say which points of a tensor exist, for the buffers and
+/// outputs that can have absent points; empty when the cascade has none.</param>
 public sealed record HlsDesign(string Kernel, string Namespace, string TopFunction, string Code, IReadOnlyList<string> PassFunctions,
     IReadOnlyList<HlsBuffer> Buffers, IReadOnlyList<Tensor> Inputs, IReadOnlyList<Tensor> Outputs, IReadOnlyDictionary<string, long> Sizes,
-    IReadOnlyDictionary<string, long> ElementCounts, HlsOptions Options);
+    IReadOnlyDictionary<string, long> ElementCounts, HlsOptions Options, IReadOnlyList<HlsBuffer> PresenceFlags);
 
 /// <summary>
 /// Emits Vivado/Vitis-HLS-style C++ for a cascade at fixed sizes: one function per pass over the
@@ -91,10 +93,12 @@ public static class HlsEmitter
         w.AppendLine("// in the step that writes it keeps one.");
         foreach (var b in buffers)
             w.AppendLine($"static data_t {b.Name}[{b.Elements}]; // [{string.Join("][", b.Extents)}] of [{string.Join("][", b.FullExtents)}]");
-        foreach (var b in buffers.Where(b => flagged.Contains(b.Name)))
-            w.AppendLine($"static bool {b.Name}_h[{b.Elements}]; // which points of {b.Name} exist");
-        foreach (var t in outputs.Where(t => flagged.Contains(t.Name)))
-            w.AppendLine($"static bool {t.Name}_h[{shapes.ElementCount(t.Name)}]; // which points of the output {t.Name} exist");
+        // A flag array has its data's layout: same extents, partitioned the same way, since the same unrolled loops read both.
+        var flags = buffers.Where(b => flagged.Contains(b.Name)).Select(b => b with { Name = b.Name + "_h" })
+            .Concat(outputs.Where(t => flagged.Contains(t.Name)).Select(t => new HlsBuffer(t.Name + "_h", shapes.Extents(t.Name).ToList(), shapes.Extents(t.Name).ToList())))
+            .ToList();
+        foreach (var f in flags)
+            w.AppendLine($"static bool {f.Name}[{f.Elements}]; // which points of {(outputs.Any(t => t.Name + "_h" == f.Name) ? "the output " : "")}{f.Name[..^2]} exist");
         w.AppendLine();
 
         var parameters = string.Join(", ", inputs.Select(t => $"const data_t* {t.Name}").Concat(outputs.Select(t => $"data_t* {t.Name}")));
@@ -120,16 +124,16 @@ public static class HlsEmitter
         foreach (var t in inputs.Concat(outputs))
             w.AppendLine($"#pragma HLS INTERFACE m_axi port={t.Name} offset=slave bundle=gmem");
         w.AppendLine("#pragma HLS INTERFACE s_axilite port=return");
-        foreach (var b in buffers)
+        foreach (var b in buffers.Concat(flags))
         {
             if (b.Elements >= options.PartitionFactor)
                 w.AppendLine($"#pragma HLS ARRAY_PARTITION variable={b.Name} cyclic factor={options.PartitionFactor} dim=1");
-            w.AppendLine($"#pragma HLS BIND_STORAGE variable={b.Name} type=ram_2p impl={(b.Elements * 16 > 1 << 20 ? "uram" : "bram")}");
+            w.AppendLine($"#pragma HLS BIND_STORAGE variable={b.Name} type=ram_2p impl={(b.Elements * (flags.Contains(b) ? 1 : 16) > 1 << 20 ? "uram" : "bram")}");
         }
         foreach (var b in buffers)
             w.AppendLine($"    for (long i = 0; i < {b.Elements}; ++i) {b.Name}[i] = 0;");
-        foreach (var b in buffers.Where(b => flagged.Contains(b.Name)))
-            w.AppendLine($"    for (long i = 0; i < {b.Elements}; ++i) {b.Name}_h[i] = false;");
+        foreach (var f in flags.Where(f => buffers.Any(b => b.Name + "_h" == f.Name)))
+            w.AppendLine($"    for (long i = 0; i < {f.Elements}; ++i) {f.Name}[i] = false;");
         foreach (var t in outputs.Where(t => storage[t.Name].MayBeAbsent))
             w.AppendLine($"    for (long i = 0; i < {shapes.ElementCount(t.Name)}; ++i) {t.Name}[i] = 0; // an absent point of an output reads as 0");
         foreach (var t in outputs.Where(t => flagged.Contains(t.Name)))
@@ -141,7 +145,7 @@ public static class HlsEmitter
         w.AppendLine($"}} // namespace {ns}");
         return new HlsDesign(cascade.Name, ns, top, w.ToString(), functions, buffers, inputs, outputs,
             shapes.RankSizes.Where(p => cascade.Rank(p.Key).AliasOf is null).ToDictionary(p => cascade.Rank(p.Key).Size, p => p.Value),
-            inputs.Concat(outputs).ToDictionary(t => t.Name, t => shapes.ElementCount(t.Name)), options);
+            inputs.Concat(outputs).ToDictionary(t => t.Name, t => shapes.ElementCount(t.Name)), options, flags);
     }
 
     internal static string Identifier(string name) => new(name.Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());

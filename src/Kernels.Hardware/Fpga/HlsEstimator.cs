@@ -33,8 +33,9 @@ public sealed record HlsEstimate(string Kernel, int ReuseFactor, int Bits, long 
 /// <item>DSP = lanes * multiplies per point, for operands of 9 bits or more (hls4ml: n_in*n_out/RF); narrower multipliers go to LUTs (bits^2/2 LUTs each).</item>
 /// <item>LUT = lanes * (adders + comparators) * bits + 2 * bits per exp/divide lookup (the table's address logic), plus the LUT multipliers.</item>
 /// <item>FF = lanes * operations per point * bits (one pipeline register per operation and lane) + bits per loop-carried accumulator.</item>
-/// <item>BRAM36 = for every buffer of more than 1024 bits: max(partitions, ceil(bits * elements / 36864)); one per exp or
-/// divide lookup table (1024 entries x 18 bits); hls4ml's resource-strategy term ceil(bits*n/(RF*36)) is the per-lane weight store.</item>
+/// <item>BRAM36 = for every buffer of more than 1024 bits: max(partitions, ceil(bits * elements / 36864)); the same for the
+/// 1-bit presence arrays of a cascade with absent points, at 32768 bits per block (x1 mode); one per exp or divide lookup
+/// table (1024 entries x 18 bits); hls4ml's resource-strategy term ceil(bits*n/(RF*36)) is the per-lane weight store.</item>
 /// <item>Latency (cycles) = sum over Einsums of outputs * RF + depth, depth = 3 (multiplier) + ceil(log2 lanes) (adder tree)
 /// + 2 per lookup; passes run one after another.</item>
 /// </list>
@@ -77,15 +78,20 @@ public static class HlsEstimator
             var depth = 3 + (long)Math.Ceiling(Math.Log2(Math.Max(1, lanes))) + (tables > 0 ? 2 : 0);
             list.Add(new HlsEinsumEstimate(e.Output.Name, passOf[e.Id] + 1, outputs, n, (int)rf, lanes, dsp, lut, ff, outputs * rf + depth));
         }
-        long bram = lookups;
-        foreach (var b in design.Buffers)
-        {
-            var bitsTotal = b.Elements * (long)bits;
-            if (bitsTotal <= 1024) continue; // small buffers live in registers / LUTRAM
-            bram += Math.Max(Math.Min(partitionFactor, b.Elements), (bitsTotal + 36863) / 36864);
-        }
+        var bram = lookups + design.Buffers.Sum(b => Bram36(b.Elements, bits, partitionFactor)) + design.PresenceFlags.Sum(f => Bram36(f.Elements, 1, partitionFactor));
         var cycles = list.Sum(x => x.LatencyCycles);
         return new HlsEstimate(cascade.Name, reuseFactor, bits, list.Sum(x => x.Dsp), bram, list.Sum(x => x.Lut), list.Sum(x => x.Ff), cycles, cycles / device.ClockHz, list, device);
+    }
+
+    /// <summary>BRAM36 blocks of one on-chip array: none up to 1 Kbit (registers / LUTRAM), else one per cyclic partition and at
+    /// least its bits over a block's capacity: 36 Kbit at widths of 9 bits or more (x18, x36 with parity), 32 Kbit below
+    /// (32K x 1 for a presence flag).</summary>
+    public static long Bram36(long elements, int bitsPerElement, int partitionFactor)
+    {
+        var total = elements * bitsPerElement;
+        if (total <= 1024) return 0;
+        long capacity = bitsPerElement >= 9 ? 36864 : 32768;
+        return Math.Max(Math.Min(partitionFactor, elements), (total + capacity - 1) / capacity);
     }
 
     /// <summary>The smallest reuse factor at least <paramref name="requested"/> that divides n (hls4ml accepts only divisors); n when none is smaller.</summary>

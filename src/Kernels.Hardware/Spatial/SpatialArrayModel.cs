@@ -12,11 +12,13 @@ public sealed record EinsumCost(int Id, string Output, string? Array, double Poi
     public double Flops => Ops.Sum(o => o.Key == "mac" ? 2 * o.Value : o.Value);
 }
 
-/// <summary>One phase of the schedule: the arrays run these Einsums concurrently; a phase lasts max(2D, 1D) cycles
-/// (Serial phases: max(compute, memory) seconds).</summary>
-public sealed record PhaseCost(string Name, IReadOnlyList<string> TwoD, IReadOnlyList<string> OneD, double Cycles2D, double Cycles1D, double DramBytes, double Seconds)
+/// <summary>One phase of the schedule: the arrays run these Einsums concurrently; a phase lasts max(2D, 1D) cycles plus any
+/// stall (Serial phases: max(compute, memory) seconds).</summary>
+/// <param name="StallCycles">Cycles no array computes: the 2D array draining its pipeline before a wait (in-order schedule).</param>
+public sealed record PhaseCost(string Name, IReadOnlyList<string> TwoD, IReadOnlyList<string> OneD, double Cycles2D, double Cycles1D, double DramBytes, double Seconds,
+    double StallCycles = 0)
 {
-    public double Cycles => Math.Max(Cycles2D, Cycles1D);
+    public double Cycles => Math.Max(Cycles2D, Cycles1D) + StallCycles;
 }
 
 /// <summary>Everything the model computes for one cascade on one target.</summary>
@@ -122,8 +124,9 @@ public static class SpatialArrayModel
         }
         else
         {
-            phases = target.Overlap == OverlapRule.Interleaved
-                ? InterleavedPhases(cascade, binding, costs, target)
+            phases = target.Overlap is OverlapRule.Interleaved or OverlapRule.InOrder
+                ? SegmentPhases(cascade, binding, costs, target, target.Overlap == OverlapRule.Interleaved,
+                    target.Overlap == OverlapRule.InOrder ? DrainCycles(shapes, binding, target, instances) : 0)
                 : new List<PhaseCost>
                 {
                     new("pipelined", Names(costs, all, target.Array2D.Name), Names(costs, all, target.Array1D.Name),
@@ -171,14 +174,17 @@ public static class SpatialArrayModel
     }
 
     /// <summary>
-    /// FuseMax's interleaving, derived from the data flow of one iteration: the 2D Einsums are cut into
-    /// segments wherever one needs a 1D result of the same iteration (LM -> RM -> SLN); those 1D Einsums
-    /// run alone between segments (the 2D array waits). Every other 1D Einsum runs under the earliest
-    /// segment after its inputs exist; one that needs the last segment's 2D output runs under the next
-    /// iteration's first segment, and 1D work after the loop under the next instance's first segment.
-    /// cycles = sum over segments of max(2D, 1D) + the waits.
+    /// The 2D Einsums of one iteration cut into segments wherever one needs a 1D result of the same
+    /// iteration (LM -> RM -> SLN); those 1D Einsums run alone between segments (the 2D array waits).
+    /// <para>Interleaved (FuseMax): every other 1D Einsum runs under the earliest segment after its inputs
+    /// exist; one that needs the last segment's 2D output runs under the next iteration's first segment,
+    /// and 1D work after the loop under the next instance's first segment.</para>
+    /// <para>In order (no interleaving): a 1D Einsum may also run under the segment whose 2D output it
+    /// reads, streaming behind it, but never under a later iteration; and before every wait the 2D array
+    /// drains its pipeline (<paramref name="drainCycles"/>).</para>
+    /// cycles = sum over segments of max(2D, 1D) + the waits (+ the drains).
     /// </summary>
-    internal static List<PhaseCost> InterleavedPhases(Cascade cascade, ArrayBinding binding, List<EinsumCost> costs, SpatialTarget target)
+    internal static List<PhaseCost> SegmentPhases(Cascade cascade, ArrayBinding binding, List<EinsumCost> costs, SpatialTarget target, bool interleave, double drainCycles)
     {
         var cost = costs.ToDictionary(c => c.Id);
         var computing = cascade.Einsums.Where(e => binding[e.Id] is not null).ToList();
@@ -231,7 +237,7 @@ public static class SpatialArrayModel
             var placed = false;
             for (var k = 0; k < segments.Count && !placed; k++)
             {
-                var ok = Deps(y).Where(InLoop).All(p => position.TryGetValue(p.Id, out var pos) && (is2D[p.Id] ? pos < 2 * k + 1 : pos <= 2 * k + 1));
+                var ok = Deps(y).Where(InLoop).All(p => position.TryGetValue(p.Id, out var pos) && (is2D[p.Id] && interleave ? pos < 2 * k + 1 : pos <= 2 * k + 1));
                 if (!ok) continue;
                 segments[k].OneD.Add(y);
                 position[y.Id] = 2 * k + 1;
@@ -251,12 +257,20 @@ public static class SpatialArrayModel
         var phases = new List<PhaseCost>();
         for (var k = 0; k < segments.Count; k++)
         {
-            if (k > 0) phases.Add(new PhaseCost($"wait {k}", new List<string>(), N(barriers[k]), 0, Sum(barriers[k]), 0, 0));
+            if (k > 0) phases.Add(new PhaseCost($"wait {k}", new List<string>(), N(barriers[k]), 0, Sum(barriers[k]), 0, 0, drainCycles));
             phases.Add(new PhaseCost($"segment {k + 1}", N(segments[k].TwoD), N(segments[k].OneD), Sum(segments[k].TwoD), Sum(segments[k].OneD), 0, 0));
         }
         var tail = outside.Where(e => is2D[e.Id]).ToList();
         if (tail.Count > 0) phases.Add(new PhaseCost("after the loop", N(tail), new List<string>(), Sum(tail), 0, 0, 0));
         return phases;
+    }
+
+    /// <summary>What one drain of the 2D array costs over the whole run: its pipeline depth (rows) once per rows x columns tile
+    /// of (query, streamed) points, i.e. instances x queries x streamed length / columns cycles.</summary>
+    private static double DrainCycles(CascadeShapes shapes, ArrayBinding binding, SpatialTarget target, double instances)
+    {
+        var queries = binding.OuterRanks.Aggregate(1.0, (acc, r) => acc * shapes.RankSize(r));
+        return instances * queries * shapes.RankSize(binding.InnerRoot) / target.Array2D.Columns;
     }
 
     /// <summary>Energy by action: operations, every PE clocked for the whole run, buffer rows for DRAM traffic and for

@@ -31,6 +31,10 @@ public sealed record TrafficResult(
 /// step of RM, RD, RNV), and input rows indexed by the query rank but not the inner rank (Q). Shared
 /// by every query: one tile (one array height along the inner rank) of each input indexed by the inner
 /// rank but not the query rank (K, V), and inputs indexed by neither.</para>
+/// <para>A held tensor occupies the buffer from the pass that writes it to the last pass that reads it, and the state
+/// per query is that of the busiest pass. A tensor rewritten point for point into one of the same shape in its last
+/// pass is overwritten in place (SN over QK): for the 3-pass cascade the busiest pass, the first, holds M + E + 1 words
+/// per query (the QK row, GM, Q's row), not 2M + E + 2.</para>
 /// <para>Tile choice: the query tile is g*k rows with g the target's granularity and k the largest
 /// factor of ceil(P/g) for which (tile * state per query + shared) * word fits the buffer. If k = 1
 /// does not fit, the tensors whose size grows with the inner rank spill: each is written once and
@@ -112,6 +116,7 @@ public static class TrafficModel
             }
             items.Add(item);
         }
+        SetLiveness(items, einsums, passOf);
 
         var queries = outer.Aggregate(1L, (acc, r) => acc * shapes.RankSize(r));
         var spilled = new List<Item>();
@@ -149,8 +154,40 @@ public static class TrafficModel
             state, shared, (queryTile * state + shared) * word);
     }
 
-    private static double PerQuery(List<Item> items, List<Item> spilled) =>
-        items.Where(i => i.HasOuter && !spilled.Contains(i)).Sum(i => i.HeldWords);
+    /// <summary>Words held per query row at the busiest pass: the sum over the tensors live in a pass, maximised over the passes.</summary>
+    private static double PerQuery(List<Item> items, List<Item> spilled)
+    {
+        var held = items.Where(i => i.HasOuter && i.HeldWords > 0 && !spilled.Contains(i)).ToList();
+        if (held.Count == 0) return 0;
+        var passes = held.SelectMany(i => new[] { i.FirstLivePass, i.LastLivePass }).Distinct();
+        return passes.Max(p => held.Where(i => i.FirstLivePass <= p && p <= i.LastLivePass).Sum(i => i.HeldWords));
+    }
+
+    /// <summary>
+    /// The passes a held tensor occupies the buffer: from the pass that writes it (an input: its first reader's) to its last
+    /// reader's. A tensor whose last pass rewrites it point for point into a tensor of the same shape
+    /// (<c>SN[m,p] = exp(QK[m,p] - GM[p])</c>: every reader in that pass reads the point being written) hands its storage to
+    /// that tensor: the new values overwrite the old ones in place, so the two are never live together.
+    /// </summary>
+    private static void SetLiveness(List<Item> items, List<ExtendedEinsum> einsums, Dictionary<int, int> passOf)
+    {
+        foreach (var i in items)
+        {
+            var first = i.Internal ? i.WritePass : i.ReaderPasses.DefaultIfEmpty(0).Min();
+            i.FirstLivePass = first;
+            i.LastLivePass = Math.Max(first, i.ReaderPasses.DefaultIfEmpty(first).Max());
+        }
+        foreach (var t in items.Where(i => i.HeldWords > 0 && i.HasOuter && i.LastLivePass > i.FirstLivePass))
+        {
+            var last = t.LastLivePass;
+            var readers = einsums.Where(e => passOf[e.Id] == last && e.Output.Name != t.Tensor.Name).ToList();
+            var reads = readers.SelectMany(e => e.Reads().Where(r => r.Tensor.Name == t.Tensor.Name).Select(r => (Einsum: e, Read: r))).ToList();
+            var inPlace = reads.FirstOrDefault(x => x.Einsum.Reduction is null && !x.Einsum.IsInit && x.Read.Indices.SequenceEqual(x.Einsum.OutputIndices)
+                && items.Any(o => o.Tensor.Name == x.Einsum.Output.Name && o.HeldWords == t.HeldWords && o.FirstLivePass == last));
+            if (inPlace.Einsum is null || !reads.All(x => x.Read.Indices.SequenceEqual(inPlace.Einsum.OutputIndices))) continue;
+            t.LastLivePass = last - 1;
+        }
+    }
 
     private static double Shared(List<Item> items, List<Item> spilled) =>
         items.Where(i => !i.HasOuter && !spilled.Contains(i)).Sum(i => i.HeldWords);
@@ -194,5 +231,7 @@ public static class TrafficModel
         public bool HasInner { get; } = hasInner;
         public bool HasOuter { get; } = hasOuter;
         public double HeldWords { get; set; }
+        public int FirstLivePass { get; set; }
+        public int LastLivePass { get; set; }
     }
 }

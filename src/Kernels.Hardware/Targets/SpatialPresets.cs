@@ -28,13 +28,15 @@ public static class SpatialPresets
         ["dram"] = 249.6,
     };
 
-    public static IReadOnlyList<string> Names { get; } = new[] { "fusemax", "flat", "unfused" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "fusemax", "flat", "unfused", "flat-inorder", "fusemax-inorder" };
 
     public static SpatialTarget Get(string name) => name.ToLowerInvariant() switch
     {
         "fusemax" => FuseMax,
         "flat" => Flat,
         "unfused" => Unfused,
+        "flat-inorder" => FlatInOrder,
+        "fusemax-inorder" => FuseMaxInOrder,
         _ => throw new ArgumentException($"Unknown spatial target '{name}'; the presets are {string.Join(", ", Names)}.", nameof(name)),
     };
 
@@ -85,10 +87,11 @@ public static class SpatialPresets
         16L << 20, DramBytesPerSecond, ClockHz, 2, ArrayWidth, 4096, 64, OverlapRule.Interleaved, Energy45nm);
 
     /// <summary>FLAT: 256x256 MAC PEs (contractions only), 256 1D PEs with an exp unit; 32 MiB buffer; row fusion (pipelined).</summary>
-    /// <remarks>Row blocks are multiples of 64 query rows: with the pass analysis's live footprint of the
-    /// 3-pass cascade (2M + 2 elements per query, plus Q's row) a 64-row block fits 32 MiB up to 64K and
-    /// spills from 256K, where the published model says FLAT spills. The reference gives no block size;
-    /// any block of 33 to 128 rows gives the same outcome.</remarks>
+    /// <remarks>Row blocks are multiples of 64 query rows. The 3-pass cascade's busiest pass holds M + E + 1 words per
+    /// query (the QK row, which SN later overwrites in place, GM and Q's row), so the largest block that fits 32 MiB is
+    /// 128 rows at 64K for every head size (compute bound, as the published FLAT), and at 256K even 64 rows of scores
+    /// alone are the whole buffer: FLAT spills from 256K, where the published model says it does. The reference gives no
+    /// block size; any granularity from 64 to 255 rows gives the same spill point.</remarks>
     public static SpatialTarget Flat { get; } = new(
         "flat",
         "FLAT (ASPLOS 2023): three-pass cascade fused per row block; softmax on the 1D array, pipelined with the 2D array.",
@@ -101,6 +104,27 @@ public static class SpatialPresets
             new ComputeArray("1D", ArrayKind.OneD, 1, ArrayWidth, OneDOps(expUnit: true)),
         },
         32L << 20, DramBytesPerSecond, ClockHz, 2, 64, 4096, 64, OverlapRule.Pipelined, Energy45nm);
+
+    /// <summary>FLAT's hardware (MAC-only 2D array, exp unit on the 1D array, 32 MiB) scheduled in order: the ablation step
+    /// "+cascade" of the FuseMax paper runs the one-pass cascade on it.</summary>
+    /// <remarks>FLAT's row-block pipelining overlaps one block's softmax with the next block's QK, which the three-pass
+    /// cascade allows; the one-pass cascade's iterations depend on each other through the running max, so without FuseMax's
+    /// binding the 2D array waits for LM, RM and SLN each iteration. Query tiles are multiples of the array width, as FuseMax's.</remarks>
+    public static SpatialTarget FlatInOrder { get; } = Flat with
+    {
+        Name = "flat-inorder",
+        Description = "FLAT's hardware without interleaving (the FuseMax ablation '+cascade' runs the one-pass cascade on it).",
+        QueryTileGranularity = ArrayWidth,
+        Overlap = OverlapRule.InOrder,
+    };
+
+    /// <summary>FuseMax's PEs and buffer without the interleaved binding: the ablation step "+architecture".</summary>
+    public static SpatialTarget FuseMaxInOrder { get; } = FuseMax with
+    {
+        Name = "fusemax-inorder",
+        Description = "FuseMax's PEs without interleaving (the FuseMax ablation '+architecture'); each wait for the 1D array drains the 2D pipeline.",
+        Overlap = OverlapRule.InOrder,
+    };
 
     /// <summary>Unfused: FLAT's hardware running QK, the softmax and AV as separate kernels through DRAM.</summary>
     /// <remarks>A softmax kernel works row by row (granularity 1): one row of the scores always fits.</remarks>

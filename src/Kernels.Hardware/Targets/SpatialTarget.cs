@@ -19,6 +19,11 @@ public enum OverlapRule
     /// under 2D work of the next; only the 1D work the 2D array waits for runs alone.</summary>
     Interleaved,
 
+    /// <summary>No interleaving: iterations run one after another; within one, 1D Einsums stream behind the 2D
+    /// output they read, and each wait of the 2D array for a 1D result first drains its pipeline (rows
+    /// cycles per tile). The ablation steps of FuseMax before its binding.</summary>
+    InOrder,
+
     /// <summary>FLAT row fusion: the 2D array works on one row block while the 1D array works on the
     /// previous one; cycles = max(2D total, 1D total).</summary>
     Pipelined,
