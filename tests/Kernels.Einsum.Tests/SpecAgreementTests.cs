@@ -73,6 +73,20 @@ public class SpecAgreementTests
         var causal = ReferenceInterpreter.Run(Specs.Load("linear_attention.causal"), Specs.Sizes(("T", t), ("D", d), ("F", f), ("T0", tile)), inputs)["O"];
         Specs.AssertClose(expected, quadratic, 1e-12);
         Specs.AssertClose(expected, causal, 1e-12);
+
+        // The gated form with the log decay -slope at every token (one sequence, one head, from a zero state) is the same
+        // attention, and its final state is what the quadratic form would carry on with: sum over s of
+        // exp(-slope (T - 1 - s)) k_s^T v_s.
+        var gatedInputs = new Dictionary<string, double[]>(inputs) { ["G"] = Enumerable.Repeat(-slope, t).ToArray(), ["KV0"] = new double[d * f] };
+        gatedInputs.Remove("slope");
+        var gated = ReferenceInterpreter.Run(Specs.Load("linear_attention.gated"), Specs.Sizes(("B", 1), ("H", 1), ("T", t), ("D", d), ("F", f), ("T0", tile)), gatedInputs);
+        Specs.AssertClose(expected, gated["O"], 1e-12);
+        var state = new double[d * f];
+        for (var s = 0; s < t; s++)
+            for (var x = 0; x < d; x++)
+                for (var y = 0; y < f; y++)
+                    state[x * f + y] += Math.Exp(-slope * (t - 1 - s)) * k[s * d + x] * v[s * f + y];
+        Specs.AssertClose(state, gated["KVL"], 1e-12);
     }
 
     [Theory]
