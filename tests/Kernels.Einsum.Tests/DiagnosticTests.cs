@@ -94,6 +94,9 @@ public class DiagnosticTests
     [InlineData("KRN0030", "input X[p,e], W[q]\noutput Y[p]\nY[p] = X[p,e] where q < p", 3, "q < p")]
     [InlineData("KRN0031", Header + "Y[p] = X[p, e^2]", 3, "e^2")]
     [InlineData("KRN0032", Header + "Y[p] = X * 2", 3, "X")]
+    [InlineData("KRN0006", "input X[p]\noutput Y[p]\nsize w\nY[p] = X[p]", 3, "w")]
+    [InlineData("KRN0027", "input X[m]\noutput Y[m]\nsize W, M\nY[m] = X[m] where m < W", 3, "M")]
+    [InlineData("KRN0002", "input X[m]\noutput Y[m]\nsize W,\nY[m] = X[m]", 3, "")]
     public void ReportsTheRightIdAtTheRightPlace(string id, string text, int line, string marked)
     {
         var d = Single(text, id);

@@ -8,6 +8,7 @@ public class PassAnalysisTests
     [InlineData("attention.3pass", "m", 3)]
     [InlineData("attention.2pass", "m", 2)]
     [InlineData("attention.fusemax", "m", 1)]
+    [InlineData("attention.window", "m", 1)]
     [InlineData("softmax.3pass", "n", 3)]
     [InlineData("softmax.2pass", "n", 2)]
     [InlineData("linear_attention.causal", "t", 1)]

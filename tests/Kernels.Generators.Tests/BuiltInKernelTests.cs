@@ -37,8 +37,9 @@ public class BuiltInKernelTests
     }
 
     /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
-    /// or before it, aligned bottom-right), softmax of the scaled scores, times the values; 0 for a query that sees none.</summary>
-    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal)
+    /// or before it, aligned bottom-right, and of those the last <paramref name="window"/> when it is set), softmax of the
+    /// scaled scores, times the values; 0 for a query that sees none.</summary>
+    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0)
     {
         var (b, h, kvh, p, m, e, f) = (s.Batch, s.Heads, s.KeyValueHeads, s.QueryLength, s.KeyLength, s.HeadDim, s.ValueDim);
         var output = new double[b * h * p * f];
@@ -50,8 +51,9 @@ public class BuiltInKernelTests
                 for (var pi = 0; pi < p; pi++)
                 {
                     var seen = causal ? Math.Clamp(pi + m - p + 1, 0, m) : m;
+                    var first = window > 0 ? Math.Max(0, pi + m - p - window + 1) : 0;
                     var max = double.NegativeInfinity;
-                    for (var mi = 0; mi < seen; mi++)
+                    for (var mi = first; mi < seen; mi++)
                     {
                         var dot = 0.0;
                         for (var ei = 0; ei < e; ei++) dot += q[((bi * h + hi) * p + pi) * e + ei] * k[((bi * kvh + kh) * m + mi) * e + ei];
@@ -59,11 +61,11 @@ public class BuiltInKernelTests
                         max = Math.Max(max, scores[mi]);
                     }
                     var sum = 0.0;
-                    for (var mi = 0; mi < seen; mi++) sum += scores[mi] = Math.Exp(scores[mi] - max);
-                    for (var fi = 0; fi < f && seen > 0; fi++)
+                    for (var mi = first; mi < seen; mi++) sum += scores[mi] = Math.Exp(scores[mi] - max);
+                    for (var fi = 0; fi < f && seen > first; fi++)
                     {
                         var acc = 0.0;
-                        for (var mi = 0; mi < seen; mi++) acc += scores[mi] * v[((bi * kvh + kh) * m + mi) * f + fi];
+                        for (var mi = first; mi < seen; mi++) acc += scores[mi] * v[((bi * kvh + kh) * m + mi) * f + fi];
                         output[((bi * h + hi) * p + pi) * f + fi] = acc / sum;
                     }
                 }
@@ -91,6 +93,36 @@ public class BuiltInKernelTests
         Attention.Forward(F(q), F(k), F(v), output, shape, new AttentionOptions(Causal: causal));
         AssertClose(AttentionLoop(q, k, v, shape, causal), output, 2e-5);
         if (causal && p > m) Assert.All(output.Take((p - m) * f), y => Assert.Equal(0f, y)); // the first head's rows that see no key
+    }
+
+    /// <summary>A sliding window (causal): one key, fewer keys than a tile, a window that crosses tiles, one as long as the
+    /// keys (the causal kernel), a KV cache, more queries than keys, a decode step, grouped and multi-query heads.</summary>
+    [Theory]
+    [InlineData(1, 2, 2, 50, 50, 8, 8, 1)]
+    [InlineData(2, 4, 2, 100, 100, 16, 8, 17)]
+    [InlineData(1, 4, 1, 37, 200, 16, 16, 70)]
+    [InlineData(1, 2, 1, 130, 65, 8, 12, 64)]
+    [InlineData(2, 6, 3, 70, 70, 32, 32, 70)]
+    [InlineData(1, 8, 2, 1, 300, 64, 64, 129)]
+    [InlineData(1, 3, 3, 200, 257, 8, 4, 100)]
+    public void Attention_with_a_sliding_window_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, int window)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var q = Random(batch * heads * p * e, 7, 3); var k = Random(batch * kvHeads * m * e, 8, 3); var v = Random(batch * kvHeads * m * f, 9, 1);
+        var output = new float[batch * heads * p * f];
+        Attention.Forward(F(q), F(k), F(v), output, shape, new AttentionOptions(Causal: true, Window: window));
+        AssertClose(AttentionLoop(q, k, v, shape, causal: true, window), output, 2e-5);
+    }
+
+    [Fact]
+    public void A_window_needs_the_causal_mask_and_a_size_of_zero_or_more()
+    {
+        var x = new float[64];
+        var y = new float[64];
+        var shape = new AttentionShape(1, 2, 1, 2, 2, 2, 2);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Window: 4))).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Causal: true, Window: -1))).ParamName);
+        Assert.All(y, v => Assert.Equal(0f, v));
     }
 
     [Fact]

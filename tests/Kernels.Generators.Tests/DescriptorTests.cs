@@ -93,6 +93,7 @@ public class DescriptorTests
     [InlineData("LinearAttention.Heads", "linear_attention.heads")]
     [InlineData("SelectiveScan.Streaming", "selective_scan.grouped")]
     [InlineData("LinearAttention.Gated", "linear_attention.gated")]
+    [InlineData("Attention.Window", "attention.window")]
     [InlineData("SelectiveScan.TimeInvariant", "selective_scan.shared")]
     public void Built_in_descriptors_are_their_spec_files(string kernel, string spec)
     {

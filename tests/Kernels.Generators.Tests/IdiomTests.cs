@@ -48,6 +48,7 @@ public class IdiomTests
         { "attention.causal",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.fusemax",           "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },
         { "attention.gqa",               "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },
+        { "attention.window",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.gqa.causal",        "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.mha",               "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },
         { "linear_attention.causal",     "  0     0     0    0    4    0    0    0    1    0    2    0    0    6" },

@@ -40,6 +40,9 @@ public class SpecKernelTests
         };
         yield return new KernelCase("attention.gqa.causal", Spec("attention.gqa.causal"), gqa, 2.0);
         yield return new KernelCase("attention.gqa", Spec("attention.gqa"), gqa, 2.0);
+        // A sliding window: one key, inside a tile, across tiles, longer than the keys, and no key at all (W = 0: rows of 0).
+        var window = new[] { 1, 17, 70, 500, 0 }.Zip(gqa.Concat(gqa), (w, s) => new Dictionary<string, int>(s) { ["W"] = w }).ToArray();
+        yield return new KernelCase("attention.window", Spec("attention.window"), window, 2.0);
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);

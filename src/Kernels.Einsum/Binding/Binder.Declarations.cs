@@ -139,6 +139,28 @@ internal sealed partial class Binder
         _rankOrder.Add(inner);
     }
 
+    /// <summary><c>size W</c>: a rank <c>w</c> that no tensor has, so that its size is a parameter of the kernel that
+    /// subscripts and filters can use.</summary>
+    private void BindSizes(SizeStatementSyntax s)
+    {
+        foreach (var size in s.Sizes)
+        {
+            var index = size.Text.ToLowerInvariant();
+            if (size.Text.Length == 0 || !char.IsUpper(size.Text[0]) || !IsIndexName(index))
+            {
+                Report(DiagnosticDescriptors.RankMismatch(size.Span, $"Sizes are upper case; write 'size {size.Text.ToUpperInvariant()}'."));
+                continue;
+            }
+            if (_ranks.ContainsKey(index))
+            {
+                Report(DiagnosticDescriptors.NameConflict(size.Span, $"'{size.Text}' is already the size of rank '{index}'; 'size' declares only sizes that no tensor has, so remove it here."));
+                continue;
+            }
+            _writtenSizes.Add(size.Text);
+            RegisterRank(index);
+        }
+    }
+
     private void BindIndexAlias(IndexStatementSyntax ix)
     {
         var target = ix.Size.Text.ToLowerInvariant();

@@ -135,6 +135,8 @@ internal sealed partial class Binder
             }
         }
         foreach (var statement in syntax.Statements)
+            if (statement is SizeStatementSyntax s) BindSizes(s);
+        foreach (var statement in syntax.Statements)
             if (statement is PartitionStatementSyntax p) BindPartition(p);
         foreach (var statement in syntax.Statements)
             if (statement is IndexStatementSyntax ix) BindIndexAlias(ix);

@@ -157,6 +157,7 @@ public sealed class CascadeParser
                 case "output": return ParseDeclaration();
                 case "partition": return ParsePartition();
                 case "index": return ParseIndex();
+                case "size": return ParseSize();
                 case "iterate": return ParseIterate(topLevel);
                 case "init": return ParseEinsum();
             }
@@ -167,7 +168,7 @@ public sealed class CascadeParser
         throw Expected("a statement", "a statement is a declaration ('input Q[p,e]'), 'partition', 'iterate', or an Einsum such as 'Y[p] = sum[e] X[p,e]'");
     }
 
-    private static readonly string[] StatementKeywords = { "kernel", "input", "output", "partition", "index", "iterate", "init" };
+    private static readonly string[] StatementKeywords = { "kernel", "input", "output", "partition", "index", "size", "iterate", "init" };
 
     /// <summary>The statement keyword within two edits of <paramref name="word"/> (a typo such as 'ouput'), if any.</summary>
     private static string? Nearest(string word)
@@ -282,6 +283,19 @@ public sealed class CascadeParser
         Take();
         var size = ExpectName("a size", Hint);
         return new IndexStatementSyntax(index, size, keyword.Span.Union(size.Span));
+    }
+
+    private SizeStatementSyntax ParseSize()
+    {
+        var keyword = Take();
+        const string Hint = "write 'size W' (or 'size W, S') for sizes given at run time that no tensor has";
+        var sizes = new List<NameSyntax> { ExpectName("a size", Hint) };
+        while (At(TokenKind.Comma))
+        {
+            Take();
+            sizes.Add(ExpectName("a size", Hint));
+        }
+        return new SizeStatementSyntax(sizes, keyword.Span.Union(sizes[sizes.Count - 1].Span));
     }
 
     private IterateStatementSyntax ParseIterate(bool topLevel)

@@ -21,6 +21,9 @@ public sealed record PartitionStatementSyntax(NameSyntax Parent, NameSyntax Oute
 /// <summary><c>index c in T</c>: another index over the size of an existing rank.</summary>
 public sealed record IndexStatementSyntax(NameSyntax Index, NameSyntax Size, SourceSpan Span) : StatementSyntax(Span);
 
+/// <summary><c>size W</c>: sizes no tensor has, given at run time and used in subscripts and filters (a window's length).</summary>
+public sealed record SizeStatementSyntax(IReadOnlyList<NameSyntax> Sizes, SourceSpan Span) : StatementSyntax(Span);
+
 /// <summary><c>iterate m1 until m1 == M1 { ... }</c>.</summary>
 public sealed record IterateStatementSyntax(NameSyntax Rank, ConditionSyntax Until, IReadOnlyList<StatementSyntax> Body, SourceSpan Span) : StatementSyntax(Span);
 

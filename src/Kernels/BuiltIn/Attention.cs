@@ -93,9 +93,10 @@ public static partial class Attention
     /// <param name="value">[batch, keyValueHeads, keyLength, valueDim]</param>
     /// <param name="output">[batch, heads, queryLength, valueDim]; must not overlap the inputs.</param>
     /// <param name="shape">The sizes; <see cref="AttentionShape.KeyValueHeads"/> must divide <see cref="AttentionShape.Heads"/>.</param>
-    /// <param name="options">The mask.</param>
+    /// <param name="options">The mask: causal, and a sliding window (specs/attention.window.einsum).</param>
     /// <exception cref="ArgumentException">A size is negative, the key/value heads do not divide the heads, a span is
-    /// shorter than its shape, or the output overlaps an input; the exception names this method's parameter
+    /// shorter than its shape, the output overlaps an input, or the window is negative or set without the causal mask
+    /// (named <c>options</c>); the exception names this method's parameter
     /// (<c>shape</c> for the sizes), and nothing has been written.</exception>
     public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options = default)
     {
@@ -119,7 +120,17 @@ public static partial class Attention
         ReadOnlySpan<float> written = output;
         if (written.Overlaps(query) || written.Overlaps(key) || written.Overlaps(value))
             throw new ArgumentException("'output' overlaps an input; attention reads every input after it starts writing, so give it memory of its own.", nameof(output));
+        if (options.Window < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Window, "options.Window is a number of keys: zero (no window) or more.");
+        if (options.Window > 0 && !options.Causal)
+            throw new ArgumentException("options.Window slides over the keys at or before each query; set options.Causal too (a window without a causal mask is not supported).", nameof(options));
         var groups = h == 0 ? 1 : h / kvh;
+        // A window as long as the keys leaves every key of a causal row in it: the causal kernel does the same work.
+        if (options.Window > 0 && options.Window < m)
+        {
+            Windowed(query, key, value, output, b, h, p, e, m, f, options.Window, groups);
+            return;
+        }
         // The G query heads of a key/value head are consecutive, so [B, H, P, E] is [B, KH, G * P, E] in place: without a
         // mask to tell their rows apart (unmasked, or one query, which sees every key even when causal), grouped-query
         // attention is multi-head attention over KH heads of G * P rows each, and each tile of K and V is read once for
@@ -127,6 +138,13 @@ public static partial class Attention
         if (!options.Causal || p <= 1) Batched(query, key, value, output, b, kvh, groups * p, e, m, f);
         else GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
     }
+
+    [Einsum(SpecFile = "attention.window.einsum")]
+    private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G);
+
+    /// <summary>The cascade of a <c>Forward</c> call with a sliding window (attention.window.einsum) as data; its sizes are
+    /// B, H, G, P, M, E, F, the window W and the tile M0.</summary>
+    public static Kernels.Einsum.KernelDescriptor WindowDescriptor => WindowedDescriptor;
 
     /// <summary>The cascade of a causal <c>Forward</c> call with an <see cref="AttentionShape"/> (attention.gqa.causal.einsum)
     /// as data; its sizes are B, H (query heads), G (query heads per key/value head), P, M, E, F and the tile M0.</summary>

@@ -28,4 +28,10 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 /// lower-triangular mask. Tiles of keys that no query of a block sees are skipped, so a causal call does about half the
 /// work. A query that sees no key (P &gt; M, the first P - M rows) gives zeros.
 /// </param>
-public readonly record struct AttentionOptions(bool Causal = false);
+/// <param name="Window">
+/// With <paramref name="Causal"/>, a sliding window (Mistral's <c>sliding_window</c>): each query sees only the
+/// <c>Window</c> most recent keys up to its own position, key m for query p when
+/// <c>p + M - P - Window &lt; m &lt;= p + M - P</c>. 0: no window. Tiles of keys outside every window of a block of queries
+/// are skipped, so the work grows with the window, not with the key length.
+/// </param>
+public readonly record struct AttentionOptions(bool Causal = false, int Window = 0);

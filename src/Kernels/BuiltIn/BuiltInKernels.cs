@@ -13,6 +13,7 @@ public static class BuiltInKernels
         ["Attention.Forward"] = Attention.ForwardDescriptor,
         ["Attention.MultiHead"] = Attention.MultiHeadDescriptor,
         ["Attention.Causal"] = Attention.CausalDescriptor,
+        ["Attention.Window"] = Attention.WindowDescriptor,
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["LinearAttention.Heads"] = LinearAttention.HeadsDescriptor,
