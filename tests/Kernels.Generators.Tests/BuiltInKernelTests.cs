@@ -39,7 +39,7 @@ public class BuiltInKernelTests
     /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
     /// or before it, aligned bottom-right, and of those the last <paramref name="window"/> when it is set), softmax of the
     /// scaled scores, times the values; 0 for a query that sees none.</summary>
-    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0)
+    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null)
     {
         var (b, h, kvh, p, m, e, f) = (s.Batch, s.Heads, s.KeyValueHeads, s.QueryLength, s.KeyLength, s.HeadDim, s.ValueDim);
         var output = new double[b * h * p * f];
@@ -57,12 +57,15 @@ public class BuiltInKernelTests
                     {
                         var dot = 0.0;
                         for (var ei = 0; ei < e; ei++) dot += q[((bi * h + hi) * p + pi) * e + ei] * k[((bi * kvh + kh) * m + mi) * e + ei];
-                        scores[mi] = dot / Math.Sqrt(e);
+                        var x = scale > 0 ? dot * scale : dot / Math.Sqrt(e);
+                        if (cap > 0) x = cap * Math.Tanh(x / cap);
+                        if (mask is not null) x += mask[(bi * p + pi) * m + mi];
+                        scores[mi] = x;
                         max = Math.Max(max, scores[mi]);
                     }
                     var sum = 0.0;
-                    for (var mi = first; mi < seen; mi++) sum += scores[mi] = Math.Exp(scores[mi] - max);
-                    for (var fi = 0; fi < f && seen > first; fi++)
+                    for (var mi = first; mi < seen; mi++) sum += scores[mi] = max == double.NegativeInfinity ? 0 : Math.Exp(scores[mi] - max);
+                    for (var fi = 0; fi < f && seen > first && sum > 0; fi++)
                     {
                         var acc = 0.0;
                         for (var mi = first; mi < seen; mi++) acc += scores[mi] * v[((bi * kvh + kh) * m + mi) * f + fi];
@@ -112,6 +115,57 @@ public class BuiltInKernelTests
         var output = new float[batch * heads * p * f];
         Attention.Forward(F(q), F(k), F(v), output, shape, new AttentionOptions(Causal: true, Window: window));
         AssertClose(AttentionLoop(q, k, v, shape, causal: true, window), output, 2e-5);
+    }
+
+    /// <summary>A scale of its own, a soft cap, and an additive mask (with keys and whole rows left out by -inf), each
+    /// with and without the causal mask and a window, grouped heads, shapes that divide no tile.</summary>
+    [Theory]
+    [InlineData(false, 0, 0.05, 0.0, false)]
+    [InlineData(true, 0, 0.3, 0.0, false)]
+    [InlineData(true, 40, 0.1, 0.0, false)]
+    [InlineData(false, 0, 0.0, 5.0, false)]
+    [InlineData(true, 0, 0.5, 2.0, false)]
+    [InlineData(true, 30, 0.0, 50.0, false)]
+    [InlineData(false, 0, 0.0, 0.0, true)]
+    [InlineData(true, 0, 0.2, 0.0, true)]
+    [InlineData(true, 50, 0.0, 0.0, true)]
+    public void Attention_with_scale_soft_cap_or_mask_matches_a_double_loop(bool causal, int window, double scale, double cap, bool masked)
+    {
+        var shape = new AttentionShape(2, 4, 2, 90, 130, 16, 12);
+        var q = Random(2 * 4 * 90 * 16, 10, 3); var k = Random(2 * 2 * 130 * 16, 11, 3); var v = Random(2 * 2 * 130 * 12, 12, 1);
+        double[]? mask = null;
+        if (masked)
+        {
+            // Padding of the second sequence past key 100, a random bias, some keys left out, and one row with no key.
+            var r = new Random(13);
+            mask = new double[2 * 90 * 130];
+            for (var i = 0; i < mask.Length; i++)
+            {
+                var (bi, pi, mi) = (i / (90 * 130), i / 130 % 90, i % 130);
+                mask[i] = (bi == 1 && mi >= 100) || r.Next(10) == 0 || (bi == 0 && pi == 7) ? double.NegativeInfinity : (float)(r.NextDouble() * 4 - 2);
+            }
+        }
+        var output = new float[2 * 4 * 90 * 12];
+        var options = new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, SoftCap: (float)cap);
+        if (mask is null) Attention.Forward(F(q), F(k), F(v), output, shape, options);
+        else Attention.Forward(F(q), F(k), F(v), output, shape, options, F(mask));
+        var expected = AttentionLoop(q, k, v, shape, causal, window, (float)scale, (float)cap, mask);
+        AssertClose(expected, output, 2e-5);
+        if (masked) Assert.All(output.Skip(7 * 12).Take(12), y => Assert.Equal(0f, y)); // the row the mask leaves without keys
+    }
+
+    [Fact]
+    public void Scale_soft_cap_and_mask_arguments_are_checked_before_memory_is_touched()
+    {
+        var x = new float[64];
+        var y = new float[64];
+        var shape = new AttentionShape(1, 2, 1, 2, 2, 2, 2);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Scale: float.NaN))).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(SoftCap: -1))).ParamName);
+        Assert.Equal("mask", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, default, new float[3])).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(SoftCap: 30), new float[4])).ParamName);
+        Assert.Equal("output", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, default, y.AsSpan(0, 4))).ParamName);
+        Assert.All(y, v => Assert.Equal(0f, v));
     }
 
     [Fact]

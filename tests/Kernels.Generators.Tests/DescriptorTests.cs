@@ -94,6 +94,9 @@ public class DescriptorTests
     [InlineData("SelectiveScan.Streaming", "selective_scan.grouped")]
     [InlineData("LinearAttention.Gated", "linear_attention.gated")]
     [InlineData("Attention.Window", "attention.window")]
+    [InlineData("Attention.Scaled", "attention.scaled")]
+    [InlineData("Attention.Masked", "attention.masked")]
+    [InlineData("Attention.SoftCap", "attention.softcap")]
     [InlineData("SelectiveScan.TimeInvariant", "selective_scan.shared")]
     public void Built_in_descriptors_are_their_spec_files(string kernel, string spec)
     {

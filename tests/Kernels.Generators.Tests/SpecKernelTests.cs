@@ -43,6 +43,11 @@ public class SpecKernelTests
         // A sliding window: one key, inside a tile, across tiles, longer than the keys, and no key at all (W = 0: rows of 0).
         var window = new[] { 1, 17, 70, 500, 0 }.Zip(gqa.Concat(gqa), (w, s) => new Dictionary<string, int>(s) { ["W"] = w }).ToArray();
         yield return new KernelCase("attention.window", Spec("attention.window"), window, 2.0);
+        // The mask as sizes: causal (C = 0), none (C = P + M), with a window and without (W = P + M), no key at all (W = 0).
+        var masks = new[] { (0, 500), (500, 500), (0, 17), (3, 70), (0, 0), (500, 1) }.Zip(gqa, (cw, s) => new Dictionary<string, int>(s) { ["C"] = cw.Item1, ["W"] = cw.Item2 }).ToArray();
+        yield return new KernelCase("attention.scaled", Spec("attention.scaled"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
+        yield return new KernelCase("attention.masked", Spec("attention.masked"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
+        yield return new KernelCase("attention.softcap", Spec("attention.softcap"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);

@@ -100,6 +100,68 @@ public static partial class Attention
     /// (<c>shape</c> for the sizes), and nothing has been written.</exception>
     public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options = default)
     {
+        var groups = Check(query, key, value, output, shape, options);
+        var (b, h, kvh, p, m, e, f) = (shape.Batch, shape.Heads, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
+        var (c, w) = MaskSizes(shape, options);
+        var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
+        if (options.SoftCap > 0)
+        {
+            Softcapped(query, key, value, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups);
+            return;
+        }
+        if (options.Scale != 0 && options.Scale != 1 / MathF.Sqrt(e))
+        {
+            ScaledKernel(query, key, value, options.Scale, output, b, h, p, e, m, f, c, w, groups);
+            return;
+        }
+        // A window as long as the keys leaves every key of a causal row in it: the causal kernel does the same work.
+        if (options.Window > 0 && options.Window < m)
+        {
+            Windowed(query, key, value, output, b, h, p, e, m, f, options.Window, groups);
+            return;
+        }
+        // The G query heads of a key/value head are consecutive, so [B, H, P, E] is [B, KH, G * P, E] in place: without a
+        // mask to tell their rows apart (unmasked, or one query, which sees every key even when causal), grouped-query
+        // attention is multi-head attention over KH heads of G * P rows each, and each tile of K and V is read once for
+        // all G heads (a decode step reads the cache once instead of G times).
+        if (!options.Causal || p <= 1) Batched(query, key, value, output, b, kvh, groups * p, e, m, f);
+        else GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
+    }
+
+    /// <summary>
+    /// Attention as <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, AttentionShape, AttentionOptions)"/>
+    /// with an additive mask on the scaled scores, one per sequence shared by its heads: padding, prefix-LM or document
+    /// masks (-inf leaves a key out; a row left without keys gives zeros). The causal mask and the window of
+    /// <paramref name="options"/> apply too, and skip whole tiles; the mask's own -inf do not. Generated from
+    /// specs/attention.masked.einsum.
+    /// </summary>
+    /// <param name="query">[batch, heads, queryLength, headDim]</param>
+    /// <param name="key">[batch, keyValueHeads, keyLength, headDim]</param>
+    /// <param name="value">[batch, keyValueHeads, keyLength, valueDim]</param>
+    /// <param name="output">[batch, heads, queryLength, valueDim]; must not overlap the inputs.</param>
+    /// <param name="shape">The sizes.</param>
+    /// <param name="options">Causal, window and scale; a soft cap is not supported with a mask.</param>
+    /// <param name="mask">[batch, queryLength, keyLength], added to the scaled scores.</param>
+    /// <exception cref="ArgumentException">As the call without a mask, and when the mask is shorter than its shape or
+    /// options has a soft cap; the exception names the parameter.</exception>
+    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options, ReadOnlySpan<float> mask)
+    {
+        var groups = Check(query, key, value, output, shape, options);
+        var (b, h, p, m, e, f) = (shape.Batch, shape.Heads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
+        var needed = Runtime.KernelRuntime.Elements(stackalloc long[] { b, p, m });
+        if (mask.Length < needed)
+            throw new ArgumentException($"'mask' holds {mask.Length} floats but its shape [Batch, QueryLength, KeyLength] = [{b}, {p}, {m}] needs {needed}.", nameof(mask));
+        if (options.SoftCap != 0)
+            throw new ArgumentException("options.SoftCap with a mask is not supported; add the mask to capped scores yourself, or leave the cap at 0.", nameof(options));
+        if (((ReadOnlySpan<float>)output).Overlaps(mask))
+            throw new ArgumentException("'output' overlaps 'mask'; give it memory of its own.", nameof(output));
+        var (c, w) = MaskSizes(shape, options);
+        MaskedKernel(query, key, value, mask, options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale, output, b, h, p, e, m, f, c, w, groups);
+    }
+
+    /// <summary>Checks the arguments every form of <c>Forward</c> with a shape shares; returns the query heads per key/value head.</summary>
+    private static int Check(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options)
+    {
         var (b, h, kvh, p, m, e, f) = (shape.Batch, shape.Heads, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
         foreach (var (size, name) in new[] { (b, "Batch"), (h, "Heads"), (kvh, "KeyValueHeads"), (p, "QueryLength"), (m, "KeyLength"), (e, "HeadDim"), (f, "ValueDim") })
             if (size < 0) throw new ArgumentOutOfRangeException(nameof(shape), size, $"shape.{name} is a size and must be zero or more.");
@@ -124,20 +186,29 @@ public static partial class Attention
             throw new ArgumentOutOfRangeException(nameof(options), options.Window, "options.Window is a number of keys: zero (no window) or more.");
         if (options.Window > 0 && !options.Causal)
             throw new ArgumentException("options.Window slides over the keys at or before each query; set options.Causal too (a window without a causal mask is not supported).", nameof(options));
-        var groups = h == 0 ? 1 : h / kvh;
-        // A window as long as the keys leaves every key of a causal row in it: the causal kernel does the same work.
-        if (options.Window > 0 && options.Window < m)
-        {
-            Windowed(query, key, value, output, b, h, p, e, m, f, options.Window, groups);
-            return;
-        }
-        // The G query heads of a key/value head are consecutive, so [B, H, P, E] is [B, KH, G * P, E] in place: without a
-        // mask to tell their rows apart (unmasked, or one query, which sees every key even when causal), grouped-query
-        // attention is multi-head attention over KH heads of G * P rows each, and each tile of K and V is read once for
-        // all G heads (a decode step reads the cache once instead of G times).
-        if (!options.Causal || p <= 1) Batched(query, key, value, output, b, kvh, groups * p, e, m, f);
-        else GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
+        if (!float.IsFinite(options.Scale) || options.Scale < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Scale, "options.Scale must be finite and positive (or 0: 1 / sqrt(HeadDim)).");
+        if (!float.IsFinite(options.SoftCap) || options.SoftCap < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.SoftCap, "options.SoftCap must be finite and positive (or 0: no cap).");
+        return h == 0 ? 1 : h / kvh;
     }
+
+    /// <summary>The sizes C and W of the masked, scaled and soft-capped cascades: key m is seen by query p when
+    /// p + M - P - W &lt; m &lt;= p + M - P + C. Without a causal mask C reaches past every key; without a window W before the first.</summary>
+    private static (int C, int W) MaskSizes(AttentionShape shape, AttentionOptions options)
+    {
+        var all = (int)Math.Min(int.MaxValue, (long)shape.QueryLength + shape.KeyLength);
+        return (options.Causal ? 0 : all, options.Window > 0 ? options.Window : all);
+    }
+
+    [Einsum(SpecFile = "attention.scaled.einsum")]
+    private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+
+    [Einsum(SpecFile = "attention.masked.einsum")]
+    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+
+    [Einsum(SpecFile = "attention.softcap.einsum")]
+    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
 
     [Einsum(SpecFile = "attention.window.einsum")]
     private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G);
@@ -145,6 +216,15 @@ public static partial class Attention
     /// <summary>The cascade of a <c>Forward</c> call with a sliding window (attention.window.einsum) as data; its sizes are
     /// B, H, G, P, M, E, F, the window W and the tile M0.</summary>
     public static Kernels.Einsum.KernelDescriptor WindowDescriptor => WindowedDescriptor;
+
+    /// <summary>The cascade of a <c>Forward</c> call with a scale of its own (attention.scaled.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor ScaledDescriptor => ScaledKernelDescriptor;
+
+    /// <summary>The cascade of a <c>Forward</c> call with an additive mask (attention.masked.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor MaskedDescriptor => MaskedKernelDescriptor;
+
+    /// <summary>The cascade of a <c>Forward</c> call with a soft cap (attention.softcap.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor SoftCapDescriptor => SoftcappedDescriptor;
 
     /// <summary>The cascade of a causal <c>Forward</c> call with an <see cref="AttentionShape"/> (attention.gqa.causal.einsum)
     /// as data; its sizes are B, H (query heads), G (query heads per key/value head), P, M, E, F and the tile M0.</summary>

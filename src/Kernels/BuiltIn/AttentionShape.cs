@@ -34,4 +34,9 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 /// <c>p + M - P - Window &lt; m &lt;= p + M - P</c>. 0: no window. Tiles of keys outside every window of a block of queries
 /// are skipped, so the work grows with the window, not with the key length.
 /// </param>
-public readonly record struct AttentionOptions(bool Causal = false, int Window = 0);
+/// <param name="Scale">The factor of the scores, q . k * Scale; 0: 1 / sqrt(HeadDim). Finite and positive otherwise.</param>
+/// <param name="SoftCap">
+/// A soft cap on the scaled scores, <c>SoftCap * tanh(s / SoftCap)</c> (Gemma 2 uses 50 in attention), so no score leaves
+/// (-SoftCap, SoftCap); 0: none. Finite and positive otherwise.
+/// </param>
+public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0);
