@@ -83,3 +83,50 @@ public class AttentionBenchmarks : IWork
     [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
     public float Peak() => Limits.FmaPeak(4.0 * Heads * Length * Length * HeadDim);
 }
+
+/// <summary>
+/// What each attention option costs, B = 1, H = 8, D = 64, L = 4096, causal: a sliding window of 512 keys
+/// (attention.window), a scale of the model's own (attention.scaled), a soft cap on the logits (attention.softcap) and an
+/// additive mask with the last eighth of the keys padded out (attention.masked), each against the plain causal call
+/// (attention.gqa.causal) and the FMA peak over the full FLOPs (4 H L^2 D) in the same run.
+/// </summary>
+[BenchmarkCategory("attention")]
+public class AttentionOptionsBenchmarks : IWork
+{
+    public const int Heads = 8, HeadDim = 64, Length = 4096;
+
+    public double Flops => 4.0 * Heads * Length * (double)Length * HeadDim;
+
+    public double Bytes => 4.0 * Heads * Length * HeadDim * sizeof(float);
+
+    private float[] _q = Array.Empty<float>(), _k = Array.Empty<float>(), _v = Array.Empty<float>(), _o = Array.Empty<float>(), _mask = Array.Empty<float>();
+    private readonly AttentionShape _shape = AttentionShape.MultiHead(1, Heads, Length, Length, HeadDim);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var r = new Random(2);
+        float[] Make(int n) => Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
+        (_q, _k, _v, _o) = (Make(Heads * Length * HeadDim), Make(Heads * Length * HeadDim), Make(Heads * Length * HeadDim), new float[Heads * Length * HeadDim]);
+        _mask = new float[Length * Length];
+        for (var p = 0; p < Length; p++) _mask.AsSpan(p * Length + Length * 7 / 8, Length / 8).Fill(float.NegativeInfinity);
+    }
+
+    [Benchmark(Description = "Kernels Attention.Forward, causal (no option)"), Peer]
+    public void Causal() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true));
+
+    [Benchmark(Description = "causal, sliding window of 512"), Ours]
+    public void Window() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true, Window: 512));
+
+    [Benchmark(Description = "causal, scale 1/16"), Ours]
+    public void Scaled() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true, Scale: 1 / 16f));
+
+    [Benchmark(Description = "causal, soft cap 50"), Ours]
+    public void SoftCap() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true, SoftCap: 50));
+
+    [Benchmark(Description = "causal, additive mask (padding)"), Ours]
+    public void Masked() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true), _mask);
+
+    [Benchmark(Baseline = true, Description = "FMA peak, same FLOPs (all cores)"), Limit]
+    public float Peak() => Limits.FmaPeak(Flops);
+}
