@@ -163,9 +163,11 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     /// <summary>
     /// For |x| at most 0.55 the odd Taylor polynomial to x^17 (its truncation is below 1e-8 there); beyond, the sign of x
     /// times 1 - 2 / (exp(2|x|) + 1), |x| clamped to 10 (tanh(10) rounds to 1 in float), where the subtraction loses at
-    /// most a bit. One exp and one division (expm1 would cost an exp, a log and two divisions).
+    /// most a bit. One exp and one division (expm1 would cost an exp, a log and two divisions). Not inlined: its body is
+    /// large, and inlined into a kernel it spent the JIT's inline budget of the kernel's method, so that adds, loads and
+    /// exps further on became calls (a soft-capped attention ran at half the speed of the plain one).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     static virtual TSelf Tanh(TSelf value)
     {
         var one = TSelf.Create(1f);
