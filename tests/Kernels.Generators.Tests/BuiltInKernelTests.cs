@@ -154,6 +154,33 @@ public class BuiltInKernelTests
         if (masked) Assert.All(output.Skip(7 * 12).Take(12), y => Assert.Equal(0f, y)); // the row the mask leaves without keys
     }
 
+    /// <summary>The [batch, sequence, heads, dim] layout, read in place: the same attention as the default layout's double
+    /// loop on the transposed tensors, unmasked, causal, with a window and a scale, grouped heads, a KV cache.</summary>
+    [Theory]
+    [InlineData(2, 4, 2, 90, 130, 16, 12, false, 0, 0.0)]
+    [InlineData(1, 6, 3, 70, 70, 32, 32, true, 0, 0.0)]
+    [InlineData(2, 4, 1, 37, 100, 8, 8, true, 20, 0.25)]
+    [InlineData(1, 8, 8, 1, 129, 64, 64, true, 0, 0.0)]
+    public void Attention_in_the_sequence_major_layout_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal, int window, double scale)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var q = Random(batch * heads * p * e, 14, 3); var k = Random(batch * kvHeads * m * e, 15, 3); var v = Random(batch * kvHeads * m * f, 16, 1);
+        // [b, h, s, d] -> [b, s, h, d] and back.
+        static double[] Swap(double[] x, int b, int outer, int inner, int width)
+        {
+            var y = new double[x.Length];
+            for (var i = 0; i < b; i++)
+                for (var o = 0; o < outer; o++)
+                    for (var n = 0; n < inner; n++)
+                        Array.Copy(x, ((i * outer + o) * inner + n) * width, y, ((i * inner + n) * outer + o) * width, width);
+            return y;
+        }
+        var output = new float[batch * heads * p * f];
+        Attention.Forward(F(Swap(q, batch, heads, p, e)), F(Swap(k, batch, kvHeads, m, e)), F(Swap(v, batch, kvHeads, m, f)), output, shape,
+            new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, Layout: AttentionLayout.BatchSequenceHead));
+        AssertClose(Swap(AttentionLoop(q, k, v, shape, causal, window, (float)scale), batch, heads, p, f), output, 2e-5);
+    }
+
     [Fact]
     public void Scale_soft_cap_and_mask_arguments_are_checked_before_memory_is_touched()
     {
@@ -165,6 +192,11 @@ public class BuiltInKernelTests
         Assert.Equal("mask", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, default, new float[3])).ParamName);
         Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(SoftCap: 30), new float[4])).ParamName);
         Assert.Equal("output", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, default, y.AsSpan(0, 4))).ParamName);
+        var sequenceMajor = new AttentionOptions(Layout: AttentionLayout.BatchSequenceHead);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, sequenceMajor with { SoftCap = 30 })).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, sequenceMajor, new float[4])).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Layout: (AttentionLayout)7))).ParamName);
+        Assert.Contains("[Batch, QueryLength, Heads, HeadDim] = [1, 3, 2, 2]", Assert.Throws<ArgumentException>(() => Attention.Forward(new float[11], x, x, y, shape with { QueryLength = 3 }, sequenceMajor)).Message);
         Assert.All(y, v => Assert.Equal(0f, v));
     }
 

@@ -45,6 +45,7 @@ public class IdiomTests
         // spec                           sweep alias recip pair gemm rows split fold fill skip view step chunk factor
         { "attention.2pass",             "  4     0     2    0    4    2    0    0    0    0    4    0    0    0" },
         { "attention.3pass",             "  1     0     1    0    2    1    0    0    0    0    0    0    0    0" },
+        { "attention.bshd",              "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.causal",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.fusemax",           "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },
         { "attention.gqa",               "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },

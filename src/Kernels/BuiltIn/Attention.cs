@@ -104,6 +104,11 @@ public static partial class Attention
         var (b, h, kvh, p, m, e, f) = (shape.Batch, shape.Heads, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
+        if (options.Layout == AttentionLayout.BatchSequenceHead)
+        {
+            SequenceMajor(query, key, value, scale, output, b, h, p, e, m, f, c, w, groups);
+            return;
+        }
         if (options.SoftCap > 0)
         {
             Softcapped(query, key, value, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups);
@@ -151,6 +156,8 @@ public static partial class Attention
         var needed = Runtime.KernelRuntime.Elements(stackalloc long[] { b, p, m });
         if (mask.Length < needed)
             throw new ArgumentException($"'mask' holds {mask.Length} floats but its shape [Batch, QueryLength, KeyLength] = [{b}, {p}, {m}] needs {needed}.", nameof(mask));
+        if (options.Layout != AttentionLayout.BatchHeadSequence)
+            throw new ArgumentException("A mask is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         if (options.SoftCap != 0)
             throw new ArgumentException("options.SoftCap with a mask is not supported; add the mask to capped scores yourself, or leave the cap at 0.", nameof(options));
         if (((ReadOnlySpan<float>)output).Overlaps(mask))
@@ -169,16 +176,23 @@ public static partial class Attention
             throw new ArgumentException($"shape.KeyValueHeads ({kvh}) must divide shape.Heads ({h}): every key/value head serves the same number of query heads.", nameof(shape));
         if (h == 0 && kvh != 0)
             throw new ArgumentException($"shape.KeyValueHeads is {kvh} with no query heads; give 0 for both.", nameof(shape));
+        // The element counts are the same in either layout; the message names the one the call uses.
+        var bshd = options.Layout == AttentionLayout.BatchSequenceHead;
         void Span(int length, int heads, int sequence, int width, string name, string describe)
         {
             var needed = Runtime.KernelRuntime.Elements(stackalloc long[] { b, heads, sequence, width });
+            var sizes = bshd ? $"[{b}, {sequence}, {heads}, {width}]" : $"[{b}, {heads}, {sequence}, {width}]";
             if (length < needed)
-                throw new ArgumentException($"'{name}' holds {length} floats but its shape {describe} = [{b}, {heads}, {sequence}, {width}] needs {needed}.", name);
+                throw new ArgumentException($"'{name}' holds {length} floats but its shape {describe} = {sizes} needs {needed}.", name);
         }
-        Span(query.Length, h, p, e, nameof(query), "[Batch, Heads, QueryLength, HeadDim]");
-        Span(key.Length, kvh, m, e, nameof(key), "[Batch, KeyValueHeads, KeyLength, HeadDim]");
-        Span(value.Length, kvh, m, f, nameof(value), "[Batch, KeyValueHeads, KeyLength, ValueDim]");
-        Span(output.Length, h, p, f, nameof(output), "[Batch, Heads, QueryLength, ValueDim]");
+        Span(query.Length, h, p, e, nameof(query), bshd ? "[Batch, QueryLength, Heads, HeadDim]" : "[Batch, Heads, QueryLength, HeadDim]");
+        Span(key.Length, kvh, m, e, nameof(key), bshd ? "[Batch, KeyLength, KeyValueHeads, HeadDim]" : "[Batch, KeyValueHeads, KeyLength, HeadDim]");
+        Span(value.Length, kvh, m, f, nameof(value), bshd ? "[Batch, KeyLength, KeyValueHeads, ValueDim]" : "[Batch, KeyValueHeads, KeyLength, ValueDim]");
+        Span(output.Length, h, p, f, nameof(output), bshd ? "[Batch, QueryLength, Heads, ValueDim]" : "[Batch, Heads, QueryLength, ValueDim]");
+        if (options.Layout is not (AttentionLayout.BatchHeadSequence or AttentionLayout.BatchSequenceHead))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Layout, "options.Layout must be BatchHeadSequence or BatchSequenceHead.");
+        if (bshd && options.SoftCap != 0)
+            throw new ArgumentException("options.SoftCap is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         ReadOnlySpan<float> written = output;
         if (written.Overlaps(query) || written.Overlaps(key) || written.Overlaps(value))
             throw new ArgumentException("'output' overlaps an input; attention reads every input after it starts writing, so give it memory of its own.", nameof(output));
@@ -206,6 +220,12 @@ public static partial class Attention
 
     [Einsum(SpecFile = "attention.masked.einsum")]
     private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+
+    [Einsum(SpecFile = "attention.bshd.einsum")]
+    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+
+    /// <summary>The cascade of a <c>Forward</c> call in the [batch, sequence, heads, dim] layout (attention.bshd.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor SequenceMajorLayoutDescriptor => SequenceMajorDescriptor;
 
     [Einsum(SpecFile = "attention.softcap.einsum")]
     private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);

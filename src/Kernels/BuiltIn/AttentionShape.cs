@@ -39,4 +39,17 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 /// A soft cap on the scaled scores, <c>SoftCap * tanh(s / SoftCap)</c> (Gemma 2 uses 50 in attention), so no score leaves
 /// (-SoftCap, SoftCap); 0: none. Finite and positive otherwise.
 /// </param>
-public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0);
+/// <param name="Layout">How query, key, value and output are laid out: [batch, heads, sequence, dim] (the default, PyTorch's
+/// <c>scaled_dot_product_attention</c>) or [batch, sequence, heads, dim] (what the projections produce, ONNX Runtime's
+/// MultiHeadAttention), read in place either way.</param>
+public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0, AttentionLayout Layout = AttentionLayout.BatchHeadSequence);
+
+/// <summary>The order of the dimensions of attention's tensors.</summary>
+public enum AttentionLayout
+{
+    /// <summary>[batch, heads, sequence, dim]: each head's rows contiguous.</summary>
+    BatchHeadSequence = 0,
+
+    /// <summary>[batch, sequence, heads, dim]: each token's heads contiguous, as a projection x W viewed as [B, L, H, E] is.</summary>
+    BatchSequenceHead = 1,
+}
