@@ -87,7 +87,8 @@ public class AttentionBenchmarks : IWork
 /// <summary>
 /// What each attention option costs, B = 1, H = 8, D = 64, L = 4096, causal: a sliding window of 512 keys
 /// (attention.window), a scale of the model's own (attention.scaled), a soft cap on the logits (attention.softcap) and an
-/// additive mask with the last eighth of the keys padded out (attention.masked), each against the plain causal call
+/// additive mask with the last eighth of the keys padded out (attention.masked) and the [batch, sequence, heads, dim]
+/// layout (attention.bshd), each against the plain causal call
 /// (attention.gqa.causal) and the FMA peak over the full FLOPs (4 H L^2 D) in the same run.
 /// </summary>
 [BenchmarkCategory("attention")]
@@ -123,6 +124,9 @@ public class AttentionOptionsBenchmarks : IWork
 
     [Benchmark(Description = "causal, soft cap 50"), Ours]
     public void SoftCap() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true, SoftCap: 50));
+
+    [Benchmark(Description = "causal, [batch, sequence, heads, dim] layout"), Ours]
+    public void SequenceMajor() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true, Layout: AttentionLayout.BatchSequenceHead));
 
     [Benchmark(Description = "causal, additive mask (padding)"), Ours]
     public void Masked() => Attention.Forward(_q, _k, _v, _o, _shape, new AttentionOptions(Causal: true), _mask);
