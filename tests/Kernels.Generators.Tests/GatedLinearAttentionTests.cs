@@ -120,20 +120,30 @@ public class GatedLinearAttentionTests
         LinearAttention.Gated(whole.Q, whole.K, whole.V, whole.G, o, whole.Shape, whole.State, final);
 
         // The same tokens in chunks of 70, 1 and 79 (the kernel's blocks of 64 do not line up with them).
+        InChunks(whole, o, final, new[] { 70, 1, 79 }, (start, length, shape, part, state, next) =>
+            LinearAttention.Gated(Tokens(whole.Q, whole.Shape, 9, start, length), Tokens(whole.K, whole.Shape, 9, start, length), Tokens(whole.V, whole.Shape, 17, start, length),
+                Tokens(whole.G, whole.Shape, 1, start, length), part, shape, state, next));
+    }
+
+    private delegate void Chunk(int start, int length, LinearAttentionShape shape, float[] part, float[] state, float[] next);
+
+    /// <summary>Runs <paramref name="call"/> over consecutive chunks of <paramref name="whole"/> (D = 9, F = 17), each from the
+    /// state the last returned, and asserts each chunk's output and the last state equal those of one call.</summary>
+    private static void InChunks(Problem whole, float[] o, float[] final, int[] lengths, Chunk call)
+    {
         var state = (float[])whole.State.Clone();
         var start = 0;
-        foreach (var length in new[] { 70, 1, 79 })
+        foreach (var length in lengths)
         {
             var shape = whole.Shape with { Length = length };
             var part = new float[shape.Tokens(17)];
             var next = new float[state.Length];
-            LinearAttention.Gated(Tokens(whole.Q, whole.Shape, 9, start, length), Tokens(whole.K, whole.Shape, 9, start, length), Tokens(whole.V, whole.Shape, 17, start, length),
-                Tokens(whole.G, whole.Shape, 1, start, length), part, shape, state, next);
+            call(start, length, shape, part, state, next);
             AssertClose(Tokens(o, whole.Shape, 17, start, length).Select(x => (double)x).ToArray(), part, 1e-5, $"chunk at {start}: o");
             state = next;
             start += length;
         }
-        AssertClose(final.Select(x => (double)x).ToArray(), state, 1e-5, "final state");
+        AssertClose(final.Select(x => (double)x).ToArray(), state, 1e-5, "final state in chunks");
     }
 
     [Fact]
@@ -176,20 +186,9 @@ public class GatedLinearAttentionTests
         LinearAttention.Causal(whole.Q, whole.K, whole.V, zero, whole.Shape, slopes, default, default);
         AssertClose(stateless.Select(x => (double)x).ToArray(), zero, 1e-5, "from zeros vs stateless kernel");
 
-        var state = (float[])whole.State.Clone();
-        var start = 0;
-        foreach (var length in new[] { 64, 3, 83 })
-        {
-            var shape = whole.Shape with { Length = length };
-            var part = new float[shape.Tokens(17)];
-            var next = new float[state.Length];
+        InChunks(whole, o, final, new[] { 64, 3, 83 }, (start, length, shape, part, state, next) =>
             LinearAttention.Causal(Tokens(whole.Q, whole.Shape, 9, start, length), Tokens(whole.K, whole.Shape, 9, start, length), Tokens(whole.V, whole.Shape, 17, start, length),
-                part, shape, slopes, state, next);
-            AssertClose(Tokens(o, whole.Shape, 17, start, length).Select(x => (double)x).ToArray(), part, 1e-5, $"chunk at {start}: o");
-            state = next;
-            start += length;
-        }
-        AssertClose(final.Select(x => (double)x).ToArray(), state, 1e-5, "final state in chunks");
+                part, shape, slopes, state, next));
     }
 
     [Fact]
