@@ -244,10 +244,20 @@ public static unsafe class KernelRuntime
         }
     }
 
+    private static long s_scratchRequested;
+
+    /// <summary>
+    /// Bytes of scratch that kernels have asked for (<see cref="Allocate"/>, <see cref="AllocatePresence"/>) since the
+    /// process started, whether the arena served them or the system: what a call needs, for a test that a kernel's scratch
+    /// does not grow with a size it should not (attention's with the keys per query).
+    /// </summary>
+    public static long ScratchBytesRequested => System.Threading.Interlocked.Read(ref s_scratchRequested);
+
     /// <summary>The smallest cached block that holds <paramref name="bytes"/> and wastes at most half of itself, else a new one.</summary>
     private static void* Take(long bytes)
     {
         bytes = (bytes + 63) & ~63L;
+        System.Threading.Interlocked.Add(ref s_scratchRequested, bytes);
         var arena = t_arena;
         if (arena is not null)
         {
