@@ -1,0 +1,204 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Interpretation;
+using Kernels.Einsum.Ir;
+
+namespace Kernels.Einsum.Loops;
+
+/// <summary>
+/// Runs a <see cref="LoopProgram"/> in double precision, statement by statement, the grid points of a kernel one after
+/// another. It is the second oracle: a lowering is right when this agrees with the <see cref="ReferenceInterpreter"/>,
+/// and a printer is right when its code agrees with this.
+/// </summary>
+public sealed class LoopInterpreter
+{
+    private readonly LoopProgram _program;
+    private readonly Dictionary<string, long> _sizes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Array2> _tensors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _indices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, double> _floats = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, bool> _bools = new(StringComparer.Ordinal);
+
+    private sealed class Array2(double[] values, bool[]? flags, long[] extents)
+    {
+        public readonly double[] Values = values;
+        public readonly bool[]? Flags = flags;
+        public readonly long[] Extents = extents;
+    }
+
+    private LoopInterpreter(LoopProgram program) => _program = program;
+
+    /// <summary>Runs the program; inputs and results are dense row-major arrays, as for the reference interpreter.</summary>
+    public static IReadOnlyDictionary<string, double[]> Run(LoopProgram program, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs)
+    {
+        if (program is null) throw new ArgumentNullException(nameof(program));
+        if (sizes is null) throw new ArgumentNullException(nameof(sizes));
+        if (inputs is null) throw new ArgumentNullException(nameof(inputs));
+        var shapes = CascadeShapes.Bind(program.Cascade, sizes); // the same argument checks as the reference interpreter
+        var run = new LoopInterpreter(program);
+        foreach (var name in program.Sizes) run._sizes[name] = shapes.SizeValue(name);
+        foreach (var (name, value) in program.DerivedSizes) run._sizes[name] = run.Index(value);
+        foreach (var b in program.Buffers)
+        {
+            var extents = b.Extents.Select(run.Index).ToArray();
+            var count = extents.Aggregate(1L, (a, x) => a * x);
+            double[] values;
+            if (b.Tensor.Role == TensorRole.Input)
+            {
+                if (!inputs.TryGetValue(b.Name, out var given) || given.LongLength != count)
+                    throw new ArgumentException($"Input '{b.Name}' is missing or does not hold {count} elements.", nameof(inputs));
+                values = given;
+            }
+            else values = new double[count];
+            run._tensors[b.Name] = new Array2(values, b.HasFlags ? new bool[count] : null, extents);
+        }
+        run.Stages(program.Stages);
+        return program.Buffers.Where(b => b.Tensor.Role == TensorRole.Output).ToDictionary(b => b.Name, b => (double[])run._tensors[b.Name].Values.Clone());
+    }
+
+    private void Stages(IEnumerable<LoopStage> stages)
+    {
+        foreach (var stage in stages)
+        {
+            if (stage is SLaunch launch)
+            {
+                Launch(launch.Kernel);
+                continue;
+            }
+            var steps = (SSteps)stage;
+            for (long r = 0; ; r++)
+            {
+                _indices[steps.Rank] = r;
+                if (steps.Stop.Holds(Index(steps.Stop.Left), Index(steps.Stop.Right))) break;
+                Stages(steps.Body);
+            }
+        }
+    }
+
+    private void Launch(LoopKernel kernel)
+    {
+        var extents = kernel.Grid.Select(r => Index(new IndexSize(_program.Cascade.Rank(r).Size))).ToArray();
+        if (extents.Any(e => e <= 0)) return;
+        var point = new long[extents.Length];
+        while (true)
+        {
+            for (var d = 0; d < point.Length; d++) _indices[kernel.Grid[d]] = point[d];
+            _floats.Clear();
+            _bools.Clear();
+            Statements(kernel.Body);
+            var i = point.Length - 1;
+            while (i >= 0 && ++point[i] == extents[i]) point[i--] = 0;
+            if (i < 0) return;
+        }
+    }
+
+    private void Statements(IReadOnlyList<LoopStmt> statements)
+    {
+        foreach (var s in statements)
+        {
+            switch (s)
+            {
+                case SComment: break;
+                case SDeclare { IsBool: true } d: _bools[d.Name] = Bool(d.Value); break;
+                case SDeclare d: _floats[d.Name] = Float(d.Value); break;
+                case SAssign a when _bools.ContainsKey(a.Name): _bools[a.Name] = Bool(a.Value); break;
+                case SAssign a: _floats[a.Name] = Float(a.Value); break;
+                case SIf f: Statements(Bool(f.Condition) ? f.Then : f.Else); break;
+                case SFor f:
+                {
+                    var n = Index(f.Extent);
+                    for (long i = 0; i < n; i++)
+                    {
+                        _indices[f.Variable] = i;
+                        Statements(f.Body);
+                    }
+                    break;
+                }
+                case SStore st: _tensors[st.Tensor].Values[Offset(st.Tensor, st.Indices)] = Float(st.Value); break;
+                case SSetFlag sf: _tensors[sf.Tensor].Flags![Offset(sf.Tensor, sf.Indices)] = Bool(sf.Present); break;
+                default: throw new InvalidOperationException("unknown statement " + s.GetType().Name);
+            }
+        }
+    }
+
+    private long Offset(string tensor, IReadOnlyList<IndexExpr> indices)
+    {
+        var t = _tensors[tensor];
+        long offset = 0;
+        for (var d = 0; d < indices.Count; d++)
+        {
+            var i = Index(indices[d]);
+            if (i < 0 || i >= t.Extents[d])
+                throw new InvalidOperationException($"The lowering let {tensor}[{string.Join(",", indices)}] be touched outside its extents (dimension {d}: {i} of {t.Extents[d]}).");
+            offset = offset * t.Extents[d] + i;
+        }
+        return offset;
+    }
+
+    private bool InBounds(string tensor, IReadOnlyList<IndexExpr> indices)
+    {
+        var t = _tensors[tensor];
+        for (var d = 0; d < indices.Count; d++)
+        {
+            var i = Index(indices[d]);
+            if (i < 0 || i >= t.Extents[d]) return false;
+        }
+        return true;
+    }
+
+    private long Index(IndexExpr e) => e switch
+    {
+        IndexConstant c => c.Value,
+        IndexVariable v => _indices[v.Rank],
+        IndexSize s => _sizes[s.Size],
+        IndexBinary b => IndexArithmetic.Apply(b.Operator, Index(b.Left), Index(b.Right)),
+        _ => throw new InvalidOperationException("unknown index expression"),
+    };
+
+    private bool Bool(LoopValue v) => v switch
+    {
+        LBool b => b.Value,
+        LLocal l => _bools[l.Name],
+        LInBounds b => InBounds(b.Tensor, b.Indices),
+        LFlag f => _tensors[f.Tensor].Flags![Offset(f.Tensor, f.Indices)],
+        LFilter f => f.Comparison.Holds(Index(f.Comparison.Left), Index(f.Comparison.Right)),
+        LCompare { Operator: FloatComparison.Greater } c => Float(c.Left) > Float(c.Right),
+        LCompare c => Float(c.Left) == Float(c.Right),
+        LIsNaN n => double.IsNaN(Float(n.Operand)),
+        LLogic { Or: true } l => Bool(l.Left) || Bool(l.Right),
+        LLogic l => Bool(l.Left) && Bool(l.Right),
+        LNot n => !Bool(n.Operand),
+        LSelect s => Bool(s.Condition) ? Bool(s.IfTrue) : Bool(s.IfFalse),
+        _ => throw new InvalidOperationException("not a boolean: " + v.GetType().Name),
+    };
+
+    private double Float(LoopValue v)
+    {
+        switch (v)
+        {
+            case LNumber n: return n.Value;
+            case LLocal l: return _floats[l.Name];
+            case LLoad l: return _tensors[l.Tensor].Values[Offset(l.Tensor, l.Indices)];
+            case LIndex i: return Index(i.Index);
+            case LUnary u: return ReferenceInterpreter.Apply(u.Function, Float(u.Operand));
+            case LSelect s: return Bool(s.Condition) ? Float(s.IfTrue) : Float(s.IfFalse);
+            case LBinary b:
+            {
+                var l = Float(b.Left);
+                var r = Float(b.Right);
+                return b.Operator switch
+                {
+                    BinaryOperator.Add => l + r,
+                    BinaryOperator.Subtract => l - r,
+                    BinaryOperator.Multiply => l * r,
+                    BinaryOperator.Divide => r == 0 ? 0.0 : l / r,
+                    BinaryOperator.Max => Math.Max(l, r),
+                    BinaryOperator.Min => Math.Min(l, r),
+                    _ => Math.Pow(l, r),
+                };
+            }
+            default: throw new InvalidOperationException("not a float: " + v.GetType().Name);
+        }
+    }
+}

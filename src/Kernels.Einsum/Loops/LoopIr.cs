@@ -1,0 +1,148 @@
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Ir;
+
+namespace Kernels.Einsum.Loops;
+
+// The loop-nest IR: what a sink prints, with every decision already made. A program is a sequence of stages run by the
+// host (kernel launches and the serial steps of iteration blocks); a kernel is a grid of independent points, each running
+// a list of statements over locals, loads and stores. Index arithmetic stays symbolic (IndexExpr over ranks and sizes),
+// so one program serves every size; values are floats or booleans.
+
+/// <summary>A value a statement computes: a float, or a boolean where noted.</summary>
+public abstract record LoopValue;
+
+/// <summary>A float constant (infinities included).</summary>
+public sealed record LNumber(double Value) : LoopValue;
+
+/// <summary>A boolean constant.</summary>
+public sealed record LBool(bool Value) : LoopValue
+{
+    public static LBool True { get; } = new(true);
+
+    public static LBool False { get; } = new(false);
+}
+
+/// <summary>A local declared by <see cref="SDeclare"/>.</summary>
+public sealed record LLocal(string Name) : LoopValue;
+
+/// <summary>The element of a tensor at a point that lies inside it (the lowering guards every read that may not).</summary>
+public sealed record LLoad(string Tensor, IReadOnlyList<IndexExpr> Indices) : LoopValue;
+
+/// <summary>Boolean: every index lies inside the tensor's extents.</summary>
+public sealed record LInBounds(string Tensor, IReadOnlyList<IndexExpr> Indices) : LoopValue;
+
+/// <summary>Boolean: the presence flag of a point that lies inside the tensor (only tensors that keep flags).</summary>
+public sealed record LFlag(string Tensor, IReadOnlyList<IndexExpr> Indices) : LoopValue;
+
+/// <summary>An index expression (ranks and sizes) as a float.</summary>
+public sealed record LIndex(IndexExpr Index) : LoopValue;
+
+/// <summary>A function of the cascade language, with its semantics (docs/language.md).</summary>
+public sealed record LUnary(UnaryFunction Function, LoopValue Operand) : LoopValue;
+
+/// <summary>An operator of the cascade language: <c>x / 0 = 0</c>; max and min propagate NaN.</summary>
+public sealed record LBinary(BinaryOperator Operator, LoopValue Left, LoopValue Right) : LoopValue;
+
+/// <summary>Boolean: a filter (a comparison of index expressions).</summary>
+public sealed record LFilter(Comparison Comparison) : LoopValue;
+
+/// <summary>The comparisons of floats the lowering needs.</summary>
+public enum FloatComparison
+{
+    Greater,
+    Equal,
+}
+
+/// <summary>Boolean: a comparison of two floats (false when either is NaN).</summary>
+public sealed record LCompare(FloatComparison Operator, LoopValue Left, LoopValue Right) : LoopValue;
+
+/// <summary>Boolean: the float is NaN.</summary>
+public sealed record LIsNaN(LoopValue Operand) : LoopValue;
+
+/// <summary>Boolean conjunction (<see cref="Or"/> false) or disjunction, evaluated left to right and short-circuited.</summary>
+public sealed record LLogic(bool Or, LoopValue Left, LoopValue Right) : LoopValue;
+
+/// <summary>Boolean negation.</summary>
+public sealed record LNot(LoopValue Operand) : LoopValue;
+
+/// <summary>The value of one branch, chosen by a boolean; only the chosen branch is evaluated (it may guard a load).</summary>
+public sealed record LSelect(LoopValue Condition, LoopValue IfTrue, LoopValue IfFalse) : LoopValue;
+
+/// <summary>A statement of a kernel's body.</summary>
+public abstract record LoopStmt;
+
+/// <summary>Declares a local (a float unless <see cref="IsBool"/>) with its first value.</summary>
+public sealed record SDeclare(string Name, bool IsBool, LoopValue Value) : LoopStmt;
+
+/// <summary>Gives a declared local a new value.</summary>
+public sealed record SAssign(string Name, LoopValue Value) : LoopStmt;
+
+/// <summary>A serial loop of <see cref="Variable"/> over <c>0 .. Extent-1</c>.</summary>
+public sealed record SFor(string Variable, IndexExpr Extent, IReadOnlyList<LoopStmt> Body) : LoopStmt;
+
+/// <summary>A branch on a boolean.</summary>
+public sealed record SIf(LoopValue Condition, IReadOnlyList<LoopStmt> Then, IReadOnlyList<LoopStmt> Else) : LoopStmt;
+
+/// <summary>Stores a float at a point inside the tensor.</summary>
+public sealed record SStore(string Tensor, IReadOnlyList<IndexExpr> Indices, LoopValue Value) : LoopStmt;
+
+/// <summary>Sets the presence flag of a point inside the tensor.</summary>
+public sealed record SSetFlag(string Tensor, IReadOnlyList<IndexExpr> Indices, LoopValue Present) : LoopStmt;
+
+/// <summary>A line for the reader of printed code (the spec line a loop nest computes).</summary>
+public sealed record SComment(string Text) : LoopStmt;
+
+/// <summary>
+/// One kernel: every point of <see cref="Grid"/> (ranks, each over <c>0 .. size-1</c>) runs <see cref="Body"/>
+/// independently of the others, so a sink may run the points in any order or all at once. Inside an iteration block
+/// <see cref="StepRank"/> names the block's rank, whose current step the host passes in.
+/// </summary>
+public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> Grid, string? StepRank, IReadOnlyList<LoopStmt> Body);
+
+/// <summary>A stage the host runs: a kernel launch, or an iteration block's steps.</summary>
+public abstract record LoopStage;
+
+/// <summary>Runs a kernel over its grid.</summary>
+public sealed record SLaunch(LoopKernel Kernel) : LoopStage;
+
+/// <summary>Runs <see cref="Body"/> for <c>Rank = 0, 1, ...</c> until <see cref="Stop"/> holds (an <c>iterate</c> block).</summary>
+public sealed record SSteps(string Rank, Comparison Stop, IReadOnlyList<LoopStage> Body) : LoopStage;
+
+/// <summary>
+/// A tensor's storage: its extents (index expressions over sizes, in declaration order, row-major), whether the caller
+/// passes it (inputs and outputs) or the program allocates it, and whether it keeps a presence flag per element.
+/// Every buffer and output starts at zero, flags at absent, so an absent point of an output reads as 0.
+/// </summary>
+public sealed record LoopBuffer(Tensor Tensor, IReadOnlyList<IndexExpr> Extents, bool HasFlags)
+{
+    public string Name => Tensor.Name;
+
+    public bool IsArgument => Tensor.Role != TensorRole.Intermediate;
+}
+
+/// <summary>
+/// A cascade lowered to loop nests: the sizes the caller binds, the sizes derived from them (<c>M1 = (M + M0 - 1) / M0</c>),
+/// the storage of every tensor and the stages in order.
+/// </summary>
+public sealed record LoopProgram(
+    Cascade Cascade,
+    IReadOnlyList<string> Sizes,
+    IReadOnlyList<(string Name, IndexExpr Value)> DerivedSizes,
+    IReadOnlyList<LoopBuffer> Buffers,
+    IReadOnlyList<LoopStage> Stages)
+{
+    public LoopBuffer Buffer(string name) => Buffers.First(b => b.Name == name);
+
+    /// <summary>Every kernel, in program order.</summary>
+    public IEnumerable<LoopKernel> Kernels => Walk(Stages);
+
+    private static IEnumerable<LoopKernel> Walk(IEnumerable<LoopStage> stages)
+    {
+        foreach (var s in stages)
+        {
+            if (s is SLaunch l) yield return l.Kernel;
+            else foreach (var k in Walk(((SSteps)s).Body)) yield return k;
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Ir;
+using Kernels.Einsum.Planning;
+
+namespace Kernels.Einsum.Loops;
+
+/// <summary>
+/// Lowers any valid cascade to a <see cref="LoopProgram"/> with one kernel per Einsum, one grid point per output point
+/// (the output ranks, less an iteration block's rank, whose step the host runs), a reduction run serially by its point,
+/// and absent points tracked exactly as the reference interpreter does: a tensor whose points can be absent keeps a flag
+/// per element, a read outside a tensor is absent, + max min take the union of their operands, a reduction over points
+/// that are all absent is absent, over no point (every point filtered out) the identity. Every tensor is stored in full.
+/// This is the schedule every cascade has (the GPU sink's general one); faster schedules are other lowerings of the same
+/// cascade into the same IR.
+/// </summary>
+public static class LoopLowering
+{
+    public static LoopProgram Lower(Cascade cascade)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        // The planner's presence analysis (exact filters, sizes that need not divide their tiles) says which tensors can
+        // have absent points; those keep flags.
+        var storage = KernelPlanner.Plan(cascade, assumeDivisible: false, fillFilters: false).Storage;
+        var buffers = cascade.Tensors.Select(t => new LoopBuffer(t,
+            t.Dims.Select(d => Plus(new IndexSize(cascade.Rank(d.Rank).Size), d.Offset)).ToList(),
+            t.Role != TensorRole.Input && storage.TryGetValue(t.Name, out var s) && s.MayBeAbsent)).ToList();
+        var sizes = CascadeShapesNames(cascade);
+        var derived = cascade.Ranks.Where(r => r.Kind == RankKind.PartitionOuter && r.AliasOf is null).Select(r =>
+        {
+            var inner = cascade.Ranks.First(x => x.Kind == RankKind.PartitionInner && x.AliasOf is null && x.PartitionOf == r.PartitionOf);
+            var whole = new IndexSize(cascade.Rank(r.PartitionOf!).Size);
+            var tile = new IndexSize(inner.Size);
+            // ceil(whole / tile), the number of tiles
+            return (r.Size, (IndexExpr)new IndexBinary(IndexOperator.Divide, new IndexBinary(IndexOperator.Subtract, new IndexBinary(IndexOperator.Add, whole, tile), new IndexConstant(1)), tile));
+        }).ToList();
+        var lowering = new Lowerer(cascade, buffers.ToDictionary(b => b.Name));
+        var stages = new List<LoopStage>();
+        foreach (var step in cascade.Steps)
+        {
+            if (step.Einsum is { } e)
+            {
+                stages.Add(new SLaunch(lowering.Kernel(e, null)));
+                continue;
+            }
+            var block = step.Block!;
+            stages.AddRange(block.Inits.Select(i => new SLaunch(lowering.Kernel(i, null))));
+            stages.Add(new SSteps(block.Rank, block.Stop, block.Einsums.Select(x => (LoopStage)new SLaunch(lowering.Kernel(x, block.Rank))).ToList()));
+        }
+        return new LoopProgram(cascade, sizes, derived, buffers, stages);
+    }
+
+    /// <summary>The sizes a caller binds, in the order <see cref="Interpretation.CascadeShapes.RequiredSizes"/> gives.</summary>
+    private static List<string> CascadeShapesNames(Cascade cascade) =>
+        Interpretation.CascadeShapes.RequiredSizes(cascade).Select(s => s.Size).ToList();
+
+    private static IndexExpr Plus(IndexExpr e, int offset) => offset == 0 ? e : new IndexBinary(IndexOperator.Add, e, new IndexConstant(offset));
+
+    internal static LoopValue And(LoopValue a, LoopValue b) =>
+        a is LBool { Value: true } ? b : b is LBool { Value: true } ? a : a is LBool { Value: false } || b is LBool { Value: false } ? LBool.False : new LLogic(false, a, b);
+
+    internal static LoopValue Or(LoopValue a, LoopValue b) =>
+        a is LBool { Value: false } ? b : b is LBool { Value: false } ? a : a is LBool { Value: true } || b is LBool { Value: true } ? LBool.True : new LLogic(true, a, b);
+
+    private sealed class Lowerer(Cascade cascade, Dictionary<string, LoopBuffer> buffers)
+    {
+        private int _temp;
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+        public LoopKernel Kernel(ExtendedEinsum e, string? stepRank)
+        {
+            _temp = 0;
+            var grid = e.OutputRanks.Where(r => r != stepRank).ToList();
+            var known = new HashSet<string>(grid.Append(stepRank ?? ""), StringComparer.Ordinal);
+            var outerFilters = e.Filters.Where(f => f.Left.Variables().Concat(f.Right.Variables()).All(known.Contains)).ToList();
+            var innerFilters = e.Filters.Except(outerFilters).ToList();
+            var output = buffers[e.Output.Name];
+            var inBounds = Bounds(e.Output.Name, e.OutputIndices);
+            var body = new List<LoopStmt>();
+            if (e.Reduction is not { } op)
+            {
+                var (value, present) = Eval(e.Body, body);
+                Write(body, output, e.OutputIndices, value, present);
+            }
+            else
+                Reduce(e, op, innerFilters, output, body);
+            var pass = outerFilters.Aggregate((LoopValue)LBool.True, (c, f) => And(c, new LFilter(f)));
+            // A point a filter skips is absent: its flag is cleared (it starts cleared; this keeps the rule local).
+            var skipped = output.HasFlags ? new List<LoopStmt> { new SSetFlag(output.Name, e.OutputIndices, LBool.False) } : new List<LoopStmt>();
+            IReadOnlyList<LoopStmt> statements = pass is LBool { Value: true } ? body : new[] { new SIf(pass, body, skipped.Count > 0 ? skipped : Array.Empty<LoopStmt>()) };
+            if (inBounds is not LBool { Value: true }) statements = new[] { new SIf(inBounds, statements, Array.Empty<LoopStmt>()) };
+            var text = string.Join(" ", e.Text.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0));
+            var name = Name($"E{e.Id}_{e.Output.Name}{(e.IsInit ? "_init" : "")}");
+            return new LoopKernel(name, text, grid, stepRank, new LoopStmt[] { new SComment(text) }.Concat(statements).ToList());
+        }
+
+        private string Name(string name)
+        {
+            var unique = name;
+            for (var i = 2; !_names.Add(unique); i++) unique = name + "_" + i;
+            return unique;
+        }
+
+        private static void Write(List<LoopStmt> body, LoopBuffer output, IReadOnlyList<IndexExpr> indices, LoopValue value, LoopValue present)
+        {
+            if (output.HasFlags) body.Add(new SSetFlag(output.Name, indices, present));
+            if (present is LBool { Value: true }) body.Add(new SStore(output.Name, indices, value));
+            else body.Add(new SIf(present, new LoopStmt[] { new SStore(output.Name, indices, value) }, Array.Empty<LoopStmt>()));
+        }
+
+        private void Reduce(ExtendedEinsum e, ReduceOperator op, List<Comparison> innerFilters, LoopBuffer output, List<LoopStmt> body)
+        {
+            var inner = new List<LoopStmt>();
+            var (value, present) = Eval(e.Body, inner);
+            // Over a filtered-out (empty) fiber the result is the identity; over one whose points are all absent, absent.
+            var tracks = present is not LBool { Value: true };
+            if (tracks)
+            {
+                body.Add(new SDeclare("_any_point", true, LBool.False));
+                body.Add(new SDeclare("_any_present", true, LBool.False));
+                inner.Insert(0, new SAssign("_any_point", LBool.True));
+            }
+            body.Add(new SDeclare("_acc", false, new LNumber(op switch
+            {
+                ReduceOperator.Prod => 1.0,
+                ReduceOperator.Max => double.NegativeInfinity,
+                ReduceOperator.Min => double.PositiveInfinity,
+                _ => 0.0,
+            })));
+            if (op == ReduceOperator.LogSumExp) body.Add(new SDeclare("_lse_max", false, new LNumber(double.NegativeInfinity)));
+            var update = new List<LoopStmt>();
+            if (tracks) update.Add(new SAssign("_any_present", LBool.True));
+            var x = value;
+            if (op == ReduceOperator.LogSumExp && value is not LLocal)
+            {
+                update.Add(new SDeclare("_x", false, value));
+                x = new LLocal("_x");
+            }
+            update.AddRange(Accumulate(op, x));
+            if (tracks) inner.Add(new SIf(present, update, Array.Empty<LoopStmt>()));
+            else inner.AddRange(update);
+            IReadOnlyList<LoopStmt> loop = innerFilters.Count == 0 ? inner
+                : new[] { new SIf(innerFilters.Aggregate((LoopValue)LBool.True, (c, f) => And(c, new LFilter(f))), inner, Array.Empty<LoopStmt>()) };
+            for (var i = e.ReducedRanks.Count - 1; i >= 0; i--)
+                loop = new[] { new SFor(e.ReducedRanks[i], new IndexSize(cascade.Rank(e.ReducedRanks[i]).Size), loop) };
+            body.AddRange(loop);
+            LoopValue result = new LLocal("_acc");
+            if (op == ReduceOperator.LogSumExp)
+            {
+                // The online log-sum-exp of the interpreter: NaN if any point is NaN, +inf if any is +inf, -inf if all are -inf.
+                var max = new LLocal("_lse_max");
+                result = new LSelect(new LIsNaN(result), result,
+                    new LSelect(new LLogic(true, new LCompare(FloatComparison.Equal, max, new LNumber(double.NegativeInfinity)), new LCompare(FloatComparison.Equal, max, new LNumber(double.PositiveInfinity))), max,
+                        new LBinary(BinaryOperator.Add, max, new LUnary(UnaryFunction.Log, result))));
+            }
+            Write(body, output, e.OutputIndices, result, tracks ? Or(new LNot(new LLocal("_any_point")), new LLocal("_any_present")) : LBool.True);
+        }
+
+        private static IEnumerable<LoopStmt> Accumulate(ReduceOperator op, LoopValue x)
+        {
+            var acc = new LLocal("_acc");
+            switch (op)
+            {
+                case ReduceOperator.Sum: yield return new SAssign("_acc", new LBinary(BinaryOperator.Add, acc, x)); break;
+                case ReduceOperator.Prod: yield return new SAssign("_acc", new LBinary(BinaryOperator.Multiply, acc, x)); break;
+                case ReduceOperator.Max: yield return new SAssign("_acc", new LBinary(BinaryOperator.Max, acc, x)); break;
+                case ReduceOperator.Min: yield return new SAssign("_acc", new LBinary(BinaryOperator.Min, acc, x)); break;
+                default:
+                {
+                    var max = new LLocal("_lse_max");
+                    var inf = new LNumber(double.PositiveInfinity);
+                    var rescale = new LoopStmt[]
+                    {
+                        new SAssign("_acc", new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, acc, new LUnary(UnaryFunction.Exp, new LBinary(BinaryOperator.Subtract, max, x))), new LNumber(1))),
+                        new SAssign("_lse_max", x),
+                    };
+                    var add = new LoopStmt[] { new SAssign("_acc", new LBinary(BinaryOperator.Add, acc, new LUnary(UnaryFunction.Exp, new LBinary(BinaryOperator.Subtract, x, max)))) };
+                    // NaN poisons the sum; -inf adds nothing; +inf fixes the result at +inf; otherwise the running maximum rescales.
+                    yield return new SIf(new LLogic(true, new LIsNaN(x), new LIsNaN(acc)), new LoopStmt[] { new SAssign("_acc", new LNumber(double.NaN)) },
+                        new LoopStmt[]
+                        {
+                            new SIf(new LCompare(FloatComparison.Equal, x, inf), new LoopStmt[] { new SAssign("_lse_max", inf), new SAssign("_acc", new LNumber(1)) },
+                                new LoopStmt[]
+                                {
+                                    new SIf(new LLogic(false, new LNot(new LCompare(FloatComparison.Equal, x, new LNumber(double.NegativeInfinity))), new LNot(new LCompare(FloatComparison.Equal, max, inf))),
+                                        new LoopStmt[] { new SIf(new LCompare(FloatComparison.Greater, x, max), rescale, add) }, Array.Empty<LoopStmt>()),
+                                }),
+                        });
+                    break;
+                }
+            }
+        }
+
+        /// <summary>True where every index lies inside the tensor: a plain rank index over the tensor's own dimension (offset
+        /// 0 or more) needs no check.</summary>
+        private LoopValue Bounds(string tensor, IReadOnlyList<IndexExpr> indices)
+        {
+            var dims = buffers[tensor].Tensor.Dims;
+            for (var d = 0; d < indices.Count; d++)
+            {
+                if (indices[d] is IndexVariable v && SameSize(v.Rank, dims[d].Rank) && dims[d].Offset >= 0) continue;
+                return new LInBounds(tensor, indices);
+            }
+            return LBool.True;
+        }
+
+        private bool SameSize(string a, string b) => a == b || cascade.Rank(a).Size == cascade.Rank(b).Size;
+
+        /// <summary>
+        /// A map expression: its value and whether it exists (<see cref="LBool.True"/> when it always does), as the
+        /// interpreter merges presence. Operands of a union that can be absent go to locals, so that none is computed twice.
+        /// </summary>
+        private (LoopValue Value, LoopValue Present) Eval(Expr e, List<LoopStmt> statements)
+        {
+            switch (e)
+            {
+                case Constant c: return (new LNumber(c.Value), LBool.True);
+                case SizeValue s: return (new LIndex(new IndexSize(s.Size)), LBool.True);
+                case IndexValue i: return (new LIndex(i.Index), LBool.True);
+                case TensorRead r:
+                {
+                    var name = r.Tensor.Name;
+                    var check = Bounds(name, r.Indices);
+                    LoopValue flag = buffers[name].HasFlags ? new LFlag(name, r.Indices) : LBool.True;
+                    if (check is LBool { Value: true }) return (new LLoad(name, r.Indices), flag);
+                    return (new LSelect(check, new LLoad(name, r.Indices), new LNumber(0)), flag is LBool { Value: true } ? check : new LLogic(false, check, flag));
+                }
+                case Unary u:
+                {
+                    var (x, p) = Eval(u.Operand, statements);
+                    return (new LUnary(u.Function, x), p);
+                }
+                case Binary b:
+                {
+                    var (l, pl) = Eval(b.Left, statements);
+                    var (r, pr) = Eval(b.Right, statements);
+                    if (pl is LBool { Value: true } && pr is LBool { Value: true }) return (new LBinary(b.Operator, l, r), LBool.True);
+                    if (b.Merge != MergeOperator.Union) return (new LBinary(b.Operator, l, r), And(pl, pr));
+                    (l, pl) = Temporary(l, pl, statements);
+                    (r, pr) = Temporary(r, pr, statements);
+                    return (new LSelect(And(pl, pr), new LBinary(b.Operator, l, r), new LSelect(pl, l, r)), Or(pl, pr));
+                }
+                default:
+                    throw new InvalidOperationException("unknown expression " + e.GetType().Name);
+            }
+        }
+
+        private (LoopValue, LoopValue) Temporary(LoopValue value, LoopValue present, List<LoopStmt> statements)
+        {
+            var n = ++_temp;
+            statements.Add(new SDeclare($"_v{n}", false, value));
+            if (present is LBool { Value: true }) return (new LLocal($"_v{n}"), LBool.True);
+            statements.Add(new SDeclare($"_p{n}", true, present));
+            return (new LLocal($"_v{n}"), new LLocal($"_p{n}"));
+        }
+    }
+}
