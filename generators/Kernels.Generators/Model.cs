@@ -115,5 +115,8 @@ internal sealed record SpecFileModel(string Path, string Text);
 /// <summary>What one declaration turns into: the kernel's source file and its descriptor's (or none), and diagnostics.</summary>
 internal sealed record KernelOutput(string? HintName, string? Source, string? DescriptorSource, EquatableArray<DiagnosticInfo> Diagnostics)
 {
+    /// <summary>The ILGPU kernels, when the compilation references Kernels.Gpu.</summary>
+    public string? GpuSource { get; init; }
+
     public static KernelOutput Failed(List<DiagnosticInfo> diagnostics) => new(null, null, null, EquatableArray.From(diagnostics));
 }

@@ -20,6 +20,46 @@ public static class GpuKernels
 
     private static int _compilations;
 
+    /// <summary>Allocates <paramref name="count"/> zeroed elements (at least one) on the accelerator, owned by <paramref name="owned"/>.</summary>
+    public static ArrayView<T> Scratch<T>(Accelerator accelerator, long count, System.Collections.Generic.List<IDisposable> owned)
+        where T : unmanaged
+    {
+        if (accelerator is null) throw new ArgumentNullException(nameof(accelerator));
+        if (owned is null) throw new ArgumentNullException(nameof(owned));
+        var buffer = accelerator.Allocate1D<T>(Math.Max(1L, count));
+        owned.Add(buffer);
+        buffer.MemSetToZero();
+        return ((ArrayView<T>)buffer.View).SubView(0, count);
+    }
+
+    /// <summary>Sets every element of the view to 0 (an output's absent points read as 0).</summary>
+    public static void Zero(ArrayView<float> view)
+    {
+        if (view.Length > 0) view.MemSetToZero();
+    }
+
+    /// <summary>Copies host memory into a new zero-padded buffer of the accelerator, owned by <paramref name="owned"/>.</summary>
+    public static ArrayView<float> Upload(Accelerator accelerator, ReadOnlySpan<float> data, System.Collections.Generic.List<IDisposable> owned)
+    {
+        var view = Scratch<float>(accelerator, data.Length, owned);
+        if (data.Length > 0) view.CopyFromCPU(data);
+        return view;
+    }
+
+    /// <summary>Copies a view back to host memory (after the accelerator finished).</summary>
+    public static void Download(ArrayView<float> view, Span<float> destination)
+    {
+        if (destination.Length > 0) view.CopyToCPU(destination);
+    }
+
+    /// <summary>Releases what <see cref="Scratch{T}"/> and <see cref="Upload"/> allocated.</summary>
+    public static void Release(System.Collections.Generic.List<IDisposable> owned)
+    {
+        if (owned is null) return;
+        foreach (var d in owned) d.Dispose();
+        owned.Clear();
+    }
+
     /// <summary>Runs <paramref name="kernel"/> for <paramref name="points"/> grid points (none when 0 or fewer) on the accelerator's default stream.</summary>
     /// <exception cref="ArgumentException">More points than one launch can index.</exception>
     public static void Launch<TTensors, TSizes>(Accelerator accelerator, Action<Index1D, TTensors, TSizes, long> kernel, long points, TTensors tensors, TSizes sizes, long step)

@@ -16,20 +16,34 @@ public class GoldenKernelTests
     public void Emitted_kernel_matches_its_reviewed_copy(string name)
     {
         var cascade = Specs.Load(name);
-        var actual = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade)).Replace("\r\n", "\n");
-        var path = Path.Combine(GoldenDirectory(), name + ".cs.txt");
+        AssertGolden(name, ".cs.txt", CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade)));
+    }
+
+    /// <summary>The GPU sink's ILGPU code for every spec (as <c>kernels emit --target ilgpu</c> prints it), reviewed the same way.</summary>
+    [Theory]
+    [MemberData(nameof(SpecNames))]
+    public void Emitted_ilgpu_kernels_match_their_reviewed_copy(string name)
+    {
+        var cascade = Specs.Load(name);
+        AssertGolden(name, ".ilgpu.cs.txt", IlgpuKernelEmitter.Emit(Loops.LoopLowering.Lower(cascade), KernelSignature.Canonical(cascade)));
+    }
+
+    private static void AssertGolden(string name, string extension, string emitted)
+    {
+        var actual = emitted.Replace("\r\n", "\n");
+        var path = Path.Combine(GoldenDirectory(), name + extension);
         if (Environment.GetEnvironmentVariable("KERNELS_UPDATE_GOLDEN") == "1")
         {
             File.WriteAllText(path, actual);
             return;
         }
-        Assert.True(File.Exists(path), $"No reviewed copy of the kernel for {name}: run the tests with KERNELS_UPDATE_GOLDEN=1 to write {path}, then review it.");
+        Assert.True(File.Exists(path), $"No reviewed copy of the code for {name}: run the tests with KERNELS_UPDATE_GOLDEN=1 to write {path}, then review it.");
         var expected = File.ReadAllText(path).Replace("\r\n", "\n");
         if (expected == actual) return;
         var e = expected.Split('\n');
         var a = actual.Split('\n');
         var line = Enumerable.Range(0, Math.Min(e.Length, a.Length)).FirstOrDefault(i => e[i] != a[i], Math.Min(e.Length, a.Length));
-        Assert.Fail($"The kernel emitted for {name} differs from {path} from line {line + 1}:\n" +
+        Assert.Fail($"The code emitted for {name} differs from {path} from line {line + 1}:\n" +
                     $"  reviewed: {(line < e.Length ? e[line].Trim() : "<end>")}\n  emitted:  {(line < a.Length ? a[line].Trim() : "<end>")}\n" +
                     "If the change is intended, run the tests with KERNELS_UPDATE_GOLDEN=1 and review the diff of Golden/.");
     }

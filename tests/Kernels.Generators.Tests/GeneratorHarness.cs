@@ -24,10 +24,18 @@ public static class GeneratorHarness
     {
         var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
         // The generator is an analyzer, never a reference of user code (it carries its own copy of Kernels.Einsum's types).
-        var list = tpa.Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && !Path.GetFileName(p).Equals("Kernels.Generators.dll", StringComparison.OrdinalIgnoreCase)).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
+        // Nor do user projects reference the GPU runtime unless they opt in (GpuReferences).
+        var list = tpa.Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && !Path.GetFileName(p).Equals("Kernels.Generators.dll", StringComparison.OrdinalIgnoreCase) && !IsGpu(p))
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
         list.Add(MetadataReference.CreateFromFile(typeof(EinsumAttribute).Assembly.Location));
         return list.ToImmutableArray();
     });
+
+    private static bool IsGpu(string path) => Path.GetFileName(path) is var f && (f.StartsWith("ILGPU", StringComparison.OrdinalIgnoreCase) || f.Equals("Kernels.Gpu.dll", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The GPU runtime (Kernels.Gpu and ILGPU), for a compilation that opts in to GPU output.</summary>
+    public static IEnumerable<MetadataReference> GpuReferences { get; } = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+        .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) && IsGpu(p)).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
 
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest);
 

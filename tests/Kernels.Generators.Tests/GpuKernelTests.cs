@@ -22,6 +22,7 @@ public class GpuKernelTests
     internal static Assembly Compile(IReadOnlyList<(string Namespace, string Source)> files)
     {
         var compilation = GeneratorHarness.Compilation("", assemblyName: "GpuKernels" + Guid.NewGuid().ToString("N"))
+            .AddReferences(GeneratorHarness.GpuReferences)
             .AddSyntaxTrees(files.Select(f => Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText(f.Source, GeneratorHarness.ParseOptions, path: f.Namespace + ".cs")));
         var errors = compilation.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
         Assert.True(errors.Count == 0, string.Join("\n", errors.Take(10)) + "\n\n" + files.FirstOrDefault(f => errors.Any(e => e.Location.SourceTree?.FilePath == f.Namespace + ".cs")).Source);
@@ -81,12 +82,16 @@ public class GpuKernelTests
 
     private static List<string> CompileAndRun(IReadOnlyList<KernelCase> cases, int seed)
     {
-        var files = cases.Select((c, i) => ($"Gpu{i}", IlgpuKernelEmitter.Emit(LoopLowering.Lower(CascadeCompiler.Compile(c.Spec).Cascade!), $"Gpu{i}", "Kernel"))).ToList();
+        var files = cases.Select((c, i) =>
+        {
+            var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
+            return ($"Gpu{i}", IlgpuKernelEmitter.Emit(LoopLowering.Lower(cascade), KernelSignature.Canonical(cascade) with { Namespace = $"Gpu{i}", ContainingTypes = new[] { new ContainingType("public static partial class", "Cascade") } }));
+        }).ToList();
         var assembly = Compile(files);
         var failures = new List<string>();
         for (var i = 0; i < cases.Count; i++)
             foreach (var sizes in cases[i].Sizes)
-                if (Run(assembly.GetType($"Gpu{i}.Kernel")!, cases[i], sizes, seed + i, RandomCascadeTests.Tolerance) is { } failure)
+                if (Run(assembly.GetType($"Gpu{i}.Cascade+Gpu")!, cases[i], sizes, seed + i, RandomCascadeTests.Tolerance) is { } failure)
                     failures.Add($"{cases[i].Name} {KernelBench.Show(sizes)}: {failure}\n{cases[i].Spec}");
         return failures;
     }
@@ -107,5 +112,104 @@ public class GpuKernelTests
         Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= 5 && cases.Count(c => c.Spec.Contains("where")) >= 5 && cases.Count(c => c.Spec.Contains("partition")) >= 5);
         var failures = CompileAndRun(cases, seed: 9);
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
+    }
+
+    /// <summary>GPU output is opt-in: a project without Kernels.Gpu gets the CPU kernel only; one with it also gets
+    /// <c>NameGpu</c>, which compiles and runs on the CPU accelerator like the printed code.</summary>
+    [Fact]
+    public void The_generator_prints_gpu_kernels_only_for_projects_that_reference_kernels_gpu()
+    {
+        const string source = """
+            using System;
+            namespace User;
+            internal static partial class MyKernels
+            {
+                [Kernels.Einsum("input X[i,j]\noutput Y[i]\nY[i] = logsumexp[j] X[i,j]\n")]
+                internal static partial void RowLse(ReadOnlySpan<float> X, Span<float> Y, int I, int J);
+            }
+            """;
+        var without = GeneratorHarness.Generate(source);
+        Assert.DoesNotContain(without.Run.GeneratedTrees, t => t.FilePath.EndsWith(".Gpu.g.cs", StringComparison.Ordinal));
+        Assert.Empty(GeneratorHarness.CompileDiagnostics(without.Output));
+
+        var compilation = GeneratorHarness.Compilation(source).AddReferences(GeneratorHarness.GpuReferences);
+        GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        Assert.Empty(diagnostics);
+        Assert.Contains(output.SyntaxTrees, t => t.FilePath.EndsWith("User.MyKernels.RowLse.Gpu.g.cs", StringComparison.Ordinal));
+        Assert.Empty(GeneratorHarness.CompileDiagnostics(output));
+        using var stream = new MemoryStream();
+        Assert.True(output.Emit(stream).Success);
+        var gpu = Assembly.Load(stream.ToArray()).GetType("User.MyKernels+RowLseGpu")!;
+        var c = new KernelCase("RowLse", "input X[i,j]\noutput Y[i]\nY[i] = logsumexp[j] X[i,j]\n", new[] { new Dictionary<string, int> { ["I"] = 5, ["J"] = 37 } }, 30);
+        Assert.Null(Run(gpu, c, c.Sizes[0], seed: 1, RandomCascadeTests.Tolerance));
+    }
+
+    /// <summary>The built-in GPU kernels (GpuBuiltIns) over host spans on the CPU accelerator, against the interpreter on their specs.</summary>
+    [Fact]
+    public void Built_in_gpu_kernels_over_host_spans_match_the_interpreter()
+    {
+        var accelerator = Cpu.Value.Accelerator;
+        var spec = (string name) => CascadeCompiler.Compile(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", name + ".einsum"))).Cascade!;
+        void Check(string name, Dictionary<string, int> sizes, Func<Dictionary<string, float[]>, Dictionary<string, float[]>> run, double scale = 1)
+        {
+            var cascade = spec(name);
+            var inputs = KernelBench.RandomInputs(cascade, sizes, 3, scale);
+            if (inputs.ContainsKey("SLOPE")) inputs["SLOPE"] = inputs["SLOPE"].Select(x => Math.Abs(x) * 0.1).ToArray();
+            if (inputs.ContainsKey("A")) inputs["A"] = inputs["A"].Select(x => -Math.Abs(x)).ToArray();
+            var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
+            var actual = run(inputs.ToDictionary(p => p.Key, p => p.Value.Select(x => (float)x).ToArray()));
+            foreach (var (output, reference) in expected)
+            {
+                var bound = Math.Max(1.0, reference.Select(Math.Abs).Max());
+                for (var k = 0; k < reference.Length; k++)
+                    Assert.True(KernelBench.Close(actual[output][k], reference[k], RandomCascadeTests.Tolerance * bound), $"{name} {output}[{k}] = {actual[output][k]}, interpreter {reference[k]}");
+            }
+        }
+        Check("softmax.2pass", new() { ["P"] = 3, ["N"] = 70 }, x =>
+        {
+            var y = new float[3 * 70];
+            GpuBuiltIns.SoftmaxGpu.Run(accelerator, x["X"], y, 3, 70);
+            return new() { ["Y"] = y };
+        }, scale: 20);
+        Check("attention.mha", new() { ["B"] = 2, ["H"] = 2, ["P"] = 5, ["E"] = 8, ["M"] = 70, ["F"] = 6 }, x =>
+        {
+            var av = new float[2 * 2 * 5 * 6];
+            GpuBuiltIns.AttentionGpu.Run(accelerator, x["Q"], x["K"], x["V"], av, 2, 2, 5, 8, 70, 6);
+            return new() { ["AV"] = av };
+        }, scale: 2);
+        Check("attention.gqa.causal", new() { ["B"] = 1, ["H"] = 4, ["G"] = 2, ["P"] = 9, ["E"] = 8, ["M"] = 70, ["F"] = 6 }, x =>
+        {
+            var av = new float[4 * 9 * 6];
+            GpuBuiltIns.CausalAttentionGpu.Run(accelerator, x["Q"], x["K"], x["V"], av, 1, 4, 9, 8, 70, 6, 2);
+            return new() { ["AV"] = av };
+        }, scale: 2);
+        Check("linear_attention.heads", new() { ["B"] = 1, ["H"] = 2, ["T"] = 70, ["D"] = 4, ["F"] = 3 }, x =>
+        {
+            var o = new float[2 * 70 * 3];
+            GpuBuiltIns.LinearAttentionGpu.Run(accelerator, x["Q"], x["K"], x["V"], x["SLOPE"], o, 1, 2, 70, 4, 3);
+            return new() { ["O"] = o };
+        });
+        Check("selective_scan.grouped", new() { ["BT"] = 2, ["D"] = 4, ["DG"] = 2, ["L"] = 9, ["N"] = 3 }, x =>
+        {
+            var y = new float[2 * 4 * 9];
+            var xl = new float[2 * 4 * 3];
+            GpuBuiltIns.SelectiveScanGpu.Run(accelerator, x["U"], x["DELTA"], x["A"], x["B"], x["C"], x["DS"], x["Z"], x["DB"], x["X0"], y, xl, 2, 4, 9, 3, 2);
+            return new() { ["Y"] = y, ["XL"] = xl };
+        });
+    }
+
+    /// <summary>Bad arguments are ArgumentExceptions naming the parameter, raised before any memory is touched.</summary>
+    [Fact]
+    public void Gpu_kernels_reject_bad_arguments_before_touching_memory()
+    {
+        var accelerator = Cpu.Value.Accelerator;
+        var y = new float[6];
+        Array.Fill(y, 7f);
+        var e = Assert.Throws<ArgumentException>(() => GpuBuiltIns.SoftmaxGpu.Run(accelerator, new float[5], y, 2, 3));
+        Assert.Equal("X", e.ParamName);
+        Assert.Equal("Y", Assert.Throws<ArgumentException>(() => GpuBuiltIns.SoftmaxGpu.Run(accelerator, new float[6], new float[5], 2, 3)).ParamName);
+        Assert.Equal("P", Assert.Throws<ArgumentOutOfRangeException>(() => GpuBuiltIns.SoftmaxGpu.Run(accelerator, new float[6], y, -2, -3)).ParamName);
+        Assert.All(y, v => Assert.Equal(7f, v));
+        Assert.Throws<ArgumentNullException>(() => GpuBuiltIns.SoftmaxGpu.Run(null!, new float[6], y, 2, 3));
     }
 }

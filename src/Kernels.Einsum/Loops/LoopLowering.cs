@@ -193,13 +193,15 @@ public static class LoopLowering
         }
 
         /// <summary>True where every index lies inside the tensor: a plain rank index over the tensor's own dimension (offset
-        /// 0 or more) needs no check.</summary>
+        /// 0 or more), or a constant below the dimension's offset (<c>RM[0,p]</c> of <c>RM[m1+1,p]</c>), needs no check.</summary>
         private LoopValue Bounds(string tensor, IReadOnlyList<IndexExpr> indices)
         {
             var dims = buffers[tensor].Tensor.Dims;
             for (var d = 0; d < indices.Count; d++)
             {
                 if (indices[d] is IndexVariable v && SameSize(v.Rank, dims[d].Rank) && dims[d].Offset >= 0) continue;
+                if (indices[d] is IndexConstant c && c.Value >= 0 && c.Value < dims[d].Offset) continue; // extent = size + offset
+
                 return new LInBounds(tensor, indices);
             }
             return LBool.True;
