@@ -27,7 +27,9 @@ public sealed class GpuContext : IDisposable
     public AcceleratorType Kind => Accelerator.AcceleratorType;
 
     /// <summary>"Cuda: NVIDIA H200 (139 GiB)", for logs and the CLI.</summary>
-    public string Description => $"{Accelerator.AcceleratorType}: {Accelerator.Name} ({Accelerator.MemorySize / (1L << 30)} GiB)";
+    public string Description => Accelerator.AcceleratorType == AcceleratorType.CPU
+        ? $"CPU: ILGPU's CPU accelerator ({Accelerator.NumMultiprocessors} processors, warps of {Accelerator.WarpSize})"
+        : $"{Accelerator.AcceleratorType}: {Accelerator.Name} ({Accelerator.MemorySize / (1L << 30)} GiB)";
 
     /// <summary>Opens the best accelerator: CUDA, then OpenCL, then the CPU accelerator; or only the kind given.</summary>
     /// <exception cref="InvalidOperationException">No accelerator of the kind asked for.</exception>

@@ -52,6 +52,20 @@ public class RunCommandTests
         Assert.Contains("FMA peak", stdout);
     }
 
+    /// <summary>--device gpu runs every built-in's ILGPU kernels on the best accelerator (here ILGPU's CPU accelerator), says
+    /// which, and checks each result against the CPU kernel.</summary>
+    [Fact]
+    public void The_gpu_device_runs_every_kernel_on_the_best_accelerator_and_checks_it_against_the_cpu()
+    {
+        var (exit, stdout, stderr) = Run(new[] { "run", "--device", "gpu" }.Concat(Tiny).ToArray());
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.Contains("device: ", stdout);
+        foreach (var kernel in new[] { "Attention.MultiHead", "Attention.Causal", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" })
+            Assert.Contains(kernel, stdout);
+        Assert.Equal(5, stdout.Split('\n').Count(l => l.TrimEnd().EndsWith(" ok", StringComparison.Ordinal)));
+        Assert.Contains("5x300", stdout);
+    }
+
     [Fact]
     public void A_failed_check_is_reported_and_exits_1()
     {

@@ -49,10 +49,12 @@ internal static class RunCommand
         var state = new Option<int>("--state") { Description = "Selective scan: state size (d_state).", DefaultValueFactory = _ => defaults.StateSize };
         var minTime = new Option<double>("--min-time") { Description = "Seconds to time each kernel and peer for (at least 3 runs; the median run is reported).", DefaultValueFactory = _ => 0.3 };
         var noPeers = new Option<bool>("--no-peers") { Description = "Do not run the peers (ONNX Runtime, TensorPrimitives)." };
+        var device = new Option<string>("--device") { Description = "cpu: the generated CPU kernels (default); gpu: their ILGPU kernels on the best accelerator (CUDA, OpenCL, else ILGPU's CPU accelerator), checked against the CPU kernels.", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "gpu");
         var json = new Option<bool>("--json") { Description = "Print a JSON array (kernel, shape, device, seconds, gflops, gbps, limit, ratioToLimit, peer, ratioToPeer, maxError, verified, peers) instead of a table." };
         var command = new Command("run", "Run every built-in kernel on realistic shapes: time, GFLOP/s and GB/s, the ratio to this machine's limit (FMA peak or copy bandwidth, measured in the same run) and to the peers (ONNX Runtime, TensorPrimitives), and the largest error against the reference interpreter on a sample. Exits 1 if a check fails.")
         {
-            kernel, heads, seq, headDim, softmax, linear, channels, scanLength, state, minTime, noPeers, json,
+            kernel, heads, seq, headDim, softmax, linear, channels, scanLength, state, minTime, noPeers, json, device,
         };
         command.SetAction(r =>
         {
@@ -78,6 +80,11 @@ internal static class RunCommand
                 return 2;
             }
             var names = selected.Count == 0 ? KernelNames : KernelNames.Where(k => selected.Contains(k, StringComparer.OrdinalIgnoreCase)).ToArray();
+            if (r.GetValue(device) == "gpu")
+            {
+                var explicitShapes = new Option[] { heads, seq, headDim, softmax, linear, channels, scanLength, state }.Any(o => r.GetResult(o) is { Implicit: false });
+                return GpuRun.Execute(names, shapes, explicitShapes, Math.Max(0.0, r.GetValue(minTime)), stdout, stderr);
+            }
             return Execute(names, shapes, Math.Max(0.0, r.GetValue(minTime)), !r.GetValue(noPeers), r.GetValue(json), stdout, stderr);
         });
         return command;
