@@ -60,6 +60,32 @@ public static class GpuKernels
         owned.Clear();
     }
 
+    /// <summary>Runs <paramref name="kernel"/> with one group per grid point (none when <paramref name="points"/> is 0 or
+    /// fewer) of <paramref name="groupSize"/> threads, or of the largest power of two the accelerator allows when that is
+    /// fewer (ILGPU's CPU accelerator: 16); the kernel reads its point from <c>Grid.IdxX</c>, its thread from
+    /// <c>Group.IdxX</c> and the group's size from <c>Group.DimX</c>.</summary>
+    /// <exception cref="ArgumentException">More points than one launch can index, or a group size that is not a power of two.</exception>
+    public static void LaunchGroups<TTensors, TSizes>(Accelerator accelerator, Action<TTensors, TSizes, long> kernel, long points, int groupSize, TTensors tensors, TSizes sizes, long step)
+        where TTensors : struct
+        where TSizes : struct
+    {
+        if (accelerator is null) throw new ArgumentNullException(nameof(accelerator));
+        if (kernel is null) throw new ArgumentNullException(nameof(kernel));
+        if (points <= 0) return;
+        if (points > int.MaxValue)
+            throw new ArgumentException($"The kernel {kernel.Method.Name} has {points} groups, more than one launch can index ({int.MaxValue}); use smaller sizes.", nameof(points));
+        if (groupSize < 1 || (groupSize & (groupSize - 1)) != 0)
+            throw new ArgumentException($"The kernel {kernel.Method.Name} asks for groups of {groupSize} threads; a group has a power of two threads.", nameof(groupSize));
+        while (groupSize > accelerator.MaxNumThreadsPerGroup) groupSize /= 2;
+        var cache = Loaded.GetValue(accelerator, _ => new ConcurrentDictionary<MethodInfo, Delegate>());
+        var launcher = (Action<KernelConfig, TTensors, TSizes, long>)cache.GetOrAdd(kernel.Method, _ =>
+        {
+            System.Threading.Interlocked.Increment(ref _compilations);
+            return accelerator.LoadStreamKernel(kernel);
+        });
+        launcher(new KernelConfig((int)points, groupSize), tensors, sizes, step);
+    }
+
     /// <summary>Runs <paramref name="kernel"/> for <paramref name="points"/> grid points (none when 0 or fewer) on the accelerator's default stream.</summary>
     /// <exception cref="ArgumentException">More points than one launch can index.</exception>
     public static void Launch<TTensors, TSizes>(Accelerator accelerator, Action<Index1D, TTensors, TSizes, long> kernel, long points, TTensors tensors, TSizes sizes, long step)

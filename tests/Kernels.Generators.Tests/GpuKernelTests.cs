@@ -80,12 +80,21 @@ public class GpuKernelTests
         }
     }
 
-    private static List<string> CompileAndRun(IReadOnlyList<KernelCase> cases, int seed)
+    /// <summary>Both GPU schedules: one thread per output point, and reductions split across groups (of 8 threads here, so
+    /// that the CPU accelerator's emulation stays quick; the merge is the same tree for any power of two).</summary>
+    public static TheoryData<bool> Schedules() => new() { false, true };
+
+    private static IReadOnlyDictionary<string, int> Tiny(KernelCase c) =>
+        CascadeShapes.RequiredSizes(CascadeCompiler.Compile(c.Spec).Cascade!).ToDictionary(s => s.Size, s => s.Default is null ? 3 : 2);
+
+    private static GpuSchedule Schedule(bool grouped) => grouped ? new GpuSchedule(GroupReductions: true, GroupSize: 8) : GpuSchedule.ThreadPerPoint;
+
+    private static List<string> CompileAndRun(IReadOnlyList<KernelCase> cases, int seed, GpuSchedule schedule)
     {
         var files = cases.Select((c, i) =>
         {
             var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
-            return ($"Gpu{i}", IlgpuKernelEmitter.Emit(LoopLowering.Lower(cascade), KernelSignature.Canonical(cascade) with { Namespace = $"Gpu{i}", ContainingTypes = new[] { new ContainingType("public static partial class", "Cascade") } }));
+            return ($"Gpu{i}", IlgpuKernelEmitter.Emit(LoopLowering.Lower(cascade, schedule), KernelSignature.Canonical(cascade) with { Namespace = $"Gpu{i}", ContainingTypes = new[] { new ContainingType("public static partial class", "Cascade") } }));
         }).ToList();
         var assembly = Compile(files);
         var failures = new List<string>();
@@ -96,21 +105,26 @@ public class GpuKernelTests
         return failures;
     }
 
-    [Fact]
-    public void Every_spec_runs_on_the_ilgpu_cpu_accelerator_and_matches_the_interpreter()
+    [Theory]
+    [MemberData(nameof(Schedules))]
+    public void Every_spec_runs_on_the_ilgpu_cpu_accelerator_and_matches_the_interpreter(bool grouped)
     {
-        var cases = LoopProgramTests.SpecCases().ToList();
-        var failures = CompileAndRun(cases, seed: 5);
+        // Grouped: the CPU accelerator emulates a barrier with OS threads (about 1 ms a group), so tiny shapes: every size
+        // 3 and every tile 2 (a partial last tile, two steps of each iteration block).
+        var cases = LoopProgramTests.SpecCases().Select(c => grouped ? c with { Sizes = new[] { Tiny(c) } } : c).ToList();
+        var failures = CompileAndRun(cases, seed: 5, Schedule(grouped));
         Assert.True(failures.Count == 0, $"{failures.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 
-    [Fact]
-    public void Random_cascades_run_on_the_ilgpu_cpu_accelerator_and_match_the_interpreter()
+    [Theory]
+    [MemberData(nameof(Schedules))]
+    public void Random_cascades_run_on_the_ilgpu_cpu_accelerator_and_match_the_interpreter(bool grouped)
     {
         // Every fourth of the 200: filters, partitions and iteration blocks are among them (asserted).
-        var cases = RandomCascades.Generate(200, seed: 20261123).Where((_, i) => i % 4 == 0).ToList();
-        Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= 5 && cases.Count(c => c.Spec.Contains("where")) >= 5 && cases.Count(c => c.Spec.Contains("partition")) >= 5);
-        var failures = CompileAndRun(cases, seed: 9);
+        var cases = RandomCascades.Generate(200, seed: 20261123).Where((_, i) => i % (grouped ? 8 : 4) == 0).ToList();
+        var least = grouped ? 3 : 5;
+        Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= least && cases.Count(c => c.Spec.Contains("where")) >= least && cases.Count(c => c.Spec.Contains("partition")) >= least);
+        var failures = CompileAndRun(cases, seed: 9, Schedule(grouped));
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 

@@ -17,10 +17,10 @@ public class LoopProgramTests
     public static IEnumerable<KernelCase> SpecCases() =>
         SpecKernelTests.Cases().Where(c => !new[] { ".perrow", ".blocked", ".scheduled" }.Any(c.Name.EndsWith));
 
-    internal static string? Compare(KernelCase c, int seed)
+    internal static string? Compare(KernelCase c, int seed, GpuSchedule? schedule = null)
     {
         var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
-        var program = LoopLowering.Lower(cascade);
+        var program = LoopLowering.Lower(cascade, schedule);
         foreach (var sizes in c.Sizes)
         {
             var inputs = KernelBench.RandomInputs(cascade, sizes, seed, c.InputScale);
@@ -47,7 +47,7 @@ public class LoopProgramTests
     {
         var cases = SpecCases().ToList();
         Assert.True(cases.Count >= 21, $"{cases.Count} spec cases");
-        var failures = cases.Select((c, i) => Compare(c, seed: 3 + i)).OfType<string>().ToList();
+        var failures = cases.Select((c, i) => Compare(c, seed: 3 + i)).Concat(cases.Select((c, i) => Compare(c, seed: 3 + i, GpuSchedule.ThreadPerPoint))).OfType<string>().ToList();
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
@@ -55,7 +55,7 @@ public class LoopProgramTests
     public void Two_hundred_random_cascades_lowered_to_loop_nests_match_the_reference_interpreter()
     {
         var cases = RandomCascades.Generate(200, seed: 20261123).ToList();
-        var failures = cases.Select((c, i) => Compare(c, seed: 7 + i) is { } f ? f + "\n" + c.Spec : null).OfType<string>().ToList();
+        var failures = cases.Select((c, i) => (Compare(c, seed: 7 + i) ?? Compare(c, seed: 7 + i, GpuSchedule.ThreadPerPoint)) is { } f ? f + "\n" + c.Spec : null).OfType<string>().ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 

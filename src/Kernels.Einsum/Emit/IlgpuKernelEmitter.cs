@@ -38,6 +38,22 @@ public static class IlgpuKernelEmitter
         private readonly Cascade _cascade = program.Cascade;
         private readonly HashSet<string> _boolLocals = new(StringComparer.Ordinal);
 
+        private static IEnumerable<LoopStmt> Walk(IEnumerable<LoopStmt> statements)
+        {
+            foreach (var s in statements)
+            {
+                yield return s;
+                var inner = s switch
+                {
+                    SFor f => f.Body,
+                    SGroupFor g => g.Body,
+                    SIf i => i.Then.Concat(i.Else),
+                    _ => Enumerable.Empty<LoopStmt>(),
+                };
+                foreach (var x in Walk(inner)) yield return x;
+            }
+        }
+
         private static string Id(string name) => CSharpKernelEmitter.Id(name);
 
         private static string F(double v) => CSharpKernelEmitter.Float(v);
@@ -47,9 +63,9 @@ public static class IlgpuKernelEmitter
             var inputs = program.Buffers.Where(b => b.Tensor.Role == TensorRole.Input).ToList();
             var outputs = program.Buffers.Where(b => b.Tensor.Role == TensorRole.Output).ToList();
             w.Line("/// <summary>");
-            w.Line($"/// The cascade '{_cascade.Name}' as ILGPU kernels: one kernel per Einsum, one thread per output point, a reduction run");
-            w.Line("/// by its thread, absent points tracked with a flag per element where the cascade can have them (as the reference");
-            w.Line("/// interpreter does). Intermediates are stored in full.");
+            w.Line($"/// The cascade '{_cascade.Name}' as ILGPU kernels: one kernel per Einsum, {program.Schedule}; absent points tracked");
+            w.Line("/// with a flag per element where the cascade can have them (as the reference interpreter does). Intermediates are");
+            w.Line("/// stored in full.");
             w.Line("/// </summary>");
             w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{CSharpKernelEmitter.GeneratorName}\", \"{CSharpKernelEmitter.GeneratorVersion}\")]");
             w.Open($"public static class {name}");
@@ -81,8 +97,25 @@ public static class IlgpuKernelEmitter
         private void Kernel(LoopKernel k)
         {
             _boolLocals.Clear();
-            w.Line($"/// <summary><c>{Escape(k.Text)}</c>: one thread per point of [{string.Join(", ", k.Grid)}]{(k.StepRank is { } r ? $", at step {r} of its block" : "")}.</summary>");
-            w.Open($"public static void {k.Name}(global::ILGPU.Index1D _thread, Tensors _t, Sizes _s, long {(k.StepRank is { } step ? Id(step) : "_step")})");
+            var step = k.StepRank is { } sr ? Id(sr) : "_step";
+            var at = k.StepRank is { } r ? $", at step {r} of its block" : "";
+            if (k.GroupSize == 1)
+            {
+                w.Line($"/// <summary><c>{Escape(k.Text)}</c>: one thread per point of [{string.Join(", ", k.Grid)}]{at}.</summary>");
+                w.Open($"public static void {k.Name}(global::ILGPU.Index1D _thread, Tensors _t, Sizes _s, long {step})");
+            }
+            else
+            {
+                w.Line($"/// <summary><c>{Escape(k.Text)}</c>: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]{at}; the threads split the reduction and merge it in shared memory.</summary>");
+                w.Open($"public static void {k.Name}(Tensors _t, Sizes _s, long {step})");
+                w.Line("long _thread = global::ILGPU.Grid.IdxX;");
+                w.Line("int _lane = global::ILGPU.Group.IdxX;");
+                w.Line("int _threads = global::ILGPU.Group.DimX;");
+                var combines = Walk(k.Body).OfType<SGroupCombine>().ToList();
+                if (combines.Any(c => c.Operator != GroupCombineOperator.Or)) w.Line($"var _shf = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
+                if (combines.Any(c => c.Operator == GroupCombineOperator.LogSumExp)) w.Line($"var _shg = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
+                if (combines.Any(c => c.Operator == GroupCombineOperator.Or)) w.Line($"var _shb = global::ILGPU.SharedMemory.Allocate<int>({k.GroupSize});");
+            }
             if (k.Grid.Count > 0)
             {
                 // The grid is flattened row-major: the last rank varies fastest.
@@ -132,6 +165,12 @@ public static class IlgpuKernelEmitter
                             w.Close();
                         }
                         break;
+                    case SGroupFor g:
+                        GroupFor(g);
+                        break;
+                    case SGroupCombine c:
+                        Combine(c);
+                        break;
                     case SStore st:
                         w.Line($"{Element(st.Tensor, st.Indices, false)} = {Value(st.Value)};");
                         break;
@@ -142,6 +181,71 @@ public static class IlgpuKernelEmitter
                         throw new InvalidOperationException("unknown statement " + s.GetType().Name);
                 }
             }
+        }
+
+        /// <summary>The group's threads take every G-th point of the flattened reduced ranks.</summary>
+        private void GroupFor(SGroupFor g)
+        {
+            var extents = g.Extents.Select(Index).ToList();
+            var total = string.Join(" * ", extents);
+            w.Open($"for (long _i = _lane; _i < {total}; _i += _threads)");
+            w.Line("long _r = _i;");
+            for (var d = g.Ranks.Count - 1; d >= 0; d--)
+                w.Line(d == 0 ? $"long {Id(g.Ranks[d])} = _r;" : $"long {Id(g.Ranks[d])} = _r % {extents[d]}; _r /= {extents[d]};");
+            Statements(g.Body);
+            w.Close();
+        }
+
+        /// <summary>A tree merge in shared memory: log2(G) halving steps, a barrier after each, then every thread reads the result.</summary>
+        private void Combine(SGroupCombine c)
+        {
+            const string Barrier = "global::ILGPU.Group.Barrier();";
+            var x = c.Local;
+            if (c.Operator == GroupCombineOperator.Or)
+            {
+                w.Line($"_shb[_lane] = {x} ? 1 : 0;");
+                w.Line(Barrier);
+                w.Open("for (int _w = _threads / 2; _w > 0; _w >>= 1)");
+                w.Line("if (_lane < _w) _shb[_lane] |= _shb[_lane + _w];");
+                w.Line(Barrier);
+                w.Close();
+                w.Line($"{x} = _shb[0] != 0;");
+                w.Line(Barrier);
+                return;
+            }
+            w.Line($"_shf[_lane] = {x};");
+            if (c.Operator == GroupCombineOperator.LogSumExp) w.Line($"_shg[_lane] = {c.Scale};");
+            w.Line(Barrier);
+            w.Open("for (int _w = _threads / 2; _w > 0; _w >>= 1)");
+            if (c.Operator == GroupCombineOperator.LogSumExp)
+            {
+                // Two (maximum, scaled sum) pairs: NaN wins, then +inf, then an empty side gives way, else rescale to the larger maximum.
+                w.Open("if (_lane < _w)");
+                w.Line("float _m1 = _shg[_lane], _s1 = _shf[_lane], _m2 = _shg[_lane + _w], _s2 = _shf[_lane + _w];");
+                w.Line("if (global::ILGPU.Algorithms.XMath.IsNaN(_s1) || global::ILGPU.Algorithms.XMath.IsNaN(_s2)) _s1 = float.NaN;");
+                w.Line("else if (_m1 == float.PositiveInfinity || _m2 == float.PositiveInfinity) { _m1 = float.PositiveInfinity; _s1 = 1f; }");
+                w.Line("else if (_m1 == float.NegativeInfinity) { _m1 = _m2; _s1 = _s2; }");
+                w.Line("else if (_m2 != float.NegativeInfinity) { float _m = _m1 > _m2 ? _m1 : _m2; _s1 = _s1 * global::ILGPU.Algorithms.XMath.Exp(_m1 - _m) + _s2 * global::ILGPU.Algorithms.XMath.Exp(_m2 - _m); _m1 = _m; }");
+                w.Line("_shf[_lane] = _s1;");
+                w.Line("_shg[_lane] = _m1;");
+                w.Close();
+            }
+            else
+            {
+                var merged = c.Operator switch
+                {
+                    GroupCombineOperator.Sum => "_shf[_lane] + _shf[_lane + _w]",
+                    GroupCombineOperator.Prod => "_shf[_lane] * _shf[_lane + _w]",
+                    GroupCombineOperator.Max => "Max(_shf[_lane], _shf[_lane + _w])",
+                    _ => "Min(_shf[_lane], _shf[_lane + _w])",
+                };
+                w.Line($"if (_lane < _w) _shf[_lane] = {merged};");
+            }
+            w.Line(Barrier);
+            w.Close();
+            w.Line($"{x} = _shf[0];");
+            if (c.Operator == GroupCombineOperator.LogSumExp) w.Line($"{c.Scale} = _shg[0];");
+            w.Line(Barrier);
         }
 
         private string Element(string tensor, IReadOnlyList<IndexExpr> indices, bool flag) =>
@@ -171,6 +275,7 @@ public static class IlgpuKernelEmitter
         {
             LNumber n => F(n.Value),
             LBool b => b.Value ? "true" : "false",
+            LLeader => "_lane == 0",
             LLocal l => l.Name,
             LLoad l => Element(l.Tensor, l.Indices, false),
             LInBounds b => InBounds(b.Tensor, b.Indices),
@@ -354,7 +459,9 @@ public static class IlgpuKernelEmitter
                 var k = ((SLaunch)stage).Kernel;
                 var points = k.Grid.Count == 0 ? "1L" : string.Join(" * ", k.Grid.Select(g => "_s." + Id(_cascade.Rank(g).Size)));
                 var step = k.StepRank is { } sr ? Id(sr) : "0L";
-                w.Line($"global::Kernels.Gpu.GpuKernels.Launch(accelerator, {k.Name}, {points}, _t, _s, {step});");
+                w.Line(k.GroupSize == 1
+                    ? $"global::Kernels.Gpu.GpuKernels.Launch(accelerator, {k.Name}, {points}, _t, _s, {step});"
+                    : $"global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _s, {step});");
             }
         }
     }

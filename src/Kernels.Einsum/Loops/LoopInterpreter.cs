@@ -115,10 +115,31 @@ public sealed class LoopInterpreter
                     }
                     break;
                 }
+                case SGroupFor g:
+                    // One thread runs the whole group's share: the same points, in row-major order.
+                    Nest(g.Ranks, g.Extents, 0, g.Body);
+                    break;
+                case SGroupCombine:
+                    break;
                 case SStore st: _tensors[st.Tensor].Values[Offset(st.Tensor, st.Indices)] = Float(st.Value); break;
                 case SSetFlag sf: _tensors[sf.Tensor].Flags![Offset(sf.Tensor, sf.Indices)] = Bool(sf.Present); break;
                 default: throw new InvalidOperationException("unknown statement " + s.GetType().Name);
             }
+        }
+    }
+
+    private void Nest(IReadOnlyList<string> ranks, IReadOnlyList<IndexExpr> extents, int depth, IReadOnlyList<LoopStmt> body)
+    {
+        if (depth == ranks.Count)
+        {
+            Statements(body);
+            return;
+        }
+        var n = Index(extents[depth]);
+        for (long i = 0; i < n; i++)
+        {
+            _indices[ranks[depth]] = i;
+            Nest(ranks, extents, depth + 1, body);
         }
     }
 
@@ -159,6 +180,7 @@ public sealed class LoopInterpreter
     private bool Bool(LoopValue v) => v switch
     {
         LBool b => b.Value,
+        LLeader => true,
         LLocal l => _bools[l.Name],
         LInBounds b => InBounds(b.Tensor, b.Indices),
         LFlag f => _tensors[f.Tensor].Flags![Offset(f.Tensor, f.Indices)],

@@ -90,6 +90,39 @@ public sealed record SStore(string Tensor, IReadOnlyList<IndexExpr> Indices, Loo
 /// <summary>Sets the presence flag of a point inside the tensor.</summary>
 public sealed record SSetFlag(string Tensor, IReadOnlyList<IndexExpr> Indices, LoopValue Present) : LoopStmt;
 
+/// <summary>
+/// Every point of <see cref="Ranks"/> (each over <c>0 .. extent-1</c>), split across the threads of the group that runs
+/// the kernel's grid point: the points are flattened row-major and thread <c>t</c> of <c>G</c> takes points
+/// <c>t, t + G, ...</c>. With one thread per grid point it is a plain loop nest.
+/// </summary>
+public sealed record SGroupFor(IReadOnlyList<string> Ranks, IReadOnlyList<IndexExpr> Extents, IReadOnlyList<LoopStmt> Body) : LoopStmt;
+
+/// <summary>How <see cref="SGroupCombine"/> merges the threads' partial values.</summary>
+public enum GroupCombineOperator
+{
+    Sum,
+    Prod,
+    Max,
+    Min,
+
+    /// <summary>Booleans: true if any thread's is.</summary>
+    Or,
+
+    /// <summary>A log-sum-exp accumulator and its running maximum (<see cref="SGroupCombine.Scale"/>): NaN if any thread
+    /// saw NaN, +inf if any saw +inf, else the sums rescaled to the larger maximum.</summary>
+    LogSumExp,
+}
+
+/// <summary>
+/// Merges a local's value across the group's threads (after an <see cref="SGroupFor"/>): afterwards every thread holds
+/// the merged value. With one thread per grid point it does nothing.
+/// </summary>
+public sealed record SGroupCombine(string Local, GroupCombineOperator Operator, string? Scale = null) : LoopStmt;
+
+/// <summary>Boolean: this thread is its group's first (the one that stores a grouped reduction's result); always true
+/// with one thread per grid point.</summary>
+public sealed record LLeader : LoopValue;
+
 /// <summary>A line for the reader of printed code (the spec line a loop nest computes).</summary>
 public sealed record SComment(string Text) : LoopStmt;
 
@@ -98,7 +131,26 @@ public sealed record SComment(string Text) : LoopStmt;
 /// independently of the others, so a sink may run the points in any order or all at once. Inside an iteration block
 /// <see cref="StepRank"/> names the block's rank, whose current step the host passes in.
 /// </summary>
-public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> Grid, string? StepRank, IReadOnlyList<LoopStmt> Body);
+public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> Grid, string? StepRank, IReadOnlyList<LoopStmt> Body)
+{
+    /// <summary>Threads per grid point: 1, or a power of two when the point's reduction is split across a group
+    /// (<see cref="SGroupFor"/>, <see cref="SGroupCombine"/>).</summary>
+    public int GroupSize { get; init; } = 1;
+}
+
+/// <summary>
+/// The choices of the general GPU schedule: whether an Einsum that reduces runs one group of <see cref="GroupSize"/>
+/// threads per output point (the threads split the reduced points and merge their partial results), or one thread.
+/// </summary>
+public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128)
+{
+    /// <summary>One thread per output point everywhere.</summary>
+    public static GpuSchedule ThreadPerPoint { get; } = new(GroupReductions: false);
+
+    public static GpuSchedule Default { get; } = new();
+
+    public override string ToString() => GroupReductions ? $"reductions grouped, {GroupSize} threads per output point" : "one thread per output point";
+}
 
 /// <summary>A stage the host runs: a kernel launch, or an iteration block's steps.</summary>
 public abstract record LoopStage;
@@ -127,6 +179,7 @@ public sealed record LoopBuffer(Tensor Tensor, IReadOnlyList<IndexExpr> Extents,
 /// </summary>
 public sealed record LoopProgram(
     Cascade Cascade,
+    GpuSchedule Schedule,
     IReadOnlyList<string> Sizes,
     IReadOnlyList<(string Name, IndexExpr Value)> DerivedSizes,
     IReadOnlyList<LoopBuffer> Buffers,

@@ -17,9 +17,12 @@ namespace Kernels.Einsum.Loops;
 /// </summary>
 public static class LoopLowering
 {
-    public static LoopProgram Lower(Cascade cascade)
+    public static LoopProgram Lower(Cascade cascade, GpuSchedule? schedule = null)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        schedule ??= GpuSchedule.Default;
+        if (schedule.GroupReductions && (schedule.GroupSize < 2 || (schedule.GroupSize & (schedule.GroupSize - 1)) != 0 || schedule.GroupSize > 1024))
+            throw new ArgumentException($"A group has a power of two from 2 to 1024 threads; got {schedule.GroupSize}.", nameof(schedule));
         // The planner's presence analysis (exact filters, sizes that need not divide their tiles) says which tensors can
         // have absent points; those keep flags.
         var storage = KernelPlanner.Plan(cascade, assumeDivisible: false, fillFilters: false).Storage;
@@ -35,7 +38,7 @@ public static class LoopLowering
             // ceil(whole / tile), the number of tiles
             return (r.Size, (IndexExpr)new IndexBinary(IndexOperator.Divide, new IndexBinary(IndexOperator.Subtract, new IndexBinary(IndexOperator.Add, whole, tile), new IndexConstant(1)), tile));
         }).ToList();
-        var lowering = new Lowerer(cascade, buffers.ToDictionary(b => b.Name));
+        var lowering = new Lowerer(cascade, buffers.ToDictionary(b => b.Name), schedule);
         var stages = new List<LoopStage>();
         foreach (var step in cascade.Steps)
         {
@@ -48,7 +51,7 @@ public static class LoopLowering
             stages.AddRange(block.Inits.Select(i => new SLaunch(lowering.Kernel(i, null))));
             stages.Add(new SSteps(block.Rank, block.Stop, block.Einsums.Select(x => (LoopStage)new SLaunch(lowering.Kernel(x, block.Rank))).ToList()));
         }
-        return new LoopProgram(cascade, sizes, derived, buffers, stages);
+        return new LoopProgram(cascade, schedule, sizes, derived, buffers, stages);
     }
 
     /// <summary>The sizes a caller binds, in the order <see cref="Interpretation.CascadeShapes.RequiredSizes"/> gives.</summary>
@@ -63,7 +66,7 @@ public static class LoopLowering
     internal static LoopValue Or(LoopValue a, LoopValue b) =>
         a is LBool { Value: false } ? b : b is LBool { Value: false } ? a : a is LBool { Value: true } || b is LBool { Value: true } ? LBool.True : new LLogic(true, a, b);
 
-    private sealed class Lowerer(Cascade cascade, Dictionary<string, LoopBuffer> buffers)
+    private sealed class Lowerer(Cascade cascade, Dictionary<string, LoopBuffer> buffers, GpuSchedule schedule)
     {
         private int _temp;
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -92,8 +95,14 @@ public static class LoopLowering
             if (inBounds is not LBool { Value: true }) statements = new[] { new SIf(inBounds, statements, Array.Empty<LoopStmt>()) };
             var text = string.Join(" ", e.Text.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0));
             var name = Name($"E{e.Id}_{e.Output.Name}{(e.IsInit ? "_init" : "")}");
-            return new LoopKernel(name, text, grid, stepRank, new LoopStmt[] { new SComment(text) }.Concat(statements).ToList());
+            return new LoopKernel(name, text, grid, stepRank, new LoopStmt[] { new SComment(text) }.Concat(statements).ToList())
+            {
+                GroupSize = Grouped(e) ? schedule.GroupSize : 1,
+            };
         }
+
+        /// <summary>A reduction runs one group per output point when the schedule asks for it.</summary>
+        private bool Grouped(ExtendedEinsum e) => schedule.GroupReductions && e.Reduction is not null && e.ReducedRanks.Count > 0;
 
         private string Name(string name)
         {
@@ -142,9 +151,24 @@ public static class LoopLowering
             else inner.AddRange(update);
             IReadOnlyList<LoopStmt> loop = innerFilters.Count == 0 ? inner
                 : new[] { new SIf(innerFilters.Aggregate((LoopValue)LBool.True, (c, f) => And(c, new LFilter(f))), inner, Array.Empty<LoopStmt>()) };
-            for (var i = e.ReducedRanks.Count - 1; i >= 0; i--)
-                loop = new[] { new SFor(e.ReducedRanks[i], new IndexSize(cascade.Rank(e.ReducedRanks[i]).Size), loop) };
-            body.AddRange(loop);
+            if (Grouped(e))
+            {
+                // The group's threads split the reduced points, then merge their partial results.
+                body.Add(new SGroupFor(e.ReducedRanks, e.ReducedRanks.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList(), loop));
+                body.Add(op == ReduceOperator.LogSumExp ? new SGroupCombine("_acc", GroupCombineOperator.LogSumExp, "_lse_max")
+                    : new SGroupCombine("_acc", op switch { ReduceOperator.Sum => GroupCombineOperator.Sum, ReduceOperator.Prod => GroupCombineOperator.Prod, ReduceOperator.Max => GroupCombineOperator.Max, _ => GroupCombineOperator.Min }));
+                if (tracks)
+                {
+                    body.Add(new SGroupCombine("_any_point", GroupCombineOperator.Or));
+                    body.Add(new SGroupCombine("_any_present", GroupCombineOperator.Or));
+                }
+            }
+            else
+            {
+                for (var i = e.ReducedRanks.Count - 1; i >= 0; i--)
+                    loop = new[] { new SFor(e.ReducedRanks[i], new IndexSize(cascade.Rank(e.ReducedRanks[i]).Size), loop) };
+                body.AddRange(loop);
+            }
             LoopValue result = new LLocal("_acc");
             if (op == ReduceOperator.LogSumExp)
             {
@@ -154,7 +178,10 @@ public static class LoopLowering
                     new LSelect(new LLogic(true, new LCompare(FloatComparison.Equal, max, new LNumber(double.NegativeInfinity)), new LCompare(FloatComparison.Equal, max, new LNumber(double.PositiveInfinity))), max,
                         new LBinary(BinaryOperator.Add, max, new LUnary(UnaryFunction.Log, result))));
             }
-            Write(body, output, e.OutputIndices, result, tracks ? Or(new LNot(new LLocal("_any_point")), new LLocal("_any_present")) : LBool.True);
+            var store = new List<LoopStmt>();
+            Write(store, output, e.OutputIndices, result, tracks ? Or(new LNot(new LLocal("_any_point")), new LLocal("_any_present")) : LBool.True);
+            if (Grouped(e)) body.Add(new SIf(new LLeader(), store, Array.Empty<LoopStmt>()));
+            else body.AddRange(store);
         }
 
         private static IEnumerable<LoopStmt> Accumulate(ReduceOperator op, LoopValue x)
