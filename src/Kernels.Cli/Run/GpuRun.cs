@@ -23,7 +23,11 @@ internal static class GpuRun
         using var context = GpuContext.Open();
         if (context.Kind == AcceleratorType.CPU && !explicitShapes) shapes = EmulatedDefaults;
         stdout.WriteLine($"device: {context.Description}{(context.Kind == AcceleratorType.CPU ? " (no GPU found: ILGPU's CPU accelerator emulates one; small shapes unless given)" : "")}");
-        stdout.WriteLine("schedule: the general GPU schedule (one kernel per Einsum, one thread per output point, intermediates in device memory)");
+        stdout.WriteLine("schedule: the general GPU schedule (one kernel per Einsum, one thread per output point, a group per output point where it reduces, intermediates in device memory)");
+        var emulated = context.Kind == AcceleratorType.CPU;
+        var bandwidth = GpuLimits.CopyBandwidth(context.Accelerator, emulated ? 2 : 1024);
+        var peak = GpuLimits.FmaPeak(context.Accelerator, emulated ? 64 : 4096);
+        stdout.WriteLine(Invariant($"limits (measured now): copy {bandwidth:F2} GB/s, FMA {peak:F1} GFLOP/s"));
         var failed = false;
         foreach (var name in names)
         {
@@ -40,7 +44,9 @@ internal static class GpuRun
                 var error = expected.Select((x, i) => Math.Abs(x - actual[i]) / scale).DefaultIfEmpty(0).Max();
                 var ok = error <= 1e-3;
                 failed |= !ok;
-                stdout.WriteLine(Invariant($"{c.Kernel,-24} {c.Shape,-34} {Duration(seconds),10}  {c.Flops / seconds / 1e9,8:F1} GFLOP/s  {c.Bytes / seconds / 1e9,7:F2} GB/s  CPU kernel {Duration(cpuSeconds)} ({cpuSeconds / seconds:F2}x)  max error vs CPU {error:G2} {(ok ? "ok" : "FAILED")}"));
+                var gflops = c.Flops / seconds / 1e9;
+                var gbps = c.Bytes / seconds / 1e9;
+                stdout.WriteLine(Invariant($"{c.Kernel,-24} {c.Shape,-34} {Duration(seconds),10}  {gflops,8:F1} GFLOP/s ({gflops / peak:P1} of FMA)  {gbps,7:F2} GB/s ({gbps / bandwidth:P1} of copy)  CPU kernel {Duration(cpuSeconds)} ({cpuSeconds / seconds:F2}x)  max error vs CPU {error:G2} {(ok ? "ok" : "FAILED")}"));
             }
             finally
             {
