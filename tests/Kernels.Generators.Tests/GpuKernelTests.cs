@@ -80,14 +80,20 @@ public class GpuKernelTests
         }
     }
 
-    /// <summary>Both GPU schedules: one thread per output point, and reductions split across groups (of 8 threads here, so
-    /// that the CPU accelerator's emulation stays quick; the merge is the same tree for any power of two).</summary>
-    public static TheoryData<bool> Schedules() => new() { false, true };
+    /// <summary>The GPU schedules: one thread per output point; reductions split across groups (of 8 threads here, so
+    /// that the CPU accelerator's emulation stays quick; the merge is the same tree for any power of two); and iteration
+    /// blocks fused into one kernel, 2 rows a group (so that a block of rows is partial).</summary>
+    public static TheoryData<string> Schedules() => new() { "thread", "grouped", "fused" };
 
     private static IReadOnlyDictionary<string, int> Tiny(KernelCase c) =>
         CascadeShapes.RequiredSizes(CascadeCompiler.Compile(c.Spec).Cascade!).ToDictionary(s => s.Size, s => s.Default is null ? 3 : 2);
 
-    private static GpuSchedule Schedule(bool grouped) => grouped ? new GpuSchedule(GroupReductions: true, GroupSize: 8) : GpuSchedule.ThreadPerPoint;
+    private static GpuSchedule Schedule(string schedule) => schedule switch
+    {
+        "grouped" => new GpuSchedule(GroupReductions: true, GroupSize: 8, FuseBlocks: false),
+        "fused" => new GpuSchedule(GroupReductions: true, GroupSize: 8, FuseBlocks: true, BlockRows: 2),
+        _ => GpuSchedule.ThreadPerPoint,
+    };
 
     private static List<string> CompileAndRun(IReadOnlyList<KernelCase> cases, int seed, GpuSchedule schedule)
     {
@@ -107,24 +113,29 @@ public class GpuKernelTests
 
     [Theory]
     [MemberData(nameof(Schedules))]
-    public void Every_spec_runs_on_the_ilgpu_cpu_accelerator_and_matches_the_interpreter(bool grouped)
+    public void Every_spec_runs_on_the_ilgpu_cpu_accelerator_and_matches_the_interpreter(string schedule)
     {
-        // Grouped: the CPU accelerator emulates a barrier with OS threads (about 1 ms a group), so tiny shapes: every size
-        // 3 and every tile 2 (a partial last tile, two steps of each iteration block).
-        var cases = LoopProgramTests.SpecCases().Select(c => grouped ? c with { Sizes = new[] { Tiny(c) } } : c).ToList();
-        var failures = CompileAndRun(cases, seed: 5, Schedule(grouped));
+        // Groups: the CPU accelerator emulates a barrier with OS threads (about 1 ms a group), so tiny shapes: every size
+        // 3 and every tile 2 (a partial last tile, two steps of each iteration block). Fused: the specs with a block.
+        var grouped = schedule != "thread";
+        var cases = LoopProgramTests.SpecCases().Where(c => schedule != "fused" || c.Spec.Contains("iterate"))
+            .Select(c => grouped ? c with { Sizes = new[] { Tiny(c) } } : c).ToList();
+        var failures = CompileAndRun(cases, seed: 5, Schedule(schedule));
         Assert.True(failures.Count == 0, $"{failures.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 
     [Theory]
     [MemberData(nameof(Schedules))]
-    public void Random_cascades_run_on_the_ilgpu_cpu_accelerator_and_match_the_interpreter(bool grouped)
+    public void Random_cascades_run_on_the_ilgpu_cpu_accelerator_and_match_the_interpreter(string schedule)
     {
-        // Every fourth of the 200: filters, partitions and iteration blocks are among them (asserted).
-        var cases = RandomCascades.Generate(200, seed: 20261123).Where((_, i) => i % (grouped ? 8 : 4) == 0).ToList();
+        // Every fourth of the 200 (every eighth with groups; for fused blocks, every fourth that has a block): filters,
+        // partitions and iteration blocks are among them (asserted).
+        var grouped = schedule == "grouped";
+        var cases = RandomCascades.Generate(200, seed: 20261123).Where((_, i) => i % (grouped ? 8 : 4) == 0)
+            .Where(c => schedule != "fused" || c.Spec.Contains("iterate")).ToList();
         var least = grouped ? 3 : 5;
-        Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= least && cases.Count(c => c.Spec.Contains("where")) >= least && cases.Count(c => c.Spec.Contains("partition")) >= least);
-        var failures = CompileAndRun(cases, seed: 9, Schedule(grouped));
+        Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= least && cases.Count(c => c.Spec.Contains("where")) >= least && cases.Count(c => c.Spec.Contains("partition")) >= least, $"{cases.Count} cases");
+        var failures = CompileAndRun(cases, seed: 9, Schedule(schedule));
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 

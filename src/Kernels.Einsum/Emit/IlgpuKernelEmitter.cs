@@ -47,6 +47,8 @@ public static class IlgpuKernelEmitter
                 {
                     SFor f => f.Body,
                     SGroupFor g => g.Body,
+                    SLoop l => l.Body,
+                    SLet l => l.Body,
                     SIf i => i.Then.Concat(i.Else),
                     _ => Enumerable.Empty<LoopStmt>(),
                 };
@@ -63,7 +65,7 @@ public static class IlgpuKernelEmitter
             var inputs = program.Buffers.Where(b => b.Tensor.Role == TensorRole.Input).ToList();
             var outputs = program.Buffers.Where(b => b.Tensor.Role == TensorRole.Output).ToList();
             w.Line("/// <summary>");
-            w.Line($"/// The cascade '{_cascade.Name}' as ILGPU kernels: one kernel per Einsum, {program.Schedule}; absent points tracked");
+            w.Line($"/// The cascade '{_cascade.Name}' as ILGPU kernels: one kernel per Einsum{(program.Kernels.Any(k => k.FusedBlock) ? " or fused iteration block" : "")}, {program.Schedule}; absent points tracked");
             w.Line("/// with a flag per element where the cascade can have them (as the reference interpreter does). Intermediates are");
             w.Line("/// stored in full.");
             w.Line("/// </summary>");
@@ -106,7 +108,9 @@ public static class IlgpuKernelEmitter
             }
             else
             {
-                w.Line($"/// <summary><c>{Escape(k.Text)}</c>: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]{at}; the threads split the reduction and merge it in shared memory.</summary>");
+                w.Line(k.FusedBlock
+                    ? $"/// <summary><c>{Escape(k.Text)}</c>: the whole block, one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}] looping over the steps; each Einsum's points split across the group, a barrier after each.</summary>"
+                    : $"/// <summary><c>{Escape(k.Text)}</c>: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]{at}; the threads split the reduction and merge it in shared memory.</summary>");
                 w.Open($"public static void {k.Name}(Tensors _t, Sizes _s, long {step})");
                 w.Line("long _thread = global::ILGPU.Grid.IdxX;");
                 w.Line("int _lane = global::ILGPU.Group.IdxX;");
@@ -120,9 +124,10 @@ public static class IlgpuKernelEmitter
             {
                 // The grid is flattened row-major: the last rank varies fastest.
                 w.Line("long _rest = _thread;");
+                var extents = k.Extents(_cascade);
                 for (var i = k.Grid.Count - 1; i >= 0; i--)
                 {
-                    var size = "_s." + Id(_cascade.Rank(k.Grid[i]).Size);
+                    var size = Index(extents[i]);
                     if (i == 0) w.Line($"long {Id(k.Grid[i])} = _rest;");
                     else w.Line($"long {Id(k.Grid[i])} = _rest % {size}; _rest /= {size};");
                 }
@@ -171,6 +176,20 @@ public static class IlgpuKernelEmitter
                     case SGroupCombine c:
                         Combine(c);
                         break;
+                    case SBarrier:
+                        w.Line("global::ILGPU.Group.Barrier();");
+                        break;
+                    case SLoop l:
+                        w.Open($"for (long {Id(l.Rank)} = 0; !({Index(l.Stop.Left)} {Comparison.Text(l.Stop.Operator)} {Index(l.Stop.Right)}); {Id(l.Rank)}++)");
+                        Statements(l.Body);
+                        w.Close();
+                        break;
+                    case SLet l:
+                        w.Line($"long {Id(l.Rank)} = {Index(l.Value)};");
+                        w.Open($"if ({Id(l.Rank)} < {Index(l.Limit)})");
+                        Statements(l.Body);
+                        w.Close();
+                        break;
                     case SStore st:
                         w.Line($"{Element(st.Tensor, st.Indices, false)} = {Value(st.Value)};");
                         break;
@@ -187,7 +206,7 @@ public static class IlgpuKernelEmitter
         private void GroupFor(SGroupFor g)
         {
             var extents = g.Extents.Select(Index).ToList();
-            var total = string.Join(" * ", extents);
+            var total = extents.Count == 0 ? "1L" : string.Join(" * ", extents);
             w.Open($"for (long _i = _lane; _i < {total}; _i += _threads)");
             w.Line("long _r = _i;");
             for (var d = g.Ranks.Count - 1; d >= 0; d--)
@@ -431,17 +450,27 @@ public static class IlgpuKernelEmitter
         /// <summary>Checks, before any memory is touched, that every iteration block's stop condition holds within its rank.</summary>
         private void Steps(IEnumerable<LoopStage> stages)
         {
-            foreach (var s in stages.OfType<SSteps>())
+            foreach (var stage in stages)
             {
-                var size = "_s." + Id(_cascade.Rank(s.Rank).Size);
-                var r = Id(s.Rank);
-                w.Open("");
-                w.Line($"long {r} = 0;");
-                w.Line($"while (!({Index(s.Stop.Left)} {Comparison.Text(s.Stop.Operator)} {Index(s.Stop.Right)}) && {r} <= {size}) {r}++;");
-                w.Line($"if ({r} > {size}) throw new global::System.ArgumentException(\"The stop condition 'until {s.Stop}' of 'iterate {s.Rank}' does not hold for any {s.Rank} in 0..{s.Rank.ToUpperInvariant()} with these sizes.\");");
-                w.Close();
-                Steps(s.Body);
+                if (stage is SSteps s)
+                {
+                    StopCheck(s.Rank, s.Stop);
+                    Steps(s.Body);
+                }
+                else
+                    foreach (var l in Walk(((SLaunch)stage).Kernel.Body).OfType<SLoop>()) StopCheck(l.Rank, l.Stop);
             }
+        }
+
+        private void StopCheck(string rank, Comparison stop)
+        {
+            var size = "_s." + Id(_cascade.Rank(rank).Size);
+            var r = Id(rank);
+            w.Open("");
+            w.Line($"long {r} = 0;");
+            w.Line($"while (!({Index(stop.Left)} {Comparison.Text(stop.Operator)} {Index(stop.Right)}) && {r} <= {size}) {r}++;");
+            w.Line($"if ({r} > {size}) throw new global::System.ArgumentException(\"The stop condition 'until {stop}' of 'iterate {rank}' does not hold for any {rank} in 0..{rank.ToUpperInvariant()} with these sizes.\");");
+            w.Close();
         }
 
         private void Launches(IEnumerable<LoopStage> stages)
@@ -457,7 +486,7 @@ public static class IlgpuKernelEmitter
                     continue;
                 }
                 var k = ((SLaunch)stage).Kernel;
-                var points = k.Grid.Count == 0 ? "1L" : string.Join(" * ", k.Grid.Select(g => "_s." + Id(_cascade.Rank(g).Size)));
+                var points = k.Grid.Count == 0 ? "1L" : string.Join(" * ", k.Extents(_cascade).Select(Index));
                 var step = k.StepRank is { } sr ? Id(sr) : "0L";
                 w.Line(k.GroupSize == 1
                     ? $"global::Kernels.Gpu.GpuKernels.Launch(accelerator, {k.Name}, {points}, _t, _s, {step});"

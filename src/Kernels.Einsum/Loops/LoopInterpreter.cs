@@ -78,7 +78,7 @@ public sealed class LoopInterpreter
 
     private void Launch(LoopKernel kernel)
     {
-        var extents = kernel.Grid.Select(r => Index(new IndexSize(_program.Cascade.Rank(r).Size))).ToArray();
+        var extents = kernel.Extents(_program.Cascade).Select(Index).ToArray();
         if (extents.Any(e => e <= 0)) return;
         var point = new long[extents.Length];
         while (true)
@@ -120,7 +120,23 @@ public sealed class LoopInterpreter
                     Nest(g.Ranks, g.Extents, 0, g.Body);
                     break;
                 case SGroupCombine:
+                case SBarrier:
                     break;
+                case SLoop loop:
+                    for (long r = 0; ; r++)
+                    {
+                        _indices[loop.Rank] = r;
+                        if (loop.Stop.Holds(Index(loop.Stop.Left), Index(loop.Stop.Right))) break;
+                        Statements(loop.Body);
+                    }
+                    break;
+                case SLet let:
+                {
+                    var value = Index(let.Value);
+                    _indices[let.Rank] = value;
+                    if (value < Index(let.Limit)) Statements(let.Body);
+                    break;
+                }
                 case SStore st: _tensors[st.Tensor].Values[Offset(st.Tensor, st.Indices)] = Float(st.Value); break;
                 case SSetFlag sf: _tensors[sf.Tensor].Flags![Offset(sf.Tensor, sf.Indices)] = Bool(sf.Present); break;
                 default: throw new InvalidOperationException("unknown statement " + s.GetType().Name);

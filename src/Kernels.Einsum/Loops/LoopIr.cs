@@ -119,6 +119,24 @@ public enum GroupCombineOperator
 /// </summary>
 public sealed record SGroupCombine(string Local, GroupCombineOperator Operator, string? Scale = null) : LoopStmt;
 
+/// <summary>
+/// Waits until every thread of the group has reached it; what the threads stored before is then visible to all of them.
+/// It separates the Einsums of a fused iteration block. With one thread per grid point it does nothing.
+/// </summary>
+public sealed record SBarrier : LoopStmt;
+
+/// <summary>
+/// The steps of an iteration block run inside a kernel: <see cref="Body"/> for <c>Rank = 0, 1, ...</c> until
+/// <see cref="Stop"/> holds (the host checked before launching that it holds within the rank's extent).
+/// </summary>
+public sealed record SLoop(string Rank, Comparison Stop, IReadOnlyList<LoopStmt> Body) : LoopStmt;
+
+/// <summary>
+/// Declares the index <see cref="Rank"/> as <see cref="Value"/> and runs <see cref="Body"/> only when it lies below
+/// <see cref="Limit"/>: a rank split into blocks across groups (<c>p = _blk_p * 64 + _in_p</c>, the last block partial).
+/// </summary>
+public sealed record SLet(string Rank, IndexExpr Value, IndexExpr Limit, IReadOnlyList<LoopStmt> Body) : LoopStmt;
+
 /// <summary>Boolean: this thread is its group's first (the one that stores a grouped reduction's result); always true
 /// with one thread per grid point.</summary>
 public sealed record LLeader : LoopValue;
@@ -133,23 +151,41 @@ public sealed record SComment(string Text) : LoopStmt;
 /// </summary>
 public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> Grid, string? StepRank, IReadOnlyList<LoopStmt> Body)
 {
+    /// <summary>The extent of each grid rank; null when every grid rank is a rank of the cascade, over its size.</summary>
+    public IReadOnlyList<IndexExpr>? GridExtents { get; init; }
+
+    /// <summary>True when the kernel runs a whole iteration block (<see cref="SLoop"/>): one group per point of the
+    /// block's common ranks, each Einsum's points split across the group, a barrier after each.</summary>
+    public bool FusedBlock { get; init; }
+
+    /// <summary>The extents of <see cref="Grid"/>.</summary>
+    public IReadOnlyList<IndexExpr> Extents(Cascade cascade) =>
+        GridExtents ?? Grid.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList();
+
     /// <summary>Threads per grid point: 1, or a power of two when the point's reduction is split across a group
     /// (<see cref="SGroupFor"/>, <see cref="SGroupCombine"/>).</summary>
     public int GroupSize { get; init; } = 1;
 }
 
 /// <summary>
-/// The choices of the general GPU schedule: whether an Einsum that reduces runs one group of <see cref="GroupSize"/>
-/// threads per output point (the threads split the reduced points and merge their partial results), or one thread.
+/// The choices of the GPU schedule: whether an Einsum that reduces runs one group of <see cref="GroupSize"/> threads per
+/// output point (the threads split the reduced points and merge their partial results), or one thread; and whether an
+/// iteration block whose points are independent along some ranks runs as one kernel (<see cref="FuseBlocks"/>: one group
+/// of <see cref="GroupSize"/> threads per point of those ranks loops over the steps, each Einsum's points split across
+/// the group, a barrier after each; the state stays with its group, so the host launches once instead of once per Einsum
+/// and step), with a rank whose points share a contraction operand taken <see cref="BlockRows"/> at a time per group
+/// (attention's query rows share each key tile).
 /// </summary>
-public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128)
+public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128, bool FuseBlocks = true, int BlockRows = 64)
 {
-    /// <summary>One thread per output point everywhere.</summary>
-    public static GpuSchedule ThreadPerPoint { get; } = new(GroupReductions: false);
+    /// <summary>One thread per output point everywhere, a launch per Einsum and step.</summary>
+    public static GpuSchedule ThreadPerPoint { get; } = new(GroupReductions: false, FuseBlocks: false);
 
     public static GpuSchedule Default { get; } = new();
 
-    public override string ToString() => GroupReductions ? $"reductions grouped, {GroupSize} threads per output point" : "one thread per output point";
+    public override string ToString() =>
+        (GroupReductions ? $"reductions grouped, {GroupSize} threads per output point" : "one thread per output point")
+        + (FuseBlocks ? $"; iteration blocks fused into one kernel where their points are independent ({GroupSize} threads a group, {BlockRows} rows of a shared operand per group)" : "");
 }
 
 /// <summary>A stage the host runs: a kernel launch, or an iteration block's steps.</summary>

@@ -23,6 +23,8 @@ public static class LoopLowering
         schedule ??= GpuSchedule.Default;
         if (schedule.GroupReductions && (schedule.GroupSize < 2 || (schedule.GroupSize & (schedule.GroupSize - 1)) != 0 || schedule.GroupSize > 1024))
             throw new ArgumentException($"A group has a power of two from 2 to 1024 threads; got {schedule.GroupSize}.", nameof(schedule));
+        if (schedule.FuseBlocks && (schedule.GroupSize < 1 || (schedule.GroupSize & (schedule.GroupSize - 1)) != 0 || schedule.GroupSize > 1024 || schedule.BlockRows < 1))
+            throw new ArgumentException($"A fused block runs groups of a power of two from 1 to 1024 threads and 1 or more rows a group; got {schedule.GroupSize} and {schedule.BlockRows}.", nameof(schedule));
         // The planner's presence analysis (exact filters, sizes that need not divide their tiles) says which tensors can
         // have absent points; those keep flags.
         var storage = KernelPlanner.Plan(cascade, assumeDivisible: false, fillFilters: false).Storage;
@@ -49,6 +51,11 @@ public static class LoopLowering
             }
             var block = step.Block!;
             stages.AddRange(block.Inits.Select(i => new SLaunch(lowering.Kernel(i, null))));
+            if (schedule.FuseBlocks && lowering.Fused(block) is { } fused)
+            {
+                stages.Add(new SLaunch(fused));
+                continue;
+            }
             stages.Add(new SSteps(block.Rank, block.Stop, block.Einsums.Select(x => (LoopStage)new SLaunch(lowering.Kernel(x, block.Rank))).ToList()));
         }
         return new LoopProgram(cascade, schedule, sizes, derived, buffers, stages);
@@ -73,10 +80,26 @@ public static class LoopLowering
 
         public LoopKernel Kernel(ExtendedEinsum e, string? stepRank)
         {
-            _temp = 0;
             var grid = e.OutputRanks.Where(r => r != stepRank).ToList();
-            var known = new HashSet<string>(grid.Append(stepRank ?? ""), StringComparer.Ordinal);
-            var outerFilters = e.Filters.Where(f => f.Left.Variables().Concat(f.Right.Variables()).All(known.Contains)).ToList();
+            var name = Name($"E{e.Id}_{e.Output.Name}{(e.IsInit ? "_init" : "")}");
+            return new LoopKernel(name, Text(e), grid, stepRank, Point(e, grid.Append(stepRank ?? ""), Grouped(e)))
+            {
+                GroupSize = Grouped(e) ? schedule.GroupSize : 1,
+            };
+        }
+
+        private static string Text(ExtendedEinsum e) => string.Join(" ", e.Text.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0));
+
+        /// <summary>
+        /// The statements that compute one output point of <paramref name="e"/> whose ranks <paramref name="known"/> are
+        /// bound (the others are reduced): the spec line, the filters that involve only known ranks, the bounds of the
+        /// output, the value (or the reduction, split across the group when <paramref name="grouped"/>) and its store.
+        /// </summary>
+        private List<LoopStmt> Point(ExtendedEinsum e, IEnumerable<string> known, bool grouped)
+        {
+            _temp = 0;
+            var bound = new HashSet<string>(known, StringComparer.Ordinal);
+            var outerFilters = e.Filters.Where(f => f.Left.Variables().Concat(f.Right.Variables()).All(bound.Contains)).ToList();
             var innerFilters = e.Filters.Except(outerFilters).ToList();
             var output = buffers[e.Output.Name];
             var inBounds = Bounds(e.Output.Name, e.OutputIndices);
@@ -87,17 +110,89 @@ public static class LoopLowering
                 Write(body, output, e.OutputIndices, value, present);
             }
             else
-                Reduce(e, op, innerFilters, output, body);
+                Reduce(e, op, innerFilters, output, body, grouped);
             var pass = outerFilters.Aggregate((LoopValue)LBool.True, (c, f) => And(c, new LFilter(f)));
             // A point a filter skips is absent: its flag is cleared (it starts cleared; this keeps the rule local).
             var skipped = output.HasFlags ? new List<LoopStmt> { new SSetFlag(output.Name, e.OutputIndices, LBool.False) } : new List<LoopStmt>();
             IReadOnlyList<LoopStmt> statements = pass is LBool { Value: true } ? body : new[] { new SIf(pass, body, skipped.Count > 0 ? skipped : Array.Empty<LoopStmt>()) };
             if (inBounds is not LBool { Value: true }) statements = new[] { new SIf(inBounds, statements, Array.Empty<LoopStmt>()) };
-            var text = string.Join(" ", e.Text.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0));
-            var name = Name($"E{e.Id}_{e.Output.Name}{(e.IsInit ? "_init" : "")}");
-            return new LoopKernel(name, text, grid, stepRank, new LoopStmt[] { new SComment(text) }.Concat(statements).ToList())
+            return new LoopStmt[] { new SComment(Text(e)) }.Concat(statements).ToList();
+        }
+
+        /// <summary>
+        /// An iteration block as one kernel, when its points are independent along the ranks every Einsum of the block keeps
+        /// (the common ranks: attention's b, h, p; a scan's batch and channel): then a tensor the block writes is read inside
+        /// the block only at the reader's own point of those ranks, so one group per point of them can run every step with
+        /// its state, with no other group's data. Each Einsum's remaining points are split across the group's threads (a
+        /// reduction serial per point), a barrier after each Einsum. A common rank whose points share a contraction operand
+        /// (attention's query rows p and a key tile) is taken <see cref="GpuSchedule.BlockRows"/> points per group. With no
+        /// common rank (one sequence of linear attention) one group runs the block. Null when the block reads its own state
+        /// at another point of a common rank: then each step needs every group's results, a launch per Einsum and step.
+        /// </summary>
+        public LoopKernel? Fused(IterationBlock block)
+        {
+            var einsums = block.Einsums;
+            if (einsums.Count == 0) return null;
+            var common = einsums[0].OutputRanks.Where(r => r != block.Rank && einsums.All(e => e.OutputRanks.Contains(r))).ToList();
+            // Where each writer keeps each common rank: a plain index of its output.
+            var written = new Dictionary<string, List<Dictionary<int, string>>>(StringComparer.Ordinal);
+            foreach (var e in einsums)
             {
-                GroupSize = Grouped(e) ? schedule.GroupSize : 1,
+                var at = new Dictionary<int, string>();
+                foreach (var c in common)
+                {
+                    var d = -1;
+                    for (var i = 0; i < e.OutputIndices.Count && d < 0; i++)
+                        if (e.OutputIndices[i] is IndexVariable v && v.Rank == c) d = i;
+                    if (d < 0) return null;
+                    at[d] = c;
+                }
+                if (!written.TryGetValue(e.Output.Name, out var list)) written[e.Output.Name] = list = new();
+                list.Add(at);
+            }
+            // Every read of a tensor the block writes is at the reader's own point of the common ranks.
+            foreach (var e in einsums)
+                foreach (var read in e.Reads())
+                    if (written.TryGetValue(read.Tensor.Name, out var writers))
+                        foreach (var at in writers)
+                            foreach (var kv in at)
+                                if (read.Indices[kv.Key] is not IndexVariable v || v.Rank != kv.Value)
+                                    return null;
+            // The rank taken a block of rows at a time: the last common rank that some contraction operand does not depend on.
+            var blocked = common.LastOrDefault(c => einsums.Any(e => e.Reduction is not null && e.Reads().Any(r =>
+                !r.Indices.SelectMany(i => i.Variables()).Contains(c) && r.Indices.SelectMany(i => i.Variables()).Any(e.ReducedRanks.Contains))));
+            if (schedule.BlockRows <= 1) blocked = null;
+            var rows = new IndexConstant(schedule.BlockRows);
+            var grid = common.Select(c => c == blocked ? "_blk_" + c : c).ToList();
+            var extents = common.Select(c =>
+            {
+                IndexExpr size = new IndexSize(cascade.Rank(c).Size);
+                return c == blocked ? new IndexBinary(IndexOperator.Divide, new IndexBinary(IndexOperator.Add, size, new IndexConstant(schedule.BlockRows - 1)), rows) : size;
+            }).ToList();
+            var steps = new List<LoopStmt>();
+            foreach (var e in einsums)
+            {
+                var rest = e.OutputRanks.Where(r => r != block.Rank && !common.Contains(r)).ToList();
+                IReadOnlyList<LoopStmt> point = Point(e, e.OutputRanks.Append(block.Rank), grouped: false);
+                var ranks = rest.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList();
+                if (blocked is not null)
+                {
+                    point = new LoopStmt[]
+                    {
+                        new SLet(blocked, new IndexBinary(IndexOperator.Add, new IndexBinary(IndexOperator.Multiply, new IndexVariable("_blk_" + blocked), rows), new IndexVariable("_in_" + blocked)),
+                            new IndexSize(cascade.Rank(blocked).Size), point),
+                    };
+                    steps.Add(new SGroupFor(rest.Prepend("_in_" + blocked).ToList(), ranks.Prepend(rows).ToList(), point));
+                }
+                else steps.Add(new SGroupFor(rest, ranks, point));
+                steps.Add(new SBarrier());
+            }
+            var text = $"iterate {block.Rank} until {block.Stop} {{ {string.Join("; ", einsums.Select(Text))} }}";
+            return new LoopKernel(Name($"Block_{block.Rank}"), text, grid, null, new LoopStmt[] { new SLoop(block.Rank, block.Stop, steps) })
+            {
+                GridExtents = extents,
+                GroupSize = schedule.GroupSize,
+                FusedBlock = true,
             };
         }
 
@@ -118,7 +213,7 @@ public static class LoopLowering
             else body.Add(new SIf(present, new LoopStmt[] { new SStore(output.Name, indices, value) }, Array.Empty<LoopStmt>()));
         }
 
-        private void Reduce(ExtendedEinsum e, ReduceOperator op, List<Comparison> innerFilters, LoopBuffer output, List<LoopStmt> body)
+        private void Reduce(ExtendedEinsum e, ReduceOperator op, List<Comparison> innerFilters, LoopBuffer output, List<LoopStmt> body, bool grouped)
         {
             var inner = new List<LoopStmt>();
             var (value, present) = Eval(e.Body, inner);
@@ -151,7 +246,7 @@ public static class LoopLowering
             else inner.AddRange(update);
             IReadOnlyList<LoopStmt> loop = innerFilters.Count == 0 ? inner
                 : new[] { new SIf(innerFilters.Aggregate((LoopValue)LBool.True, (c, f) => And(c, new LFilter(f))), inner, Array.Empty<LoopStmt>()) };
-            if (Grouped(e))
+            if (grouped)
             {
                 // The group's threads split the reduced points, then merge their partial results.
                 body.Add(new SGroupFor(e.ReducedRanks, e.ReducedRanks.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList(), loop));
@@ -180,7 +275,7 @@ public static class LoopLowering
             }
             var store = new List<LoopStmt>();
             Write(store, output, e.OutputIndices, result, tracks ? Or(new LNot(new LLocal("_any_point")), new LLocal("_any_present")) : LBool.True);
-            if (Grouped(e)) body.Add(new SIf(new LLeader(), store, Array.Empty<LoopStmt>()));
+            if (grouped) body.Add(new SIf(new LLeader(), store, Array.Empty<LoopStmt>()));
             else body.AddRange(store);
         }
 
