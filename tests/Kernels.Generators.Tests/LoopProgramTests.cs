@@ -1,3 +1,4 @@
+using Kernels.Einsum.Ir;
 using Kernels.Einsum;
 using Kernels.Einsum.Interpretation;
 using Kernels.Einsum.Loops;
@@ -73,6 +74,34 @@ public class LoopProgramTests
         Assert.Equal("steps", Fusion("input A[i,t]\noutput S[i]\nindex j in I\niterate t until t == T {\n  init R[i,0] = A[i,0]\n  R[i,t+1] = R[i,t] + sum[j] R[j,t] * A[i,t]\n}\nS[i] = R[i,T]\n"));
         // No rank kept by every Einsum of the block: one group runs it.
         Assert.Equal("fused[]", Fusion("input A[i,t], B[j,t]\noutput S[i], U[j]\niterate t until t == T {\n  init R[i,0] = 0\n  init Q[j,0] = 0\n  R[i,t+1] = R[i,t] + A[i,t]\n  Q[j,t+1] = Q[j,t] + B[j,t]\n}\nS[i] = R[i,T]\nU[j] = Q[j,T]\n"));
+    }
+
+    [Fact]
+    public void An_iteration_blocks_private_intermediates_keep_only_the_steps_still_read()
+    {
+        string Folds(string spec) => string.Join(" ", LoopLowering.Lower(CascadeCompiler.Compile(spec).Cascade!).Buffers.Where(b => b.FoldDim >= 0).Select(b => $"{b.Name}:{b.FoldSlots}"));
+        var specs = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum").ToDictionary(f => Path.GetFileNameWithoutExtension(f), File.ReadAllText);
+        // The running max, denominator and numerator are written at m1+1 and read at m1: two slots; the rest one.
+        Assert.Equal("BQK:1 LM:1 RM:2 SLN:1 SLD:1 SLNV:1 PRM:1 SPD:1 RD:2 SPNV:1 RNV:2", Folds(specs["attention.mha"]));
+        // The scan's state is read after the block (XL) at its last step; Y is an output, kept whole.
+        Assert.Equal("DT:1 DA:1 DBU:1 X:2 YS:1", Folds(specs["selective_scan.grouped"]));
+        // Linear attention's per-block output is read after the block at every step: kept whole.
+        Assert.DoesNotContain("BO:", Folds(specs["linear_attention.heads"]));
+        Assert.Contains("KV:2", Folds(specs["linear_attention.heads"]));
+
+        // Attention's memory is linear in the sequence: 16 heads of 16K queries and keys, head dim 64.
+        var program = LoopLowering.Lower(CascadeCompiler.Compile(specs["attention.mha"]).Cascade!);
+        var sizes = new Dictionary<string, long> { ["B"] = 1, ["H"] = 16, ["P"] = 16384, ["M"] = 16384, ["E"] = 64, ["F"] = 64, ["M0"] = 64, ["M1"] = 256 };
+        long Eval(IndexExpr e) => e switch
+        {
+            IndexConstant c => c.Value,
+            IndexSize z => sizes[z.Size],
+            IndexBinary b => IndexArithmetic.Apply(b.Operator, Eval(b.Left), Eval(b.Right)),
+            _ => throw new InvalidOperationException(),
+        };
+        var stored = program.Buffers.Where(b => !b.IsArgument).Sum(b => b.StorageExtents.Aggregate(1L, (a, x) => a * Eval(x)));
+        var inputs = 16L * 16384 * (64 + 64 + 64);
+        Assert.True(stored < 8 * inputs, $"{stored} elements of intermediates for {inputs} of inputs");
     }
 
     [Fact]

@@ -272,10 +272,11 @@ public static class IlgpuKernelEmitter
 
         private string Offset(string tensor, IReadOnlyList<IndexExpr> indices)
         {
-            var extents = program.Buffer(tensor).Extents;
+            var buffer = program.Buffer(tensor);
+            var extents = buffer.StorageExtents;
             if (indices.Count == 0) return "0";
-            var offset = Index(indices[0]);
-            for (var d = 1; d < indices.Count; d++) offset = $"{(offset.Contains(' ') ? "(" + offset + ")" : offset)} * {Index(extents[d])} + {Index(indices[d])}";
+            var offset = Index(buffer.StorageIndex(0, indices[0]));
+            for (var d = 1; d < indices.Count; d++) offset = $"{(offset.Contains(' ') ? "(" + offset + ")" : offset)} * {Index(extents[d])} + {Index(buffer.StorageIndex(d, indices[d]))}";
             return offset;
         }
 
@@ -445,7 +446,7 @@ public static class IlgpuKernelEmitter
             w.Close();
         }
 
-        private string Count(LoopBuffer b) => b.Extents.Count == 0 ? "1L" : string.Join(" * ", b.Extents.Select(e => Index(e)));
+        private string Count(LoopBuffer b) => b.StorageExtents.Count == 0 ? "1L" : string.Join(" * ", b.StorageExtents.Select(e => Index(e)));
 
         /// <summary>Checks, before any memory is touched, that every iteration block's stop condition holds within its rank.</summary>
         private void Steps(IEnumerable<LoopStage> stages)

@@ -20,11 +20,13 @@ public sealed class LoopInterpreter
     private readonly Dictionary<string, double> _floats = new(StringComparer.Ordinal);
     private readonly Dictionary<string, bool> _bools = new(StringComparer.Ordinal);
 
-    private sealed class Array2(double[] values, bool[]? flags, long[] extents)
+    private sealed class Array2(LoopBuffer buffer, double[] values, bool[]? flags, long[] extents, long[] storage)
     {
+        public readonly LoopBuffer Buffer = buffer;
         public readonly double[] Values = values;
         public readonly bool[]? Flags = flags;
         public readonly long[] Extents = extents;
+        public readonly long[] Storage = storage;
     }
 
     private LoopInterpreter(LoopProgram program) => _program = program;
@@ -42,7 +44,8 @@ public sealed class LoopInterpreter
         foreach (var b in program.Buffers)
         {
             var extents = b.Extents.Select(run.Index).ToArray();
-            var count = extents.Aggregate(1L, (a, x) => a * x);
+            var storage = b.StorageExtents.Select(run.Index).ToArray();
+            var count = storage.Aggregate(1L, (a, x) => a * x);
             double[] values;
             if (b.Tensor.Role == TensorRole.Input)
             {
@@ -51,7 +54,7 @@ public sealed class LoopInterpreter
                 values = given;
             }
             else values = new double[count];
-            run._tensors[b.Name] = new Array2(values, b.HasFlags ? new bool[count] : null, extents);
+            run._tensors[b.Name] = new Array2(b, values, b.HasFlags ? new bool[count] : null, extents, storage);
         }
         run.Stages(program.Stages);
         return program.Buffers.Where(b => b.Tensor.Role == TensorRole.Output).ToDictionary(b => b.Name, b => (double[])run._tensors[b.Name].Values.Clone());
@@ -168,7 +171,7 @@ public sealed class LoopInterpreter
             var i = Index(indices[d]);
             if (i < 0 || i >= t.Extents[d])
                 throw new InvalidOperationException($"The lowering let {tensor}[{string.Join(",", indices)}] be touched outside its extents (dimension {d}: {i} of {t.Extents[d]}).");
-            offset = offset * t.Extents[d] + i;
+            offset = offset * t.Storage[d] + Index(t.Buffer.StorageIndex(d, indices[d]));
         }
         return offset;
     }

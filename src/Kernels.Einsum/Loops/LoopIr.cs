@@ -204,6 +204,22 @@ public sealed record SSteps(string Rank, Comparison Stop, IReadOnlyList<LoopStag
 /// </summary>
 public sealed record LoopBuffer(Tensor Tensor, IReadOnlyList<IndexExpr> Extents, bool HasFlags)
 {
+    /// <summary>
+    /// The dimension (an iteration block's rank) whose storage is folded to <see cref="FoldSlots"/> slots, index
+    /// <c>i</c> kept in slot <c>i mod FoldSlots</c>, or -1: every step's value is read within a slot's lifetime (the
+    /// running max of attention, written at <c>m1+1</c> and read at <c>m1</c> and <c>m1+1</c>, needs two), so memory does
+    /// not grow with the number of steps. Bounds are still those of <see cref="Extents"/>.
+    /// </summary>
+    public int FoldDim { get; init; } = -1;
+
+    public int FoldSlots { get; init; }
+
+    /// <summary>The extents of the memory allocated: <see cref="Extents"/> with the folded dimension's slots.</summary>
+    public IReadOnlyList<IndexExpr> StorageExtents => FoldDim < 0 ? Extents : Extents.Select((e, d) => d == FoldDim ? new IndexConstant(FoldSlots) : e).ToList();
+
+    /// <summary>The index of dimension <paramref name="dim"/> in storage.</summary>
+    public IndexExpr StorageIndex(int dim, IndexExpr index) => dim == FoldDim ? (FoldSlots == 1 ? new IndexConstant(0) : new IndexBinary(IndexOperator.Modulo, index, new IndexConstant(FoldSlots))) : index;
+
     public string Name => Tensor.Name;
 
     public bool IsArgument => Tensor.Role != TensorRole.Intermediate;

@@ -31,6 +31,8 @@ public static class LoopLowering
         var buffers = cascade.Tensors.Select(t => new LoopBuffer(t,
             t.Dims.Select(d => Plus(new IndexSize(cascade.Rank(d.Rank).Size), d.Offset)).ToList(),
             t.Role != TensorRole.Input && storage.TryGetValue(t.Name, out var s) && s.MayBeAbsent)).ToList();
+        var folds = Folds(cascade);
+        buffers = buffers.Select(b => folds.TryGetValue(b.Name, out var f) ? b with { FoldDim = f.Dim, FoldSlots = f.Slots } : b).ToList();
         var sizes = CascadeShapesNames(cascade);
         var derived = cascade.Ranks.Where(r => r.Kind == RankKind.PartitionOuter && r.AliasOf is null).Select(r =>
         {
@@ -60,6 +62,65 @@ public static class LoopLowering
         }
         return new LoopProgram(cascade, schedule, sizes, derived, buffers, stages);
     }
+
+    /// <summary>
+    /// The intermediates of iteration blocks whose storage folds along the block's rank: written by one Einsum of the block
+    /// at <c>r + k</c>, read inside the block at <c>r + j</c> (j from k - slots + 1 to k; at j = k only after the writer),
+    /// set by the block's inits at a constant in the same window, and read after the block only at its last step (the
+    /// stop's bound when <c>until r == S</c> and k = 1). Then index i can live in slot i mod slots: no value is overwritten
+    /// before its last read, and the memory of attention's scores or a scan's discretised inputs stops growing with the
+    /// number of steps.
+    /// </summary>
+    internal static Dictionary<string, (int Dim, int Slots)> Folds(Cascade cascade)
+    {
+        var folds = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
+        var order = cascade.Steps.SelectMany((s, i) => (s.Einsum is { } e ? new[] { e } : s.Block!.Inits.Concat(s.Block.Einsums)).Select(e => (e, i))).ToList();
+        for (var si = 0; si < cascade.Steps.Count; si++)
+        {
+            if (cascade.Steps[si].Block is not { } block) continue;
+            var r = block.Rank;
+            foreach (var group in block.Einsums.Select((e, i) => (e, i)).GroupBy(x => x.e.Output.Name))
+            {
+                var tensor = cascade.Tensor(group.Key);
+                if (tensor.Role != TensorRole.Intermediate || group.Count() != 1) continue;
+                var (writer, wi) = group.First();
+                if (order.Count(x => x.e.Output.Name == tensor.Name) != 1 + block.Inits.Count(i => i.Output.Name == tensor.Name)) continue;
+                var dims = writer.OutputIndices.Select((x, d) => (x, d)).Where(t => t.x.Variables().Contains(r)).ToList();
+                if (dims.Count != 1 || StepOffset(dims[0].x, r) is not { } k) continue;
+                var dim = dims[0].d;
+                var ok = true;
+                var least = k;
+                foreach (var (reader, ri) in block.Einsums.Select((e, i) => (e, i)))
+                    foreach (var read in reader.Reads().Where(x => x.Tensor.Name == tensor.Name))
+                    {
+                        if (StepOffset(read.Indices[dim], r) is not { } j || j > k || (j == k && ri <= wi)) ok = false;
+                        else least = Math.Min(least, j);
+                    }
+                var slots = (int)(k - least + 1);
+                foreach (var init in block.Inits)
+                {
+                    if (init.Reads().Any(x => x.Tensor.Name == tensor.Name)) ok = false;
+                    if (init.Output.Name == tensor.Name && (init.OutputIndices[dim] is not IndexConstant c || c.Value < k - slots + 1 || c.Value > k)) ok = false;
+                }
+                // Read elsewhere: only after the block, only its last step.
+                foreach (var (other, step) in order.Where(x => x.i != si))
+                    foreach (var read in other.Reads().Where(x => x.Tensor.Name == tensor.Name))
+                        if (step < si || k != 1 || block.Stop.Operator != ComparisonOperator.Equal || !(block.Stop.Left is IndexVariable v && v.Rank == r) || !read.Indices[dim].Equals(block.Stop.Right))
+                            ok = false;
+                if (ok) folds[tensor.Name] = (dim, slots);
+            }
+        }
+        return folds;
+    }
+
+    /// <summary>k when <paramref name="index"/> is <c>r</c> or <c>r + k</c> (k 0 or more), else null.</summary>
+    private static long? StepOffset(IndexExpr index, string r) => index switch
+    {
+        IndexVariable v when v.Rank == r => 0,
+        IndexBinary { Operator: IndexOperator.Add, Left: IndexVariable v, Right: IndexConstant c } when v.Rank == r && c.Value >= 0 => c.Value,
+        IndexBinary { Operator: IndexOperator.Add, Left: IndexConstant c, Right: IndexVariable v } when v.Rank == r && c.Value >= 0 => c.Value,
+        _ => null,
+    };
 
     /// <summary>The sizes a caller binds, in the order <see cref="Interpretation.CascadeShapes.RequiredSizes"/> gives.</summary>
     private static List<string> CascadeShapesNames(Cascade cascade) =>
