@@ -57,10 +57,16 @@ public class LoopProgramTests
     public void Iteration_blocks_whose_points_are_independent_run_as_one_kernel()
     {
         // Which blocks fuse, over which grid (a rank in blocks of rows where its points share a contraction operand).
-        string Fusion(string spec)
+        string Fusion(string spec, GpuSchedule? schedule = null)
         {
-            var program = LoopLowering.Lower(CascadeCompiler.Compile(spec).Cascade!);
-            return string.Join("; ", program.Stages.Select(s => s is SLaunch { Kernel.FusedBlock: true } l ? "fused[" + string.Join(",", l.Kernel.Grid) + "]" : s is SSteps ? "steps" : null).OfType<string>());
+            var program = LoopLowering.Lower(CascadeCompiler.Compile(spec).Cascade!, schedule ?? new GpuSchedule(ScanBlocks: false));
+            return string.Join("; ", program.Stages.Select(s => s switch
+            {
+                SLaunch { Kernel.FusedBlock: true } l => "fused[" + string.Join(",", l.Kernel.Grid) + "]",
+                SLaunch { Kernel.LinearScan: true } l => "scan[" + string.Join(",", l.Kernel.Grid) + "]",
+                SSteps => "steps",
+                _ => null,
+            }).OfType<string>());
         }
         var specs = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum").ToDictionary(f => Path.GetFileNameWithoutExtension(f), File.ReadAllText);
         Assert.Equal("fused[b,h,_blk_p]", Fusion(specs["attention.mha"]));
@@ -68,6 +74,13 @@ public class LoopProgramTests
         Assert.Equal("fused[b,h]", Fusion(specs["linear_attention.heads"]));
         Assert.Equal("fused[bt,d]", Fusion(specs["selective_scan.grouped"]));
         Assert.Equal("fused[]", Fusion(specs["linear_attention.causal"]));
+        // With scans (the default), a block whose only state is a linear recurrence scans it over the steps in parallel.
+        Assert.Equal("scan[bt,d,n]", Fusion(specs["selective_scan.grouped"], GpuSchedule.Default));
+        Assert.Equal("scan[d,n]", Fusion(specs["selective_scan"], GpuSchedule.Default));
+        Assert.Equal("scan[b,h,d,f]", Fusion(specs["linear_attention.heads"], GpuSchedule.Default));
+        // The gated decay's factor exp(GL) reads a sum over a partial tile that the planner cannot prove present: fused.
+        Assert.Equal("fused[b,h]", Fusion(specs["linear_attention.gated"], GpuSchedule.Default));
+        Assert.Equal("fused[b,h,_blk_p]", Fusion(specs["attention.mha"], GpuSchedule.Default));
         // Every spec with a block fuses it (none reads its state at another point).
         Assert.All(specs.Where(s => s.Value.Contains("iterate")), s => Assert.DoesNotContain("steps", Fusion(s.Value)));
         // A block that reads its state at another point of the rank it keeps stays a launch per step.
@@ -79,12 +92,14 @@ public class LoopProgramTests
     [Fact]
     public void An_iteration_blocks_private_intermediates_keep_only_the_steps_still_read()
     {
-        string Folds(string spec) => string.Join(" ", LoopLowering.Lower(CascadeCompiler.Compile(spec).Cascade!).Buffers.Where(b => b.FoldDim >= 0).Select(b => $"{b.Name}:{b.FoldSlots}"));
+        string Folds(string spec) => string.Join(" ", LoopLowering.Lower(CascadeCompiler.Compile(spec).Cascade!, new GpuSchedule(ScanBlocks: false)).Buffers.Where(b => b.FoldDim >= 0).Select(b => $"{b.Name}:{b.FoldSlots}"));
         var specs = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum").ToDictionary(f => Path.GetFileNameWithoutExtension(f), File.ReadAllText);
         // The running max, denominator and numerator are written at m1+1 and read at m1: two slots; the rest one.
         Assert.Equal("BQK:1 LM:1 RM:2 SLN:1 SLD:1 SLNV:1 PRM:1 SPD:1 RD:2 SPNV:1 RNV:2", Folds(specs["attention.mha"]));
         // The scan's state is read after the block (XL) at its last step; Y is an output, kept whole.
         Assert.Equal("DT:1 DA:1 DBU:1 X:2 YS:1", Folds(specs["selective_scan.grouped"]));
+        // Scanned, every step is kept: the steps run at once.
+        Assert.DoesNotContain(LoopLowering.Lower(CascadeCompiler.Compile(specs["selective_scan.grouped"]).Cascade!).Buffers, b => b.FoldDim >= 0);
         // Linear attention's per-block output is read after the block at every step: kept whole.
         Assert.DoesNotContain("BO:", Folds(specs["linear_attention.heads"]));
         Assert.Contains("KV:2", Folds(specs["linear_attention.heads"]));

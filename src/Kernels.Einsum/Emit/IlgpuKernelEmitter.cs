@@ -48,6 +48,7 @@ public static class IlgpuKernelEmitter
                     SFor f => f.Body,
                     SGroupFor g => g.Body,
                     SLoop l => l.Body,
+                    SGroupChunks c => c.Body,
                     SLet l => l.Body,
                     SIf i => i.Then.Concat(i.Else),
                     _ => Enumerable.Empty<LoopStmt>(),
@@ -101,14 +102,16 @@ public static class IlgpuKernelEmitter
             _boolLocals.Clear();
             var step = k.StepRank is { } sr ? Id(sr) : "_step";
             var at = k.StepRank is { } r ? $", at step {r} of its block" : "";
-            if (k.GroupSize == 1)
+            if (k.GroupSize == 1 && !k.FusedBlock && !k.LinearScan)
             {
                 w.Line($"/// <summary><c>{Escape(k.Text)}</c>: one thread per point of [{string.Join(", ", k.Grid)}]{at}.</summary>");
                 w.Open($"public static void {k.Name}(global::ILGPU.Index1D _thread, Tensors _t, Sizes _s, long {step})");
             }
             else
             {
-                w.Line(k.FusedBlock
+                w.Line(k.LinearScan
+                    ? $"/// <summary><c>{Escape(k.Text)}</c> over every step at once: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]; each thread composes the affine maps of a chunk of steps, the group scans the chunks' maps ((a1*a0, a1*b0 + b1)), and each thread reruns its chunk from the state before it.</summary>"
+                    : k.FusedBlock
                     ? $"/// <summary><c>{Escape(k.Text)}</c>: the whole block, one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}] looping over the steps; each Einsum's points split across the group, a barrier after each.</summary>"
                     : $"/// <summary><c>{Escape(k.Text)}</c>: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]{at}; the threads split the reduction and merge it in shared memory.</summary>");
                 w.Open($"public static void {k.Name}(Tensors _t, Sizes _s, long {step})");
@@ -119,6 +122,11 @@ public static class IlgpuKernelEmitter
                 if (combines.Any(c => c.Operator != GroupCombineOperator.Or)) w.Line($"var _shf = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
                 if (combines.Any(c => c.Operator == GroupCombineOperator.LogSumExp)) w.Line($"var _shg = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
                 if (combines.Any(c => c.Operator == GroupCombineOperator.Or)) w.Line($"var _shb = global::ILGPU.SharedMemory.Allocate<int>({k.GroupSize});");
+                if (Walk(k.Body).OfType<SGroupScan>().Any())
+                {
+                    w.Line($"var _sca = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
+                    w.Line($"var _scb = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
+                }
             }
             if (k.Grid.Count > 0)
             {
@@ -176,6 +184,22 @@ public static class IlgpuKernelEmitter
                     case SGroupCombine c:
                         Combine(c);
                         break;
+                    case SGroupChunks c:
+                    {
+                        var r = Id(c.Rank);
+                        var n = Index(c.Extent);
+                        w.Open("");
+                        w.Line($"long _per = ({n} + _threads - 1) / _threads;");
+                        w.Line($"long _end = (_lane + 1) * _per < {n} ? (_lane + 1) * _per : {n};");
+                        w.Open($"for (long {r} = _lane * _per; {r} < _end; {r}++)");
+                        Statements(c.Body);
+                        w.Close();
+                        w.Close();
+                        break;
+                    }
+                    case SGroupScan scan:
+                        Scan(scan);
+                        break;
                     case SBarrier:
                         w.Line("global::ILGPU.Group.Barrier();");
                         break;
@@ -213,6 +237,32 @@ public static class IlgpuKernelEmitter
                 w.Line(d == 0 ? $"long {Id(g.Ranks[d])} = _r;" : $"long {Id(g.Ranks[d])} = _r % {extents[d]}; _r /= {extents[d]};");
             Statements(g.Body);
             w.Close();
+        }
+
+        /// <summary>
+        /// An exclusive scan of the threads' affine maps in shared memory (Hillis and Steele: log2(G) rounds, each
+        /// composing a thread's map after the one <c>w</c> threads before it), then each thread takes its predecessor's
+        /// inclusive map, the identity for the first.
+        /// </summary>
+        private void Scan(SGroupScan s)
+        {
+            const string Barrier = "global::ILGPU.Group.Barrier();";
+            w.Line($"_sca[_lane] = {s.A};");
+            w.Line($"_scb[_lane] = {s.B};");
+            w.Line(Barrier);
+            w.Open("for (int _w = 1; _w < _threads; _w <<= 1)");
+            w.Line("float _pa = 1f, _pb = 0f;");
+            w.Line("if (_lane >= _w) { _pa = _sca[_lane - _w]; _pb = _scb[_lane - _w]; }");
+            w.Line(Barrier);
+            w.Line($"{s.B} = {s.A} * _pb + {s.B};");
+            w.Line($"{s.A} = {s.A} * _pa;");
+            w.Line($"_sca[_lane] = {s.A};");
+            w.Line($"_scb[_lane] = {s.B};");
+            w.Line(Barrier);
+            w.Close();
+            w.Line($"{s.A} = _lane == 0 ? 1f : _sca[_lane - 1];");
+            w.Line($"{s.B} = _lane == 0 ? 0f : _scb[_lane - 1];");
+            w.Line(Barrier);
         }
 
         /// <summary>A tree merge in shared memory: log2(G) halving steps, a barrier after each, then every thread reads the result.</summary>
@@ -489,7 +539,7 @@ public static class IlgpuKernelEmitter
                 var k = ((SLaunch)stage).Kernel;
                 var points = k.Grid.Count == 0 ? "1L" : string.Join(" * ", k.Extents(_cascade).Select(Index));
                 var step = k.StepRank is { } sr ? Id(sr) : "0L";
-                w.Line(k.GroupSize == 1
+                w.Line(k.GroupSize == 1 && !k.FusedBlock && !k.LinearScan
                     ? $"global::Kernels.Gpu.GpuKernels.Launch(accelerator, {k.Name}, {points}, _t, _s, {step});"
                     : $"global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _s, {step});");
             }

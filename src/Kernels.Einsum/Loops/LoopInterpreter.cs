@@ -125,6 +125,22 @@ public sealed class LoopInterpreter
                 case SGroupCombine:
                 case SBarrier:
                     break;
+                case SGroupChunks c:
+                {
+                    // One thread runs every chunk, in order.
+                    var n = Index(c.Extent);
+                    for (long i = 0; i < n; i++)
+                    {
+                        _indices[c.Rank] = i;
+                        Statements(c.Body);
+                    }
+                    break;
+                }
+                case SGroupScan scan:
+                    // The only thread has no predecessor: the identity map.
+                    _floats[scan.A] = 1;
+                    _floats[scan.B] = 0;
+                    break;
                 case SLoop loop:
                     for (long r = 0; ; r++)
                     {

@@ -137,6 +137,21 @@ public sealed record SLoop(string Rank, Comparison Stop, IReadOnlyList<LoopStmt>
 /// </summary>
 public sealed record SLet(string Rank, IndexExpr Value, IndexExpr Limit, IReadOnlyList<LoopStmt> Body) : LoopStmt;
 
+/// <summary>
+/// The steps <c>0 .. Extent-1</c> of <see cref="Rank"/> split into contiguous chunks, one per thread of the group in
+/// thread order (thread t of G takes steps <c>t*c .. t*c+c-1</c>, c = ceil(Extent / G)), each run in order by its
+/// thread. With one thread it is a plain loop.
+/// </summary>
+public sealed record SGroupChunks(string Rank, IndexExpr Extent, IReadOnlyList<LoopStmt> Body) : LoopStmt;
+
+/// <summary>
+/// The affine maps <c>x -> A*x + B</c> of the group's threads (locals <see cref="A"/> and <see cref="B"/>, one per chunk
+/// of <see cref="SGroupChunks"/>) replaced by the composition of the maps of the threads before it, in thread order
+/// (the identity, A = 1 and B = 0, for the first): an exclusive scan with the associative operator
+/// <c>(a1, b1) after (a0, b0) = (a1*a0, a1*b0 + b1)</c>. With one thread it sets the identity.
+/// </summary>
+public sealed record SGroupScan(string A, string B) : LoopStmt;
+
 /// <summary>Boolean: this thread is its group's first (the one that stores a grouped reduction's result); always true
 /// with one thread per grid point.</summary>
 public sealed record LLeader : LoopValue;
@@ -158,6 +173,10 @@ public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> 
     /// block's common ranks, each Einsum's points split across the group, a barrier after each.</summary>
     public bool FusedBlock { get; init; }
 
+    /// <summary>True when the kernel runs an iteration block's linear recurrence as a parallel scan over its steps
+    /// (<see cref="SGroupChunks"/>, <see cref="SGroupScan"/>): one group per point of the state.</summary>
+    public bool LinearScan { get; init; }
+
     /// <summary>The extents of <see cref="Grid"/>.</summary>
     public IReadOnlyList<IndexExpr> Extents(Cascade cascade) =>
         GridExtents ?? Grid.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList();
@@ -174,17 +193,21 @@ public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> 
 /// of <see cref="GroupSize"/> threads per point of those ranks loops over the steps, each Einsum's points split across
 /// the group, a barrier after each; the state stays with its group, so the host launches once instead of once per Einsum
 /// and step), with a rank whose points share a contraction operand taken <see cref="BlockRows"/> at a time per group
-/// (attention's query rows share each key tile).
+/// (attention's query rows share each key tile). A block whose only state is a linear recurrence
+/// (<c>X[.., r+1] = a*X[.., r] + b</c>, a and b free of X: a selective scan, linear attention's KV) runs, with
+/// <see cref="ScanBlocks"/>, as its Einsums before the recurrence over every step at once, the recurrence as a chunked
+/// parallel scan, and the Einsums after it over every step at once.
 /// </summary>
-public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128, bool FuseBlocks = true, int BlockRows = 64)
+public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128, bool FuseBlocks = true, int BlockRows = 64, bool ScanBlocks = true)
 {
     /// <summary>One thread per output point everywhere, a launch per Einsum and step.</summary>
-    public static GpuSchedule ThreadPerPoint { get; } = new(GroupReductions: false, FuseBlocks: false);
+    public static GpuSchedule ThreadPerPoint { get; } = new(GroupReductions: false, FuseBlocks: false, ScanBlocks: false);
 
     public static GpuSchedule Default { get; } = new();
 
     public override string ToString() =>
         (GroupReductions ? $"reductions grouped, {GroupSize} threads per output point" : "one thread per output point")
+        + (ScanBlocks ? $"; linear recurrences scanned in parallel over their steps ({GroupSize} chunks a group)" : "")
         + (FuseBlocks ? $"; iteration blocks fused into one kernel where their points are independent ({GroupSize} threads a group, {BlockRows} rows of a shared operand per group)" : "");
 }
 
@@ -218,7 +241,10 @@ public sealed record LoopBuffer(Tensor Tensor, IReadOnlyList<IndexExpr> Extents,
     public IReadOnlyList<IndexExpr> StorageExtents => FoldDim < 0 ? Extents : Extents.Select((e, d) => d == FoldDim ? new IndexConstant(FoldSlots) : e).ToList();
 
     /// <summary>The index of dimension <paramref name="dim"/> in storage.</summary>
-    public IndexExpr StorageIndex(int dim, IndexExpr index) => dim == FoldDim ? (FoldSlots == 1 ? new IndexConstant(0) : new IndexBinary(IndexOperator.Modulo, index, new IndexConstant(FoldSlots))) : index;
+    public IndexExpr StorageIndex(int dim, IndexExpr index) => dim != FoldDim ? index
+        : FoldSlots == 1 ? new IndexConstant(0)
+        : index is IndexConstant c ? new IndexConstant(((c.Value % FoldSlots) + FoldSlots) % FoldSlots)
+        : new IndexBinary(IndexOperator.Modulo, index, new IndexConstant(FoldSlots));
 
     public string Name => Tensor.Name;
 

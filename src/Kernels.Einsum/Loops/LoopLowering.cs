@@ -23,7 +23,7 @@ public static class LoopLowering
         schedule ??= GpuSchedule.Default;
         if (schedule.GroupReductions && (schedule.GroupSize < 2 || (schedule.GroupSize & (schedule.GroupSize - 1)) != 0 || schedule.GroupSize > 1024))
             throw new ArgumentException($"A group has a power of two from 2 to 1024 threads; got {schedule.GroupSize}.", nameof(schedule));
-        if (schedule.FuseBlocks && (schedule.GroupSize < 1 || (schedule.GroupSize & (schedule.GroupSize - 1)) != 0 || schedule.GroupSize > 1024 || schedule.BlockRows < 1))
+        if ((schedule.FuseBlocks || schedule.ScanBlocks) && (schedule.GroupSize < 1 || (schedule.GroupSize & (schedule.GroupSize - 1)) != 0 || schedule.GroupSize > 1024 || schedule.BlockRows < 1))
             throw new ArgumentException($"A fused block runs groups of a power of two from 1 to 1024 threads and 1 or more rows a group; got {schedule.GroupSize} and {schedule.BlockRows}.", nameof(schedule));
         // The planner's presence analysis (exact filters, sizes that need not divide their tiles) says which tensors can
         // have absent points; those keep flags.
@@ -31,7 +31,10 @@ public static class LoopLowering
         var buffers = cascade.Tensors.Select(t => new LoopBuffer(t,
             t.Dims.Select(d => Plus(new IndexSize(cascade.Rank(d.Rank).Size), d.Offset)).ToList(),
             t.Role != TensorRole.Input && storage.TryGetValue(t.Name, out var s) && s.MayBeAbsent)).ToList();
-        var folds = Folds(cascade);
+        var scans = schedule.ScanBlocks
+            ? cascade.Blocks.Select(b => LinearScan(cascade, b, buffers.ToDictionary(x => x.Name))).OfType<ScanPlan>().ToDictionary(p => p.Block)
+            : new Dictionary<IterationBlock, ScanPlan>();
+        var folds = Folds(cascade, scans.Keys.ToList());
         buffers = buffers.Select(b => folds.TryGetValue(b.Name, out var f) ? b with { FoldDim = f.Dim, FoldSlots = f.Slots } : b).ToList();
         var sizes = CascadeShapesNames(cascade);
         var derived = cascade.Ranks.Where(r => r.Kind == RankKind.PartitionOuter && r.AliasOf is null).Select(r =>
@@ -53,6 +56,14 @@ public static class LoopLowering
             }
             var block = step.Block!;
             stages.AddRange(block.Inits.Select(i => new SLaunch(lowering.Kernel(i, null))));
+            if (scans.TryGetValue(block, out var scan) && lowering.Scan(scan) is { } scanned)
+            {
+                // Every step at once before and after the recurrence, whose steps are scanned in parallel.
+                stages.AddRange(scan.Before.Select(x => new SLaunch(lowering.Kernel(x, null))));
+                stages.Add(new SLaunch(scanned));
+                stages.AddRange(scan.After.Select(x => new SLaunch(lowering.Kernel(x, null))));
+                continue;
+            }
             if (schedule.FuseBlocks && lowering.Fused(block) is { } fused)
             {
                 stages.Add(new SLaunch(fused));
@@ -71,13 +82,13 @@ public static class LoopLowering
     /// before its last read, and the memory of attention's scores or a scan's discretised inputs stops growing with the
     /// number of steps.
     /// </summary>
-    internal static Dictionary<string, (int Dim, int Slots)> Folds(Cascade cascade)
+    internal static Dictionary<string, (int Dim, int Slots)> Folds(Cascade cascade, IReadOnlyCollection<IterationBlock> whole)
     {
         var folds = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
         var order = cascade.Steps.SelectMany((s, i) => (s.Einsum is { } e ? new[] { e } : s.Block!.Inits.Concat(s.Block.Einsums)).Select(e => (e, i))).ToList();
         for (var si = 0; si < cascade.Steps.Count; si++)
         {
-            if (cascade.Steps[si].Block is not { } block) continue;
+            if (cascade.Steps[si].Block is not { } block || whole.Contains(block)) continue;
             var r = block.Rank;
             foreach (var group in block.Einsums.Select((e, i) => (e, i)).GroupBy(x => x.e.Output.Name))
             {
@@ -111,6 +122,68 @@ public static class LoopLowering
             }
         }
         return folds;
+    }
+
+    /// <summary>
+    /// An iteration block whose only state is a linear recurrence: <see cref="Writer"/> sets <c>X[.., r+1] =
+    /// Factor * X[.., r] + Term</c> at <see cref="Dim"/>, with Factor and Term free of X; the block's other Einsums are
+    /// step-local (written and read at <c>r</c>), split into those X does not reach (<see cref="Before"/>) and those it does.
+    /// </summary>
+    internal sealed record ScanPlan(IterationBlock Block, ExtendedEinsum Writer, Expr Factor, Expr Term, int Dim, IReadOnlyList<ExtendedEinsum> Before, IReadOnlyList<ExtendedEinsum> After);
+
+    /// <summary>
+    /// The scan plan of a block, or null: the block runs <c>until r == R</c> over its rank's whole size, one Einsum writes
+    /// its state at <c>r + 1</c> as an affine function of the state at <c>r</c> (no filter, no reduction, no absent
+    /// points), every other Einsum writes and reads the block's tensors at <c>r</c> only (the state at <c>r</c> or
+    /// <c>r + 1</c>), and the only init is the state's.
+    /// </summary>
+    internal static ScanPlan? LinearScan(Cascade cascade, IterationBlock block, IReadOnlyDictionary<string, LoopBuffer> buffers)
+    {
+        var r = block.Rank;
+        if (block.Stop is not { Operator: ComparisonOperator.Equal, Left: IndexVariable left, Right: IndexSize bound } || left.Rank != r || bound.Size != cascade.Rank(r).Size)
+            return null;
+        var writers = block.Einsums.Where(e => e.OutputIndices.Any(x => StepOffset(x, r) == 1)).ToList();
+        if (writers.Count != 1) return null;
+        var w = writers[0];
+        var state = w.Output;
+        if (state.Role == TensorRole.Input || w.Reduction is not null || w.Filters.Count > 0) return null;
+        if (block.Inits.Any(i => i.Output.Name != state.Name) || block.Einsums.Count(e => e.Output.Name == state.Name) != 1) return null;
+        // A state that keeps flags is always present all the same when its init sets every point (no filter, reads of
+        // whole tensors that have no absent points): a present state times a present factor is present, and + keeps it.
+        var init = block.Inits.FirstOrDefault();
+        if (buffers[state.Name].HasFlags && (init is null || init.Filters.Count > 0 || init.Reduction is not null
+            || !new HashSet<string>(init.OutputRanks).SetEquals(w.OutputRanks.Where(x => x != r))
+            || init.Reads().Any(x => buffers[x.Tensor.Name].HasFlags || x.Indices.Any(i => i is not IndexVariable))))
+            return null;
+        var dims = w.OutputIndices.Select((x, d) => (x, d)).Where(t => t.x.Variables().Contains(r)).ToList();
+        if (dims.Count != 1) return null;
+        var dim = dims[0].d;
+        var previous = w.OutputIndices.Select((x, d) => d == dim ? new IndexVariable(r) : x).ToList();
+        bool IsState(Expr e) => e is TensorRead t && t.Tensor.Name == state.Name && t.Indices.SequenceEqual(previous);
+        if (w.Body is not Binary { Operator: BinaryOperator.Add } sum) return null;
+        (Expr, Expr)? Affine(Expr product, Expr term) => product is Binary { Operator: BinaryOperator.Multiply } m
+            ? IsState(m.Right) ? (m.Left, term) : IsState(m.Left) ? (m.Right, term) : null
+            : null;
+        if ((Affine(sum.Left, sum.Right) ?? Affine(sum.Right, sum.Left)) is not var (factor, term)) return null;
+        // Step-local: every other Einsum of the block writes at r and reads the block's tensors at r (the state at r or r+1).
+        var written = new HashSet<string>(block.Einsums.Select(e => e.Output.Name), StringComparer.Ordinal);
+        var reached = new HashSet<string>(StringComparer.Ordinal) { state.Name };
+        foreach (var e in block.Einsums.Where(e => e != w))
+        {
+            var at = e.OutputIndices.Select((x, d) => (x, d)).Where(t => t.x.Variables().Contains(r)).ToList();
+            if (at.Count != 1 || StepOffset(at[0].x, r) != 0 || e.Output.Role == TensorRole.Input) return null;
+            foreach (var read in e.Reads().Where(x => written.Contains(x.Tensor.Name)))
+            {
+                var d = read.Tensor.Name == state.Name ? dim : block.Einsums.First(x => x.Output.Name == read.Tensor.Name).OutputIndices.Select((x, i) => (x, i)).First(t => t.x.Variables().Contains(r)).i;
+                var offset = StepOffset(read.Indices[d], r);
+                if (offset is null || offset > (read.Tensor.Name == state.Name ? 1 : 0)) return null;
+            }
+            if (e.Reads().Any(x => reached.Contains(x.Tensor.Name))) reached.Add(e.Output.Name);
+        }
+        // The factor and the term come from before the recurrence.
+        if (factor.Reads().Concat(term.Reads()).Any(x => reached.Contains(x.Tensor.Name))) return null;
+        var others = block.Einsums.Where(e => e != w).ToList();
+        return new ScanPlan(block, w, factor, term, dim, others.Where(e => !reached.Contains(e.Output.Name)).ToList(), others.Where(e => reached.Contains(e.Output.Name)).ToList());
     }
 
     /// <summary>k when <paramref name="index"/> is <c>r</c> or <c>r + k</c> (k 0 or more), else null.</summary>
@@ -254,6 +327,55 @@ public static class LoopLowering
                 GridExtents = extents,
                 GroupSize = schedule.GroupSize,
                 FusedBlock = true,
+            };
+        }
+
+        /// <summary>
+        /// The recurrence of a scan plan as one kernel: one group per point of the state (its ranks less the block's); each
+        /// thread composes the affine maps of its chunk of steps, the group scans the chunks' maps, and each thread reruns
+        /// its chunk from the state its predecessors leave, storing every step. An absent term adds nothing (the union of
+        /// +); null when the factor can be absent (then the product would be, and the state would forget its past). The
+        /// plan made sure the state is present at every step (flags, if it keeps them, are set).
+        /// </summary>
+        public LoopKernel? Scan(ScanPlan plan)
+        {
+            _temp = 0;
+            var w = plan.Writer;
+            var r = plan.Block.Rank;
+            var steps = new IndexSize(cascade.Rank(r).Size);
+            List<LoopStmt>? Maps()
+            {
+                var list = new List<LoopStmt>();
+                var (a, pa) = Eval(plan.Factor, list);
+                var (b, pb) = Eval(plan.Term, list);
+                if (pa is not LBool { Value: true }) return null;
+                list.Add(new SDeclare("_a", false, a));
+                // An absent term leaves the product alone, as + does with an absent operand: the map x -> a*x.
+                list.Add(new SDeclare("_b", false, pb is LBool { Value: true } ? b : new LSelect(pb, b, new LNumber(0))));
+                return list;
+            }
+            if (Maps() is not { } compose || Maps() is not { } rerun) return null;
+            var (A, B, x, ax, bx) = (new LLocal("_A"), new LLocal("_B"), new LLocal("_x"), new LLocal("_a"), new LLocal("_b"));
+            compose.Add(new SAssign("_B", new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, ax, B), bx)));
+            compose.Add(new SAssign("_A", new LBinary(BinaryOperator.Multiply, ax, A)));
+            rerun.Add(new SAssign("_x", new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, ax, x), bx)));
+            rerun.Add(new SStore(w.Output.Name, w.OutputIndices, x));
+            if (buffers[w.Output.Name].HasFlags) rerun.Add(new SSetFlag(w.Output.Name, w.OutputIndices, LBool.True));
+            var first = w.OutputIndices.Select((i, d) => d == plan.Dim ? new IndexConstant(0) : i).ToList();
+            var body = new List<LoopStmt>
+            {
+                new SComment(Text(w)),
+                new SDeclare("_A", false, new LNumber(1)),
+                new SDeclare("_B", false, new LNumber(0)),
+                new SGroupChunks(r, steps, compose),
+                new SGroupScan("_A", "_B"),
+                new SDeclare("_x", false, new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, A, new LLoad(w.Output.Name, first)), B)),
+                new SGroupChunks(r, steps, rerun),
+            };
+            return new LoopKernel(Name($"Scan_{w.Output.Name}"), Text(w), w.OutputRanks.Where(x => x != r).ToList(), null, body)
+            {
+                GroupSize = schedule.GroupSize,
+                LinearScan = true,
             };
         }
 
