@@ -229,6 +229,18 @@ public class GpuKernelTests
         });
     }
 
+    /// <summary>A scalar input is a float in the host-span overload, as in the CPU kernel (a one-element view on the device).</summary>
+    [Fact]
+    public void A_scalar_input_is_a_float_over_host_memory()
+    {
+        var cascade = CascadeCompiler.Compile("input X[i], s\noutput Y[i]\nY[i] = X[i] * s + 1\n").Cascade!;
+        var printed = IlgpuKernelEmitter.Emit(LoopLowering.Lower(cascade), KernelSignature.Canonical(cascade) with { Namespace = "Scalar", ContainingTypes = new[] { new ContainingType("public static partial class", "Cascade") } });
+        const string Caller = "namespace Scalar { public static class Caller { public static float[] Call(global::ILGPU.Runtime.Accelerator a, float[] x, float s) { var y = new float[x.Length]; Cascade.Gpu.Run(a, x, s, y, x.Length); return y; } } }";
+        var assembly = Compile(new[] { ("Scalar", printed), ("Caller", Caller) });
+        var y = (float[])assembly.GetType("Scalar.Caller")!.GetMethod("Call")!.Invoke(null, new object[] { Cpu.Value.Accelerator, new[] { 1f, 2f, -3f }, 0.5f })!;
+        Assert.Equal(new[] { 1.5f, 2f, -0.5f }, y);
+    }
+
     /// <summary>Bad arguments are ArgumentExceptions naming the parameter, raised before any memory is touched.</summary>
     [Fact]
     public void Gpu_kernels_reject_bad_arguments_before_touching_memory()

@@ -473,22 +473,26 @@ public static class IlgpuKernelEmitter
             w.Line();
 
             // The host-span overload: explicit copies to and from the accelerator.
-            w.Line("/// <summary>Runs the cascade on <paramref name=\"accelerator\"/> over host memory: copies the inputs there, runs, and copies the outputs back.</summary>");
-            var spanParams = inputs.Select(b => $"global::System.ReadOnlySpan<float> {Id(b.Name)}").Concat(outputs.Select(b => $"global::System.Span<float> {Id(b.Name)}"));
+            w.Line("/// <summary>Runs the cascade on <paramref name=\"accelerator\"/> over host memory: copies the inputs there, runs, and copies the outputs back.");
+            w.Line("/// A scalar input is a float, as in the CPU kernel.</summary>");
+            static bool Scalar(LoopBuffer b) => b.Tensor.Role == TensorRole.Input && b.Extents.Count == 0;
+            var spanParams = inputs.Select(b => Scalar(b) ? $"float {Id(b.Name)}" : $"global::System.ReadOnlySpan<float> {Id(b.Name)}").Concat(outputs.Select(b => $"global::System.Span<float> {Id(b.Name)}"));
             w.Open($"public static void Run(global::ILGPU.Runtime.Accelerator accelerator, {string.Join(", ", spanParams.Concat(sizeParams))})");
             w.Line("if (accelerator is null) throw new global::System.ArgumentNullException(nameof(accelerator));");
             w.Line($"var _s = Bind({string.Join(", ", sizeArgs)});");
-            foreach (var b in tensors)
+            foreach (var b in tensors.Where(b => !Scalar(b)))
                 w.Line($"if ({Id(b.Name)}.Length != {Count(b)}) throw new global::System.ArgumentException($\"{b.Name} has {{{Id(b.Name)}.Length}} elements; at these sizes it needs {{{Count(b)}}}.\", nameof({Id(b.Name)}));");
             w.Line("var _owned = new global::System.Collections.Generic.List<global::System.IDisposable>();");
             w.Open("try");
             foreach (var b in tensors)
-                w.Line(b.Tensor.Role == TensorRole.Input
-                    ? $"var _{b.Name} = global::Kernels.Gpu.GpuKernels.Upload(accelerator, {Id(b.Name)}, _owned);"
-                    : $"var _{b.Name} = global::Kernels.Gpu.GpuKernels.Scratch<float>(accelerator, {Id(b.Name)}.Length, _owned);");
-            w.Line($"Run(accelerator, {string.Join(", ", tensors.Select(b => $"_{b.Name}").Concat(sizeArgs))});");
+                w.Line(Scalar(b)
+                    ? $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Upload(accelerator, new global::System.ReadOnlySpan<float>(ref {Id(b.Name)}), _owned);"
+                    : b.Tensor.Role == TensorRole.Input
+                    ? $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Upload(accelerator, {Id(b.Name)}, _owned);"
+                    : $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Scratch<float>(accelerator, {Id(b.Name)}.Length, _owned);");
+            w.Line($"Run(accelerator, {string.Join(", ", tensors.Select(b => $"_d_{b.Name}").Concat(sizeArgs))});");
             foreach (var b in outputs)
-                w.Line($"global::Kernels.Gpu.GpuKernels.Download(_{b.Name}, {Id(b.Name)});");
+                w.Line($"global::Kernels.Gpu.GpuKernels.Download(_d_{b.Name}, {Id(b.Name)});");
             w.Close();
             w.Open("finally");
             w.Line("global::Kernels.Gpu.GpuKernels.Release(_owned);");

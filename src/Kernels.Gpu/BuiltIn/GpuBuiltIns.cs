@@ -6,7 +6,9 @@ namespace Kernels.Gpu;
 /// The built-in cascades on an accelerator: each declaration below is compiled by the generator, which (because this
 /// project references Kernels.Gpu's runtime) also prints its ILGPU kernels as the nested class <c>NameGpu</c>, with
 /// <c>Run(accelerator, views..., sizes)</c> over device memory and <c>Run(accelerator, spans..., sizes)</c> over host
-/// memory. They run the general GPU schedule (one thread per output point of each Einsum).
+/// memory. They run the default GPU schedule (docs/gpu.md): attention as one kernel per block of 64 queries against the
+/// key tiles, linear attention and the selective scan with their recurrence as a parallel scan over the steps, softmax
+/// with a group per row.
 /// </summary>
 /// <example><code>
 /// using var gpu = GpuContext.Open();
