@@ -61,8 +61,8 @@ public static class GpuKernels
     }
 
     /// <summary>Runs <paramref name="kernel"/> with one group per grid point (none when <paramref name="points"/> is 0 or
-    /// fewer) of <paramref name="groupSize"/> threads, or of the largest power of two the accelerator allows when that is
-    /// fewer (ILGPU's CPU accelerator: 16); the kernel reads its point from <c>Grid.IdxX</c>, its thread from
+    /// fewer) of <paramref name="groupSize"/> threads (at least a warp), or of the largest power of two the accelerator
+    /// allows when that is fewer (ILGPU's CPU accelerator: 16); the kernel reads its point from <c>Grid.IdxX</c>, its thread from
     /// <c>Group.IdxX</c> and the group's size from <c>Group.DimX</c>.</summary>
     /// <exception cref="ArgumentException">More points than one launch can index, or a group size that is not a power of two.</exception>
     public static void LaunchGroups<TTensors, TSizes>(Accelerator accelerator, Action<TTensors, TSizes, long> kernel, long points, int groupSize, TTensors tensors, TSizes sizes, long step)
@@ -76,6 +76,8 @@ public static class GpuKernels
             throw new ArgumentException($"The kernel {kernel.Method.Name} has {points} groups, more than one launch can index ({int.MaxValue}); use smaller sizes.", nameof(points));
         if (groupSize < 1 || (groupSize & (groupSize - 1)) != 0)
             throw new ArgumentException($"The kernel {kernel.Method.Name} asks for groups of {groupSize} threads; a group has a power of two threads.", nameof(groupSize));
+        // Whole warps (the printed merges shuffle within a warp), as many as the accelerator allows.
+        groupSize = Math.Max(groupSize, accelerator.WarpSize);
         while (groupSize > accelerator.MaxNumThreadsPerGroup) groupSize /= 2;
         var cache = Loaded.GetValue(accelerator, _ => new ConcurrentDictionary<MethodInfo, Delegate>());
         var launcher = (Action<KernelConfig, TTensors, TSizes, long>)cache.GetOrAdd(kernel.Method, _ =>

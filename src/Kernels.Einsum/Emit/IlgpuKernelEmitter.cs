@@ -113,7 +113,7 @@ public static class IlgpuKernelEmitter
                     ? $"/// <summary><c>{Escape(k.Text)}</c> over every step at once: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]; each thread composes the affine maps of a chunk of steps, the group scans the chunks' maps ((a1*a0, a1*b0 + b1)), and each thread reruns its chunk from the state before it.</summary>"
                     : k.FusedBlock
                     ? $"/// <summary><c>{Escape(k.Text)}</c>: the whole block, one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}] looping over the steps; each Einsum's points split across the group, a barrier after each.</summary>"
-                    : $"/// <summary><c>{Escape(k.Text)}</c>: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]{at}; the threads split the reduction and merge it in shared memory.</summary>");
+                    : $"/// <summary><c>{Escape(k.Text)}</c>: one group of up to {k.GroupSize} threads (a power of two) per point of [{string.Join(", ", k.Grid)}]{at}; the threads split the reduction and merge it by warp shuffles, then across warps in shared memory.</summary>");
                 w.Open($"public static void {k.Name}(Tensors _t, Sizes _s, long {step})");
                 w.Line("long _thread = global::ILGPU.Grid.IdxX;");
                 w.Line("int _lane = global::ILGPU.Group.IdxX;");
@@ -265,56 +265,61 @@ public static class IlgpuKernelEmitter
             w.Line(Barrier);
         }
 
-        /// <summary>A tree merge in shared memory: log2(G) halving steps, a barrier after each, then every thread reads the result.</summary>
+        /// <summary>
+        /// A merge in two levels: within each warp by shuffles (log2 of the warp size steps, no barrier), then the warps'
+        /// results through shared memory, merged by the group's first thread; every thread reads the result. The group has
+        /// whole warps (GpuKernels.LaunchGroups makes it at least one warp).
+        /// </summary>
         private void Combine(SGroupCombine c)
         {
             const string Barrier = "global::ILGPU.Group.Barrier();";
+            const string Shuffle = "global::ILGPU.Warp.ShuffleDown";
+            const string Warps = "_threads / global::ILGPU.Warp.WarpSize";
             var x = c.Local;
+            w.Open("");
             if (c.Operator == GroupCombineOperator.Or)
             {
-                w.Line($"_shb[_lane] = {x} ? 1 : 0;");
+                w.Line($"int _bits = {x} ? 1 : 0;");
+                w.Line($"for (int _o = global::ILGPU.Warp.WarpSize / 2; _o > 0; _o >>= 1) _bits |= {Shuffle}(_bits, _o);");
+                w.Line("if (global::ILGPU.Warp.IsFirstLane) _shb[global::ILGPU.Warp.WarpIdx] = _bits;");
                 w.Line(Barrier);
-                w.Open("for (int _w = _threads / 2; _w > 0; _w >>= 1)");
-                w.Line("if (_lane < _w) _shb[_lane] |= _shb[_lane + _w];");
+                w.Line($"if (_lane == 0) {{ for (int _k = 1; _k < {Warps}; _k++) _bits |= _shb[_k]; _shb[0] = _bits; }}");
                 w.Line(Barrier);
-                w.Close();
                 w.Line($"{x} = _shb[0] != 0;");
-                w.Line(Barrier);
-                return;
             }
-            w.Line($"_shf[_lane] = {x};");
-            if (c.Operator == GroupCombineOperator.LogSumExp) w.Line($"_shg[_lane] = {c.Scale};");
-            w.Line(Barrier);
-            w.Open("for (int _w = _threads / 2; _w > 0; _w >>= 1)");
-            if (c.Operator == GroupCombineOperator.LogSumExp)
+            else if (c.Operator == GroupCombineOperator.LogSumExp)
             {
-                // Two (maximum, scaled sum) pairs: NaN wins, then +inf, then an empty side gives way, else rescale to the larger maximum.
-                w.Open("if (_lane < _w)");
-                w.Line("float _m1 = _shg[_lane], _s1 = _shf[_lane], _m2 = _shg[_lane + _w], _s2 = _shf[_lane + _w];");
-                w.Line("if (global::ILGPU.Algorithms.XMath.IsNaN(_s1) || global::ILGPU.Algorithms.XMath.IsNaN(_s2)) _s1 = float.NaN;");
-                w.Line("else if (_m1 == float.PositiveInfinity || _m2 == float.PositiveInfinity) { _m1 = float.PositiveInfinity; _s1 = 1f; }");
-                w.Line("else if (_m1 == float.NegativeInfinity) { _m1 = _m2; _s1 = _s2; }");
-                w.Line("else if (_m2 != float.NegativeInfinity) { float _m = _m1 > _m2 ? _m1 : _m2; _s1 = _s1 * global::ILGPU.Algorithms.XMath.Exp(_m1 - _m) + _s2 * global::ILGPU.Algorithms.XMath.Exp(_m2 - _m); _m1 = _m; }");
-                w.Line("_shf[_lane] = _s1;");
-                w.Line("_shg[_lane] = _m1;");
+                // (maximum, scaled sum) pairs: NaN wins, then +inf, then an empty side gives way, else rescale to the larger maximum.
+                var m = c.Scale;
+                w.Open($"for (int _o = global::ILGPU.Warp.WarpSize / 2; _o > 0; _o >>= 1)");
+                w.Line($"float _m2 = {Shuffle}({m}, _o), _s2 = {Shuffle}({x}, _o);");
+                w.Line($"LseMerge(ref {m}, ref {x}, _m2, _s2);");
                 w.Close();
+                w.Line($"if (global::ILGPU.Warp.IsFirstLane) {{ _shf[global::ILGPU.Warp.WarpIdx] = {x}; _shg[global::ILGPU.Warp.WarpIdx] = {m}; }}");
+                w.Line(Barrier);
+                w.Line($"if (_lane == 0) {{ for (int _k = 1; _k < {Warps}; _k++) LseMerge(ref {m}, ref {x}, _shg[_k], _shf[_k]); _shf[0] = {x}; _shg[0] = {m}; }}");
+                w.Line(Barrier);
+                w.Line($"{x} = _shf[0];");
+                w.Line($"{m} = _shg[0];");
             }
             else
             {
-                var merged = c.Operator switch
+                string Merge(string a, string b) => c.Operator switch
                 {
-                    GroupCombineOperator.Sum => "_shf[_lane] + _shf[_lane + _w]",
-                    GroupCombineOperator.Prod => "_shf[_lane] * _shf[_lane + _w]",
-                    GroupCombineOperator.Max => "Max(_shf[_lane], _shf[_lane + _w])",
-                    _ => "Min(_shf[_lane], _shf[_lane + _w])",
+                    GroupCombineOperator.Sum => $"{a} + {b}",
+                    GroupCombineOperator.Prod => $"{a} * {b}",
+                    GroupCombineOperator.Max => $"Max({a}, {b})",
+                    _ => $"Min({a}, {b})",
                 };
-                w.Line($"if (_lane < _w) _shf[_lane] = {merged};");
+                w.Line($"for (int _o = global::ILGPU.Warp.WarpSize / 2; _o > 0; _o >>= 1) {x} = {Merge(x, $"{Shuffle}({x}, _o)")};");
+                w.Line($"if (global::ILGPU.Warp.IsFirstLane) _shf[global::ILGPU.Warp.WarpIdx] = {x};");
+                w.Line(Barrier);
+                w.Line($"if (_lane == 0) {{ for (int _k = 1; _k < {Warps}; _k++) {x} = {Merge(x, "_shf[_k]")}; _shf[0] = {x}; }}");
+                w.Line(Barrier);
+                w.Line($"{x} = _shf[0];");
             }
             w.Line(Barrier);
             w.Close();
-            w.Line($"{x} = _shf[0];");
-            if (c.Operator == GroupCombineOperator.LogSumExp) w.Line($"{c.Scale} = _shg[0];");
-            w.Line(Barrier);
         }
 
         private string Element(string tensor, IReadOnlyList<IndexExpr> indices, bool flag) =>
@@ -405,6 +410,13 @@ public static class IlgpuKernelEmitter
             w.Line("private static float Relu(float x) => x > 0f || global::ILGPU.Algorithms.XMath.IsNaN(x) ? x : 0f;");
             w.Line("private static float Softplus(float x) => x > 20f || global::ILGPU.Algorithms.XMath.IsNaN(x) ? x : Log1P(global::ILGPU.Algorithms.XMath.Exp(x));");
             w.Line("private static float Log1P(float x) { float u = 1f + x; return u == 1f ? x : global::ILGPU.Algorithms.XMath.Log(u) * x / (u - 1f); }");
+            w.Line("/// <summary>Merges two log-sum-exp partials (maximum, sum scaled to it): NaN wins, then +inf; an empty side (maximum -inf) gives way.</summary>");
+            w.Open("private static void LseMerge(ref float m1, ref float s1, float m2, float s2)");
+            w.Line("if (global::ILGPU.Algorithms.XMath.IsNaN(s1) || global::ILGPU.Algorithms.XMath.IsNaN(s2)) s1 = float.NaN;");
+            w.Line("else if (m1 == float.PositiveInfinity || m2 == float.PositiveInfinity) { m1 = float.PositiveInfinity; s1 = 1f; }");
+            w.Line("else if (m1 == float.NegativeInfinity) { m1 = m2; s1 = s2; }");
+            w.Line("else if (m2 != float.NegativeInfinity) { float m = m1 > m2 ? m1 : m2; s1 = s1 * global::ILGPU.Algorithms.XMath.Exp(m1 - m) + s2 * global::ILGPU.Algorithms.XMath.Exp(m2 - m); m1 = m; }");
+            w.Close();
             w.Line("private static float GeluTanh(float x) => x * Sigmoid(1.5957691216057308f * (x + 0.044715f * x * x * x));");
             w.Line("private static float Gelu(float x) => 0.5f * x * (1f + Erf(x * 0.70710678118654752f));");
             w.Line("/// <summary>erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7).</summary>");
