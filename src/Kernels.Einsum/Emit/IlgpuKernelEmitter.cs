@@ -163,20 +163,11 @@ public static class IlgpuKernelEmitter
                         w.Line($"{a.Name} = {Value(a.Value)};");
                         break;
                     case SFor f:
-                        w.Open($"for (long {Id(f.Variable)} = 0; {Id(f.Variable)} < {Index(f.Extent)}; {Id(f.Variable)}++)");
-                        Statements(f.Body);
-                        w.Close();
+                        Nested($"for (long {Id(f.Variable)} = 0; {Id(f.Variable)} < {Index(f.Extent)}; {Id(f.Variable)}++)", f.Body);
                         break;
                     case SIf i:
-                        w.Open($"if ({Value(i.Condition)})");
-                        Statements(i.Then);
-                        w.Close();
-                        if (i.Else.Count > 0)
-                        {
-                            w.Open("else");
-                            Statements(i.Else);
-                            w.Close();
-                        }
+                        Nested($"if ({Value(i.Condition)})", i.Then);
+                        if (i.Else.Count > 0) Nested("else", i.Else);
                         break;
                     case SGroupFor g:
                         GroupFor(g);
@@ -191,9 +182,7 @@ public static class IlgpuKernelEmitter
                         w.Open("");
                         w.Line($"long _per = ({n} + _threads - 1) / _threads;");
                         w.Line($"long _end = (_lane + 1) * _per < {n} ? (_lane + 1) * _per : {n};");
-                        w.Open($"for (long {r} = _lane * _per; {r} < _end; {r}++)");
-                        Statements(c.Body);
-                        w.Close();
+                        Nested($"for (long {r} = _lane * _per; {r} < _end; {r}++)", c.Body);
                         w.Close();
                         break;
                     }
@@ -204,15 +193,11 @@ public static class IlgpuKernelEmitter
                         w.Line("global::ILGPU.Group.Barrier();");
                         break;
                     case SLoop l:
-                        w.Open($"for (long {Id(l.Rank)} = 0; !({Index(l.Stop.Left)} {Comparison.Text(l.Stop.Operator)} {Index(l.Stop.Right)}); {Id(l.Rank)}++)");
-                        Statements(l.Body);
-                        w.Close();
+                        Nested($"for (long {Id(l.Rank)} = 0; !({Index(l.Stop.Left)} {Comparison.Text(l.Stop.Operator)} {Index(l.Stop.Right)}); {Id(l.Rank)}++)", l.Body);
                         break;
                     case SLet l:
                         w.Line($"long {Id(l.Rank)} = {Index(l.Value)};");
-                        w.Open($"if ({Id(l.Rank)} < {Index(l.Limit)})");
-                        Statements(l.Body);
-                        w.Close();
+                        Nested($"if ({Id(l.Rank)} < {Index(l.Limit)})", l.Body);
                         break;
                     case SStore st:
                         w.Line($"{Element(st.Tensor, st.Indices, false)} = {Value(st.Value)};");
@@ -224,6 +209,13 @@ public static class IlgpuKernelEmitter
                         throw new InvalidOperationException("unknown statement " + s.GetType().Name);
                 }
             }
+        }
+
+        private void Nested(string header, IReadOnlyList<LoopStmt> body)
+        {
+            w.Open(header);
+            Statements(body);
+            w.Close();
         }
 
         /// <summary>The group's threads take every G-th point of the flattened reduced ranks.</summary>

@@ -109,15 +109,8 @@ public sealed class LoopInterpreter
                 case SAssign a: _floats[a.Name] = Float(a.Value); break;
                 case SIf f: Statements(Bool(f.Condition) ? f.Then : f.Else); break;
                 case SFor f:
-                {
-                    var n = Index(f.Extent);
-                    for (long i = 0; i < n; i++)
-                    {
-                        _indices[f.Variable] = i;
-                        Statements(f.Body);
-                    }
+                    Serial(f.Variable, f.Extent, f.Body);
                     break;
-                }
                 case SGroupFor g:
                     // One thread runs the whole group's share: the same points, in row-major order.
                     Nest(g.Ranks, g.Extents, 0, g.Body);
@@ -126,16 +119,9 @@ public sealed class LoopInterpreter
                 case SBarrier:
                     break;
                 case SGroupChunks c:
-                {
                     // One thread runs every chunk, in order.
-                    var n = Index(c.Extent);
-                    for (long i = 0; i < n; i++)
-                    {
-                        _indices[c.Rank] = i;
-                        Statements(c.Body);
-                    }
+                    Serial(c.Rank, c.Extent, c.Body);
                     break;
-                }
                 case SGroupScan scan:
                     // The only thread has no predecessor: the identity map.
                     _floats[scan.A] = 1;
@@ -160,6 +146,16 @@ public sealed class LoopInterpreter
                 case SSetFlag sf: _tensors[sf.Tensor].Flags![Offset(sf.Tensor, sf.Indices)] = Bool(sf.Present); break;
                 default: throw new InvalidOperationException("unknown statement " + s.GetType().Name);
             }
+        }
+    }
+
+    private void Serial(string rank, IndexExpr extent, IReadOnlyList<LoopStmt> body)
+    {
+        var n = Index(extent);
+        for (long i = 0; i < n; i++)
+        {
+            _indices[rank] = i;
+            Statements(body);
         }
     }
 
