@@ -33,10 +33,11 @@ public class GpuKernelTests
     }
 
     /// <summary>Runs a printed cascade's view overload on the CPU accelerator and compares it with the interpreter; null when they agree.</summary>
-    internal static string? Run(Type kernel, KernelCase c, IReadOnlyDictionary<string, int> sizes, int seed, double tolerance)
+    internal static string? Run(Type kernel, KernelCase c, IReadOnlyDictionary<string, int> sizes, int seed, double tolerance, Action<Dictionary<string, double[]>>? harden = null)
     {
         var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
         var inputs = KernelBench.RandomInputs(cascade, sizes, seed, c.InputScale);
+        harden?.Invoke(inputs);
         foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
         var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
         var shapes = CascadeShapes.Bind(cascade, sizes);
@@ -227,6 +228,35 @@ public class GpuKernelTests
             GpuBuiltIns.SelectiveScanGpu.Run(accelerator, x["U"], x["DELTA"], x["A"], x["B"], x["C"], x["DS"], x["Z"], x["DB"], x["X0"], y, xl, 2, 4, 9, 3, 2);
             return new() { ["Y"] = y, ["XL"] = xl };
         });
+    }
+
+    /// <summary>Huge, infinite and NaN inputs and rows that see no key, through the fused and scanned GPU kernels: the
+    /// interpreter's NaN, infinities and finite values (the loop-IR half of this is in <see cref="LoopProgramTests"/>).</summary>
+    [Fact]
+    public void Hard_inputs_through_fused_and_scanned_gpu_kernels_give_the_interpreters_results()
+    {
+        var cases = LoopProgramTests.HardBlockCases().Select(h => new KernelCase(h.Spec, File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", h.Spec + ".einsum")), new[] { h.Sizes }, 1.0)).ToList();
+        var files = cases.Select((c, i) =>
+        {
+            var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
+            return ($"Hard{i}", IlgpuKernelEmitter.Emit(LoopLowering.Lower(cascade, Schedule("scan")), KernelSignature.Canonical(cascade) with { Namespace = $"Hard{i}", ContainingTypes = new[] { new ContainingType("public static partial class", "Cascade") } }));
+        }).ToList();
+        var assembly = Compile(files);
+        var failures = cases.Select((c, i) => Run(assembly.GetType($"Hard{i}.Cascade+Gpu")!, c, c.Sizes[0], 11, RandomCascadeTests.Tolerance, LoopProgramTests.Harden) is { } f ? $"{c.Name}: {f}" : null).OfType<string>().ToList();
+        // A scan whose composed factors overflow or vanish in float where the steps' values do not (1e30 and infinities in
+        // every other input, including A and the initial state): the carry then comes from the steps, not from inf * 0.
+        var scan = cases.FindIndex(c => c.Name == "selective_scan.grouped");
+        if (Run(assembly.GetType($"Hard{scan}.Cascade+Gpu")!, cases[scan], cases[scan].Sizes[0], 11, RandomCascadeTests.Tolerance, x =>
+            {
+                var i = 0;
+                foreach (var (_, v) in x.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    if (i++ % 2 == 0) for (var k = 0; k < 4; k++) v[(k * 7) % v.Length] = new[] { 1e30, double.NegativeInfinity, double.PositiveInfinity, double.NaN }[k];
+                    else for (var k = 0; k < v.Length; k += 3) v[k] *= 1e4;
+                }
+            }) is { } overflow)
+            failures.Add("selective_scan.grouped, composed factors out of float's range: " + overflow);
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
     /// <summary>A scalar input is a float in the host-span overload, as in the CPU kernel (a one-element view on the device).</summary>

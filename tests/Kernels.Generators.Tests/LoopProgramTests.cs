@@ -136,6 +136,58 @@ public class LoopProgramTests
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 
+    /// <summary>Shapes and hard values for the blocks the GPU fuses or scans: huge, infinite and NaN inputs, huge logits, and
+    /// rows that see no key (causal with more queries than keys).</summary>
+    internal static IEnumerable<(string Spec, Dictionary<string, int> Sizes)> HardBlockCases() => new[]
+    {
+        ("attention.mha", new Dictionary<string, int> { ["B"] = 1, ["H"] = 2, ["P"] = 5, ["E"] = 4, ["M"] = 70, ["F"] = 3 }),
+        ("attention.gqa.causal", new Dictionary<string, int> { ["B"] = 1, ["H"] = 2, ["G"] = 1, ["P"] = 9, ["E"] = 4, ["M"] = 5, ["F"] = 3 }),
+        ("selective_scan.grouped", new Dictionary<string, int> { ["BT"] = 1, ["D"] = 2, ["DG"] = 1, ["L"] = 9, ["N"] = 3 }),
+        ("linear_attention.heads", new Dictionary<string, int> { ["B"] = 1, ["H"] = 1, ["T"] = 70, ["D"] = 3, ["F"] = 2 }),
+    };
+
+    /// <summary>Puts 3e4, -inf, +inf and NaN into every other input of 8 or more elements, and scales a third of the
+    /// others' elements by 1e4 (huge logits).</summary>
+    internal static void Harden(Dictionary<string, double[]> inputs)
+    {
+        var i = 0;
+        foreach (var (name, x) in inputs.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var hard = new[] { 3e4, double.NegativeInfinity, double.PositiveInfinity, double.NaN };
+            // One input keeps finite values so that not every result is NaN.
+            if (x.Length < 8) continue; // per-channel parameters stay finite, or every channel would be NaN
+            if (i++ % 2 == 0) for (var k = 0; k < 4; k++) x[(k * 7) % x.Length] = hard[k];
+            else for (var k = 0; k < x.Length; k += 3) x[k] *= 1e4;
+        }
+    }
+
+    [Fact]
+    public void Hard_inputs_through_fused_blocks_and_scans_give_the_reference_interpreters_results()
+    {
+        var failures = new List<string>();
+        var nonFinite = 0;
+        foreach (var (spec, sizes) in HardBlockCases())
+        {
+            var cascade = CascadeCompiler.Compile(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", spec + ".einsum"))).Cascade!;
+            var inputs = KernelBench.RandomInputs(cascade, sizes, 11, 1.0);
+            Harden(inputs);
+            var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
+            foreach (var schedule in new[] { GpuSchedule.Default, new GpuSchedule(ScanBlocks: false) })
+            {
+                var actual = LoopInterpreter.Run(LoopLowering.Lower(cascade, schedule), sizes, inputs);
+                foreach (var (name, want) in expected)
+                    for (var k = 0; k < want.Length; k++)
+                        if (!(double.IsNaN(want[k]) ? double.IsNaN(actual[name][k]) : want[k] == actual[name][k] || Math.Abs(want[k] - actual[name][k]) <= Tolerance * Math.Abs(want[k])))
+                            failures.Add($"{spec} ({schedule}): {name}[{k}] = {actual[name][k]:R}, the interpreter says {want[k]:R}");
+            }
+            // The hard values reach the results, and not everything is lost to them.
+            if (expected.Values.SelectMany(v => v).Any(v => !double.IsFinite(v))) nonFinite++;
+            Assert.True(expected.Values.SelectMany(v => v).Any(v => double.IsFinite(v) && v != 0), $"{spec}: every result is 0, NaN or infinite");
+        }
+        Assert.True(nonFinite >= 3, $"only {nonFinite} cases give a NaN or an infinity");
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(10)));
+    }
+
     [Fact]
     public void Numerically_hard_inputs_give_the_reference_interpreters_results()
     {

@@ -49,6 +49,7 @@ public static class IlgpuKernelEmitter
                     SGroupFor g => g.Body,
                     SLoop l => l.Body,
                     SGroupChunks c => c.Body,
+                    SGroupPrefix p => p.Body,
                     SLet l => l.Body,
                     SIf i => i.Then.Concat(i.Else),
                     _ => Enumerable.Empty<LoopStmt>(),
@@ -189,6 +190,16 @@ public static class IlgpuKernelEmitter
                     case SGroupScan scan:
                         Scan(scan);
                         break;
+                    case SGroupPrefix p:
+                    {
+                        var r = Id(p.Rank);
+                        var n = Index(p.Extent);
+                        w.Open("");
+                        w.Line($"long _begin = _lane * (({n} + _threads - 1) / _threads);");
+                        Nested($"for (long {r} = 0; {r} < _begin && {r} < {n}; {r}++)", p.Body);
+                        w.Close();
+                        break;
+                    }
                     case SBarrier:
                         w.Line("global::ILGPU.Group.Barrier();");
                         break;

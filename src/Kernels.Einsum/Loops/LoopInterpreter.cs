@@ -122,6 +122,9 @@ public sealed class LoopInterpreter
                     // One thread runs every chunk, in order.
                     Serial(c.Rank, c.Extent, c.Body);
                     break;
+                case SGroupPrefix:
+                    // The only thread's chunk starts at the first step.
+                    break;
                 case SGroupScan scan:
                     // The only thread has no predecessor: the identity map.
                     _floats[scan.A] = 1;

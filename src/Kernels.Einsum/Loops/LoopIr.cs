@@ -145,6 +145,12 @@ public sealed record SLet(string Rank, IndexExpr Value, IndexExpr Limit, IReadOn
 public sealed record SGroupChunks(string Rank, IndexExpr Extent, IReadOnlyList<LoopStmt> Body) : LoopStmt;
 
 /// <summary>
+/// The steps of <see cref="Rank"/> before this thread's chunk of <see cref="SGroupChunks"/> over the same extent, run in
+/// order by this thread (none for the first thread, and with one thread).
+/// </summary>
+public sealed record SGroupPrefix(string Rank, IndexExpr Extent, IReadOnlyList<LoopStmt> Body) : LoopStmt;
+
+/// <summary>
 /// The affine maps <c>x -> A*x + B</c> of the group's threads (locals <see cref="A"/> and <see cref="B"/>, one per chunk
 /// of <see cref="SGroupChunks"/>) replaced by the composition of the maps of the threads before it, in thread order
 /// (the identity, A = 1 and B = 0, for the first): an exclusive scan with the associative operator

@@ -354,7 +354,7 @@ public static class LoopLowering
                 list.Add(new SDeclare("_b", false, pb is LBool { Value: true } ? b : new LSelect(pb, b, new LNumber(0))));
                 return list;
             }
-            if (Maps() is not { } compose || Maps() is not { } rerun) return null;
+            if (Maps() is not { } compose || Maps() is not { } rerun || Maps() is not { } again) return null;
             var (A, B, x, ax, bx) = (new LLocal("_A"), new LLocal("_B"), new LLocal("_x"), new LLocal("_a"), new LLocal("_b"));
             compose.Add(new SAssign("_B", new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, ax, B), bx)));
             compose.Add(new SAssign("_A", new LBinary(BinaryOperator.Multiply, ax, A)));
@@ -362,6 +362,8 @@ public static class LoopLowering
             rerun.Add(new SStore(w.Output.Name, w.OutputIndices, x));
             if (buffers[w.Output.Name].HasFlags) rerun.Add(new SSetFlag(w.Output.Name, w.OutputIndices, LBool.True));
             var first = w.OutputIndices.Select((i, d) => d == plan.Dim ? new IndexConstant(0) : i).ToList();
+            again.Add(new SAssign("_x", new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, ax, x), bx)));
+            LoopValue NotFinite(LoopValue v) => new LIsNaN(new LBinary(BinaryOperator.Subtract, v, v));
             var body = new List<LoopStmt>
             {
                 new SComment(Text(w)),
@@ -370,6 +372,13 @@ public static class LoopLowering
                 new SGroupChunks(r, steps, compose),
                 new SGroupScan("_A", "_B"),
                 new SDeclare("_x", false, new LBinary(BinaryOperator.Add, new LBinary(BinaryOperator.Multiply, A, new LLoad(w.Output.Name, first)), B)),
+                // The composed factor can overflow or underflow where the steps' values do not (1e30 * 1e30 against a state
+                // of 0, or a state of inf against factors whose product is 0): then the carry comes from the steps themselves.
+                new SIf(new LLogic(true, NotFinite(x), NotFinite(A)), new LoopStmt[]
+                {
+                    new SAssign("_x", new LLoad(w.Output.Name, first)),
+                    new SGroupPrefix(r, steps, again),
+                }, Array.Empty<LoopStmt>()),
                 new SGroupChunks(r, steps, rerun),
             };
             return new LoopKernel(Name($"Scan_{w.Output.Name}"), Text(w), w.OutputRanks.Where(x => x != r).ToList(), null, body)
