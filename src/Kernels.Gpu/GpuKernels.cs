@@ -63,9 +63,10 @@ public static class GpuKernels
     /// <summary>Runs <paramref name="kernel"/> with one group per grid point (none when <paramref name="points"/> is 0 or
     /// fewer) of <paramref name="groupSize"/> threads (at least a warp), or of the largest power of two the accelerator
     /// allows when that is fewer (ILGPU's CPU accelerator: 16); the kernel reads its point from <c>Grid.IdxX</c>, its thread from
-    /// <c>Group.IdxX</c> and the group's size from <c>Group.DimX</c>.</summary>
+    /// <c>Group.IdxX</c> and the group's size from <c>Group.DimX</c>; each group gets <paramref name="sharedFloats"/> floats of
+    /// dynamic shared memory for its staged tiles (<see cref="StagedFloats"/>).</summary>
     /// <exception cref="ArgumentException">More points than one launch can index, or a group size that is not a power of two.</exception>
-    public static void LaunchGroups<TTensors, TSizes>(Accelerator accelerator, Action<TTensors, TSizes, long> kernel, long points, int groupSize, TTensors tensors, TSizes sizes, long step)
+    public static void LaunchGroups<TTensors, TSizes>(Accelerator accelerator, Action<TTensors, TSizes, long> kernel, long points, int groupSize, TTensors tensors, TSizes sizes, long step, long sharedFloats = 0)
         where TTensors : struct
         where TSizes : struct
     {
@@ -85,7 +86,44 @@ public static class GpuKernels
             System.Threading.Interlocked.Increment(ref _compilations);
             return accelerator.LoadStreamKernel(kernel);
         });
-        launcher(new KernelConfig((int)points, groupSize), tensors, sizes, step);
+        if (sharedFloats < 0 || sharedFloats > int.MaxValue / sizeof(float))
+            throw new ArgumentOutOfRangeException(nameof(sharedFloats), sharedFloats, "Dynamic shared memory is 0 or more floats, within what one group can address.");
+        var config = sharedFloats > 0 ? new KernelConfig((int)points, groupSize, SharedMemoryConfig.RequestDynamic<float>((int)sharedFloats)) : new KernelConfig((int)points, groupSize);
+        launcher(config, tensors, sizes, step);
+    }
+
+    private static readonly System.Threading.AsyncLocal<int?> Limit = new();
+
+    /// <summary>
+    /// The bytes of shared memory a group may use, staged tiles and the kernel's own arrays together; null (the default):
+    /// the accelerator's <see cref="Accelerator.MaxSharedMemoryPerGroup"/>. Set for the current flow of execution only (an
+    /// <see cref="System.Threading.AsyncLocal{T}"/>): a smaller value makes fused kernels read more of their tiles from
+    /// device memory, which gives the same results.
+    /// </summary>
+    public static int? SharedMemoryLimit
+    {
+        get => Limit.Value;
+        set => Limit.Value = value is < 0 ? throw new ArgumentOutOfRangeException(nameof(value), value, "A limit is 0 or more bytes.") : value;
+    }
+
+    /// <summary>
+    /// The floats of dynamic shared memory a launch gives a fused kernel's staged tiles: the tiles in order (each
+    /// <paramref name="tiles"/>[i] floats) while they fit beside the kernel's <paramref name="staticBytes"/> within the
+    /// group's limit (<see cref="SharedMemoryLimit"/>). A tile that does not fit, and every tile after it, is read from
+    /// device memory instead.
+    /// </summary>
+    public static long StagedFloats(Accelerator accelerator, int staticBytes, params long[] tiles)
+    {
+        if (accelerator is null) throw new ArgumentNullException(nameof(accelerator));
+        if (tiles is null) throw new ArgumentNullException(nameof(tiles));
+        long room = (SharedMemoryLimit ?? accelerator.MaxSharedMemoryPerGroup) - (long)staticBytes;
+        long used = 0;
+        foreach (var n in tiles)
+        {
+            if (n < 0 || (used + n) * sizeof(float) > room) break;
+            used += n;
+        }
+        return used;
     }
 
     /// <summary>Runs <paramref name="kernel"/> for <paramref name="points"/> grid points (none when 0 or fewer) on the accelerator's default stream.</summary>

@@ -84,7 +84,9 @@ public class GpuKernelTests
     /// <summary>The GPU schedules: one thread per output point; reductions split across groups (of 8 threads here, so
     /// that the CPU accelerator's emulation stays quick; the merge is the same tree for any power of two); and iteration
     /// blocks fused into one kernel, 2 rows a group (so that a block of rows is partial).</summary>
-    public static TheoryData<string> Schedules() => new() { "thread", "grouped", "fused", "scan" };
+    /// <para>"unstaged": fused with no shared memory for staged tiles (<see cref="GpuKernels.SharedMemoryLimit"/> 0), so
+    /// every tile is read from its tensor, the path a launch takes where the tiles do not fit.</para>
+    public static TheoryData<string> Schedules() => new() { "thread", "grouped", "fused", "unstaged", "scan" };
 
     private static IReadOnlyDictionary<string, int> Tiny(KernelCase c) =>
         CascadeShapes.RequiredSizes(CascadeCompiler.Compile(c.Spec).Cascade!).ToDictionary(s => s.Size, s => s.Default is null ? 3 : 2);
@@ -92,10 +94,19 @@ public class GpuKernelTests
     private static GpuSchedule Schedule(string schedule) => schedule switch
     {
         "grouped" => new GpuSchedule(GroupReductions: true, GroupSize: 8, FuseBlocks: false, ScanBlocks: false),
-        "fused" => new GpuSchedule(GroupReductions: true, GroupSize: 8, FuseBlocks: true, BlockRows: 2, ScanBlocks: false),
+        "fused" or "unstaged" => new GpuSchedule(GroupReductions: true, GroupSize: 8, FuseBlocks: true, BlockRows: 2, ScanBlocks: false),
         "scan" => new GpuSchedule(GroupReductions: true, GroupSize: 8, FuseBlocks: true, BlockRows: 2, ScanBlocks: true),
         _ => GpuSchedule.ThreadPerPoint,
     };
+
+    private static List<string> CompileAndRun(IReadOnlyList<KernelCase> cases, int seed, string schedule)
+    {
+        GpuKernels.SharedMemoryLimit = schedule == "unstaged" ? 0 : null;
+        // Otherwise the CPU accelerator has room for the tiny shapes' tiles: the staged path is the one run.
+        Assert.Equal(schedule == "unstaged" ? 0 : 64, GpuKernels.StagedFloats(Cpu.Value.Accelerator, 8 * 4 * 3, 16, 48));
+        try { return CompileAndRun(cases, seed, Schedule(schedule)); }
+        finally { GpuKernels.SharedMemoryLimit = null; }
+    }
 
     private static List<string> CompileAndRun(IReadOnlyList<KernelCase> cases, int seed, GpuSchedule schedule)
     {
@@ -120,14 +131,14 @@ public class GpuKernelTests
         // Groups: the CPU accelerator emulates a barrier with OS threads (about 1 ms a group), so tiny shapes: every size
         // 3 and every tile 2 (a partial last tile, two steps of each iteration block). Fused: the specs with a block.
         var grouped = schedule != "thread";
-        var cases = LoopProgramTests.SpecCases().Where(c => schedule is not ("fused" or "scan") || c.Spec.Contains("iterate"))
+        var cases = LoopProgramTests.SpecCases().Where(c => schedule is not ("fused" or "unstaged" or "scan") || c.Spec.Contains("iterate"))
             .Select(c => grouped ? c with { Sizes = new[] { Tiny(c) } } : c).ToList();
         if (schedule == "scan")
         {
             // Long enough that every thread of a group of 8 scans a chunk of several steps (the last one partial).
             cases = cases.Select(c => c with { Sizes = new[] { Tiny(c).ToDictionary(x => x.Key, x => x.Key is "L" or "T" ? 45 : x.Value) } }).ToList();
         }
-        var failures = CompileAndRun(cases, seed: 5, Schedule(schedule));
+        var failures = CompileAndRun(cases, seed: 5, schedule);
         Assert.True(failures.Count == 0, $"{failures.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 
@@ -139,10 +150,10 @@ public class GpuKernelTests
         // partitions and iteration blocks are among them (asserted).
         var grouped = schedule == "grouped";
         var cases = RandomCascades.Generate(200, seed: 20261123).Where((_, i) => i % (grouped ? 8 : 4) == 0)
-            .Where(c => schedule is not ("fused" or "scan") || c.Spec.Contains("iterate")).ToList();
+            .Where(c => schedule is not ("fused" or "unstaged" or "scan") || c.Spec.Contains("iterate")).ToList();
         var least = grouped ? 3 : 5;
         Assert.True(cases.Count(c => c.Spec.Contains("iterate")) >= least && cases.Count(c => c.Spec.Contains("where")) >= least && cases.Count(c => c.Spec.Contains("partition")) >= least, $"{cases.Count} cases");
-        var failures = CompileAndRun(cases, seed: 9, Schedule(schedule));
+        var failures = CompileAndRun(cases, seed: 9, schedule);
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 

@@ -18,7 +18,7 @@ public class LoopProgramTests
     public static IEnumerable<KernelCase> SpecCases() =>
         SpecKernelTests.Cases().Where(c => !new[] { ".perrow", ".blocked", ".scheduled" }.Any(c.Name.EndsWith));
 
-    internal static string? Compare(KernelCase c, int seed, GpuSchedule? schedule = null)
+    internal static string? Compare(KernelCase c, int seed, GpuSchedule? schedule = null, long? sharedFloats = null)
     {
         var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
         var program = LoopLowering.Lower(cascade, schedule);
@@ -28,7 +28,7 @@ public class LoopProgramTests
             foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
             var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
             IReadOnlyDictionary<string, double[]> actual;
-            try { actual = LoopInterpreter.Run(program, sizes, inputs); }
+            try { actual = LoopInterpreter.Run(program, sizes, inputs, sharedFloats); }
             catch (Exception ex) { return $"{c.Name} {KernelBench.Show(sizes)}: {ex.GetType().Name}: {ex.Message}"; }
             foreach (var (name, want) in expected)
             {
@@ -43,12 +43,14 @@ public class LoopProgramTests
         return null;
     }
 
-    /// <summary>The schedules every case runs under: the default (grouped reductions, fused blocks, 64 rows a group), fused
-    /// with 2 rows a group (a partial last block of rows), unfused with grouped reductions, and one thread per point.</summary>
+    /// <summary>The schedules every case runs under: the default (grouped reductions, fused blocks, 64 rows a group, tiles
+    /// staged, masked steps skipped), fused with 2 rows a group (a partial last block of rows), the same with neither tiles
+    /// nor skipped steps, unfused with grouped reductions, and one thread per point.</summary>
     internal static readonly GpuSchedule[] Schedules =
     {
         GpuSchedule.Default,
         new(BlockRows: 2),
+        new(BlockRows: 2, StageTiles: false, SkipMaskedSteps: false),
         new(FuseBlocks: false),
         GpuSchedule.ThreadPerPoint,
     };
@@ -81,6 +83,30 @@ public class LoopProgramTests
         // The gated decay's factor exp(GL) reads a sum over a partial tile that the planner cannot prove present: fused.
         Assert.Equal("fused[b,h]", Fusion(specs["linear_attention.gated"], GpuSchedule.Default));
         Assert.Equal("fused[b,h,_blk_p]", Fusion(specs["attention.mha"], GpuSchedule.Default));
+        // Which tiles a fused block stages in shared memory (what its block of rows shares), and which blocks skip the steps
+        // a mask leaves empty for a group's rows (proved to change no state: the causal and window masks, not the others).
+        string Staged(string spec, GpuSchedule? schedule = null)
+        {
+            var kernel = LoopLowering.Lower(CascadeCompiler.Compile(spec).Cascade!, schedule ?? GpuSchedule.Default).Kernels.FirstOrDefault(k => k.FusedBlock);
+            if (kernel is null) return "";
+            static IEnumerable<LoopStmt> All(IEnumerable<LoopStmt> list) => list.SelectMany(x => x switch
+            {
+                SLoop l => All(l.Body).Prepend(x),
+                SIf i => All(i.Then.Concat(i.Else)).Prepend(x),
+                _ => new[] { x },
+            });
+            var skips = All(kernel.Body).OfType<SIf>().Any(i => i.Then.OfType<SComment>().Any(c => c.Text.Contains("changes no state")));
+            return string.Join(" ", kernel.Tiles.Select(t => $"{t.Name}[{string.Join(",", t.Ranks)}]")) + (skips ? " skips" : "");
+        }
+        Assert.Equal("BK[m0,e] BV[m0,f]", Staged(specs["attention.mha"]));
+        Assert.Equal("BK[m0,e] BV[m0,f] skips", Staged(specs["attention.causal"]));
+        Assert.Equal("BK[m0,e] BV[m0,f] skips", Staged(specs["attention.gqa.causal"]));
+        Assert.Equal("BK[m0,e] BV[m0,f] skips", Staged(specs["attention.window"]));
+        Assert.Equal("BK[m0,e] BV[m0,f] skips", Staged(specs["attention.masked"]));
+        Assert.Equal("BK[m0,e] BV[m0,f]", Staged(specs["attention.causal"], new GpuSchedule(SkipMaskedSteps: false)));
+        Assert.Equal("skips", Staged(specs["attention.causal"], new GpuSchedule(StageTiles: false)));
+        // No block of rows (a scan's channels share nothing): nothing to stage.
+        Assert.Equal("", Staged(specs["selective_scan.grouped"], new GpuSchedule(ScanBlocks: false)));
         // Every spec with a block fuses it (none reads its state at another point).
         Assert.All(specs.Where(s => s.Value.Contains("iterate")), s => Assert.DoesNotContain("steps", Fusion(s.Value)));
         // A block that reads its state at another point of the rank it keeps stays a launch per step.
@@ -125,6 +151,9 @@ public class LoopProgramTests
         var cases = SpecCases().ToList();
         Assert.True(cases.Count >= 21, $"{cases.Count} spec cases");
         var failures = Schedules.SelectMany(s => cases.Select((c, i) => Compare(c, seed: 3 + i, s) is { } f ? $"{s}: {f}" : null)).OfType<string>().ToList();
+        // Tiles without shared memory (read from their tensors) and with room for only some of them.
+        foreach (var floats in new long[] { 0, 12 })
+            failures.AddRange(cases.Select((c, i) => Compare(c, seed: 3 + i, new GpuSchedule(BlockRows: 2), floats) is { } f ? $"{floats} floats of shared memory: {f}" : null).OfType<string>());
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
@@ -172,9 +201,9 @@ public class LoopProgramTests
             var inputs = KernelBench.RandomInputs(cascade, sizes, 11, 1.0);
             Harden(inputs);
             var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
-            foreach (var schedule in new[] { GpuSchedule.Default, new GpuSchedule(ScanBlocks: false) })
+            foreach (var (schedule, floats) in new (GpuSchedule, long?)[] { (GpuSchedule.Default, null), (new GpuSchedule(ScanBlocks: false), null), (new GpuSchedule(BlockRows: 2), 0) })
             {
-                var actual = LoopInterpreter.Run(LoopLowering.Lower(cascade, schedule), sizes, inputs);
+                var actual = LoopInterpreter.Run(LoopLowering.Lower(cascade, schedule), sizes, inputs, floats);
                 foreach (var (name, want) in expected)
                     for (var k = 0; k < want.Length; k++)
                         if (!(double.IsNaN(want[k]) ? double.IsNaN(actual[name][k]) : want[k] == actual[name][k] || Math.Abs(want[k] - actual[name][k]) <= Tolerance * Math.Abs(want[k])))

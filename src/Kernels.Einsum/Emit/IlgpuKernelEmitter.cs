@@ -98,9 +98,13 @@ public static class IlgpuKernelEmitter
             w.Close();
         }
 
+        // The kernel being printed (its tiles).
+        private LoopKernel? _kernel;
+
         private void Kernel(LoopKernel k)
         {
             _boolLocals.Clear();
+            _kernel = k;
             var step = k.StepRank is { } sr ? Id(sr) : "_step";
             var at = k.StepRank is { } r ? $", at step {r} of its block" : "";
             if (k.GroupSize == 1 && !k.FusedBlock && !k.LinearScan)
@@ -119,14 +123,22 @@ public static class IlgpuKernelEmitter
                 w.Line("long _thread = global::ILGPU.Grid.IdxX;");
                 w.Line("int _lane = global::ILGPU.Group.IdxX;");
                 w.Line("int _threads = global::ILGPU.Group.DimX;");
-                var combines = Walk(k.Body).OfType<SGroupCombine>().ToList();
-                if (combines.Any(c => c.Operator != GroupCombineOperator.Or)) w.Line($"var _shf = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
-                if (combines.Any(c => c.Operator == GroupCombineOperator.LogSumExp)) w.Line($"var _shg = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
-                if (combines.Any(c => c.Operator == GroupCombineOperator.Or)) w.Line($"var _shb = global::ILGPU.SharedMemory.Allocate<int>({k.GroupSize});");
-                if (Walk(k.Body).OfType<SGroupScan>().Any())
+                foreach (var (array, type) in StaticShared(k)) w.Line($"var {array} = global::ILGPU.SharedMemory.Allocate<{type}>({k.GroupSize});");
+                if (k.Tiles.Count > 0)
                 {
-                    w.Line($"var _sca = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
-                    w.Line($"var _scb = global::ILGPU.SharedMemory.Allocate<float>({k.GroupSize});");
+                    // Each step's tiles in the dynamic shared memory the launch gave, in order while they fit; a tile
+                    // that did not fit is read from its tensor.
+                    w.Line("var _stage = global::ILGPU.SharedMemory.GetDynamic<float>();");
+                    var offset = "0L";
+                    var on = "true";
+                    foreach (var tile in k.Tiles)
+                    {
+                        w.Line($"// {tile.Tensor}[{string.Join(",", tile.Indices)}] over {string.Join(", ", tile.Ranks.Select((r, d) => $"{r} < {tile.Extents[d]}"))}");
+                        w.Line($"long _n_{tile.Name} = {TileCount(tile)}, _at_{tile.Name} = {offset};");
+                        w.Line($"bool _on_{tile.Name} = {(on == "true" ? "" : on + " && ")}_stage.Length >= _at_{tile.Name} + _n_{tile.Name};");
+                        offset = $"_at_{tile.Name} + _n_{tile.Name}";
+                        on = $"_on_{tile.Name}";
+                    }
                 }
             }
             if (k.Grid.Count > 0)
@@ -144,6 +156,24 @@ public static class IlgpuKernelEmitter
             Statements(k.Body);
             w.Close();
         }
+
+        /// <summary>The shared arrays of a group's merges and scans: one element per thread each.</summary>
+        private static List<(string Name, string Type)> StaticShared(LoopKernel k)
+        {
+            var arrays = new List<(string, string)>();
+            var combines = Walk(k.Body).OfType<SGroupCombine>().ToList();
+            if (combines.Any(c => c.Operator != GroupCombineOperator.Or)) arrays.Add(("_shf", "float"));
+            if (combines.Any(c => c.Operator == GroupCombineOperator.LogSumExp)) arrays.Add(("_shg", "float"));
+            if (combines.Any(c => c.Operator == GroupCombineOperator.Or)) arrays.Add(("_shb", "int"));
+            if (Walk(k.Body).OfType<SGroupScan>().Any())
+            {
+                arrays.Add(("_sca", "float"));
+                arrays.Add(("_scb", "float"));
+            }
+            return arrays;
+        }
+
+        private string TileCount(StagedTile tile) => string.Join(" * ", tile.Extents.Select(Index));
 
         private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
@@ -203,6 +233,14 @@ public static class IlgpuKernelEmitter
                     case SBarrier:
                         w.Line("global::ILGPU.Group.Barrier();");
                         break;
+                    case SStage stage:
+                    {
+                        var tile = _kernel!.Tiles.First(t => t.Name == stage.Tile);
+                        w.Open($"if (_on_{tile.Name}) // the group copies the tile; the points outside {tile.Tensor} are never read");
+                        GroupPoints(tile.Ranks, tile.Extents, () => w.Line($"_stage[_at_{tile.Name} + _i] = {InBounds(tile.Tensor, tile.Indices)} ? {Element(tile.Tensor, tile.Indices, false)} : 0f;"));
+                        w.Close();
+                        break;
+                    }
                     case SLoop l:
                         Nested($"for (long {Id(l.Rank)} = 0; !({Index(l.Stop.Left)} {Comparison.Text(l.Stop.Operator)} {Index(l.Stop.Right)}); {Id(l.Rank)}++)", l.Body);
                         break;
@@ -230,15 +268,18 @@ public static class IlgpuKernelEmitter
         }
 
         /// <summary>The group's threads take every G-th point of the flattened reduced ranks.</summary>
-        private void GroupFor(SGroupFor g)
+        private void GroupFor(SGroupFor g) => GroupPoints(g.Ranks, g.Extents, () => Statements(g.Body));
+
+        /// <summary>The points of <paramref name="ranks"/> flattened row-major (<c>_i</c>), every G-th to each thread.</summary>
+        private void GroupPoints(IReadOnlyList<string> ranks, IReadOnlyList<IndexExpr> extentsOf, Action body)
         {
-            var extents = g.Extents.Select(Index).ToList();
+            var extents = extentsOf.Select(Index).ToList();
             var total = extents.Count == 0 ? "1L" : string.Join(" * ", extents);
             w.Open($"for (long _i = _lane; _i < {total}; _i += _threads)");
             w.Line("long _r = _i;");
-            for (var d = g.Ranks.Count - 1; d >= 0; d--)
-                w.Line(d == 0 ? $"long {Id(g.Ranks[d])} = _r;" : $"long {Id(g.Ranks[d])} = _r % {extents[d]}; _r /= {extents[d]};");
-            Statements(g.Body);
+            for (var d = ranks.Count - 1; d >= 0; d--)
+                w.Line(d == 0 ? $"long {Id(ranks[d])} = _r;" : $"long {Id(ranks[d])} = _r % {extents[d]}; _r /= {extents[d]};");
+            body();
             w.Close();
         }
 
@@ -356,6 +397,7 @@ public static class IlgpuKernelEmitter
             LLeader => "_lane == 0",
             LLocal l => l.Name,
             LLoad l => Element(l.Tensor, l.Indices, false),
+            LTileLoad t => TileElement(t),
             LInBounds b => InBounds(b.Tensor, b.Indices),
             LFlag f => $"({Element(f.Tensor, f.Indices, true)} != 0)",
             LIndex i => $"(float){Index(i.Index)}",
@@ -379,6 +421,15 @@ public static class IlgpuKernelEmitter
             LSelect s => $"({Value(s.Condition)} ? {Value(s.IfTrue)} : {Value(s.IfFalse)})",
             _ => throw new InvalidOperationException("unknown value " + v.GetType().Name),
         };
+
+        /// <summary>A tile's element at its ranks' current values, or the tensor's when the tile got no shared memory.</summary>
+        private string TileElement(LTileLoad load)
+        {
+            var tile = _kernel!.Tiles.First(t => t.Name == load.Tile);
+            var offset = Id(tile.Ranks[0]);
+            for (var d = 1; d < tile.Ranks.Count; d++) offset = $"{(d > 1 ? "(" + offset + ")" : offset)} * {Index(tile.Extents[d])} + {Id(tile.Ranks[d])}";
+            return $"(_on_{tile.Name} ? _stage[_at_{tile.Name} + {(tile.Ranks.Count > 1 ? "(" + offset + ")" : offset)}] : {Element(load.Load.Tensor, load.Load.Indices, false)})";
+        }
 
         private string InBounds(string tensor, IReadOnlyList<IndexExpr> indices)
         {
@@ -560,6 +611,8 @@ public static class IlgpuKernelEmitter
                 var step = k.StepRank is { } sr ? Id(sr) : "0L";
                 w.Line(k.GroupSize == 1 && !k.FusedBlock && !k.LinearScan
                     ? $"global::Kernels.Gpu.GpuKernels.Launch(accelerator, {k.Name}, {points}, _t, _s, {step});"
+                    : k.Tiles.Count > 0
+                    ? $"global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _s, {step}, global::Kernels.Gpu.GpuKernels.StagedFloats(accelerator, {StaticShared(k).Count * 4 * k.GroupSize}, {string.Join(", ", k.Tiles.Select(TileCount))}));"
                     : $"global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _s, {step});");
             }
         }

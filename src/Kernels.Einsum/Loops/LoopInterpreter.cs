@@ -29,16 +29,29 @@ public sealed class LoopInterpreter
         public readonly long[] Storage = storage;
     }
 
-    private LoopInterpreter(LoopProgram program) => _program = program;
+    // The staged tiles of the kernel running: their elements (NaN where a copy left them unset), or null when the launch
+    // gave a tile no shared memory.
+    private readonly Dictionary<string, (StagedTile Tile, double[]? Values)> _tiles = new(StringComparer.Ordinal);
+    private readonly long? _sharedFloats;
 
-    /// <summary>Runs the program; inputs and results are dense row-major arrays, as for the reference interpreter.</summary>
-    public static IReadOnlyDictionary<string, double[]> Run(LoopProgram program, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs)
+    private LoopInterpreter(LoopProgram program, long? sharedFloats)
+    {
+        _program = program;
+        _sharedFloats = sharedFloats;
+    }
+
+    /// <summary>
+    /// Runs the program; inputs and results are dense row-major arrays, as for the reference interpreter. A launch gives
+    /// its staged tiles shared memory in order while they fit in <paramref name="sharedFloats"/> elements (all of them
+    /// when null), as a GPU launch does within the device's limit; the others are read from their tensors.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double[]> Run(LoopProgram program, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs, long? sharedFloats = null)
     {
         if (program is null) throw new ArgumentNullException(nameof(program));
         if (sizes is null) throw new ArgumentNullException(nameof(sizes));
         if (inputs is null) throw new ArgumentNullException(nameof(inputs));
         var shapes = CascadeShapes.Bind(program.Cascade, sizes); // the same argument checks as the reference interpreter
-        var run = new LoopInterpreter(program);
+        var run = new LoopInterpreter(program, sharedFloats);
         foreach (var name in program.Sizes) run._sizes[name] = shapes.SizeValue(name);
         foreach (var (name, value) in program.DerivedSizes) run._sizes[name] = run.Index(value);
         foreach (var b in program.Buffers)
@@ -83,6 +96,17 @@ public sealed class LoopInterpreter
     {
         var extents = kernel.Extents(_program.Cascade).Select(Index).ToArray();
         if (extents.Any(e => e <= 0)) return;
+        _tiles.Clear();
+        long used = 0;
+        var fits = true;
+        foreach (var tile in kernel.Tiles)
+        {
+            // In order, while they fit: a tile that does not fit leaves the later ones to their tensors too.
+            var count = tile.Extents.Aggregate(1L, (a, x) => a * Index(x));
+            fits &= _sharedFloats is not { } limit || used + count <= limit;
+            if (fits) used += count;
+            _tiles[tile.Name] = (tile, fits ? new double[count] : null);
+        }
         var point = new long[extents.Length];
         while (true)
         {
@@ -145,11 +169,58 @@ public sealed class LoopInterpreter
                     if (value < Index(let.Limit)) Statements(let.Body);
                     break;
                 }
+                case SStage stage:
+                    Stage(stage.Tile);
+                    break;
                 case SStore st: _tensors[st.Tensor].Values[Offset(st.Tensor, st.Indices)] = Float(st.Value); break;
                 case SSetFlag sf: _tensors[sf.Tensor].Flags![Offset(sf.Tensor, sf.Indices)] = Bool(sf.Present); break;
                 default: throw new InvalidOperationException("unknown statement " + s.GetType().Name);
             }
         }
+    }
+
+    /// <summary>Copies a tile's points that lie inside its tensor; the others hold NaN, so a read of one shows.</summary>
+    private void Stage(string name)
+    {
+        var (tile, values) = _tiles[name];
+        if (values is null) return;
+        var i = 0;
+        foreach (var _ in Points(tile.Ranks, tile.Extents, 0))
+        {
+            values[i++] = InBounds(tile.Tensor, tile.Indices) ? _tensors[tile.Tensor].Values[Offset(tile.Tensor, tile.Indices)] : double.NaN;
+        }
+    }
+
+    /// <summary>Binds the ranks to every point of their extents in row-major order (the last fastest).</summary>
+    private IEnumerable<int> Points(IReadOnlyList<string> ranks, IReadOnlyList<IndexExpr> extents, int depth)
+    {
+        if (depth == ranks.Count)
+        {
+            yield return 0;
+            yield break;
+        }
+        var n = Index(extents[depth]);
+        for (long i = 0; i < n; i++)
+        {
+            _indices[ranks[depth]] = i;
+            foreach (var p in Points(ranks, extents, depth + 1)) yield return p;
+        }
+    }
+
+    /// <summary>A tile's element at the current values of its ranks.</summary>
+    private double TileElement(LTileLoad load)
+    {
+        var (tile, values) = _tiles[load.Tile];
+        if (values is null) return Float(load.Load);
+        long offset = 0;
+        for (var d = 0; d < tile.Ranks.Count; d++)
+        {
+            var i = _indices[tile.Ranks[d]];
+            var n = Index(tile.Extents[d]);
+            if (i < 0 || i >= n) throw new InvalidOperationException($"Tile {tile.Name} read at {tile.Ranks[d]} = {i}, outside 0..{n - 1}.");
+            offset = offset * n + i;
+        }
+        return values[offset];
     }
 
     private void Serial(string rank, IndexExpr extent, IReadOnlyList<LoopStmt> body)
@@ -236,6 +307,7 @@ public sealed class LoopInterpreter
             case LNumber n: return n.Value;
             case LLocal l: return _floats[l.Name];
             case LLoad l: return _tensors[l.Tensor].Values[Offset(l.Tensor, l.Indices)];
+            case LTileLoad t: return TileElement(t);
             case LIndex i: return Index(i.Index);
             case LUnary u: return ReferenceInterpreter.Apply(u.Function, Float(u.Operand));
             case LSelect s: return Bool(s.Condition) ? Float(s.IfTrue) : Float(s.IfFalse);

@@ -69,6 +69,12 @@ public sealed record LNot(LoopValue Operand) : LoopValue;
 /// <summary>The value of one branch, chosen by a boolean; only the chosen branch is evaluated (it may guard a load).</summary>
 public sealed record LSelect(LoopValue Condition, LoopValue IfTrue, LoopValue IfFalse) : LoopValue;
 
+/// <summary>
+/// The element of a staged tile (<see cref="StagedTile"/>) at the current values of its ranks when the launch gave the
+/// tile shared memory, else <see cref="Load"/> from the tensor: the same value either way.
+/// </summary>
+public sealed record LTileLoad(string Tile, LLoad Load) : LoopValue;
+
 /// <summary>A statement of a kernel's body.</summary>
 public abstract record LoopStmt;
 
@@ -158,12 +164,28 @@ public sealed record SGroupPrefix(string Rank, IndexExpr Extent, IReadOnlyList<L
 /// </summary>
 public sealed record SGroupScan(string A, string B) : LoopStmt;
 
+/// <summary>
+/// The group copies <see cref="Tile"/>'s points that lie inside its tensor into the tile's shared memory (when the launch
+/// gave it some; each thread a share of the points); a barrier must follow before any thread reads the tile.
+/// </summary>
+public sealed record SStage(string Tile) : LoopStmt;
+
 /// <summary>Boolean: this thread is its group's first (the one that stores a grouped reduction's result); always true
 /// with one thread per grid point.</summary>
 public sealed record LLeader : LoopValue;
 
 /// <summary>A line for the reader of printed code (the spec line a loop nest computes).</summary>
 public sealed record SComment(string Text) : LoopStmt;
+
+/// <summary>
+/// A tile of a tensor that a fused block's group reads from shared memory during a step: the points of
+/// <see cref="Tensor"/> at <see cref="Indices"/> for every value of <see cref="Ranks"/> (each over its extent, row-major,
+/// the last fastest), the block's step and the group's grid point fixed. It is what every row of the group's block of rows
+/// reads (a key tile of attention, shared by the 64 queries), so one copy per step replaces a read per row. A tile is staged
+/// only when the launch can give it shared memory (the kernel's tiles in order, as many as fit); otherwise its reads go to
+/// the tensor, so any size runs.
+/// </summary>
+public sealed record StagedTile(string Name, string Tensor, IReadOnlyList<IndexExpr> Indices, IReadOnlyList<string> Ranks, IReadOnlyList<IndexExpr> Extents);
 
 /// <summary>
 /// One kernel: every point of <see cref="Grid"/> (ranks, each over <c>0 .. size-1</c>) runs <see cref="Body"/>
@@ -182,6 +204,10 @@ public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> 
     /// <summary>True when the kernel runs an iteration block's linear recurrence as a parallel scan over its steps
     /// (<see cref="SGroupChunks"/>, <see cref="SGroupScan"/>): one group per point of the state.</summary>
     public bool LinearScan { get; init; }
+
+    /// <summary>The tiles its groups stage in shared memory at each step (<see cref="SStage"/>, <see cref="LTileLoad"/>), in
+    /// the order the launch gives them memory.</summary>
+    public IReadOnlyList<StagedTile> Tiles { get; init; } = System.Array.Empty<StagedTile>();
 
     /// <summary>The extents of <see cref="Grid"/>.</summary>
     public IReadOnlyList<IndexExpr> Extents(Cascade cascade) =>
@@ -204,7 +230,14 @@ public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> 
 /// <see cref="ScanBlocks"/>, as its Einsums before the recurrence over every step at once, the recurrence as a chunked
 /// parallel scan, and the Einsums after it over every step at once.
 /// </summary>
-public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128, bool FuseBlocks = true, int BlockRows = 64, bool ScanBlocks = true)
+/// <para>
+/// In a fused block with a rank taken a block of rows at a time, <see cref="StageTiles"/> copies each step's tiles of the
+/// tensors every row reads (attention's key and value tiles) into the group's shared memory once, and
+/// <see cref="SkipMaskedSteps"/> skips a step in which a filtered Einsum leaves out every point of the group's rows (the
+/// key tiles after a causal block's last query) when the cascade proves such a step changes no state: the state is copied
+/// to the next step instead of recomputed.
+/// </para>
+public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 128, bool FuseBlocks = true, int BlockRows = 64, bool ScanBlocks = true, bool StageTiles = true, bool SkipMaskedSteps = true)
 {
     /// <summary>One thread per output point everywhere, a launch per Einsum and step.</summary>
     public static GpuSchedule ThreadPerPoint { get; } = new(GroupReductions: false, FuseBlocks: false, ScanBlocks: false);
@@ -214,7 +247,8 @@ public sealed record GpuSchedule(bool GroupReductions = true, int GroupSize = 12
     public override string ToString() =>
         (GroupReductions ? $"reductions grouped, {GroupSize} threads per output point" : "one thread per output point")
         + (ScanBlocks ? $"; linear recurrences scanned in parallel over their steps ({GroupSize} chunks a group)" : "")
-        + (FuseBlocks ? $"; iteration blocks fused into one kernel where their points are independent ({GroupSize} threads a group, {BlockRows} rows of a shared operand per group)" : "");
+        + (FuseBlocks ? $"; iteration blocks fused into one kernel where their points are independent ({GroupSize} threads a group, {BlockRows} rows of a shared operand per group"
+            + (StageTiles ? ", its tiles staged in shared memory" : "") + (SkipMaskedSteps ? ", steps a mask leaves empty skipped" : "") + ")" : "");
 }
 
 /// <summary>A stage the host runs: a kernel launch, or an iteration block's steps.</summary>

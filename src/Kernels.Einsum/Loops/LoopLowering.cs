@@ -303,23 +303,46 @@ public static class LoopLowering
                 IndexExpr size = new IndexSize(cascade.Rank(c).Size);
                 return c == blocked ? new IndexBinary(IndexOperator.Divide, new IndexBinary(IndexOperator.Add, size, new IndexConstant(schedule.BlockRows - 1)), rows) : size;
             }).ToList();
-            var steps = new List<LoopStmt>();
-            foreach (var e in einsums)
+            // The points of an Einsum of the block (or of a copy of its output) split across the group: its ranks less the
+            // step's and the common ones, and the group's block of rows.
+            LoopStmt Spread(ExtendedEinsum e, IReadOnlyList<LoopStmt> point)
             {
                 var rest = e.OutputRanks.Where(r => r != block.Rank && !common.Contains(r)).ToList();
-                IReadOnlyList<LoopStmt> point = Point(e, e.OutputRanks.Append(block.Rank), grouped: false);
                 var ranks = rest.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList();
-                if (blocked is not null)
+                if (blocked is null) return new SGroupFor(rest, ranks, point);
+                point = new LoopStmt[]
                 {
-                    point = new LoopStmt[]
-                    {
-                        new SLet(blocked, new IndexBinary(IndexOperator.Add, new IndexBinary(IndexOperator.Multiply, new IndexVariable("_blk_" + blocked), rows), new IndexVariable("_in_" + blocked)),
-                            new IndexSize(cascade.Rank(blocked).Size), point),
-                    };
-                    steps.Add(new SGroupFor(rest.Prepend("_in_" + blocked).ToList(), ranks.Prepend(rows).ToList(), point));
-                }
-                else steps.Add(new SGroupFor(rest, ranks, point));
+                    new SLet(blocked, new IndexBinary(IndexOperator.Add, new IndexBinary(IndexOperator.Multiply, new IndexVariable("_blk_" + blocked), rows), new IndexVariable("_in_" + blocked)),
+                        new IndexSize(cascade.Rank(blocked).Size), point),
+                };
+                return new SGroupFor(rest.Prepend("_in_" + blocked).ToList(), ranks.Prepend(rows).ToList(), point);
+            }
+            var tiles = blocked is not null && schedule.StageTiles ? Tiles(block, common, blocked, written.Keys) : new List<StagedTile>();
+            _staged = tiles.ToDictionary(t => TileKey(t.Tensor, t.Indices), StringComparer.Ordinal);
+            var steps = new List<LoopStmt>();
+            steps.AddRange(tiles.Select(t => new SStage(t.Name)));
+            if (tiles.Count > 0) steps.Add(new SBarrier());
+            foreach (var e in einsums)
+            {
+                steps.Add(Spread(e, Point(e, e.OutputRanks.Append(block.Rank), grouped: false)));
                 steps.Add(new SBarrier());
+            }
+            _staged = new Dictionary<string, StagedTile>(StringComparer.Ordinal);
+            if (schedule.SkipMaskedSteps && Skip(block, common, blocked) is { } skip)
+            {
+                // The state moves on unchanged: each carried tensor's point at the next step is its point at this one.
+                var copies = skip.Carried.Select(w =>
+                {
+                    var dim = w.Output.CarriedDim!.Value;
+                    var now = w.OutputIndices.Select((x, d) => d == dim ? new IndexVariable(block.Rank) : x).ToList();
+                    var copy = new List<LoopStmt> { new SStore(w.Output.Name, w.OutputIndices, new LLoad(w.Output.Name, now)) };
+                    if (buffers[w.Output.Name].HasFlags) copy.Add(new SSetFlag(w.Output.Name, w.OutputIndices, new LFlag(w.Output.Name, now)));
+                    var inside = And(Bounds(w.Output.Name, w.OutputIndices), Bounds(w.Output.Name, now));
+                    return Spread(w, inside is LBool { Value: true } ? copy : new LoopStmt[] { new SIf(inside, copy, Array.Empty<LoopStmt>()) });
+                }).ToList();
+                copies.Insert(0, new SComment($"{string.Join(", ", skip.Masked.Select(x => x.Output.Name))} has no point in this step for the group's rows ('where' leaves every one out): the step changes no state"));
+                copies.Add(new SBarrier());
+                steps = new List<LoopStmt> { new SIf(skip.Condition, copies, steps) };
             }
             var text = $"iterate {block.Rank} until {block.Stop} {{ {string.Join("; ", einsums.Select(Text))} }}";
             return new LoopKernel(Name($"Block_{block.Rank}"), text, grid, null, new LoopStmt[] { new SLoop(block.Rank, block.Stop, steps) })
@@ -327,7 +350,127 @@ public static class LoopLowering
                 GridExtents = extents,
                 GroupSize = schedule.GroupSize,
                 FusedBlock = true,
+                Tiles = tiles,
             };
+        }
+
+        // The staged tiles of the fused block being lowered, by tensor and indices: Eval reads them instead of the tensor.
+        private Dictionary<string, StagedTile> _staged = new(StringComparer.Ordinal);
+
+        private static string TileKey(string tensor, IReadOnlyList<IndexExpr> indices) => tensor + "[" + string.Join(",", indices) + "]";
+
+        /// <summary>
+        /// The tiles worth staging in a fused block: reads of a tensor the block does not write, at indices free of the
+        /// blocked rank (so every row of the group's block reads the same points) that vary over some of the Einsum's own
+        /// ranks (the tile's); the common ranks and the step are fixed for the group during a step. Attention's
+        /// <c>K[b,h,m1*M0+m0,e]</c> is a tile over (m0, e).
+        /// </summary>
+        private List<StagedTile> Tiles(IterationBlock block, IReadOnlyList<string> common, string blocked, IEnumerable<string> written)
+        {
+            var writes = new HashSet<string>(written, StringComparer.Ordinal);
+            var tiles = new List<StagedTile>();
+            var keys = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var e in block.Einsums)
+                foreach (var read in e.Reads())
+                {
+                    var variables = read.Indices.SelectMany(i => i.Variables()).Distinct().ToList();
+                    var ranks = variables.Where(v => v != block.Rank && !common.Contains(v)).ToList();
+                    if (writes.Contains(read.Tensor.Name) || variables.Contains(blocked) || ranks.Count == 0 || !keys.Add(TileKey(read.Tensor.Name, read.Indices))) continue;
+                    var n = tiles.Count(t => t.Tensor == read.Tensor.Name);
+                    tiles.Add(new StagedTile(read.Tensor.Name + (n > 0 ? "_" + (n + 1) : ""), read.Tensor.Name, read.Indices, ranks, ranks.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList()));
+                }
+            return tiles;
+        }
+
+        /// <summary>
+        /// When a fused block's step can be skipped: a filtered Einsum that <see cref="FilterFills.SkippableBy"/> proves
+        /// changes no carried state when it has no point, whose filters' ranges over the group's points (the step and the
+        /// common ranks fixed, the blocked rank over the group's rows, the Einsum's other ranks over their sizes) can tell
+        /// that none holds; and the block's other tensors live within a step (read only after their writer, at the same
+        /// step, and not after the block), so a step not run leaves nothing stale. The condition is a union over the
+        /// filters, so it is exact per filter and conservative over the block of rows (the last block may be partial).
+        /// </summary>
+        private (LoopValue Condition, IReadOnlyList<ExtendedEinsum> Masked, IReadOnlyList<ExtendedEinsum> Carried)? Skip(IterationBlock block, IReadOnlyList<string> common, string? blocked)
+        {
+            var r = block.Rank;
+            var filtered = block.Einsums.Where(e => e.Filters.Count > 0 && e.Filters.All(f => FilterFills.OnOutput(e, f))).ToDictionary(e => e.Id, _ => 0.0);
+            if (filtered.Count == 0) return null;
+            var masked = FilterFills.SkippableBy(cascade, block, filtered).Select(id => block.Einsums.First(e => e.Id == id)).ToList();
+            if (masked.Count == 0) return null;
+            static bool NextStep(IndexExpr x, string rank) => StepOffset(x, rank) == 1 && x is not IndexVariable;
+            var carried = block.Einsums.Where(e => e.Output.CarriedDim is { } c && NextStep(e.OutputIndices[c], r)).ToList();
+            var inside = new HashSet<int>(block.Einsums.Concat(block.Inits).Select(e => e.Id));
+            for (var wi = 0; wi < block.Einsums.Count; wi++)
+            {
+                var w = block.Einsums[wi];
+                if (carried.Contains(w)) continue;
+                var stepDims = w.OutputIndices.Select((x, d) => (x, d)).Where(t => t.x.Variables().Contains(r)).ToList();
+                if (cascade.Einsums.Any(x => !inside.Contains(x.Id) && x.Reads().Any(t => t.Tensor.Name == w.Output.Name))) return null;
+                if (block.Inits.Any(x => x.Reads().Any(t => t.Tensor.Name == w.Output.Name))) return null;
+                for (var ri = 0; ri < block.Einsums.Count; ri++)
+                    foreach (var read in block.Einsums[ri].Reads().Where(t => t.Tensor.Name == w.Output.Name))
+                        if (ri <= wi || stepDims.Any(t => !read.Indices[t.d].Equals(t.x))) return null;
+            }
+            var rows = (long)schedule.BlockRows;
+            LoopValue condition = LBool.False;
+            foreach (var x in masked)
+                foreach (var f in x.Filters)
+                    if (NoPoint(x, f) is { } none) condition = Or(condition, none);
+            return condition is LBool { Value: false } ? null : (condition, masked, carried);
+
+            // True when the filter holds at no point of x's that the group computes in this step.
+            LoopValue? NoPoint(ExtendedEinsum x, Comparison f)
+            {
+                if (!IndexAffine.TryLinear(new IndexBinary(IndexOperator.Subtract, f.Left, f.Right), out var terms, out var constant)) return null;
+                IndexExpr? min = null, max = null;
+                LoopValue nonEmpty = LBool.True;
+                // acc + coefficient * x, printed as a reader would write it (no 0 terms, no factors of 1).
+                static IndexExpr? Term(IndexExpr? acc, IndexExpr coefficient, IndexExpr x)
+                {
+                    if (x is IndexConstant { Value: 0 } || coefficient is IndexConstant { Value: 0 }) return acc;
+                    var negative = coefficient is IndexConstant { Value: < 0 };
+                    var size = coefficient is IndexConstant c ? Math.Abs(c.Value) : 0;
+                    var product = size == 1 ? x : new IndexBinary(IndexOperator.Multiply, size > 1 ? new IndexConstant(size) : coefficient, x);
+                    if (acc is null) return negative ? new IndexBinary(IndexOperator.Subtract, new IndexConstant(0), product) : product;
+                    return new IndexBinary(negative ? IndexOperator.Subtract : IndexOperator.Add, acc, product);
+                }
+                foreach (var (rank, coefficient) in terms)
+                {
+                    IndexExpr lo, hi;
+                    if (rank == r || (common.Contains(rank) && rank != blocked)) lo = hi = new IndexVariable(rank);
+                    else if (coefficient is not IndexConstant) return null;
+                    else if (rank == blocked)
+                    {
+                        lo = new IndexBinary(IndexOperator.Multiply, new IndexVariable("_blk_" + rank), new IndexConstant(rows));
+                        hi = new IndexBinary(IndexOperator.Add, lo, new IndexConstant(rows - 1));
+                    }
+                    else
+                    {
+                        var size = new IndexSize(cascade.Rank(rank).Size);
+                        nonEmpty = And(nonEmpty, new LFilter(new Comparison(size, ComparisonOperator.Greater, new IndexConstant(0))));
+                        lo = new IndexConstant(0);
+                        hi = new IndexBinary(IndexOperator.Subtract, size, new IndexConstant(1));
+                    }
+                    var negative = coefficient is IndexConstant { Value: < 0 };
+                    min = Term(min, coefficient, negative ? hi : lo);
+                    max = Term(max, coefficient, negative ? lo : hi);
+                }
+                var one = new IndexConstant(1);
+                min = Term(min, one, constant) ?? new IndexConstant(0);
+                max = Term(max, one, constant) ?? new IndexConstant(0);
+                var zero = new IndexConstant(0);
+                // The filter fails everywhere: its negation holds at the extreme of Left - Right that is hardest for it.
+                LoopValue fails = f.Operator switch
+                {
+                    ComparisonOperator.LessEqual => new LFilter(new Comparison(min, ComparisonOperator.Greater, zero)),
+                    ComparisonOperator.Less => new LFilter(new Comparison(min, ComparisonOperator.GreaterEqual, zero)),
+                    ComparisonOperator.GreaterEqual => new LFilter(new Comparison(max, ComparisonOperator.Less, zero)),
+                    ComparisonOperator.Greater => new LFilter(new Comparison(max, ComparisonOperator.LessEqual, zero)),
+                    ComparisonOperator.Equal => Or(new LFilter(new Comparison(min, ComparisonOperator.Greater, zero)), new LFilter(new Comparison(max, ComparisonOperator.Less, zero))),
+                    _ => And(new LFilter(new Comparison(min, ComparisonOperator.Equal, zero)), new LFilter(new Comparison(max, ComparisonOperator.Equal, zero))),
+                };
+                return And(nonEmpty, fails);
+            }
         }
 
         /// <summary>
@@ -539,8 +682,10 @@ public static class LoopLowering
                     var name = r.Tensor.Name;
                     var check = Bounds(name, r.Indices);
                     LoopValue flag = buffers[name].HasFlags ? new LFlag(name, r.Indices) : LBool.True;
-                    if (check is LBool { Value: true }) return (new LLoad(name, r.Indices), flag);
-                    return (new LSelect(check, new LLoad(name, r.Indices), new LNumber(0)), flag is LBool { Value: true } ? check : new LLogic(false, check, flag));
+                    LoopValue load = new LLoad(name, r.Indices);
+                    if (_staged.TryGetValue(TileKey(name, r.Indices), out var tile)) load = new LTileLoad(tile.Name, (LLoad)load);
+                    if (check is LBool { Value: true }) return (load, flag);
+                    return (new LSelect(check, load, new LNumber(0)), flag is LBool { Value: true } ? check : new LLogic(false, check, flag));
                 }
                 case Unary u:
                 {
