@@ -296,4 +296,42 @@ public class GpuKernelTests
         Assert.All(y, v => Assert.Equal(7f, v));
         Assert.Throws<ArgumentNullException>(() => GpuBuiltIns.SoftmaxGpu.Run(null!, new float[6], y, 2, 3));
     }
+
+    /// <summary>
+    /// The CUDA path without a GPU: every kernel printed for the specs (the default schedule: warp shuffles, fused blocks
+    /// with staged tiles and skipped steps, scans) goes through ILGPU's PTX backend for Hopper (H100/H200), as
+    /// <c>LoadStreamKernel</c> does on a CUDA accelerator before the driver loads the module; the PTX declares each entry
+    /// point, and a fused block's tiles use dynamic shared memory.
+    /// </summary>
+    [Fact]
+    public void Every_printed_kernel_compiles_to_ptx_for_hopper()
+    {
+        var cases = LoopProgramTests.SpecCases().GroupBy(c => c.Spec).Select(g => g.First()).ToList();
+        var programs = cases.Select(c => LoopLowering.Lower(CascadeCompiler.Compile(c.Spec).Cascade!)).ToList();
+        var files = programs.Select((program, i) =>
+            ($"Ptx{i}", IlgpuKernelEmitter.Emit(program, KernelSignature.Canonical(program.Cascade) with { Namespace = $"Ptx{i}", ContainingTypes = new[] { new ContainingType("public static partial class", "Cascade") } }))).ToList();
+        var assembly = Compile(files);
+        using var context = Context.Create(b => b.Default().EnableAlgorithms());
+        using var backend = new ILGPU.Backends.PTX.PTXBackend(context, ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, null!);
+        var compiled = 0;
+        var dynamic = 0;
+        for (var i = 0; i < cases.Count; i++)
+        {
+            var gpu = assembly.GetType($"Ptx{i}.Cascade+Gpu")!;
+            foreach (var method in gpu.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(void) && m.GetParameters().Length is 3 or 4 && m.GetParameters().Any(p => p.ParameterType.Name == "Tensors")))
+            {
+                var grouped = method.GetParameters()[0].ParameterType != typeof(Index1D);
+                var entry = grouped ? ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(method) : ILGPU.Backends.EntryPoints.EntryPointDescription.FromImplicitlyGroupedKernel(method);
+                var kernel = (ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
+                Assert.Contains(".target sm_", kernel.PTXAssembly); // ILGPU 1.5.3 targets sm_80 code, which Hopper runs
+                Assert.Contains(".entry", kernel.PTXAssembly);
+                var tiles = programs[i].Kernels.Single(k => k.Name == method.Name).Tiles.Count > 0;
+                Assert.True(tiles == kernel.PTXAssembly.Contains(".extern .shared"), $"{method.Name}: {(tiles ? "staged tiles but no" : "no staged tiles but")} dynamic shared memory");
+                if (tiles) dynamic++;
+                compiled++;
+            }
+        }
+        Assert.True(compiled >= 60, $"{compiled} kernels compiled");
+        Assert.True(dynamic >= 10, $"{dynamic} kernels stage tiles");
+    }
 }
