@@ -64,7 +64,7 @@ public static class GpuKernels
     /// fewer) of <paramref name="groupSize"/> threads (at least a warp), or of the largest power of two the accelerator
     /// allows when that is fewer (ILGPU's CPU accelerator: 16); the kernel reads its point from <c>Grid.IdxX</c>, its thread from
     /// <c>Group.IdxX</c> and the group's size from <c>Group.DimX</c>; each group gets <paramref name="sharedFloats"/> floats of
-    /// dynamic shared memory for its staged tiles (<see cref="StagedFloats"/>).</summary>
+    /// dynamic shared memory for its staged tiles (<see cref="Stage"/>).</summary>
     /// <exception cref="ArgumentException">More points than one launch can index, or a group size that is not a power of two.</exception>
     public static void LaunchGroups<TTensors, TSizes>(Accelerator accelerator, Action<TTensors, TSizes, long> kernel, long points, int groupSize, TTensors tensors, TSizes sizes, long step, long sharedFloats = 0)
         where TTensors : struct
@@ -107,23 +107,24 @@ public static class GpuKernels
     }
 
     /// <summary>
-    /// The floats of dynamic shared memory a launch gives a fused kernel's staged tiles: the tiles in order (each
-    /// <paramref name="tiles"/>[i] floats) while they fit beside the kernel's <paramref name="staticBytes"/> within the
-    /// group's limit (<see cref="SharedMemoryLimit"/>). A tile that does not fit, and every tile after it, is read from
-    /// device memory instead.
+    /// The shared memory a launch gives a fused kernel's staged tiles and group buffers: each, in the kernel's order, when
+    /// its <paramref name="items"/>[i] floats fit in what the kernel's own <paramref name="staticBytes"/> and the earlier
+    /// items left of the group's limit (<see cref="SharedMemoryLimit"/>); <c>Mask</c> has bit i set for each that got it
+    /// (the kernel reads the others from device memory), <c>Floats</c> is their total.
     /// </summary>
-    public static long StagedFloats(Accelerator accelerator, int staticBytes, params long[] tiles)
+    public static (long Mask, long Floats) Stage(Accelerator accelerator, int staticBytes, params long[] items)
     {
         if (accelerator is null) throw new ArgumentNullException(nameof(accelerator));
-        if (tiles is null) throw new ArgumentNullException(nameof(tiles));
+        if (items is null) throw new ArgumentNullException(nameof(items));
         long room = (SharedMemoryLimit ?? accelerator.MaxSharedMemoryPerGroup) - (long)staticBytes;
-        long used = 0;
-        foreach (var n in tiles)
+        long used = 0, mask = 0;
+        for (var i = 0; i < items.Length && i < 63; i++)
         {
-            if (n < 0 || (used + n) * sizeof(float) > room) break;
-            used += n;
+            if (items[i] < 0 || (used + items[i]) * sizeof(float) > room) continue;
+            used += items[i];
+            mask |= 1L << i;
         }
-        return used;
+        return (mask, used);
     }
 
     /// <summary>Runs <paramref name="kernel"/> for <paramref name="points"/> grid points (none when 0 or fewer) on the accelerator's default stream.</summary>

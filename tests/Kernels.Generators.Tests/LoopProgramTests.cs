@@ -96,7 +96,7 @@ public class LoopProgramTests
                 _ => new[] { x },
             });
             var skips = All(kernel.Body).OfType<SIf>().Any(i => i.Then.OfType<SComment>().Any(c => c.Text.Contains("changes no state")));
-            return string.Join(" ", kernel.Tiles.Select(t => $"{t.Name}[{string.Join(",", t.Ranks)}]")) + (skips ? " skips" : "");
+            return string.Join(" ", kernel.Tiles.Select(t => $"{t.Name}[{string.Join(",", t.Ranks)}]").Append(skips ? "skips" : "").Where(x => x.Length > 0));
         }
         Assert.Equal("BK[m0,e] BV[m0,f]", Staged(specs["attention.mha"]));
         Assert.Equal("BK[m0,e] BV[m0,f] skips", Staged(specs["attention.causal"]));
@@ -105,6 +105,11 @@ public class LoopProgramTests
         Assert.Equal("BK[m0,e] BV[m0,f] skips", Staged(specs["attention.masked"]));
         Assert.Equal("BK[m0,e] BV[m0,f]", Staged(specs["attention.causal"], new GpuSchedule(SkipMaskedSteps: false)));
         Assert.Equal("skips", Staged(specs["attention.causal"], new GpuSchedule(StageTiles: false)));
+        // The tensors a group keeps in shared memory for the whole kernel (those folded along the steps), and the order in
+        // which a launch offers shared memory: tiles, then the state, then the step tensors.
+        var mha = LoopLowering.Lower(CascadeCompiler.Compile(specs["attention.mha"]).Cascade!).Kernels.Single(k => k.FusedBlock);
+        Assert.Equal("BK BV RM RD RNV BQK LM SLN SLD SLNV PRM SPD SPNV", string.Join(" ", mha.SharedOrder));
+        Assert.Equal("BQK[b,h,,,_blk] RM[b,h,,_blk]", string.Join(" ", mha.GroupBuffers.Where(g => g.Tensor is "RM" or "BQK").Select(g => $"{g.Tensor}[{string.Join(",", g.Ranks.Select(r => r == g.Blocked ? "_blk" : r))}]")));
         // No block of rows (a scan's channels share nothing): nothing to stage.
         Assert.Equal("", Staged(specs["selective_scan.grouped"], new GpuSchedule(ScanBlocks: false)));
         // Every spec with a block fuses it (none reads its state at another point).

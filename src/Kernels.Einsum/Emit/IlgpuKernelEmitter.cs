@@ -76,6 +76,11 @@ public static class IlgpuKernelEmitter
             w.Line("/// <summary>The sizes, as bound and as derived (the number of tiles of a partitioned rank).</summary>");
             w.Open("public struct Sizes");
             foreach (var s in program.Sizes.Concat(program.DerivedSizes.Select(d => d.Name))) w.Line($"public long {Id(s)};");
+            if (program.Kernels.Any(k => k.SharedOrder.Count > 0))
+            {
+                w.Line("/// <summary>Per launch of a fused kernel: bit i set when its i-th tile or group buffer got shared memory.</summary>");
+                w.Line("public long _staged;");
+            }
             w.Close();
             w.Line();
             w.Line("/// <summary>Every tensor's elements, row-major, and the presence flags (1: the point exists) of those that keep them.</summary>");
@@ -124,20 +129,29 @@ public static class IlgpuKernelEmitter
                 w.Line("int _lane = global::ILGPU.Group.IdxX;");
                 w.Line("int _threads = global::ILGPU.Group.DimX;");
                 foreach (var (array, type) in StaticShared(k)) w.Line($"var {array} = global::ILGPU.SharedMemory.Allocate<{type}>({k.GroupSize});");
-                if (k.Tiles.Count > 0)
+                if (k.SharedOrder.Count > 0)
                 {
-                    // Each step's tiles in the dynamic shared memory the launch gave, in order while they fit; a tile
-                    // that did not fit is read from its tensor.
+                    // The launch's dynamic shared memory holds the tiles and group buffers it had room for (bit i of
+                    // _s._staged for the i-th, first fit), one after another; the others are read from device memory.
                     w.Line("var _stage = global::ILGPU.SharedMemory.GetDynamic<float>();");
                     var offset = "0L";
-                    var on = "true";
-                    foreach (var tile in k.Tiles)
+                    for (var i = 0; i < k.SharedOrder.Count; i++)
                     {
-                        w.Line($"// {tile.Tensor}[{string.Join(",", tile.Indices)}] over {string.Join(", ", tile.Ranks.Select((r, d) => $"{r} < {tile.Extents[d]}"))}");
-                        w.Line($"long _n_{tile.Name} = {TileCount(tile)}, _at_{tile.Name} = {offset};");
-                        w.Line($"bool _on_{tile.Name} = {(on == "true" ? "" : on + " && ")}_stage.Length >= _at_{tile.Name} + _n_{tile.Name};");
-                        offset = $"_at_{tile.Name} + _n_{tile.Name}";
-                        on = $"_on_{tile.Name}";
+                        var name = k.SharedOrder[i];
+                        if (k.Tiles.FirstOrDefault(t => t.Name == name) is { } tile)
+                            w.Line($"// tile {tile.Tensor}[{string.Join(",", tile.Indices)}] over {string.Join(", ", tile.Ranks.Select((r, d) => $"{r} < {tile.Extents[d]}"))}");
+                        else
+                        {
+                            var g = k.GroupBuffers.First(x => x.Tensor == name);
+                            w.Line($"// {name}'s points of this group ({string.Join(", ", program.LocalExtents(g).Select(e => e.ToString()))}){(program.Buffer(name).HasFlags ? ", then their flags (1 or 0)" : "")}");
+                            if (program.Buffer(name).HasFlags || Walk(k.Body).OfType<SGroupCopy>().Any(c => c.Tensor == name))
+                                w.Line($"long _nv_{name} = {Index(program.LocalCount(g))};");
+                        }
+                        // The floats it takes matter only to the items after it.
+                        var last = i == k.SharedOrder.Count - 1;
+                        w.Line(last ? $"long _at_{name} = {offset};" : $"long _n_{name} = {Index(program.SharedFloats(k, name))}, _at_{name} = {offset};");
+                        w.Line($"bool _on_{name} = (_s._staged & {1L << i}L) != 0;");
+                        offset = $"_at_{name} + (_on_{name} ? _n_{name} : 0L)";
                     }
                 }
             }
@@ -172,8 +186,6 @@ public static class IlgpuKernelEmitter
             }
             return arrays;
         }
-
-        private string TileCount(StagedTile tile) => string.Join(" * ", tile.Extents.Select(Index));
 
         private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
@@ -249,10 +261,13 @@ public static class IlgpuKernelEmitter
                         Nested($"if ({Id(l.Rank)} < {Index(l.Limit)})", l.Body);
                         break;
                     case SStore st:
-                        w.Line($"{Element(st.Tensor, st.Indices, false)} = {Value(st.Value)};");
+                        Store(st.Tensor, st.Indices, false, Value(st.Value));
                         break;
                     case SSetFlag sf:
-                        w.Line($"{Element(sf.Tensor, sf.Indices, true)} = {(sf.Present is LBool b ? (b.Value ? "1" : "0") : $"({Value(sf.Present)}) ? (byte)1 : (byte)0")};");
+                        Store(sf.Tensor, sf.Indices, true, sf.Present is LBool b ? (b.Value ? "1" : "0") : $"({Value(sf.Present)}) ? (byte)1 : (byte)0");
+                        break;
+                    case SGroupCopy copy:
+                        GroupCopy(copy);
                         break;
                     default:
                         throw new InvalidOperationException("unknown statement " + s.GetType().Name);
@@ -366,6 +381,83 @@ public static class IlgpuKernelEmitter
             w.Close();
         }
 
+        /// <summary>The group buffer of the kernel being printed that holds <paramref name="tensor"/>, if any.</summary>
+        private GroupBuffer? Own(string tensor) => _kernel?.GroupBuffers.FirstOrDefault(g => g.Tensor == tensor);
+
+        /// <summary>A group buffer's element (or flag) in its shared copy: the group's point of a common rank, the row within
+        /// the group's block, the storage index of a whole dimension.</summary>
+        private string Shared(GroupBuffer g, IReadOnlyList<IndexExpr> indices, bool flag)
+        {
+            var buffer = program.Buffer(g.Tensor);
+            var local = program.LocalExtents(g);
+            string? offset = null;
+            for (var d = 0; d < indices.Count; d++)
+            {
+                if (g.Ranks[d] is not null && g.Ranks[d] != g.Blocked) continue; // one point: the group's
+                var at = g.Ranks[d] is null ? Index(buffer.StorageIndex(d, indices[d])) : $"({Index(indices[d])} - {Index(g.RowBase)})";
+                offset = offset is null ? at : $"({offset}) * {Index(local[d])} + {at}";
+            }
+            offset ??= "0L";
+            return flag ? $"_stage[_at_{g.Tensor} + _nv_{g.Tensor} + {offset}]" : $"_stage[_at_{g.Tensor} + {offset}]";
+        }
+
+        // A flag in shared memory is a float (1 or 0), in device memory a byte: a flag read compares either with 0.
+        private string Load(string tensor, IReadOnlyList<IndexExpr> indices, bool flag) =>
+            Own(tensor) is { } g ? $"(_on_{tensor} ? {Shared(g, indices, flag)} : {(flag ? "(float)" : "")}{Element(tensor, indices, flag)})" : Element(tensor, indices, flag);
+
+        private void Store(string tensor, IReadOnlyList<IndexExpr> indices, bool flag, string value)
+        {
+            if (Own(tensor) is not { } g)
+            {
+                w.Line($"{Element(tensor, indices, flag)} = {value};");
+                return;
+            }
+            w.Line($"if (_on_{tensor}) {Shared(g, indices, flag)} = {value};");
+            w.Line($"else {Element(tensor, indices, flag)} = {value};");
+        }
+
+        /// <summary>The group's points of a group buffer copied between device memory and its shared copy (rows of a
+        /// partial last block outside the tensor left alone).</summary>
+        private void GroupCopy(SGroupCopy copy)
+        {
+            var g = Own(copy.Tensor)!;
+            var buffer = program.Buffer(copy.Tensor);
+            var local = program.LocalExtents(g).Select(Index).ToList();
+            var storage = buffer.StorageExtents.Select(Index).ToList();
+            w.Open($"if (_on_{g.Tensor}) // {(copy.Out ? "back to device memory, where the cascade reads it after the block" : "from device memory: the state its inits set")}");
+            w.Open($"for (long _i = _lane; _i < _nv_{g.Tensor}; _i += _threads)");
+            w.Line("long _r = _i;");
+            var global = new string[local.Count];
+            var inside = new List<string>();
+            for (var d = local.Count - 1; d >= 0; d--)
+            {
+                var c = $"_c{d}";
+                w.Line(d == 0 ? $"long {c} = _r;" : $"long {c} = _r % {local[d]}; _r /= {local[d]};");
+                if (g.Ranks[d] is null) global[d] = c;
+                else if (g.Ranks[d] == g.Blocked)
+                {
+                    global[d] = $"({Index(g.RowBase)} + {c})";
+                    inside.Add($"{global[d]} < {Index(buffer.Extents[d])}");
+                }
+                else global[d] = Id(g.Ranks[d]!);
+            }
+            var offset = global[0];
+            for (var d = 1; d < global.Length; d++) offset = $"({offset}) * {storage[d]} + {global[d]}";
+            var sharedAt = $"_at_{g.Tensor} + _i";
+            var lines = new List<string>();
+            lines.Add(copy.Out ? $"_t.{Id(g.Tensor)}[{offset}] = _stage[{sharedAt}];" : $"_stage[{sharedAt}] = _t.{Id(g.Tensor)}[{offset}];");
+            if (buffer.HasFlags)
+            {
+                var flagAt = $"_at_{g.Tensor} + _nv_{g.Tensor} + _i";
+                lines.Add(copy.Out ? $"_t.{g.Tensor}_h[{offset}] = (byte)_stage[{flagAt}];" : $"_stage[{flagAt}] = _t.{g.Tensor}_h[{offset}];");
+            }
+            if (inside.Count > 0) w.Open($"if ({string.Join(" && ", inside)})");
+            foreach (var line in lines) w.Line(line);
+            if (inside.Count > 0) w.Close();
+            w.Close();
+            w.Close();
+        }
+
         private string Element(string tensor, IReadOnlyList<IndexExpr> indices, bool flag) =>
             $"_t.{(flag ? tensor + "_h" : Id(tensor))}[{Offset(tensor, indices)}]";
 
@@ -396,10 +488,10 @@ public static class IlgpuKernelEmitter
             LBool b => b.Value ? "true" : "false",
             LLeader => "_lane == 0",
             LLocal l => l.Name,
-            LLoad l => Element(l.Tensor, l.Indices, false),
+            LLoad l => Load(l.Tensor, l.Indices, false),
             LTileLoad t => TileElement(t),
             LInBounds b => InBounds(b.Tensor, b.Indices),
-            LFlag f => $"({Element(f.Tensor, f.Indices, true)} != 0)",
+            LFlag f => $"({Load(f.Tensor, f.Indices, true)} != 0)",
             LIndex i => $"(float){Index(i.Index)}",
             LUnary u => Unary(u.Function, Value(u.Operand)),
             LBinary b => b.Operator switch
@@ -611,8 +703,8 @@ public static class IlgpuKernelEmitter
                 var step = k.StepRank is { } sr ? Id(sr) : "0L";
                 w.Line(k.GroupSize == 1 && !k.FusedBlock && !k.LinearScan
                     ? $"global::Kernels.Gpu.GpuKernels.Launch(accelerator, {k.Name}, {points}, _t, _s, {step});"
-                    : k.Tiles.Count > 0
-                    ? $"global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _s, {step}, global::Kernels.Gpu.GpuKernels.StagedFloats(accelerator, {StaticShared(k).Count * 4 * k.GroupSize}, {string.Join(", ", k.Tiles.Select(TileCount))}));"
+                    : k.SharedOrder.Count > 0
+                    ? $"{{ var _fit = global::Kernels.Gpu.GpuKernels.Stage(accelerator, {StaticShared(k).Count * 4 * k.GroupSize}, {string.Join(", ", k.SharedOrder.Select(n => Index(program.SharedFloats(k, n))))}); var _sk = _s; _sk._staged = _fit.Mask; global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _sk, {step}, _fit.Floats); }}"
                     : $"global::Kernels.Gpu.GpuKernels.LaunchGroups(accelerator, {k.Name}, {points}, {k.GroupSize}, _t, _s, {step});");
             }
         }

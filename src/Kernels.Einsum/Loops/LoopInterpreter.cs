@@ -34,6 +34,9 @@ public sealed class LoopInterpreter
     private readonly Dictionary<string, (StagedTile Tile, double[]? Values)> _tiles = new(StringComparer.Ordinal);
     private readonly long? _sharedFloats;
 
+    // The group buffers of the kernel running that the launch gave shared memory: the group's copy and its extents.
+    private readonly Dictionary<string, (GroupBuffer Group, double[] Values, bool[]? Flags, long[] Extents)> _groups = new(StringComparer.Ordinal);
+
     private LoopInterpreter(LoopProgram program, long? sharedFloats)
     {
         _program = program;
@@ -97,20 +100,31 @@ public sealed class LoopInterpreter
         var extents = kernel.Extents(_program.Cascade).Select(Index).ToArray();
         if (extents.Any(e => e <= 0)) return;
         _tiles.Clear();
+        _groups.Clear();
         long used = 0;
-        var fits = true;
-        foreach (var tile in kernel.Tiles)
+        foreach (var name in kernel.SharedOrder)
         {
-            // In order, while they fit: a tile that does not fit leaves the later ones to their tensors too.
-            var count = tile.Extents.Aggregate(1L, (a, x) => a * Index(x));
-            fits &= _sharedFloats is not { } limit || used + count <= limit;
+            // First fit, in the kernel's order: what does not fit stays in device memory.
+            var count = Index(_program.SharedFloats(kernel, name));
+            var fits = _sharedFloats is not { } limit || used + count <= limit;
             if (fits) used += count;
-            _tiles[tile.Name] = (tile, fits ? new double[count] : null);
+            if (kernel.Tiles.FirstOrDefault(t => t.Name == name) is { } tile) _tiles[name] = (tile, fits ? new double[count] : null);
+            else if (fits)
+            {
+                var g = kernel.GroupBuffers.First(x => x.Tensor == name);
+                var local = _program.LocalExtents(g).Select(Index).ToArray();
+                var n = local.Aggregate(1L, (a, x) => a * x);
+                _groups[name] = (g, new double[n], _program.Buffer(name).HasFlags ? new bool[n] : null, local);
+            }
         }
+        foreach (var tile in kernel.Tiles.Where(t => !_tiles.ContainsKey(t.Name))) _tiles[tile.Name] = (tile, null);
         var point = new long[extents.Length];
         while (true)
         {
             for (var d = 0; d < point.Length; d++) _indices[kernel.Grid[d]] = point[d];
+            // A group's shared copies start as whatever the last group left: NaN here, so a read before a write shows.
+            foreach (var copy in _groups.Values)
+                for (var k = 0; k < copy.Values.Length; k++) copy.Values[k] = double.NaN;
             _floats.Clear();
             _bools.Clear();
             Statements(kernel.Body);
@@ -172,8 +186,23 @@ public sealed class LoopInterpreter
                 case SStage stage:
                     Stage(stage.Tile);
                     break;
-                case SStore st: _tensors[st.Tensor].Values[Offset(st.Tensor, st.Indices)] = Float(st.Value); break;
-                case SSetFlag sf: _tensors[sf.Tensor].Flags![Offset(sf.Tensor, sf.Indices)] = Bool(sf.Present); break;
+                case SStore st:
+                {
+                    var value = Float(st.Value);
+                    var (values, _, at) = Place(st.Tensor, st.Indices);
+                    values[at] = value;
+                    break;
+                }
+                case SSetFlag sf:
+                {
+                    var present = Bool(sf.Present);
+                    var (_, flags, at) = Place(sf.Tensor, sf.Indices);
+                    flags![at] = present;
+                    break;
+                }
+                case SGroupCopy copy:
+                    Copy(copy);
+                    break;
                 default: throw new InvalidOperationException("unknown statement " + s.GetType().Name);
             }
         }
@@ -248,6 +277,71 @@ public sealed class LoopInterpreter
         }
     }
 
+    /// <summary>Where a point of a tensor lives: its group's shared copy when it has one, else device memory.</summary>
+    private (double[] Values, bool[]? Flags, long Offset) Place(string tensor, IReadOnlyList<IndexExpr> indices)
+    {
+        if (!_groups.TryGetValue(tensor, out var copy))
+        {
+            var t = _tensors[tensor];
+            return (t.Values, t.Flags, Offset(tensor, indices));
+        }
+        var (g, values, flags, local) = copy;
+        var buffer = _tensors[tensor];
+        long offset = 0;
+        for (var d = 0; d < indices.Count; d++)
+        {
+            var i = Index(indices[d]);
+            if (i < 0 || i >= buffer.Extents[d])
+                throw new InvalidOperationException($"The lowering let {tensor}[{string.Join(",", indices)}] be touched outside its extents (dimension {d}: {i} of {buffer.Extents[d]}).");
+            long at;
+            if (g.Ranks[d] is null) at = Index(buffer.Buffer.StorageIndex(d, indices[d]));
+            else if (g.Ranks[d] == g.Blocked) at = i - Index(g.RowBase);
+            else at = i == _indices[g.Ranks[d]!] ? 0 : -1;
+            if (at < 0 || at >= local[d])
+                throw new InvalidOperationException($"{tensor}[{string.Join(",", indices)}] lies outside its group's copy (dimension {d}).");
+            offset = offset * local[d] + at;
+        }
+        return (values, flags, offset);
+    }
+
+    /// <summary>Copies the group's points of a group buffer between device memory and its shared copy (the rows of a
+    /// partial last block that lie outside the tensor are left alone).</summary>
+    private void Copy(SGroupCopy copy)
+    {
+        if (!_groups.TryGetValue(copy.Tensor, out var shared)) return;
+        var (g, values, flags, local) = shared;
+        var t = _tensors[copy.Tensor];
+        var point = new long[local.Length];
+        for (long n = 0; n < values.LongLength; n++)
+        {
+            var rest = n;
+            for (var d = local.Length - 1; d >= 0; d--)
+            {
+                point[d] = rest % local[d];
+                rest /= local[d];
+            }
+            long offset = 0;
+            var inside = true;
+            for (var d = 0; d < local.Length; d++)
+            {
+                var at = g.Ranks[d] is null ? point[d] : g.Ranks[d] == g.Blocked ? Index(g.RowBase) + point[d] : _indices[g.Ranks[d]!];
+                if (g.Ranks[d] is not null && at >= t.Extents[d]) inside = false;
+                offset = offset * t.Storage[d] + at;
+            }
+            if (!inside) continue;
+            if (copy.Out)
+            {
+                t.Values[offset] = values[n];
+                if (flags is not null) t.Flags![offset] = flags[n];
+            }
+            else
+            {
+                values[n] = t.Values[offset];
+                if (flags is not null) flags[n] = t.Flags![offset];
+            }
+        }
+    }
+
     private long Offset(string tensor, IReadOnlyList<IndexExpr> indices)
     {
         var t = _tensors[tensor];
@@ -288,7 +382,7 @@ public sealed class LoopInterpreter
         LLeader => true,
         LLocal l => _bools[l.Name],
         LInBounds b => InBounds(b.Tensor, b.Indices),
-        LFlag f => _tensors[f.Tensor].Flags![Offset(f.Tensor, f.Indices)],
+        LFlag f => Place(f.Tensor, f.Indices) is var (_, flags, at) ? flags![at] : false,
         LFilter f => f.Comparison.Holds(Index(f.Comparison.Left), Index(f.Comparison.Right)),
         LCompare { Operator: FloatComparison.Greater } c => Float(c.Left) > Float(c.Right),
         LCompare c => Float(c.Left) == Float(c.Right),
@@ -306,7 +400,11 @@ public sealed class LoopInterpreter
         {
             case LNumber n: return n.Value;
             case LLocal l: return _floats[l.Name];
-            case LLoad l: return _tensors[l.Tensor].Values[Offset(l.Tensor, l.Indices)];
+            case LLoad l:
+            {
+                var (values, _, at) = Place(l.Tensor, l.Indices);
+                return values[at];
+            }
             case LTileLoad t: return TileElement(t);
             case LIndex i: return Index(i.Index);
             case LUnary u: return ReferenceInterpreter.Apply(u.Function, Float(u.Operand));

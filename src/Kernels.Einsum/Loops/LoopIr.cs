@@ -170,6 +170,12 @@ public sealed record SGroupScan(string A, string B) : LoopStmt;
 /// </summary>
 public sealed record SStage(string Tile) : LoopStmt;
 
+/// <summary>
+/// The group copies its points of a <see cref="GroupBuffer"/> (values and flags) from device memory into its shared copy
+/// (<see cref="Out"/> false) or back (true), when the launch gave the buffer shared memory; a barrier must follow.
+/// </summary>
+public sealed record SGroupCopy(string Tensor, bool Out) : LoopStmt;
+
 /// <summary>Boolean: this thread is its group's first (the one that stores a grouped reduction's result); always true
 /// with one thread per grid point.</summary>
 public sealed record LLeader : LoopValue;
@@ -186,6 +192,17 @@ public sealed record SComment(string Text) : LoopStmt;
 /// the tensor, so any size runs.
 /// </summary>
 public sealed record StagedTile(string Name, string Tensor, IReadOnlyList<IndexExpr> Indices, IReadOnlyList<string> Ranks, IReadOnlyList<IndexExpr> Extents);
+
+/// <summary>
+/// A tensor that a fused block writes and reads only at its group's points (its state and step intermediates), kept in
+/// the group's shared memory for the whole kernel when the launch has room: copied in before the steps
+/// (<see cref="SGroupCopy"/>, the inits' values), copied out after them (what the cascade reads after the block), and
+/// every load, store and flag of it in between goes to the copy. Dimension d of the tensor is a common rank's point
+/// (<see cref="Ranks"/>[d] not null and not <see cref="Blocked"/>: one point, the group's), the group's block of rows
+/// (<see cref="Blocked"/>: <see cref="Rows"/> points from <see cref="RowBase"/>), or whole (null: its storage extent,
+/// folded slots included).
+/// </summary>
+public sealed record GroupBuffer(string Tensor, IReadOnlyList<string?> Ranks, string? Blocked, IndexExpr RowBase, int Rows);
 
 /// <summary>
 /// One kernel: every point of <see cref="Grid"/> (ranks, each over <c>0 .. size-1</c>) runs <see cref="Body"/>
@@ -208,6 +225,15 @@ public sealed record LoopKernel(string Name, string Text, IReadOnlyList<string> 
     /// <summary>The tiles its groups stage in shared memory at each step (<see cref="SStage"/>, <see cref="LTileLoad"/>), in
     /// the order the launch gives them memory.</summary>
     public IReadOnlyList<StagedTile> Tiles { get; init; } = System.Array.Empty<StagedTile>();
+
+    /// <summary>The tensors its groups keep in shared memory for the whole kernel (<see cref="GroupBuffer"/>).</summary>
+    public IReadOnlyList<GroupBuffer> GroupBuffers { get; init; } = System.Array.Empty<GroupBuffer>();
+
+    /// <summary>
+    /// The tiles and group buffers by name, in the order a launch offers them shared memory: each gets it when it fits in
+    /// what the earlier ones left (first fit), the others stay in device memory.
+    /// </summary>
+    public IReadOnlyList<string> SharedOrder { get; init; } = System.Array.Empty<string>();
 
     /// <summary>The extents of <see cref="Grid"/>.</summary>
     public IReadOnlyList<IndexExpr> Extents(Cascade cascade) =>
@@ -304,6 +330,27 @@ public sealed record LoopProgram(
     IReadOnlyList<LoopStage> Stages)
 {
     public LoopBuffer Buffer(string name) => Buffers.First(b => b.Name == name);
+
+    /// <summary>The extents of a group buffer's shared copy, per dimension of its tensor: 1 for a common rank's point,
+    /// the rows of the group's block, the storage extent of a whole dimension.</summary>
+    public IReadOnlyList<IndexExpr> LocalExtents(GroupBuffer g) =>
+        Buffer(g.Tensor).StorageExtents.Select((e, d) => g.Ranks[d] is null ? e : g.Ranks[d] == g.Blocked ? new IndexConstant(g.Rows) : (IndexExpr)new IndexConstant(1)).ToList();
+
+    /// <summary>The values of a group buffer's shared copy.</summary>
+    public IndexExpr LocalCount(GroupBuffer g) => Product(LocalExtents(g));
+
+    /// <summary>The floats of shared memory a kernel's tile or group buffer takes: a buffer's values, then its flags
+    /// (1 or 0, a float each: one view of the memory serves both).</summary>
+    public IndexExpr SharedFloats(LoopKernel k, string name)
+    {
+        if (k.Tiles.FirstOrDefault(t => t.Name == name) is { } tile) return Product(tile.Extents);
+        var g = k.GroupBuffers.First(x => x.Tensor == name);
+        var n = LocalCount(g);
+        return Buffer(g.Tensor).HasFlags ? new IndexBinary(IndexOperator.Multiply, new IndexConstant(2), n) : n;
+    }
+
+    private static IndexExpr Product(IReadOnlyList<IndexExpr> extents) =>
+        extents.Where(e => e is not IndexConstant { Value: 1 }).Aggregate((IndexExpr?)null, (a, e) => a is null ? e : new IndexBinary(IndexOperator.Multiply, a, e)) ?? new IndexConstant(1);
 
     /// <summary>Every kernel, in program order.</summary>
     public IEnumerable<LoopKernel> Kernels => Walk(Stages);

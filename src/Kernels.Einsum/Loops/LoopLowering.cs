@@ -345,13 +345,56 @@ public static class LoopLowering
                 steps = new List<LoopStmt> { new SIf(skip.Condition, copies, steps) };
             }
             var text = $"iterate {block.Rank} until {block.Stop} {{ {string.Join("; ", einsums.Select(Text))} }}";
-            return new LoopKernel(Name($"Block_{block.Rank}"), text, grid, null, new LoopStmt[] { new SLoop(block.Rank, block.Stop, steps) })
+            IReadOnlyList<LoopStmt> body = new LoopStmt[] { new SLoop(block.Rank, block.Stop, steps) };
+            var own = schedule.StageTiles ? GroupBuffers(block, written, blocked) : new List<GroupBuffer>();
+            if (own.Count > 0)
+            {
+                // The group's state and step tensors in shared memory: in from device memory (the inits' values), out after
+                // the steps where the cascade reads them after the block.
+                // A step tensor is written before it is read in each step (the fold guarantees it); the state starts from
+                // its inits, which ran before this kernel.
+                var inside = new HashSet<int>(einsums.Concat(block.Inits).Select(e => e.Id));
+                var initialised = own.Where(g => block.Inits.Any(i => i.Output.Name == g.Tensor)).ToList();
+                var readAfter = own.Where(g => cascade.Einsums.Any(e => !inside.Contains(e.Id) && e.Reads().Any(r => r.Tensor.Name == g.Tensor))).ToList();
+                body = (initialised.Count > 0 ? initialised.Select(g => (LoopStmt)new SGroupCopy(g.Tensor, false)).Append(new SBarrier()) : Enumerable.Empty<LoopStmt>()).Concat(body)
+                    .Concat(readAfter.Count > 0 ? readAfter.Select(g => (LoopStmt)new SGroupCopy(g.Tensor, true)).Prepend(new SBarrier()) : Enumerable.Empty<LoopStmt>()).ToList();
+            }
+            // Shared memory goes first to the tiles (each element read by every row of the block), then to the carried
+            // state (read and written every step), then to the step tensors.
+            var carried = own.Where(g => cascade.Tensor(g.Tensor).IsLoopCarried).Select(g => g.Tensor).ToList();
+            var order = tiles.Select(t => t.Name).Concat(carried).Concat(own.Select(g => g.Tensor).Except(carried)).ToList();
+            return new LoopKernel(Name($"Block_{block.Rank}"), text, grid, null, body)
             {
                 GridExtents = extents,
                 GroupSize = schedule.GroupSize,
                 FusedBlock = true,
                 Tiles = tiles,
+                GroupBuffers = own,
+                SharedOrder = order,
             };
+        }
+
+        /// <summary>
+        /// The tensors of a fused block that can live in its group's shared memory: intermediates the block writes whose
+        /// storage is folded along the block's rank (so the group's share does not grow with the steps), each writer
+        /// keeping the same common ranks at the same dimensions (the fusion already checked that every read inside the
+        /// block is at the reader's own point of them).
+        /// </summary>
+        private List<GroupBuffer> GroupBuffers(IterationBlock block, Dictionary<string, List<Dictionary<int, string>>> written, string? blocked)
+        {
+            var rowBase = blocked is null ? (IndexExpr)new IndexConstant(0) : new IndexBinary(IndexOperator.Multiply, new IndexVariable("_blk_" + blocked), new IndexConstant(schedule.BlockRows));
+            var list = new List<GroupBuffer>();
+            foreach (var e in block.Einsums)
+            {
+                var name = e.Output.Name;
+                var b = buffers[name];
+                if (b.IsArgument || b.FoldDim < 0 || list.Any(g => g.Tensor == name)) continue;
+                var maps = written[name];
+                if (maps.Any(m => m.Count != maps[0].Count || m.Any(kv => !maps[0].TryGetValue(kv.Key, out var c) || c != kv.Value))) continue;
+                var ranks = Enumerable.Range(0, b.Extents.Count).Select(d => maps[0].TryGetValue(d, out var c) ? c : null).ToList();
+                list.Add(new GroupBuffer(name, ranks, blocked, rowBase, blocked is null ? 1 : schedule.BlockRows));
+            }
+            return list;
         }
 
         // The staged tiles of the fused block being lowered, by tensor and indices: Eval reads them instead of the tensor.
@@ -377,7 +420,9 @@ public static class LoopLowering
                     var ranks = variables.Where(v => v != block.Rank && !common.Contains(v)).ToList();
                     if (writes.Contains(read.Tensor.Name) || variables.Contains(blocked) || ranks.Count == 0 || !keys.Add(TileKey(read.Tensor.Name, read.Indices))) continue;
                     var n = tiles.Count(t => t.Tensor == read.Tensor.Name);
-                    tiles.Add(new StagedTile(read.Tensor.Name + (n > 0 ? "_" + (n + 1) : ""), read.Tensor.Name, read.Indices, ranks, ranks.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList()));
+                    var name = read.Tensor.Name + (n > 0 ? "_" + (n + 1) : "");
+                    while (writes.Contains(name) || tiles.Any(t => t.Name == name)) name += "_";
+                    tiles.Add(new StagedTile(name, read.Tensor.Name, read.Indices, ranks, ranks.Select(r => (IndexExpr)new IndexSize(cascade.Rank(r).Size)).ToList()));
                 }
             return tiles;
         }
