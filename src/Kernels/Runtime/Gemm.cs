@@ -118,10 +118,12 @@ public static unsafe class Gemm
             for (; j + 4 <= n; j += 4)
             {
                 float* b0 = b + j * bCol, b1 = b0 + bCol, b2 = b1 + bCol, b3 = b2 + bCol;
+                float* ahead = b + (j + 8) * bCol;
                 TV s00 = TV.Create(0f), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
                 var kk = 0;
                 for (; kk + TV.Count <= k; kk += TV.Count)
                 {
+                    Prefetch4(ahead + kk, bCol);
                     var x0 = TV.Load(row0 + kk);
                     var x1 = TV.Load(row1 + kk);
                     var y = TV.Load(b0 + kk);
@@ -159,6 +161,23 @@ public static unsafe class Gemm
         for (; i < m; i++) DotRow<TV>(i, 0, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
     }
 
+    /// <summary>
+    /// Asks for the cache lines at <paramref name="p"/> in four rows <paramref name="stride"/> apart: the dot products ask
+    /// for the keys eight columns ahead (4 KB at D = 128), so that reading a key tile from memory overlaps the arithmetic
+    /// on the one before (the next tile's first keys follow the last ones in memory); a prefetch never faults, so an
+    /// address past the end of B is harmless. Measured on a decode step (4 query heads per key/value head, 8192 keys,
+    /// D = 128): 2.19-2.29 ms instead of 2.53-2.66 ms.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch4(float* p, nint stride)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p);
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + stride);
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 2 * stride);
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 3 * stride);
+    }
+
     /// <summary>Columns [j, n) of row i of <see cref="Dots"/>: four columns at a time with a vector accumulator each (the
     /// rest one at a time with two).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -170,10 +189,12 @@ public static unsafe class Gemm
         for (; j + 4 <= n; j += 4)
         {
             float* b0 = b + j * bCol, b1 = b0 + bCol, b2 = b1 + bCol, b3 = b2 + bCol;
+            float* ahead = b + (j + 8) * bCol;
             TV s0 = TV.Create(0f), s1 = s0, s2 = s0, s3 = s0;
             var kk = 0;
             for (; kk + TV.Count <= k; kk += TV.Count)
             {
+                Prefetch4(ahead + kk, bCol);
                 var x = TV.Load(row + kk);
                 s0 = TV.MultiplyAdd(x, TV.Load(b0 + kk), s0);
                 s1 = TV.MultiplyAdd(x, TV.Load(b1 + kk), s1);
@@ -263,6 +284,7 @@ public static unsafe class Gemm
             nint ak = 0;
             for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
             {
+                if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(bk + 8 * bRow);
                 var b0 = TV.Load(bk);
                 var b1 = TV.Load(bk + w);
                 var x = TV.Create(a0[ak]);
