@@ -351,6 +351,36 @@ public static unsafe class Gemm
         var scale = TV.Create(alpha);
         float* a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow;
         var j = 0;
+        // 512-bit vectors come with 32 registers: four vectors of each row (sixteen accumulators), half the passes over B.
+        if (TV.Count == 16)
+            for (; j + 4 * w <= n; j += 4 * w)
+            {
+                TV c00 = TV.Create(0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+                TV c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+                var bk = b + j;
+                nint ak = 0;
+                for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+                {
+                    if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(bk + 8 * bRow);
+                    var b0 = TV.Load(bk);
+                    var b1 = TV.Load(bk + w);
+                    var b2 = TV.Load(bk + 2 * w);
+                    var b3 = TV.Load(bk + 3 * w);
+                    var x = TV.Create(a0[ak]);
+                    c00 = TV.MultiplyAdd(x, b0, c00); c01 = TV.MultiplyAdd(x, b1, c01); c02 = TV.MultiplyAdd(x, b2, c02); c03 = TV.MultiplyAdd(x, b3, c03);
+                    x = TV.Create(a1[ak]);
+                    c10 = TV.MultiplyAdd(x, b0, c10); c11 = TV.MultiplyAdd(x, b1, c11); c12 = TV.MultiplyAdd(x, b2, c12); c13 = TV.MultiplyAdd(x, b3, c13);
+                    x = TV.Create(a2[ak]);
+                    c20 = TV.MultiplyAdd(x, b0, c20); c21 = TV.MultiplyAdd(x, b1, c21); c22 = TV.MultiplyAdd(x, b2, c22); c23 = TV.MultiplyAdd(x, b3, c23);
+                    x = TV.Create(a3[ak]);
+                    c30 = TV.MultiplyAdd(x, b0, c30); c31 = TV.MultiplyAdd(x, b1, c31); c32 = TV.MultiplyAdd(x, b2, c32); c33 = TV.MultiplyAdd(x, b3, c33);
+                }
+                var cj = c + j;
+                TV.Store(cj, tail.Vector(0, j, c00 * scale)); TV.Store(cj + w, tail.Vector(0, j + w, c01 * scale)); TV.Store(cj + 2 * w, tail.Vector(0, j + 2 * w, c02 * scale)); TV.Store(cj + 3 * w, tail.Vector(0, j + 3 * w, c03 * scale)); cj += cRow;
+                TV.Store(cj, tail.Vector(1, j, c10 * scale)); TV.Store(cj + w, tail.Vector(1, j + w, c11 * scale)); TV.Store(cj + 2 * w, tail.Vector(1, j + 2 * w, c12 * scale)); TV.Store(cj + 3 * w, tail.Vector(1, j + 3 * w, c13 * scale)); cj += cRow;
+                TV.Store(cj, tail.Vector(2, j, c20 * scale)); TV.Store(cj + w, tail.Vector(2, j + w, c21 * scale)); TV.Store(cj + 2 * w, tail.Vector(2, j + 2 * w, c22 * scale)); TV.Store(cj + 3 * w, tail.Vector(2, j + 3 * w, c23 * scale)); cj += cRow;
+                TV.Store(cj, tail.Vector(3, j, c30 * scale)); TV.Store(cj + w, tail.Vector(3, j + w, c31 * scale)); TV.Store(cj + 2 * w, tail.Vector(3, j + 2 * w, c32 * scale)); TV.Store(cj + 3 * w, tail.Vector(3, j + 3 * w, c33 * scale));
+            }
         for (; j + 2 * w <= n; j += 2 * w)
         {
             TV c00 = TV.Create(0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
