@@ -284,7 +284,6 @@ public static unsafe class Gemm
             nint ak = 0;
             for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
             {
-                if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(bk + 8 * bRow);
                 var b0 = TV.Load(bk);
                 var b1 = TV.Load(bk + w);
                 var x = TV.Create(a0[ak]);
@@ -388,6 +387,7 @@ public static unsafe class Gemm
             nint ak = 0;
             for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
             {
+                if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(bk + 8 * bRow);
                 var b0 = TV.Load(bk);
                 var b1 = TV.Load(bk + w);
                 var x = TV.Create(a0[ak]);
