@@ -88,6 +88,9 @@ public class BuiltInKernelTests
     [InlineData(2, 4, 1, 5, 33, 8, 8, false)]
     [InlineData(1, 32, 8, 1, 129, 128, 128, false)]
     [InlineData(1, 2, 2, 3, 0, 4, 4, true)]
+    // Key tiles longer than the specs' 64 (Attention.KeyTile: 256 keys at D = 64, 128 when causal), several of them and a partial one.
+    [InlineData(1, 4, 2, 40, 1100, 64, 64, false)]
+    [InlineData(1, 2, 2, 300, 700, 64, 64, true)]
     public void Attention_with_shape_and_options_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal)
     {
         var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
@@ -108,6 +111,7 @@ public class BuiltInKernelTests
     [InlineData(2, 6, 3, 70, 70, 32, 32, 70)]
     [InlineData(1, 8, 2, 1, 300, 64, 64, 129)]
     [InlineData(1, 3, 3, 200, 257, 8, 4, 100)]
+    [InlineData(1, 2, 1, 300, 700, 16, 16, 600)]
     public void Attention_with_a_sliding_window_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, int window)
     {
         var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);

@@ -11,7 +11,7 @@ namespace Kernels;
 public static partial class Attention
 {
     [Einsum(SpecFile = "attention.fusemax.einsum")]
-    private static partial void OnePass(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int P, int E, int M, int F);
+    private static partial void OnePass(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int P, int E, int M, int F, int M0);
 
     /// <summary>Computes attention for one head. All tensors are dense and row-major.</summary>
     /// <param name="query">[queryLength, headDim]</param>
@@ -27,7 +27,7 @@ public static partial class Attention
     public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int queryLength, int keyLength, int headDim, int valueDim)
     {
         Check(query, key, value, output, 1, 1, queryLength, keyLength, headDim, valueDim, multiHead: false);
-        OnePass(query, key, value, output, queryLength, headDim, keyLength, valueDim);
+        OnePass(query, key, value, output, queryLength, headDim, keyLength, valueDim, KeyTile(queryLength, headDim, valueDim));
     }
 
     /// <summary>The checks of the per-head <c>Forward</c> and <see cref="MultiHead"/>, naming their parameters.</summary>
@@ -52,8 +52,33 @@ public static partial class Attention
             throw new ArgumentException("'output' overlaps an input; attention reads every input after it starts writing, so give it memory of its own.", nameof(output));
     }
 
+    /// <summary>
+    /// The key tile M0 the CPU kernels run with (the specs' default is 64): the number of keys whose scores a block of
+    /// queries holds between the two contractions. Each tile costs a fixed amount per query row (the running max's
+    /// horizontal reductions, the rescale of the numerator), so a prefill wants tiles as long as keep K's and V's tile
+    /// (M0 (E + F) floats, 128 KB) within the core's L2 beside the scores: at D = 64 a tile of 256 keys took 111-118 ms
+    /// for B=1 H=8 L=4096 where 64 took 127-159 ms. A decode step (a few rows) splits the keys across threads instead,
+    /// and a masked kernel computes the whole tile where the mask cuts it, so those stay shorter.
+    /// </summary>
+    /// <param name="rows">Query rows per head (query heads sharing a key/value head included).</param>
+    /// <param name="headDim">E.</param>
+    /// <param name="valueDim">F.</param>
+    /// <param name="most">The longest tile the mask makes worthwhile.</param>
+    internal static int KeyTile(long rows, int headDim, int valueDim, int most = 512)
+    {
+        if (rows <= 8) return 64;
+        var tile = 64;
+        while (tile < most && (long)tile * 2 * ((long)headDim + valueDim) <= 32768) tile *= 2;
+        return tile;
+    }
+
+    /// <summary>The key tile of a causal or windowed kernel: a diagonal tile computes scores the mask then drops, about
+    /// M0 / 2 per row, so at most 128 keys, and a quarter of the window.</summary>
+    private static int MaskedKeyTile(long rows, int headDim, int valueDim, int window) =>
+        KeyTile(rows, headDim, valueDim, window > 0 ? Math.Clamp(window / 4, 64, 128) : 128);
+
     [Einsum(SpecFile = "attention.mha.einsum")]
-    private static partial void Batched(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F);
+    private static partial void Batched(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int M0);
 
     /// <summary>
     /// Computes attention for every head of every sequence of a batch in one call, tensors laid out
@@ -75,11 +100,11 @@ public static partial class Attention
     public static void MultiHead(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int heads, int queryLength, int keyLength, int headDim, int valueDim)
     {
         Check(query, key, value, output, batch, heads, queryLength, keyLength, headDim, valueDim, multiHead: true);
-        Batched(query, key, value, output, batch, heads, queryLength, headDim, keyLength, valueDim);
+        Batched(query, key, value, output, batch, heads, queryLength, headDim, keyLength, valueDim, KeyTile(queryLength, headDim, valueDim));
     }
 
     [Einsum(SpecFile = "attention.gqa.causal.einsum")]
-    private static partial void GroupedCausal(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int G);
+    private static partial void GroupedCausal(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int G, int M0);
 
     /// <summary>
     /// Computes attention for every query head of every sequence of a batch in one call, tensors laid out
@@ -104,33 +129,34 @@ public static partial class Attention
         var (b, h, kvh, p, m, e, f) = (shape.Batch, shape.Heads, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
+        var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
         if (options.Layout == AttentionLayout.BatchSequenceHead)
         {
-            SequenceMajor(query, key, value, scale, output, b, h, p, e, m, f, c, w, groups);
+            SequenceMajor(query, key, value, scale, output, b, h, p, e, m, f, c, w, groups, tile);
             return;
         }
         if (options.SoftCap > 0)
         {
-            Softcapped(query, key, value, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups);
+            Softcapped(query, key, value, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
             return;
         }
         if (options.Scale != 0 && options.Scale != 1 / MathF.Sqrt(e))
         {
-            ScaledKernel(query, key, value, options.Scale, output, b, h, p, e, m, f, c, w, groups);
+            ScaledKernel(query, key, value, options.Scale, output, b, h, p, e, m, f, c, w, groups, tile);
             return;
         }
         // A window as long as the keys leaves every key of a causal row in it: the causal kernel does the same work.
         if (options.Window > 0 && options.Window < m)
         {
-            Windowed(query, key, value, output, b, h, p, e, m, f, options.Window, groups);
+            Windowed(query, key, value, output, b, h, p, e, m, f, options.Window, groups, MaskedKeyTile(p, e, f, options.Window));
             return;
         }
         // The G query heads of a key/value head are consecutive, so [B, H, P, E] is [B, KH, G * P, E] in place: without a
         // mask to tell their rows apart (unmasked, or one query, which sees every key even when causal), grouped-query
         // attention is multi-head attention over KH heads of G * P rows each, and each tile of K and V is read once for
         // all G heads (a decode step reads the cache once instead of G times).
-        if (!options.Causal || p <= 1) Batched(query, key, value, output, b, kvh, groups * p, e, m, f);
-        else GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups);
+        if (!options.Causal || p <= 1) Batched(query, key, value, output, b, kvh, groups * p, e, m, f, KeyTile((long)groups * p, e, f));
+        else GroupedCausal(query, key, value, output, b, h, p, e, m, f, groups, MaskedKeyTile(p, e, f, 0));
     }
 
     /// <summary>
@@ -163,7 +189,7 @@ public static partial class Attention
         if (((ReadOnlySpan<float>)output).Overlaps(mask))
             throw new ArgumentException("'output' overlaps 'mask'; give it memory of its own.", nameof(output));
         var (c, w) = MaskSizes(shape, options);
-        MaskedKernel(query, key, value, mask, options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale, output, b, h, p, e, m, f, c, w, groups);
+        MaskedKernel(query, key, value, mask, options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale, output, b, h, p, e, m, f, c, w, groups, MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0));
     }
 
     /// <summary>Checks the arguments every form of <c>Forward</c> with a shape shares; returns the query heads per key/value head.</summary>
@@ -216,22 +242,22 @@ public static partial class Attention
     }
 
     [Einsum(SpecFile = "attention.scaled.einsum")]
-    private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+    private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.masked.einsum")]
-    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.bshd.einsum")]
-    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call in the [batch, sequence, heads, dim] layout (attention.bshd.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor SequenceMajorLayoutDescriptor => SequenceMajorDescriptor;
 
     [Einsum(SpecFile = "attention.softcap.einsum")]
-    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G);
+    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.window.einsum")]
-    private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G);
+    private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call with a sliding window (attention.window.einsum) as data; its sizes are
     /// B, H, G, P, M, E, F, the window W and the tile M0.</summary>
