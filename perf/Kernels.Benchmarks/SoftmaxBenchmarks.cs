@@ -52,6 +52,9 @@ public class SoftmaxBenchmarks : IWork
     [Benchmark(Description = "Kernels softmax.3pass"), Ours]
     public void OursThreePass() => SpecKernels.SoftmaxThreePass(_x, _y, _rows, _columns);
 
+    [Benchmark(Description = "Kernels softmax.2pass"), Ours]
+    public void OursTwoPass() => SpecKernels.SoftmaxTwoPass(_x, _y, _rows, _columns);
+
     [Benchmark(Description = "ONNX Runtime Softmax"), Peer]
     public void Onnx() => _onnx!.Run();
 
@@ -67,4 +70,7 @@ public static partial class SpecKernels
 {
     [Einsum(SpecFile = "softmax.3pass.einsum")]
     public static partial void SoftmaxThreePass(ReadOnlySpan<float> X, Span<float> Y, int P, int N);
+
+    [Einsum(SpecFile = "softmax.2pass.einsum")]
+    public static partial void SoftmaxTwoPass(ReadOnlySpan<float> X, Span<float> Y, int P, int N);
 }

@@ -92,4 +92,73 @@ public unsafe class KernelRuntimeTests
     {
         Assert.Equal(expected, KernelRuntime.RowBlock(stackalloc long[] { floatsPerRow / 2, floatsPerRow - floatsPerRow / 2 }));
     }
+
+    [Fact]
+    public void The_workers_run_every_chunk_exactly_once_for_any_count_of_chunks_and_threads()
+    {
+        for (var chunks = 0; chunks <= 40; chunks++)
+            foreach (var threads in new[] { 1, 2, 3, 8 })
+            {
+                var runs = new int[chunks];
+                // Slow chunks: a call that returned before the workers' chunks had finished would see some not yet counted.
+                Workers.Run(chunks, threads, c =>
+                {
+                    Thread.SpinWait(20_000);
+                    Interlocked.Increment(ref runs[c]);
+                });
+                Assert.All(runs, r => Assert.Equal(1, r));
+            }
+    }
+
+    [Fact]
+    public void The_workers_share_a_job_with_the_caller()
+    {
+        if (Environment.ProcessorCount < 2) return;
+        var caller = Environment.CurrentManagedThreadId;
+        var others = 0;
+        for (var call = 0; call < 50 && others == 0; call++)
+            Workers.Run(4, 2, _ =>
+            {
+                Thread.Sleep(1);
+                if (Environment.CurrentManagedThreadId != caller) Interlocked.Increment(ref others);
+            });
+        Assert.True(others > 0, "no chunk ran on a worker in 50 calls");
+    }
+
+    [Fact]
+    public void A_chunk_that_throws_fails_the_call_after_the_others_ran_and_the_workers_go_on()
+    {
+        var runs = new int[16];
+        var error = Assert.Throws<InvalidOperationException>(() => Workers.Run(16, 4, c =>
+        {
+            Interlocked.Increment(ref runs[c]);
+            if (c == 5) throw new InvalidOperationException("chunk 5");
+        }));
+        Assert.Equal("chunk 5", error.Message);
+        Assert.All(runs, r => Assert.Equal(1, r));
+        var again = new int[16];
+        Workers.Run(16, 4, c => Interlocked.Increment(ref again[c]));
+        Assert.All(again, r => Assert.Equal(1, r));
+    }
+
+    [Fact]
+    public void Calls_from_several_threads_at_once_and_from_inside_a_chunk_all_complete()
+    {
+        var totals = new long[4];
+        var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+        {
+            for (var call = 0; call < 200; call++)
+                Workers.Run(6, 2, c =>
+                {
+                    // A nested call finds the workers busy (or runs inside one) and takes the fallback.
+                    var inner = new int[3];
+                    Workers.Run(3, 2, i => inner[i] = i + 1);
+                    Interlocked.Add(ref totals[t], inner.Sum() + c);
+                });
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        // Each call adds (1 + 2 + 3) * 6 + (0 + ... + 5) = 51.
+        Assert.All(totals, total => Assert.Equal(200L * 51, total));
+    }
 }

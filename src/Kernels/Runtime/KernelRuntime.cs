@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.InteropServices;
-using System.Threading.Tasks;
 
 namespace Kernels.Runtime;
 
@@ -131,8 +130,7 @@ public static unsafe class KernelRuntime
             if (count > 0) body(0, count);
             return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, c =>
-            body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
+        Workers.Run(parts, parts, c => body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
     }
 
     /// <summary>A reduction over one row split across threads: each part reduces its range (<paramref name="body"/>
@@ -142,8 +140,7 @@ public static unsafe class KernelRuntime
         var parts = Parts(count, maxDegreeOfParallelism);
         if (parts <= 1) return count > 0 ? body(0, count) : identity;
         var partial = new T[parts];
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, c =>
-            partial[c] = body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
+        Workers.Run(parts, parts, c => partial[c] = body((int)((long)count * c / parts), (int)((long)count * (c + 1) / parts)));
         var result = partial[0];
         for (var c = 1; c < parts; c++) result = merge(result, partial[c]);
         return result;
@@ -303,7 +300,7 @@ public static unsafe class KernelRuntime
             return;
         }
         var chunks = (int)Math.Clamp(count / 64L, threads, 4L * threads);
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
+        Workers.Run(chunks, threads, c =>
         {
             var start = (int)((long)count * c / chunks);
             var end = (int)((long)count * (c + 1) / chunks);
