@@ -19,17 +19,17 @@ public static class OnnxModels
         return Model(node, "", 13, ("X", new long[] { rows, columns }), ("Y", new long[] { rows, columns }));
     }
 
-    /// <summary>MultiHeadAttention (com.microsoft) over [1, length, heads * headDim] query and [1, keyLength, heads * headDim]
+    /// <summary>MultiHeadAttention (com.microsoft) over [batch, length, heads * headDim] query and [batch, keyLength, heads * headDim]
     /// key and value (keyLength 0: as many keys as queries), no mask; with <paramref name="causal"/>, its
     /// <c>unidirectional</c> attribute (each token attends to itself and earlier ones).</summary>
-    public static byte[] MultiHeadAttention(int length, int heads, int headDim, bool causal = false, int keyLength = 0)
+    public static byte[] MultiHeadAttention(int length, int heads, int headDim, bool causal = false, int keyLength = 0, int batch = 1)
     {
         var node = new Proto().String(1, "query").String(1, "key").String(1, "value").String(2, "output")
             .String(4, "MultiHeadAttention").String(7, "com.microsoft")
             .Message(5, new Proto().String(1, "num_heads").Varint(3, heads).Varint(20, 2));
         if (causal) node.Message(5, new Proto().String(1, "unidirectional").Varint(3, 1).Varint(20, 2));
-        var shape = new long[] { 1, length, heads * headDim };
-        var keys = new long[] { 1, keyLength > 0 ? keyLength : length, heads * headDim };
+        var shape = new long[] { batch, length, heads * headDim };
+        var keys = new long[] { batch, keyLength > 0 ? keyLength : length, heads * headDim };
         return Model(node, new[] { ("", 13), ("com.microsoft", 1) }, 3, ("query", shape), ("key", keys), ("value", keys), ("output", shape));
     }
 
