@@ -12,6 +12,7 @@ public class PassAnalysisTests
     [InlineData("attention.scaled", "m", 1)]
     [InlineData("attention.masked", "m", 1)]
     [InlineData("attention.softcap", "m", 1)]
+    [InlineData("attention.softcap.masked", "m", 1)]
     [InlineData("attention.bshd", "m", 1)]
     [InlineData("softmax.3pass", "n", 3)]
     [InlineData("softmax.2pass", "n", 2)]

@@ -133,6 +133,9 @@ public class BuiltInKernelTests
     [InlineData(false, 0, 0.0, 0.0, true)]
     [InlineData(true, 0, 0.2, 0.0, true)]
     [InlineData(true, 50, 0.0, 0.0, true)]
+    // A soft cap and a mask together (attention.softcap.masked): the mask is added to the capped scores.
+    [InlineData(false, 0, 0.0, 5.0, true)]
+    [InlineData(true, 40, 0.2, 2.0, true)]
     public void Attention_with_scale_soft_cap_or_mask_matches_a_double_loop(bool causal, int window, double scale, double cap, bool masked)
     {
         var shape = new AttentionShape(2, 4, 2, 90, 130, 16, 12);
@@ -194,7 +197,7 @@ public class BuiltInKernelTests
         Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Scale: float.NaN))).ParamName);
         Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(SoftCap: -1))).ParamName);
         Assert.Equal("mask", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, default, new float[3])).ParamName);
-        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(SoftCap: 30), new float[4])).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(SoftCap: float.PositiveInfinity), new float[4])).ParamName);
         Assert.Equal("output", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, default, y.AsSpan(0, 4))).ParamName);
         var sequenceMajor = new AttentionOptions(Layout: AttentionLayout.BatchSequenceHead);
         Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, sequenceMajor with { SoftCap = 30 })).ParamName);

@@ -97,6 +97,7 @@ public class DescriptorTests
     [InlineData("Attention.Scaled", "attention.scaled")]
     [InlineData("Attention.Masked", "attention.masked")]
     [InlineData("Attention.SoftCap", "attention.softcap")]
+    [InlineData("Attention.SoftCapMasked", "attention.softcap.masked")]
     [InlineData("Attention.SequenceMajor", "attention.bshd")]
     [InlineData("SelectiveScan.TimeInvariant", "selective_scan.shared")]
     public void Built_in_descriptors_are_their_spec_files(string kernel, string spec)

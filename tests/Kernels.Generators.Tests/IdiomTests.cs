@@ -52,6 +52,7 @@ public class IdiomTests
         { "attention.scaled",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.masked",            "  2     0     2    0    2    2    0    2    4    2    4    0    0    0" },
         { "attention.softcap",           "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
+        { "attention.softcap.masked",    "  2     0     2    0    2    2    0    2    4    2    4    0    0    0" },
         { "attention.window",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.gqa.causal",        "  2     0     2    0    2    2    0    2    2    2    4    0    0    0" },
         { "attention.mha",               "  2     0     2    0    2    2    0    2    0    0    4    0    0    0" },
@@ -74,6 +75,13 @@ public class IdiomTests
         var expected = counts.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
         Assert.Equal(Idioms.Length, expected.Length);
         Assert.Equal(expected, Idioms.Select(i => fired[i.Idiom]).ToArray());
+    }
+
+    [Fact]
+    public void The_golden_table_has_a_row_for_every_spec()
+    {
+        var specs = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "specs"), "*.einsum").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal);
+        Assert.Equal(specs, Golden.Select(row => (string)row[0]).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -48,6 +48,7 @@ public class SpecKernelTests
         yield return new KernelCase("attention.scaled", Spec("attention.scaled"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         yield return new KernelCase("attention.masked", Spec("attention.masked"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         yield return new KernelCase("attention.softcap", Spec("attention.softcap"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
+        yield return new KernelCase("attention.softcap.masked", Spec("attention.softcap.masked"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
         yield return new KernelCase("attention.bshd", Spec("attention.bshd"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })

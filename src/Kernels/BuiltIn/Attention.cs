@@ -163,18 +163,19 @@ public static partial class Attention
     /// Attention as <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, AttentionShape, AttentionOptions)"/>
     /// with an additive mask on the scaled scores, one per sequence shared by its heads: padding, prefix-LM or document
     /// masks (-inf leaves a key out; a row left without keys gives zeros). The causal mask and the window of
-    /// <paramref name="options"/> apply too, and skip whole tiles; the mask's own -inf do not. Generated from
-    /// specs/attention.masked.einsum.
+    /// <paramref name="options"/> apply too, and skip whole tiles; the mask's own -inf do not. With a soft cap the mask
+    /// is added to the capped scores (Gemma 2 with padding). Generated from specs/attention.masked.einsum and
+    /// attention.softcap.masked.einsum.
     /// </summary>
     /// <param name="query">[batch, heads, queryLength, headDim]</param>
     /// <param name="key">[batch, keyValueHeads, keyLength, headDim]</param>
     /// <param name="value">[batch, keyValueHeads, keyLength, valueDim]</param>
     /// <param name="output">[batch, heads, queryLength, valueDim]; must not overlap the inputs.</param>
     /// <param name="shape">The sizes.</param>
-    /// <param name="options">Causal, window and scale; a soft cap is not supported with a mask.</param>
+    /// <param name="options">Causal, window, scale and soft cap.</param>
     /// <param name="mask">[batch, queryLength, keyLength], added to the scaled scores.</param>
     /// <exception cref="ArgumentException">As the call without a mask, and when the mask is shorter than its shape or
-    /// options has a soft cap; the exception names the parameter.</exception>
+    /// overlaps the output; the exception names the parameter.</exception>
     public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options, ReadOnlySpan<float> mask)
     {
         var groups = Check(query, key, value, output, shape, options);
@@ -184,12 +185,13 @@ public static partial class Attention
             throw new ArgumentException($"'mask' holds {mask.Length} floats but its shape [Batch, QueryLength, KeyLength] = [{b}, {p}, {m}] needs {needed}.", nameof(mask));
         if (options.Layout != AttentionLayout.BatchHeadSequence)
             throw new ArgumentException("A mask is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
-        if (options.SoftCap != 0)
-            throw new ArgumentException("options.SoftCap with a mask is not supported; add the mask to capped scores yourself, or leave the cap at 0.", nameof(options));
         if (((ReadOnlySpan<float>)output).Overlaps(mask))
             throw new ArgumentException("'output' overlaps 'mask'; give it memory of its own.", nameof(output));
         var (c, w) = MaskSizes(shape, options);
-        MaskedKernel(query, key, value, mask, options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale, output, b, h, p, e, m, f, c, w, groups, MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0));
+        var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
+        var tile = MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0);
+        if (options.SoftCap > 0) SoftcappedMasked(query, key, value, mask, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
+        else MaskedKernel(query, key, value, mask, scale, output, b, h, p, e, m, f, c, w, groups, tile);
     }
 
     /// <summary>Checks the arguments every form of <c>Forward</c> with a shape shares; returns the query heads per key/value head.</summary>
@@ -247,6 +249,9 @@ public static partial class Attention
     [Einsum(SpecFile = "attention.masked.einsum")]
     private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
+    [Einsum(SpecFile = "attention.softcap.masked.einsum")]
+    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+
     [Einsum(SpecFile = "attention.bshd.einsum")]
     private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
@@ -271,6 +276,9 @@ public static partial class Attention
 
     /// <summary>The cascade of a <c>Forward</c> call with a soft cap (attention.softcap.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor SoftCapDescriptor => SoftcappedDescriptor;
+
+    /// <summary>The cascade of a <c>Forward</c> call with a soft cap and an additive mask (attention.softcap.masked.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor SoftCapMaskedDescriptor => SoftcappedMaskedDescriptor;
 
     /// <summary>The cascade of a causal <c>Forward</c> call with an <see cref="AttentionShape"/> (attention.gqa.causal.einsum)
     /// as data; its sizes are B, H (query heads), G (query heads per key/value head), P, M, E, F and the tile M0.</summary>

@@ -17,6 +17,7 @@ public static class BuiltInKernels
         ["Attention.Scaled"] = Attention.ScaledDescriptor,
         ["Attention.Masked"] = Attention.MaskedDescriptor,
         ["Attention.SoftCap"] = Attention.SoftCapDescriptor,
+        ["Attention.SoftCapMasked"] = Attention.SoftCapMaskedDescriptor,
         ["Attention.SequenceMajor"] = Attention.SequenceMajorLayoutDescriptor,
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
