@@ -10,6 +10,7 @@ namespace Kernels.Measure;
 public static class OnnxModels
 {
     private const int FloatType = 1;
+    private const int Int32Type = 6;
 
     /// <summary>Softmax (opset 13) over the last axis of a [rows, columns] float tensor.</summary>
     public static byte[] Softmax(int rows, int columns)
@@ -31,6 +32,34 @@ public static class OnnxModels
         var shape = new long[] { batch, length, heads * headDim };
         var keys = new long[] { batch, keyLength > 0 ? keyLength : length, heads * headDim };
         return Model(node, new[] { ("", 13), ("com.microsoft", 1) }, 3, ("query", shape), ("key", keys), ("value", keys), ("output", shape));
+    }
+
+    /// <summary>
+    /// GroupQueryAttention (com.microsoft; ONNX Runtime's CPU kernel is causal) over [batch, length, heads * headDim]
+    /// query and [batch, length, keyValueHeads * headDim] key and value with no past: inputs query, key, value,
+    /// seqlens_k ([batch] int32, the last key's index) and total_sequence_length ([1] int32); outputs output,
+    /// present_key and present_value ([batch, keyValueHeads, length, headDim]).
+    /// </summary>
+    public static byte[] GroupQueryAttention(int batch, int length, int heads, int keyValueHeads, int headDim)
+    {
+        var node = new Proto().String(1, "query").String(1, "key").String(1, "value").String(1, "").String(1, "")
+            .String(1, "seqlens_k").String(1, "total_sequence_length")
+            .String(2, "output").String(2, "present_key").String(2, "present_value")
+            .String(4, "GroupQueryAttention").String(7, "com.microsoft")
+            .Message(5, new Proto().String(1, "num_heads").Varint(3, heads).Varint(20, 2))
+            .Message(5, new Proto().String(1, "kv_num_heads").Varint(3, keyValueHeads).Varint(20, 2));
+        var graph = new Proto().Message(1, node).String(2, "g");
+        graph.Message(11, ValueInfo("query", new long[] { batch, length, heads * headDim }));
+        graph.Message(11, ValueInfo("key", new long[] { batch, length, keyValueHeads * headDim }));
+        graph.Message(11, ValueInfo("value", new long[] { batch, length, keyValueHeads * headDim }));
+        graph.Message(11, ValueInfo("seqlens_k", new long[] { batch }, Int32Type));
+        graph.Message(11, ValueInfo("total_sequence_length", new long[] { 1 }, Int32Type));
+        graph.Message(12, ValueInfo("output", new long[] { batch, length, heads * headDim }));
+        graph.Message(12, ValueInfo("present_key", new long[] { batch, keyValueHeads, length, headDim }));
+        graph.Message(12, ValueInfo("present_value", new long[] { batch, keyValueHeads, length, headDim }));
+        var model = new Proto().Varint(1, 8);
+        foreach (var (domain, version) in new[] { ("", 13), ("com.microsoft", 1) }) model.Message(8, new Proto().String(1, domain).Varint(2, version));
+        return model.Message(7, graph).ToArray();
     }
 
     /// <summary>A batched matrix product, a bias and a ReLU (MatMul, Add, Relu; opset 13): [batch, m, k] x [batch, k, n] + [n].</summary>
@@ -64,11 +93,11 @@ public static class OnnxModels
         return model.Message(7, graph).ToArray();
     }
 
-    private static Proto ValueInfo(string name, long[] shape)
+    private static Proto ValueInfo(string name, long[] shape, int elementType = FloatType)
     {
         var dims = new Proto();
         foreach (var d in shape) dims.Message(1, new Proto().Varint(1, d));
-        var tensor = new Proto().Varint(1, FloatType).Message(2, dims);
+        var tensor = new Proto().Varint(1, elementType).Message(2, dims);
         return new Proto().String(1, name).Message(2, new Proto().Message(1, tensor));
     }
 
@@ -135,12 +164,15 @@ public sealed class OnnxRun : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
 
-    public OnnxRun(byte[] model, int threads, (string Name, float[] Data, long[] Shape)[] inputs, (string Name, float[] Data, long[] Shape)[] outputs)
+    public OnnxRun(byte[] model, int threads, (string Name, float[] Data, long[] Shape)[] inputs, (string Name, float[] Data, long[] Shape)[] outputs,
+        (string Name, int[] Data, long[] Shape)[]? integerInputs = null)
     {
         _session = OnnxModels.Session(model, threads);
-        _inputNames = inputs.Select(i => i.Name).ToArray();
+        integerInputs ??= Array.Empty<(string, int[], long[])>();
+        _inputNames = inputs.Select(i => i.Name).Concat(integerInputs.Select(i => i.Name)).ToArray();
         _outputNames = outputs.Select(o => o.Name).ToArray();
-        _inputs = inputs.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, i.Shape)).ToArray();
+        _inputs = inputs.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, i.Shape))
+            .Concat(integerInputs.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, i.Shape))).ToArray();
         _outputs = outputs.Select(o => OrtValue.CreateTensorValueFromMemory(o.Data, o.Shape)).ToArray();
     }
 
