@@ -867,11 +867,38 @@ public static class CSharpKernelEmitter
                     _w.Line($"if ({string.Join(" || ", dead)}) continue;");
                 }
             }
+            ClipStep(block);
             EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
+            _clips.Clear();
             if (skippers is not null) _w.Line($"{live}++;");
             _w.Close();
             if (any is not null) _w.Close();
             _hoisting = hoisting;
+        }
+
+        // Ranks the Einsums of the step being emitted stop at (StepClips), with the variable that holds the bound.
+        private readonly Dictionary<string, string> _clips = new(StringComparer.Ordinal);
+
+        /// <summary>
+        /// Declares the bounds a step's loops stop at (<see cref="FilterFills.ClippableBy"/>): past the last point the
+        /// filtered Einsum keeps for any row of the block, so a causal block's diagonal tile of keys is cut at its last
+        /// row's key instead of computed whole and then filled.
+        /// </summary>
+        private void ClipStep(IterationBlock block)
+        {
+            if (!_plan.StepClips.TryGetValue(block.Rank, out var clips)) return;
+            var bounds = new List<(string Rank, string Name)>();
+            foreach (var clip in clips)
+            {
+                var x = _c.Einsums.First(e => e.Id == clip.Einsum);
+                SetEdges(x);
+                if (AffineRange(x, clip.Rest) is not { } rest) continue;
+                var name = "_clip_" + Id(clip.Rank);
+                _w.Line($"// 'where {string.Join(" and ", x.Filters)}': {x.Output.Name} has no point at {clip.Rank} >= {name} for these rows, so the step's loops over {clip.Rank} stop there");
+                _w.Line($"int {name} = (int)global::System.Math.Clamp(-{rest.Min}{(clip.Strict ? "" : " + 1")}, 0L, (long){Hi(clip.Rank)});");
+                bounds.Add((clip.Rank, name));
+            }
+            foreach (var (rank, name) in bounds) _clips[rank] = name;
         }
 
         /// <summary>
@@ -952,10 +979,62 @@ public static class CSharpKernelEmitter
             var all = AllPoints(e);
             _w.Line($"// 'where {string.Join(" and ", e.Filters)}': {e.Output.Name} holds {CSharpFloatName(fill)} at the points it leaves out, which its readers skip as absent points");
             if (all is not null) _w.Open($"if (!({all}))");
-            var n = OpenLoops(order);
-            _w.Line($"if (!({Filters(e.Filters, null)})) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Float(fill)};");
-            CloseLoops(n);
+            var inner = order.Count > 0 ? order[order.Count - 1] : null;
+            var ranges = inner is null ? null : e.Filters.Select(f => LeftOut(f, inner)).ToList();
+            if (ranges is null || ranges.Any(r => r is null))
+            {
+                var n = OpenLoops(order);
+                _w.Line($"if (!({Filters(e.Filters, null)})) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Float(fill)};");
+                CloseLoops(n);
+            }
+            else
+            {
+                _w.Line($"//   each filter leaves out one run of {inner} at each point of the other ranks: filled between its bounds");
+                var n = OpenLoops(order.Take(order.Count - 1), inner!);
+                var contiguous = Stride(e.Output, e.OutputIndices, inner!) == "1";
+                foreach (var (from, to) in ranges!.Select(r => r!.Value))
+                {
+                    var first = from is null ? Lo(inner!) : $"(int)global::System.Math.Max({from}, (long){Lo(inner!)})";
+                    var end = to is null ? Hi(inner!) : $"(int)global::System.Math.Min({to}, (long){Hi(inner!)})";
+                    _w.Open("");
+                    _w.Line($"int _fillFrom = {first}, _fillTo = {end};");
+                    var at = Offset(e.Output, e.OutputIndices, new Dictionary<string, string> { [inner!] = contiguous ? "_fillFrom" : Id(inner!) });
+                    if (contiguous) _w.Line($"if (_fillFrom < _fillTo) new global::System.Span<float>({Ptr(e.Output)} + {at}, _fillTo - _fillFrom).Fill({Float(fill)});");
+                    else _w.Line($"for (int {Id(inner!)} = _fillFrom; {Id(inner!)} < _fillTo; {Id(inner!)}++) {Ptr(e.Output)}[{at}] = {Float(fill)};");
+                    _w.Close();
+                }
+                CloseLoops(n);
+            }
             if (all is not null) _w.Close();
+        }
+
+        /// <summary>
+        /// The run of <paramref name="rank"/> a filter leaves out at a point of the other ranks, as the first and the end
+        /// value (null: the loop's own), when the filter is affine with coefficient 1 or -1 in the rank and compares
+        /// with an order; null otherwise.
+        /// </summary>
+        private (string? From, string? To)? LeftOut(Comparison f, string rank)
+        {
+            var form = f.Operator switch
+            {
+                ComparisonOperator.LessEqual or ComparisonOperator.Less => new IndexBinary(IndexOperator.Subtract, f.Left, f.Right),
+                ComparisonOperator.GreaterEqual or ComparisonOperator.Greater => new IndexBinary(IndexOperator.Subtract, f.Right, f.Left),
+                _ => null,
+            };
+            if (form is null || !IndexAffine.TryLinear(form, out var terms, out var constant)) return null;
+            var strict = f.Operator is ComparisonOperator.Less or ComparisonOperator.Greater;
+            var own = terms.FirstOrDefault(t => t.Rank == rank).Coefficient;
+            if (own is not IndexConstant { Value: 1 or -1 } c) return null;
+            // The filter keeps the points where rank * c + rest <= 0 (or < 0).
+            var rest = "(" + string.Join(" + ", terms.Where(t => t.Rank != rank).Select(t => t.Coefficient switch
+            {
+                IndexConstant { Value: 1 } => $"(long){Id(t.Rank)}",
+                IndexConstant { Value: -1 } => $"-(long){Id(t.Rank)}",
+                var k => $"(long){Ix(k, null)} * {Id(t.Rank)}",
+            }).Prepend($"(long){Ix(constant, null)}")) + ")";
+            return c.Value == 1
+                ? ($"-{rest}{(strict ? "" : " + 1")}", null) // kept up to -rest: left out from there on
+                : (null, $"{rest}{(strict ? " + 1" : "")}"); // kept from rest on: left out before
         }
 
         private static string CSharpFloatName(double v) => double.IsNegativeInfinity(v) ? "-inf" : double.IsPositiveInfinity(v) ? "+inf" : v.ToString("R", CultureInfo.InvariantCulture);
@@ -966,9 +1045,13 @@ public static class CSharpKernelEmitter
 
         /// <summary>The least and greatest value of a filter's <c>Left - Right</c> over the points the Einsum's loops cover
         /// (the others fixed), as C# expressions; null when a side is not affine in the ranks.</summary>
-        private (string Min, string Max)? FilterRange(ExtendedEinsum e, Comparison f)
+        private (string Min, string Max)? FilterRange(ExtendedEinsum e, Comparison f) => AffineRange(e, new IndexBinary(IndexOperator.Subtract, f.Left, f.Right));
+
+        /// <summary>The least and greatest value of an index expression over the points the Einsum's loops cover (the
+        /// others fixed), as C# expressions of type long; null when it is not affine in the ranks.</summary>
+        private (string Min, string Max)? AffineRange(ExtendedEinsum e, IndexExpr form)
         {
-            if (!IndexAffine.TryLinear(new IndexBinary(IndexOperator.Subtract, f.Left, f.Right), out var terms, out var constant)) return null;
+            if (!IndexAffine.TryLinear(form, out var terms, out var constant)) return null;
             var loops = LoopRanks(_plan.Einsums[e.Id]);
             var min = new List<string> { $"(long){Ix(constant, null)}" };
             var max = new List<string> { $"(long){Ix(constant, null)}" };
@@ -1167,6 +1250,9 @@ public static class CSharpKernelEmitter
                         var tile = RankOf(inner).Size;
                         _edges[inner] = $"global::System.Math.Min({tile}, {RankOf(of).Size} - {Id(outer)} * {tile})";
                     }
+            // In a step cut short, every Einsum over the rank stops at the step's bound (itself within the tile's edge).
+            foreach (var clip in _clips)
+                if (einsums.Any(e => e.Ranks.Contains(clip.Key))) _edges[clip.Key] = clip.Value;
         }
 
         // ---- contraction: a call of the micro-kernel per point of the batch ranks

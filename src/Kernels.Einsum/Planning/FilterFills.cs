@@ -290,6 +290,119 @@ public static class FilterFills
         return true;
     }
 
+    // ---------------------------------------------------------------- steps cut short
+
+    /// <summary>
+    /// A filter of a filled Einsum that bounds one of its loop ranks from above (<c>m1*M0 + m0 &lt;= p + M - P</c> bounds
+    /// m0 by the last row of the block): past that bound the Einsum has no point in the step for any row at hand, so
+    /// every Einsum of the step that runs over the rank may stop there (<see cref="ClippableBy"/>).
+    /// </summary>
+    /// <param name="Einsum">The filtered Einsum's id.</param>
+    /// <param name="Rank">The bounded rank.</param>
+    /// <param name="Rest">The filter as <c>Rank + Rest &lt;= 0</c> (or <c>&lt; 0</c>): the other ranks' part.</param>
+    /// <param name="Strict">True for <c>&lt;</c>.</param>
+    public sealed record StepClip(int Einsum, string Rank, IndexExpr Rest, bool Strict);
+
+    /// <summary>
+    /// The upper bounds (<see cref="StepClip"/>) a step of the block may stop its loops at: for a filled Einsum X and a
+    /// filter that reads <c>v + Rest &lt;= 0</c>, every other Einsum of the block that runs over v must be absent where X
+    /// is (a map of X's absent points, or a reduction over v that skips them), and read what the step writes over v only
+    /// at v itself. A step that stops at the bound then computes exactly the points the interpreter has. The caller
+    /// checks that nothing written over v in the step is read after it (<see cref="SkippableBy"/>'s storage checks).
+    /// </summary>
+    /// <param name="block">The iteration block.</param>
+    /// <param name="fills">The filled Einsums (<see cref="Choose"/>).</param>
+    /// <param name="fixedRanks">Ranks that do not vary inside a step (the block's rank, the parallel ranks).</param>
+    public static IReadOnlyList<StepClip> ClippableBy(IterationBlock block, IReadOnlyDictionary<int, double> fills, IReadOnlyCollection<string> fixedRanks)
+    {
+        var clips = new List<StepClip>();
+        foreach (var x in block.Einsums.Where(e => fills.ContainsKey(e.Id)))
+            foreach (var f in x.Filters)
+            {
+                if (UpperBound(f) is not { } bound) continue;
+                foreach (var (rank, rest, strict) in bound)
+                    if (rank != block.Rank && !fixedRanks.Contains(rank) && x.OutputRanks.Contains(rank)
+                        && clips.All(c => c.Rank != rank) && AbsentPast(block, fills, x, rank, rest, strict))
+                        clips.Add(new StepClip(x.Id, rank, rest, strict));
+            }
+        return clips;
+    }
+
+    /// <summary>Each rank with coefficient 1 in the filter written as <c>rank + Rest &lt;= 0</c> (or <c>&lt; 0</c>).</summary>
+    private static List<(string Rank, IndexExpr Others, bool Strict)>? UpperBound(Comparison f)
+    {
+        var form = f.Operator switch
+        {
+            ComparisonOperator.LessEqual or ComparisonOperator.Less => new IndexBinary(IndexOperator.Subtract, f.Left, f.Right),
+            ComparisonOperator.GreaterEqual or ComparisonOperator.Greater => new IndexBinary(IndexOperator.Subtract, f.Right, f.Left),
+            _ => null,
+        };
+        if (form is null || !IndexAffine.TryLinear(form, out var terms, out _)) return null;
+        var strict = f.Operator is ComparisonOperator.Less or ComparisonOperator.Greater;
+        return terms.Where(t => t.Coefficient is IndexConstant { Value: 1 })
+            .Select(t => (t.Rank, (IndexExpr)new IndexBinary(IndexOperator.Subtract, form, new IndexVariable(t.Rank)), strict)).ToList();
+    }
+
+    /// <summary>
+    /// True when, at the points of <paramref name="rank"/> past the bound, every Einsum of the step over that rank is
+    /// absent, skips them (a reduction), or is read there only by Einsums whose own filter leaves those points out (the
+    /// soft-capped scores' contraction before the filtered cap); see <see cref="ClippableBy"/>.
+    /// </summary>
+    private static bool AbsentPast(IterationBlock block, IReadOnlyDictionary<int, double> fills, ExtendedEinsum x, string rank, IndexExpr rest, bool strict)
+    {
+        // Filled Einsums with the same bound among their filters: absent past it whatever they read.
+        bool Bounded(ExtendedEinsum e) => fills.ContainsKey(e.Id) && e.Filters.Any(f =>
+            UpperBound(f)?.Any(b => b.Rank == rank && b.Others == rest && b.Strict == strict) == true);
+        static int DimOf(IReadOnlyList<IndexExpr> indices, string rank)
+        {
+            for (var d = 0; d < indices.Count; d++)
+                if (indices[d] is IndexVariable v && v.Rank == rank) return d;
+            return -1;
+        }
+        // The tensors the step writes over the rank, with the dimension that holds it, and whether they are absent past
+        // the bound (else present there, and only a bounded Einsum may read them).
+        var region = new Dictionary<string, (int Dim, bool Absent)>(StringComparer.Ordinal);
+        var ok = true;
+        ExtendedEinsum? reader = null;
+        Abstract Eval(Expr e)
+        {
+            switch (e)
+            {
+                case TensorRead r when region.TryGetValue(r.Tensor.Name, out var w):
+                    if (r.Indices[w.Dim] is not IndexVariable v || v.Rank != rank) ok = false; // another point of the rank
+                    else if (!w.Absent && !Bounded(reader!)) ok = false; // a value past the bound that something reads
+                    return w.Absent ? Absent : Other;
+                case Unary u:
+                    return Eval(u.Operand) is AbsentValue ? Absent : Other;
+                case Binary b:
+                {
+                    var (l, r) = (Eval(b.Left), Eval(b.Right));
+                    if (b.Merge == MergeOperator.Union) return l is AbsentValue && r is AbsentValue ? Absent : Other;
+                    return l is AbsentValue || r is AbsentValue ? Absent : Other;
+                }
+                default:
+                    return Other;
+            }
+        }
+        foreach (var e in block.Einsums)
+        {
+            reader = e;
+            var value = Eval(e.Body);
+            if (!ok) return false;
+            if (!e.Ranks.Contains(rank)) continue;
+            var absent = e.Id == x.Id || Bounded(e) || value is AbsentValue;
+            if (!e.OutputRanks.Contains(rank))
+            {
+                if (!absent) return false; // a reduction over the rank that counts points past the bound
+                continue;
+            }
+            var d = DimOf(e.OutputIndices, rank);
+            if (d < 0 || (!absent && e.Output.IsLoopCarried)) return false;
+            region[e.Output.Name] = (d, absent);
+        }
+        return true;
+    }
+
     private static Abstract Combine(Binary b, Abstract l, Abstract r)
     {
         if (b.Merge == MergeOperator.Union)

@@ -165,6 +165,13 @@ public sealed record KernelPlan(
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<int>> SkipSteps { get; init; } = new Dictionary<string, IReadOnlyList<int>>();
 
+    /// <summary>
+    /// Upper bounds at which the steps of an iteration block (by rank) stop their loops over a rank, for the rows at hand
+    /// (<see cref="FilterFills.ClippableBy"/>): a causal block's diagonal tile of keys ends at its last row's key.
+    /// Only for blocks in <see cref="SkipSteps"/>, whose storage keeps what a step writes inside the step.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<FilterFills.StepClip>> StepClips { get; init; } = new Dictionary<string, IReadOnlyList<FilterFills.StepClip>>();
+
     /// <summary>Iteration blocks (by rank) run a chunk of steps at a time (<see cref="StepChunk"/>).</summary>
     public IReadOnlyDictionary<string, StepChunk> Chunks { get; init; } = new Dictionary<string, StepChunk>();
 

@@ -177,6 +177,7 @@ public static class KernelPlanner
         var distinct = divisibility.Distinct().ToList();
         var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
         var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse, fills);
+        var skipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
         {
             OuterSlices = outerSlices,
@@ -187,7 +188,10 @@ public static class KernelPlanner
             EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
             Folds = folds,
             Fills = fills,
-            SkipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced),
+            SkipSteps = skipSteps,
+            StepClips = skipSteps.Keys.Select(r => cascade.Blocks.First(b => b.Rank == r))
+                .Select(b => (b.Rank, Clips: FilterFills.ClippableBy(b, fills, outerSlices.Append(b.Rank).Concat(slice is null ? Array.Empty<string>() : new[] { slice }).ToList())))
+                .Where(x => x.Clips.Count > 0).ToDictionary(x => x.Rank, x => x.Clips, StringComparer.Ordinal),
             Chunks = chunks,
             Folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList(),
         };
