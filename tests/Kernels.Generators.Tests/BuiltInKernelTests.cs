@@ -331,6 +331,48 @@ public class BuiltInKernelTests
         }
     }
 
+    /// <summary>
+    /// Rows of at least <see cref="Softmax.LongRow"/> columns run the two-pass cascade: the same results as the three-pass
+    /// one, against softmax in double, at magnitudes up to 1e30, and with the rows the two cascades define differently
+    /// (a row holding +inf: NaN throughout, where exp(x - LSE) alone gives 0 at the finite entries) as the
+    /// interpreter's three-pass result; a row split across threads (one row) and rows of their own (three).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Softmax_of_rows_longer_than_the_cache_matches_the_three_pass_result(int rows)
+    {
+        var n = Softmax.LongRow + 37;
+        var random = new Random(rows);
+        var x = new double[rows * n];
+        for (var i = 0; i < x.Length; i++) x[i] = (float)((random.NextDouble() * 2 - 1) * 12 + (i / n == 1 ? 1e30 : 0));
+        var special = new[] { double.PositiveInfinity, double.NaN, double.NegativeInfinity };
+        x[(rows - 1) * n + 12345] = special[0]; // the last row (the only one when rows = 1) holds +inf
+        if (rows == 3) for (var i = 0; i < n; i++) x[i] = double.NegativeInfinity; // the first is fully masked
+        var y = new float[x.Length];
+        Softmax.Rows(F(x), y, rows, n);
+        var expected = Reference("softmax.3pass", new() { ["P"] = rows, ["N"] = n }, new() { ["X"] = x }, "Y");
+        for (var i = 0; i < x.Length; i++)
+            Assert.True(KernelBench.Close(y[i], expected[i], 1e-6), $"[{i / n}, {i % n}] {y[i]} vs {expected[i]}");
+        Assert.All(y.Skip((rows - 1) * n).Take(n), v => Assert.True(float.IsNaN(v)));
+        if (rows == 3)
+        {
+            // The row at 1e30: exact to float rounding against the double reference.
+            var row = x.Skip(n).Take(n).ToArray();
+            var max = row.Max();
+            var sum = row.Sum(v => Math.Exp(v - max));
+            for (var i = 0; i < n; i++)
+            {
+                var want = Math.Exp(row[i] - max) / sum;
+                Assert.True(Math.Abs(y[n + i] - want) <= 2e-7 + 1e-6 * want, $"[{i}] {y[n + i]:R}, expected {want:R}");
+            }
+        }
+        var nan = (double[])x.Clone();
+        nan[(rows - 1) * n] = special[1]; // NaN beside the +inf: NaN throughout too
+        Softmax.Rows(F(nan), y, rows, n);
+        Assert.All(y.Skip((rows - 1) * n).Take(n), v => Assert.True(float.IsNaN(v)));
+    }
+
     [Fact]
     public void Linear_attention_and_selective_scan_match_the_interpreter()
     {
@@ -397,10 +439,12 @@ public class BuiltInKernelTests
         Assert.Equal(0f, qkv[40]);
         Assert.Equal("value", Assert.Throws<ArgumentException>(() => Attention.MultiHead(new float[48], new float[80], new float[79], new float[48], 2, 2, 3, 5, 4, 4)).ParamName);
         var e3 = Assert.Throws<ArgumentException>(() => Softmax.Rows(new float[12], output.AsSpan(0, 11), 3, 4));
-        Assert.Equal("Y", e3.ParamName);
+        Assert.Equal("output", e3.ParamName);
+        Assert.Equal("input", Assert.Throws<ArgumentException>(() => Softmax.Rows(new float[11], output.AsSpan(0, 12), 3, 4)).ParamName);
+        Assert.Equal("columns", Assert.Throws<ArgumentOutOfRangeException>(() => Softmax.Rows(new float[12], output.AsSpan(0, 12), 3, -4)).ParamName);
         var shared = new float[24];
         var e4 = Assert.Throws<ArgumentException>(() => Softmax.Rows(shared.AsSpan(0, 12), shared.AsSpan(6, 12), 3, 4));
-        Assert.Equal("Y", e4.ParamName);
+        Assert.Equal("output", e4.ParamName);
         Assert.All(output, x => Assert.Equal(42f, x));
     }
 }

@@ -66,6 +66,7 @@ public class IdiomTests
         { "selective_scan.grouped",      "  1     0     0    0    0    0    0    0    0    0    0    2    1    0    0    0" },
         { "selective_scan.shared",       "  1     0     0    0    0    0    0    0    0    0    0    0    1    0    0    0" },
         { "softmax.2pass",               "  0     0     0    2    0    0    2    0    0    0    0    0    0    0    0    0" },
+        { "softmax.2pass.lse",           "  0     0     0    2    0    0    2    0    0    0    0    0    0    0    0    0" },
         { "softmax.3pass",               "  2     1     2    0    0    0    3    0    0    0    0    0    0    0    0    0" },
     };
 

@@ -51,7 +51,7 @@ public class SpecKernelTests
         yield return new KernelCase("attention.softcap.masked", Spec("attention.softcap.masked"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
         yield return new KernelCase("attention.bshd", Spec("attention.bshd"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
-        foreach (var name in new[] { "softmax.3pass", "softmax.2pass" })
+        foreach (var name in new[] { "softmax.3pass", "softmax.2pass", "softmax.2pass.lse" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);
         var linear = new[] { S(("T", 128), ("D", 16), ("F", 24)), S(("T", 77), ("D", 9), ("F", 17)), S(("T", 1), ("D", 1), ("F", 1)) };
         foreach (var name in new[] { "linear_attention.quadratic", "linear_attention.causal" })
