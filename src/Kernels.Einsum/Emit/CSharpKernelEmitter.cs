@@ -1290,6 +1290,45 @@ public static class CSharpKernelEmitter
             CloseLoops(loops);
         }
 
+        /// <summary>
+        /// A copy whose innermost rank in the output is not the innermost in the source and the other way round
+        /// (<c>BK[m1,e,m0] = K[m1*M0 + m0, e]</c>): the two ranks (output's innermost, source's innermost), or null.
+        /// </summary>
+        private (string Row, string Column)? TransposedCopy(ExtendedEinsum e, EinsumPlan p)
+        {
+            if (e.Reduction is not null || e.Filters.Count > 0 || e.Body is not TensorRead r) return null;
+            static string? Innermost(TensorStorage s, IReadOnlyList<IndexExpr> indices)
+            {
+                for (var i = s.StorageOrder.Count - 1; i >= 0; i--)
+                {
+                    var d = s.StorageOrder[i];
+                    if (s.Dims[d] == DimStorage.Dropped) continue;
+                    return s.Dims[d] == DimStorage.Kept && indices[d] is IndexVariable v ? v.Rank : null;
+                }
+                return null;
+            }
+            var loops = OuterLoops(e, p);
+            var row = Innermost(StorageOf(e.Output), e.OutputIndices);
+            var column = Innermost(StorageOf(r.Tensor), r.Indices);
+            if (row is null || column is null || row == column || !loops.Contains(row) || !loops.Contains(column) || _range?.Rank == row || _range?.Rank == column) return null;
+            if (StorageOf(e.Output).HasPresence || StorageOf(r.Tensor).HasPresence) return null;
+            if (KernelPlanner.AffineCoefficient(r.Indices.Last(i => i.Variables().Contains(row)), row) is not > 0) return null;
+            return Stride(e.Output, e.OutputIndices, row) == "1" && Stride(r.Tensor, r.Indices, column) == "1" ? (row, column) : null;
+        }
+
+        /// <summary>A <see cref="TransposedCopy"/> as a call of the runtime's blocked transpose per point of the other ranks.</summary>
+        private void EmitTransposedCopy(ExtendedEinsum e, EinsumPlan p, string row, string column)
+        {
+            var r = (TensorRead)e.Body;
+            _w.Line($"//   a transposed copy ({row} innermost in {e.Output.Name}, {column} in {r.Tensor.Name}), moved in 8 x 8 blocks");
+            var loops = OpenLoops(OuterLoops(e, p).Where(x => x != row && x != column), row, column);
+            var env = new Dictionary<string, string> { [row] = Lo(row), [column] = Lo(column) };
+            _w.Line($"{Rt}.Transpose.Copy({Ptr(r.Tensor)} + {Offset(r.Tensor, r.Indices, env)}, {Stride(r.Tensor, r.Indices, row)},");
+            _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {Stride(e.Output, e.OutputIndices, column)}, {Extent(row)}, {Extent(column)});");
+            string Extent(string rank) => Lo(rank) == "0" ? Hi(rank) : $"{Hi(rank)} - {Lo(rank)}";
+            CloseLoops(loops);
+        }
+
         /// <summary>A running sum's update with its rescale and the contraction that feeds it, as one micro-kernel call.</summary>
         private void EmitFold(ExtendedEinsum update, RescaleFold fold)
         {
@@ -1353,6 +1392,11 @@ public static class CSharpKernelEmitter
 
         private void EmitDense(ExtendedEinsum e, EinsumPlan p)
         {
+            if (TransposedCopy(e, p) is { } swap)
+            {
+                EmitTransposedCopy(e, p, swap.Row, swap.Column);
+                return;
+            }
             var loops = OpenLoops(OuterLoops(e, p));
             var target = $"{Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}]";
             if (e.Reduction is not { } op)
