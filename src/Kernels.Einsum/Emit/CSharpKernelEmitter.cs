@@ -90,7 +90,7 @@ public static class CSharpKernelEmitter
         private readonly KernelPlan? _fewRows;
         private readonly Cascade? _fewRowsCascade;
         private readonly KernelSignature _sig;
-        private readonly CodeWriter _w;
+        private CodeWriter _w;
         private readonly KernelPlan _dense;
         private readonly KernelPlan _general;
         private readonly bool _twoPlans;
@@ -553,11 +553,23 @@ public static class CSharpKernelEmitter
                 _w.Open(outer.Count > 0
                     ? $"private static void _{name}Slice<_TV>(_Args _a, long _from, long _to) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>"
                     : $"private static void _{name}Slice<_TV>(_Args _a, int _start, int _end) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
-                Unpack(plan, includeSliceLocal: true);
+                var scope = Unpack(plan, includeSliceLocal: true);
                 if (plan.RowBlocks)
                 {
                     var perRow = local.Select(x => StorageCount(x, "1")).DefaultIfEmpty("0L");
                     _w.Line($"int _PB = {Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }}); // rows of {sr} per block, sized to the cache");
+                    scope.Add(("int", "_PB"));
+                    foreach (var x in local)
+                    {
+                        scope.Add(("float*", Id(x.Tensor.Name)));
+                        if (IsPair(x.Tensor)) scope.Add(("float*", LowName(x.Tensor)));
+                        if (x.HasPresence) scope.Add(("byte*", PresenceName(x.Tensor)));
+                    }
+                    scope.AddRange(outer.Select(o => ("int", Id(o))));
+                    scope.AddRange(new[] { ("int", "_pb"), ("int", "_pe") });
+                    _sliceScope = scope;
+                    _sliceName = name;
+                    _sliceIndent = _w.Indent - 1;
                 }
                 WithScratch(local, () =>
                 {
@@ -586,6 +598,9 @@ public static class CSharpKernelEmitter
                     if (outer.Count > 0) _w.Close();
                 });
                 _w.Close();
+                _sliceScope = null;
+                foreach (var m in _stepMethods) _w.Append(m);
+                _stepMethods.Clear();
                 if (CanSplitRows(plan)) EmitRows(plan, name, local);
             }
         }
@@ -636,24 +651,66 @@ public static class CSharpKernelEmitter
         private static IEnumerable<ExtendedEinsum> StepEinsums(CascadeStep step) =>
             step.Einsum is { } e ? new[] { e } : step.Block!.Inits.Concat(step.Block.Einsums);
 
-        private void Unpack(KernelPlan plan, bool includeSliceLocal)
+        /// <summary>Declares the arguments' fields as locals; returns them (type and name).</summary>
+        private List<(string Type, string Name)> Unpack(KernelPlan plan, bool includeSliceLocal)
         {
-            var parts = new List<string>();
-            foreach (var t in ArgumentTensors)
-                _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"float {Id(t.Name)} = _a.{Id(t.Name)};" : $"float* {Id(t.Name)} = _a.{Id(t.Name)};");
+            var declared = new List<(string Type, string Name)>();
+            void Field(string type, string name)
+            {
+                _w.Line($"{type} {name} = _a.{name};");
+                declared.Add((type, name));
+            }
+            foreach (var t in ArgumentTensors) Field(t.Role == TensorRole.Input && t.Rank == 0 ? "float" : "float*", Id(t.Name));
             if (includeSliceLocal)
             {
                 foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)))
                 {
-                    _w.Line($"float* {Id(s.Tensor.Name)} = _a.{Id(s.Tensor.Name)};");
-                    if (IsPair(s.Tensor)) _w.Line($"float* {LowName(s.Tensor)} = _a.{LowName(s.Tensor)};");
-                    if (s.HasPresence) _w.Line($"byte* {PresenceName(s.Tensor)} = _a.{PresenceName(s.Tensor)};");
+                    Field("float*", Id(s.Tensor.Name));
+                    if (IsPair(s.Tensor)) Field("float*", LowName(s.Tensor));
+                    if (s.HasPresence) Field("byte*", PresenceName(s.Tensor));
                 }
-                foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence))
-                    _w.Line($"byte* {PresenceName(s.Tensor)} = _a.{PresenceName(s.Tensor)};");
+                foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Argument && x.HasPresence)) Field("byte*", PresenceName(s.Tensor));
             }
             _w.Line(string.Join(" ", _sizes.Select(s => $"int {s} = _a.{s};")));
-            if (_c.Blocks.Any()) _w.Line(string.Join(" ", _c.Blocks.Select(b => $"int {StepsName(b)} = _a.{StepsName(b)};")));
+            declared.AddRange(_sizes.Select(s => ("int", s)));
+            if (_c.Blocks.Any())
+            {
+                _w.Line(string.Join(" ", _c.Blocks.Select(b => $"int {StepsName(b)} = _a.{StepsName(b)};")));
+                declared.AddRange(_c.Blocks.Select(b => ("int", StepsName(b))));
+            }
+            return declared;
+        }
+
+        /// <summary>The locals of the blocked slice method being written (type and name), while it is written; its
+        /// name; its indentation; and the step methods written beside it (<see cref="EmitStepCall"/>).</summary>
+        private List<(string Type, string Name)>? _sliceScope;
+        private string _sliceName = "";
+        private int _sliceIndent;
+        private readonly List<CodeWriter> _stepMethods = new();
+
+        /// <summary>
+        /// A step of an iteration block in a blocked slice as a call of a method of its own, written beside the slice:
+        /// the slice (scratch, row blocks, steps) is the largest method the generator writes, and the JIT stops inlining
+        /// the vector operators of its later loops once a method's inlining budget is spent; a step on its own fits.
+        /// </summary>
+        private void EmitStepCall(IterationBlock block, string? live)
+        {
+            var scope = new List<(string Type, string Name)>(_sliceScope!) { ("int", Id(block.Rank)) };
+            if (live is not null) scope.Add(("int", live));
+            var method = $"_{_sliceName}Step_{Id(block.Rank)}";
+            _w.Line($"{method}<_TV>({string.Join(", ", scope.Select(x => x.Name))});");
+            var caller = _w;
+            _w = new CodeWriter { Indent = _sliceIndent };
+            _w.Line();
+            _w.Line($"/// <summary>One step of 'iterate {block.Rank}' for a block of rows of _{_sliceName}Slice (a method of its own, so that the JIT inlines its vector operators).</summary>");
+            _w.Line(Optimized);
+            _w.Open($"private static void {method}<_TV>({string.Join(", ", scope.Select(x => $"{x.Type} {x.Name}"))}) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
+            ClipStep(block);
+            EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
+            _clips.Clear();
+            _w.Close();
+            _stepMethods.Add(_w);
+            _w = caller;
         }
 
         /// <param name="s">The tensor's storage.</param>
@@ -867,9 +924,13 @@ public static class CSharpKernelEmitter
                     _w.Line($"if ({string.Join(" || ", dead)}) continue;");
                 }
             }
-            ClipStep(block);
-            EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
-            _clips.Clear();
+            if (_sliceScope is not null) EmitStepCall(block, skippers is not null ? live : null);
+            else
+            {
+                ClipStep(block);
+                EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
+                _clips.Clear();
+            }
             if (skippers is not null) _w.Line($"{live}++;");
             _w.Close();
             if (any is not null) _w.Close();

@@ -14,6 +14,16 @@ internal sealed class CodeWriter
     private readonly StringBuilder _text = new();
     private int _indent;
 
+    /// <summary>The indentation level (four spaces each): a writer for a method emitted beside the one being written starts at that one's.</summary>
+    public int Indent
+    {
+        get => _indent;
+        set => _indent = value;
+    }
+
+    /// <summary>Appends what another writer holds, as written.</summary>
+    public void Append(CodeWriter other) => _text.Append(other._text);
+
     public void Line(string line = "")
     {
         if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
