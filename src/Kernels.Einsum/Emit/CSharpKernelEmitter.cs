@@ -956,7 +956,8 @@ public static class CSharpKernelEmitter
                 if (AffineRange(x, clip.Rest) is not { } rest) continue;
                 var name = "_clip_" + Id(clip.Rank);
                 _w.Line($"// 'where {string.Join(" and ", x.Filters)}': {x.Output.Name} has no point at {clip.Rank} >= {name} for these rows, so the step's loops over {clip.Rank} stop there");
-                _w.Line($"int {name} = (int)global::System.Math.Clamp(-{rest.Min}{(clip.Strict ? "" : " + 1")}, 0L, (long){Hi(clip.Rank)});");
+                _w.Line($"//   (rounded up to whole vectors, so that the micro-kernel's columns stay whole; the fill covers the rest)");
+                _w.Line($"int {name} = (int)global::System.Math.Min((long){Hi(clip.Rank)}, (global::System.Math.Max(0L, -{rest.Min}{(clip.Strict ? "" : " + 1")}) + _TV.Count - 1) / _TV.Count * _TV.Count);");
                 bounds.Add((clip.Rank, name));
             }
             foreach (var (rank, name) in bounds) _clips[rank] = name;
