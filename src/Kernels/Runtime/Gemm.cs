@@ -240,6 +240,20 @@ public static unsafe class Gemm
     {
         public bool None => c0 == null;
 
+        /// <summary>
+        /// For the columns left after the whole vectors (j + w &gt; n): moves j back to n - w, so that the last w columns
+        /// are computed again as one vector (each column's sum runs in the same order, so the values stored twice are
+        /// the same bit for bit), and returns true; false (the scalar column loop then runs) when there are fewer than
+        /// w columns, or when C is its own running sum's previous value (a column stored twice would be rescaled twice).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool LastVector(ref int j, int n, int w, float* c)
+        {
+            if (n < w || c0 == c) return false;
+            j = n - w;
+            return true;
+        }
+
         public Epilogue Rows(int first) => None ? this : new Epilogue(c0 + first * c0Row, c0Row, scale + first * scaleStride, scaleStride);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -313,8 +327,9 @@ public static unsafe class Gemm
             TV.Store(cj, tail.Vector(4, j, c40 * scale)); TV.Store(cj + w, tail.Vector(4, j + w, c41 * scale)); cj += cRow;
             TV.Store(cj, tail.Vector(5, j, c50 * scale)); TV.Store(cj + w, tail.Vector(5, j + w, c51 * scale));
         }
-        for (; j + w <= n; j += w)
+        for (; j < n; j += w)
         {
+            if (j + w > n && !tail.LastVector(ref j, n, w, c)) break;
             TV c0 = TV.Create(0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
             var bk = b + j;
             nint ak = 0;
@@ -409,8 +424,9 @@ public static unsafe class Gemm
             TV.Store(cj, tail.Vector(2, j, c20 * scale)); TV.Store(cj + w, tail.Vector(2, j + w, c21 * scale)); cj += cRow;
             TV.Store(cj, tail.Vector(3, j, c30 * scale)); TV.Store(cj + w, tail.Vector(3, j + w, c31 * scale));
         }
-        for (; j + w <= n; j += w)
+        for (; j < n; j += w)
         {
+            if (j + w > n && !tail.LastVector(ref j, n, w, c)) break;
             TV c0 = TV.Create(0f), c1 = c0, c2 = c0, c3 = c0;
             var bk = b + j;
             nint ak = 0;
@@ -455,8 +471,9 @@ public static unsafe class Gemm
             TV.Store(c + j, tail.Vector(0, j, c0 * scale));
             TV.Store(c + j + w, tail.Vector(0, j + w, c1 * scale));
         }
-        for (; j + w <= n; j += w)
+        for (; j < n; j += w)
         {
+            if (j + w > n && !tail.LastVector(ref j, n, w, c)) break;
             var c0 = TV.Create(0f);
             var bk = b + j;
             nint ak = 0;
