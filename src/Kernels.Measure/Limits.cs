@@ -15,7 +15,12 @@ public static class Limits
         var wide = Vector512.IsHardwareAccelerated;
         var perCore = (long)(flops / cores / (12 * 2 * (wide ? Kernels.Runtime.V512.Count : Kernels.Runtime.V256.Count)));
         var sums = new float[cores];
-        Parallel.For(0, cores, c => sums[c] = wide ? Fma<Kernels.Runtime.V512>(perCore) : Fma<Kernels.Runtime.V256>(perCore));
+        // On the kernels' own worker threads, one chunk per core: Parallel.For could run both chunks of a 2-core machine
+        // on the calling thread when no pool thread was free yet, which measured one core's peak (213 GFLOP/s here).
+        Kernels.Runtime.KernelRuntime.For(cores, long.MaxValue, 0, (start, end) =>
+        {
+            for (var c = start; c < end; c++) sums[c] = wide ? Fma<Kernels.Runtime.V512>(perCore) : Fma<Kernels.Runtime.V256>(perCore);
+        });
         return sums.Sum();
     }
 
