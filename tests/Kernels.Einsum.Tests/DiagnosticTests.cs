@@ -33,6 +33,19 @@ public class DiagnosticTests
         Assert.All(d.Message, c => Assert.InRange(c, ' ', '~'));
     }
 
+    /// <summary>Only filters read values, of inputs, at their declared ranks: each misuse is KRN0031 on the read, and says what to write.</summary>
+    [Theory]
+    [InlineData("input X[b,m], N[b]\noutput Y[b,m]\nY[b,m] = X[b, N[b]]", "N[b]", "only a filter can ('where m < N[b]')")]
+    [InlineData("input X[b,m], N[b]\noutput Y[b,m]\nY[b,m] = X[b,m] where m < N[m]", "N[m]", "write 'N[b]'")]
+    [InlineData("input X[b,m], N[b]\noutput Y[b,m]\nY[b,m] = X[b,m] where m < N[b+1]", "N[b+1]", "write 'N[b]'")]
+    [InlineData("input X[b,m]\noutput Y[b,m]\nS[b] = sum[m] X[b,m]\nY[b,m] = X[b,m] where m < S[b]", "S[b]", "computed by the cascade")]
+    public void A_value_in_a_subscript_or_filter_is_read_as_declared(string text, string marked, string hint)
+    {
+        var d = Single(text, "KRN0031");
+        AssertSpan(d, text, text.Split('\n').Length, marked);
+        Assert.Contains(hint, d.Message);
+    }
+
     [Fact]
     public void A_misspelled_keyword_is_named()
     {

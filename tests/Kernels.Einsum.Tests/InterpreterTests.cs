@@ -13,6 +13,22 @@ public class InterpreterTests
         return outputs.Values.Single();
     }
 
+    /// <summary>A filter bounded by an input's value: each row sums its first N[b] entries; a value is rounded down, a
+    /// negative one or NaN keeps nothing, one past the row keeps it all, and a scalar input bounds every row.</summary>
+    [Fact]
+    public void A_filter_reads_an_inputs_value_rounded_down()
+    {
+        const string spec = "input X[b,m], N[b], T\noutput Y[b], Z[b]\nY[b] = sum[m] X[b,m] where m < N[b]\nZ[b] = sum[m] X[b,m] where m <= T";
+        var cascade = Specs.Compile(spec);
+        var x = Enumerable.Range(0, 6 * 4).Select(i => (double)(1 << (i % 4))).ToArray(); // rows of 1, 2, 4, 8
+        var outputs = ReferenceInterpreter.Run(cascade, Specs.Sizes(("B", 6), ("M", 4)), new Dictionary<string, double[]>
+        {
+            ["X"] = x, ["N"] = new[] { 2, 2.9, -1, double.NaN, 100, 0.5 }, ["T"] = new[] { 1.5 },
+        });
+        Assert.Equal(new double[] { 3, 3, 0, 0, 15, 0 }, outputs["Y"]);
+        Assert.All(outputs["Z"], z => Assert.Equal(3, z));
+    }
+
     [Fact]
     public void ImplicitSumOverRightOnlyRank()
     {

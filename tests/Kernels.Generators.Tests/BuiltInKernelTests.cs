@@ -39,7 +39,7 @@ public class BuiltInKernelTests
     /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
     /// or before it, aligned bottom-right, and of those the last <paramref name="window"/> when it is set), softmax of the
     /// scaled scores, times the values; 0 for a query that sees none.</summary>
-    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null)
+    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null, int[]? lengths = null)
     {
         var (b, h, kvh, p, m, e, f) = (s.Batch, s.Heads, s.KeyValueHeads, s.QueryLength, s.KeyLength, s.HeadDim, s.ValueDim);
         var output = new double[b * h * p * f];
@@ -50,7 +50,7 @@ public class BuiltInKernelTests
                 var kh = hi / (h / kvh);
                 for (var pi = 0; pi < p; pi++)
                 {
-                    var seen = causal ? Math.Clamp(pi + m - p + 1, 0, m) : m;
+                    var seen = Math.Min(causal ? Math.Clamp(pi + m - p + 1, 0, m) : m, lengths?[bi] ?? m);
                     var first = window > 0 ? Math.Max(0, pi + m - p - window + 1) : 0;
                     var max = double.NegativeInfinity;
                     for (var mi = first; mi < seen; mi++)
@@ -186,6 +186,50 @@ public class BuiltInKernelTests
         Attention.Forward(F(Swap(q, batch, heads, p, e)), F(Swap(k, batch, kvHeads, m, e)), F(Swap(v, batch, kvHeads, m, f)), output, shape,
             new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, Layout: AttentionLayout.BatchSequenceHead));
         AssertClose(Swap(AttentionLoop(q, k, v, shape, causal, window, (float)scale), batch, heads, p, f), output, 2e-5);
+    }
+
+    /// <summary>Sequences of different lengths padded to the keys (AttentionOptions.KeyLengths): a right-padded prefill with a
+    /// sequence of no keys, decode steps against caches filled to different lengths, a KV cache with a window, lengths that
+    /// cut the long key tiles, a scale of its own; grouped heads, shapes that divide no tile.</summary>
+    [Theory]
+    [InlineData(3, 4, 2, 100, 100, 16, 12, true, 0, 0.0, "100,37,0")]
+    [InlineData(4, 8, 2, 1, 300, 64, 64, false, 0, 0.0, "300,129,1,64")]
+    [InlineData(2, 2, 1, 37, 200, 16, 16, true, 50, 0.0, "150,200")]
+    [InlineData(2, 2, 2, 40, 1100, 64, 64, false, 0, 0.0, "1100,513")]
+    [InlineData(2, 4, 4, 5, 33, 8, 8, false, 0, 0.25, "33,17")]
+    [InlineData(3, 2, 1, 130, 65, 8, 12, true, 0, 0.0, "65,0,64")]
+    public void Attention_over_sequences_of_different_lengths_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal, int window, double scale, string lengths)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var lens = lengths.Split(',').Select(int.Parse).ToArray();
+        var q = Random(batch * heads * p * e, 17, 3); var k = Random(batch * kvHeads * m * e, 18, 3); var v = Random(batch * kvHeads * m * f, 19, 1);
+        var output = new float[batch * heads * p * f];
+        Attention.Forward(F(q), F(k), F(v), output, shape, new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, KeyLengths: lens));
+        AssertClose(AttentionLoop(q, k, v, shape, causal, window, (float)scale, lengths: lens), output, 2e-5);
+        for (var b = 0; b < batch; b++)
+            if (lens[b] == 0) Assert.All(output.Skip(b * heads * p * f).Take(heads * p * f), y => Assert.Equal(0f, y)); // no key: zeros
+    }
+
+    [Fact]
+    public void Key_lengths_are_checked_before_memory_is_touched()
+    {
+        var x = new float[64];
+        var y = new float[64];
+        var shape = new AttentionShape(2, 2, 1, 2, 2, 2, 2);
+        var options = new AttentionOptions(KeyLengths: new[] { 2, 1 });
+        foreach (var bad in new[]
+        {
+            options with { KeyLengths = new[] { 2 } },
+            options with { KeyLengths = new[] { 2, 1, 0 } },
+            options with { KeyLengths = new[] { 3, 1 } },
+            options with { Layout = AttentionLayout.BatchSequenceHead },
+            options with { SoftCap = 5 },
+        })
+            Assert.Equal("options", Assert.ThrowsAny<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, bad)).ParamName);
+        var negative = Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, options with { KeyLengths = new[] { 2, -1 } }));
+        Assert.Contains("options.KeyLengths[1] is -1", negative.Message);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, options, new float[8])).ParamName);
+        Assert.All(y, v => Assert.Equal(0f, v));
     }
 
     [Fact]

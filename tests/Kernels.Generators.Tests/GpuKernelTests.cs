@@ -38,7 +38,7 @@ public class GpuKernelTests
         var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
         var inputs = KernelBench.RandomInputs(cascade, sizes, seed, c.InputScale);
         harden?.Invoke(inputs);
-        foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+        c.Apply(inputs, sizes);
         var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
         var shapes = CascadeShapes.Bind(cascade, sizes);
         var accelerator = Cpu.Value.Accelerator;

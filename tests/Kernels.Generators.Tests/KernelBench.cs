@@ -16,7 +16,17 @@ namespace Kernels.Generators.Tests;
 /// <param name="Scalars">Values of scalar inputs; random when absent.</param>
 /// <param name="RowBlocking">The schedule's choice for the rows of the parallel rank: Auto, PerRow or Blocked.</param>
 /// <param name="Schedule">Schedule directives for <c>[Einsum(Schedule = ...)]</c>, on one line; null for none.</param>
-public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null, string RowBlocking = "Auto", string? Schedule = null);
+/// <param name="Values">Inputs with values of their own (a filter's bound, such as each sequence's key length), from the sizes.</param>
+public sealed record KernelCase(string Name, string Spec, IReadOnlyList<IReadOnlyDictionary<string, int>> Sizes, double InputScale = 1.0, IReadOnlyDictionary<string, double>? Scalars = null, string RowBlocking = "Auto", string? Schedule = null,
+    IReadOnlyDictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>>? Values = null)
+{
+    /// <summary>Sets the scalar inputs and the inputs with values of their own in random inputs.</summary>
+    public void Apply(Dictionary<string, double[]> inputs, IReadOnlyDictionary<string, int> sizes)
+    {
+        foreach (var (name, value) in Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+        foreach (var (name, values) in Values ?? new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>>()) inputs[name] = values(sizes);
+    }
+}
 
 /// <summary>
 /// Puts many cascades into one user compilation (one [Einsum] method each, plus a wrapper that takes
@@ -189,7 +199,7 @@ public sealed class KernelBench
             foreach (var sizes in c.Sizes)
             {
                 var inputs = RandomInputs(cascade, sizes, seed + i, c.InputScale);
-                foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+                c.Apply(inputs, sizes);
                 foreach (var width in Widths)
                 {
                     using var forced = Kernels.Runtime.KernelRuntime.ForceWidth(width);

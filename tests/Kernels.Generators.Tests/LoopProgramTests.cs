@@ -25,7 +25,7 @@ public class LoopProgramTests
         foreach (var sizes in c.Sizes)
         {
             var inputs = KernelBench.RandomInputs(cascade, sizes, seed, c.InputScale);
-            foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+            c.Apply(inputs, sizes);
             var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
             IReadOnlyDictionary<string, double[]> actual;
             try { actual = LoopInterpreter.Run(program, sizes, inputs, sharedFloats); }

@@ -59,7 +59,7 @@ public class RandomCascadeHardwareTests
             var cascade = CascadeCompiler.Compile(c.Spec).Cascade!;
             var sizes = c.Sizes[0];
             var inputs = KernelBench.RandomInputs(cascade, sizes, seed: 11 + (int)i, c.InputScale);
-            foreach (var (name, value) in c.Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+            c.Apply(inputs, sizes);
             try
             {
                 var expected = Kernels.Einsum.Interpretation.ReferenceInterpreter.Run(cascade, sizes, inputs);

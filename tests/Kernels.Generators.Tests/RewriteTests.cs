@@ -66,7 +66,7 @@ public class RewriteTests
                 foreach (var sizes in c.Sizes)
                 {
                     var inputs = KernelBench.RandomInputs(cascade, sizes, 5, c.InputScale);
-                    foreach (var s in c.Scalars ?? new Dictionary<string, double>()) inputs[s.Key] = new[] { s.Value };
+                    c.Apply(inputs, sizes);
                     var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
                     var actual = ReferenceInterpreter.Run(after, sizes, inputs);
                     foreach (var (tensor, values) in expected)

@@ -104,7 +104,7 @@ public class SizeLimitTests
                 if (small && !tooShort && !noOutput && work < 1e5)
                 {
                     var inputs = KernelBench.RandomInputs(cascade, sizes, seed: trial, scale: bench.Case(i).InputScale);
-                    foreach (var (name, value) in bench.Case(i).Scalars ?? new Dictionary<string, double>()) inputs[name] = new[] { value };
+                    bench.Case(i).Apply(inputs, sizes);
                     var failure = bench.Compare(i, sizes, inputs, RandomCascadeTests.Tolerance);
                     if (failure is not null) failures.Add($"{what}: {failure}");
                     compared++;

@@ -49,6 +49,22 @@ public class SpecKernelTests
         yield return new KernelCase("attention.masked", Spec("attention.masked"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         yield return new KernelCase("attention.softcap", Spec("attention.softcap"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
         yield return new KernelCase("attention.softcap.masked", Spec("attention.softcap.masked"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
+        // Each sequence's key length: half the keys and a fraction (rounded down), all, none, one, negative (none), past the
+        // keys (all), NaN (none), all but one; with the masks above, a batch of five, a decode step and no causal mask.
+        var padded = masks.Concat(new[]
+        {
+            S(("B", 5), ("H", 2), ("G", 1), ("P", 70), ("M", 150), ("E", 16), ("F", 8), ("C", 0), ("W", 500)),
+            S(("B", 4), ("H", 4), ("G", 2), ("P", 1), ("M", 300), ("E", 32), ("F", 32), ("C", 0), ("W", 600)),
+            S(("B", 3), ("H", 2), ("G", 2), ("P", 100), ("M", 100), ("E", 8), ("F", 8), ("C", 200), ("W", 200)),
+        }).ToArray();
+        static double[] Lengths(IReadOnlyDictionary<string, int> s)
+        {
+            var m = s["M"];
+            var options = new[] { m / 2 + 0.7, m, 0, 1, -3, m + 5, double.NaN, m - 1 };
+            return Enumerable.Range(0, s["B"]).Select(b => options[(b + m) % options.Length]).ToArray();
+        }
+        yield return new KernelCase("attention.padded", Spec("attention.padded"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
+            Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         yield return new KernelCase("attention.bshd", Spec("attention.bshd"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass", "softmax.2pass.lse" })

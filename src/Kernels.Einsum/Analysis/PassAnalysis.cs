@@ -189,7 +189,9 @@ public static class PassAnalysis
     /// <summary>Points of the iteration space that pass the filters: exact by enumeration of the filtered ranks, sampled when that would be too slow.</summary>
     private static double CountPoints(ExtendedEinsum e, CascadeShapes shapes)
     {
-        var filtered = e.Filters.SelectMany(f => f.Left.Variables().Concat(f.Right.Variables())).Distinct().ToList();
+        // A filter that reads a tensor's value (where m < LEN[b]) is not known from the sizes: its points are all counted.
+        var filters = e.Filters.Where(f => !f.Left.ReadsValues() && !f.Right.ReadsValues()).ToList();
+        var filtered = filters.SelectMany(f => f.Left.Variables().Concat(f.Right.Variables())).Distinct().ToList();
         var free = e.Ranks.Where(r => !filtered.Contains(r)).Aggregate(1.0, (acc, r) => acc * shapes.RankSize(r));
         if (filtered.Count == 0) return free;
 
@@ -206,7 +208,7 @@ public static class PassAnalysis
         {
             for (var i = 0; i < sizes.Length; i++) values[filtered[i]] = counter[i];
             visited++;
-            if (e.Filters.All(f => f.Holds(shapes.Evaluate(f.Left, values), shapes.Evaluate(f.Right, values)))) passed++;
+            if (filters.All(f => f.Holds(shapes.Evaluate(f.Left, values), shapes.Evaluate(f.Right, values)))) passed++;
             var d = sizes.Length - 1;
             while (d >= 0)
             {

@@ -12,10 +12,15 @@ internal sealed partial class Binder
 {
     // ---- index expressions -------------------------------------------------------------------
 
-    private IndexExpr? BindIndex(ExpressionSyntax syntax, bool lhs)
+    /// <param name="syntax">The subscript or side of a comparison.</param>
+    /// <param name="lhs">True on the left-hand side of an Einsum.</param>
+    /// <param name="inFilter">True in a filter, which may read an input's value (<c>where m &lt; LEN[b]</c>).</param>
+    private IndexExpr? BindIndex(ExpressionSyntax syntax, bool lhs, bool inFilter = false)
     {
         switch (syntax)
         {
+            case AccessSyntax access:
+                return BindValueRead(access.Name, access.Indices, access.Span, inFilter);
             case NumberSyntax n:
                 if (Math.Floor(n.Value) != n.Value || Math.Abs(n.Value) > 1e15)
                 {
@@ -31,19 +36,20 @@ internal sealed partial class Binder
                     _writtenSizes.Add(text);
                     return new IndexSize(text);
                 }
+                if (_tensors.ContainsKey(text)) return BindValueRead(name.Name, Array.Empty<ExpressionSyntax>(), name.Span, inFilter);
                 Report(DiagnosticDescriptors.UnknownName(name.Span, text, IsIndexName(text)
                     ? $"a subscript uses the index of a rank declared on a tensor (e.g. 'p' in 'input Q[p,e]')"
                     : $"a size is the upper-case name of a rank ('{text.ToLowerInvariant()}' would need to appear as a rank)"));
                 return null;
             case ParenthesizedSyntax p:
-                return BindIndex(p.Inner, lhs);
+                return BindIndex(p.Inner, lhs, inFilter);
             case UnarySyntax { Operator: TokenKind.Minus } u:
-                var operand = BindIndex(u.Operand, lhs);
+                var operand = BindIndex(u.Operand, lhs, inFilter);
                 if (operand is null) return null;
                 return operand is IndexConstant c ? new IndexConstant(-c.Value) : new IndexBinary(IndexOperator.Subtract, new IndexConstant(0), operand);
             case BinarySyntax { Operator: TokenKind.Plus or TokenKind.Minus or TokenKind.Star or TokenKind.Slash or TokenKind.Percent } b:
-                var left = BindIndex(b.Left, lhs);
-                var right = BindIndex(b.Right, lhs);
+                var left = BindIndex(b.Left, lhs, inFilter);
+                var right = BindIndex(b.Right, lhs, inFilter);
                 if (left is null || right is null) return null;
                 var op = b.Operator switch
                 {
@@ -66,10 +72,43 @@ internal sealed partial class Binder
         }
     }
 
+    /// <summary>
+    /// An input's value in a filter (<c>where m1*M0 + m0 &lt; LEN[b]</c>: each sequence's key length), read at the ranks the
+    /// input is declared with, so that the read is always in range; anywhere else a diagnostic that says where values go.
+    /// </summary>
+    private IndexExpr? BindValueRead(NameSyntax name, IReadOnlyList<ExpressionSyntax> indices, SourceSpan span, bool inFilter)
+    {
+        if (!_tensors.TryGetValue(name.Text, out var t))
+        {
+            Report(DiagnosticDescriptors.UnknownName(name.Span, name.Text, "a filter reads an input declared with 'input', e.g. 'input LEN[b]' and 'where m < LEN[b]'"));
+            return null;
+        }
+        if (!inFilter)
+        {
+            Report(DiagnosticDescriptors.BadIndexExpression(span, $"A subscript or a stop condition cannot read '{name.Text}''s values; only a filter can ('where m < {name.Text}{(t.Dims is { Count: > 0 } d ? $"[{string.Join(",", d.Select(x => x.Rank))}]" : "")}'). Build subscripts from indices, sizes and integers."));
+            return null;
+        }
+        if (t.Role != TensorRole.Input)
+        {
+            Report(DiagnosticDescriptors.BadIndexExpression(span, $"A filter reads the values of inputs only; '{name.Text}' is computed by the cascade. Declare the bound as an input ('input {name.Text}[...]') and compute it before the call."));
+            return null;
+        }
+        var dims = t.Dims ?? new List<TensorDim>();
+        var declared = dims.Count == 0 ? name.Text : $"{name.Text}[{string.Join(",", dims.Select(x => x.Rank))}]";
+        if (indices.Count != dims.Count || indices.Where((s, d) => s is not NameExpressionSyntax n || n.Name.Text != dims[d].Rank).Any())
+        {
+            Report(DiagnosticDescriptors.BadIndexExpression(span, $"A filter reads '{name.Text}' at the ranks it is declared with, so that every read is in range: write '{declared}'."));
+            return null;
+        }
+        t.IsRead = true;
+        return new IndexRead(name.Text, dims.Select(x => (IndexExpr)new IndexVariable(x.Rank)).ToList());
+    }
+
     private Comparison? BindComparison(ComparisonSyntax c, HashSet<string>? allowed)
     {
-        var left = BindIndex(c.Left, lhs: false);
-        var right = BindIndex(c.Right, lhs: false);
+        // A stop condition names the ranks it may use; a filter (no list) may read inputs' values.
+        var left = BindIndex(c.Left, lhs: false, inFilter: allowed is null);
+        var right = BindIndex(c.Right, lhs: false, inFilter: allowed is null);
         if (left is null || right is null) return null;
         var op = c.Operator switch
         {

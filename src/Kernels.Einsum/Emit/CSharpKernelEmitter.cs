@@ -949,16 +949,24 @@ public static class CSharpKernelEmitter
         {
             if (!_plan.StepClips.TryGetValue(block.Rank, out var clips)) return;
             var bounds = new List<(string Rank, string Name)>();
-            foreach (var clip in clips)
+            foreach (var rank in clips.Select(c => c.Rank).Distinct())
             {
-                var x = _c.Einsums.First(e => e.Id == clip.Einsum);
-                SetEdges(x);
-                if (AffineRange(x, clip.Rest) is not { } rest) continue;
-                var name = "_clip_" + Id(clip.Rank);
-                _w.Line($"// 'where {string.Join(" and ", x.Filters)}': {x.Output.Name} has no point at {clip.Rank} >= {name} for these rows, so the step's loops over {clip.Rank} stop there");
+                // Several filters may bound the rank (a causal mask and a sequence's length): the step stops at the least.
+                var ends = new List<string>();
+                ExtendedEinsum? x = null;
+                foreach (var clip in clips.Where(c => c.Rank == rank))
+                {
+                    x = _c.Einsums.First(e => e.Id == clip.Einsum);
+                    SetEdges(x);
+                    if (AffineRange(x, clip.Rest) is { } rest) ends.Add($"global::System.Math.Max(0L, -{rest.Min}{(clip.Strict ? "" : " + 1")})");
+                }
+                if (ends.Count == 0) continue;
+                var name = "_clip_" + Id(rank);
+                var end = ends.Aggregate((a, b) => $"global::System.Math.Min({a}, {b})");
+                _w.Line($"// 'where {string.Join(" and ", x!.Filters)}': {x.Output.Name} has no point at {rank} >= {name} for these rows, so the step's loops over {rank} stop there");
                 _w.Line($"//   (rounded up to whole vectors, so that the micro-kernel's columns stay whole; the fill covers the rest)");
-                _w.Line($"int {name} = (int)global::System.Math.Min((long){Hi(clip.Rank)}, (global::System.Math.Max(0L, -{rest.Min}{(clip.Strict ? "" : " + 1")}) + _TV.Count - 1) / _TV.Count * _TV.Count);");
-                bounds.Add((clip.Rank, name));
+                _w.Line($"int {name} = (int)global::System.Math.Min((long){Hi(rank)}, ({end} + _TV.Count - 1) / _TV.Count * _TV.Count);");
+                bounds.Add((rank, name));
             }
             foreach (var (rank, name) in bounds) _clips[rank] = name;
         }
@@ -1083,7 +1091,8 @@ public static class CSharpKernelEmitter
                 ComparisonOperator.GreaterEqual or ComparisonOperator.Greater => new IndexBinary(IndexOperator.Subtract, f.Right, f.Left),
                 _ => null,
             };
-            if (form is null || !IndexAffine.TryLinear(form, out var terms, out var constant)) return null;
+            // The bound is computed at each point of the other ranks, so a value read at those (LEN[b]) is one number.
+            if (form is null || !IndexAffine.TryLinear(form, out var terms, out var constant, form.Variables().Where(v => v != rank).ToList())) return null;
             var strict = f.Operator is ComparisonOperator.Less or ComparisonOperator.Greater;
             var own = terms.FirstOrDefault(t => t.Rank == rank).Coefficient;
             if (own is not IndexConstant { Value: 1 or -1 } c) return null;
@@ -1113,8 +1122,9 @@ public static class CSharpKernelEmitter
         /// others fixed), as C# expressions of type long; null when it is not affine in the ranks.</summary>
         private (string Min, string Max)? AffineRange(ExtendedEinsum e, IndexExpr form)
         {
-            if (!IndexAffine.TryLinear(form, out var terms, out var constant)) return null;
             var loops = LoopRanks(_plan.Einsums[e.Id]);
+            // A value read at ranks the loops leave fixed (LEN[b] in a step of one sequence's block) is one number here.
+            if (!IndexAffine.TryLinear(form, out var terms, out var constant, form.Variables().Except(loops).ToList())) return null;
             var min = new List<string> { $"(long){Ix(constant, null)}" };
             var max = new List<string> { $"(long){Ix(constant, null)}" };
             foreach (var (rank, coefficient) in terms)
@@ -1900,6 +1910,8 @@ public static class CSharpKernelEmitter
             IndexConstant c => c.Value.ToString(CultureInfo.InvariantCulture),
             IndexVariable v => env is not null && env.TryGetValue(v.Rank, out var s) ? s : Id(v.Rank),
             IndexSize s => s.Size,
+            // A value a filter reads (where m < LEN[b]), as an integer.
+            IndexRead r => $"{Math}.IndexOf({(r.Subscripts.Count == 0 ? r.Tensor : $"{r.Tensor}[{Offset(_c.Tensor(r.Tensor), r.Subscripts, env)}]")})",
             IndexBinary b => b.Operator switch
             {
                 IndexOperator.Add => $"({Ix(b.Left, env)} + {Ix(b.Right, env)})",

@@ -206,6 +206,7 @@ public static class DescriptorEmitter
             IndexVariable v => $"Ix({Str(v.Rank)})",
             IndexConstant c => $"IxConst({c.Value.ToString(CultureInfo.InvariantCulture)})",
             IndexSize s => $"IxSize({Str(s.Size)})",
+            IndexRead r => $"IxRead({string.Join(", ", new[] { Str(r.Tensor) }.Concat(r.Subscripts.Select(IndexLiteral)))})",
             IndexBinary b => $"Ix{(b.Operator switch { IndexOperator.Add => "Add", IndexOperator.Subtract => "Sub", IndexOperator.Multiply => "Mul", IndexOperator.Divide => "Div", _ => "Mod" })}({IndexLiteral(b.Left)}, {IndexLiteral(b.Right)})",
             _ => throw new InvalidOperationException("Unknown index expression " + e.GetType().Name),
         };

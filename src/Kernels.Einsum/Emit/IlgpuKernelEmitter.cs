@@ -476,6 +476,7 @@ public static class IlgpuKernelEmitter
             IndexConstant c => c.Value.ToString(CultureInfo.InvariantCulture) + "L",
             IndexVariable v => Id(v.Rank),
             IndexSize s => "_s." + Id(s.Size),
+            IndexRead r => $"IndexOf({Load(r.Tensor, r.Subscripts, false)})",
             IndexBinary { Operator: IndexOperator.Divide } b => $"FloorDiv({Index(b.Left)}, {Index(b.Right)})",
             IndexBinary { Operator: IndexOperator.Modulo } b => $"FloorMod({Index(b.Left)}, {Index(b.Right)})",
             IndexBinary b => "(" + Index(b.Left) + (b.Operator switch { IndexOperator.Add => " + ", IndexOperator.Subtract => " - ", _ => " * " }) + Index(b.Right) + ")",
@@ -548,6 +549,11 @@ public static class IlgpuKernelEmitter
             w.Line("/// <summary>Floor division of subscripts; a divisor of 0 or less gives -1 (a point outside every tensor).</summary>");
             w.Line("private static long FloorDiv(long a, long b) => b <= 0 ? -1 : a / b - (a % b != 0 && a < 0 ? 1 : 0);");
             w.Line("private static long FloorMod(long a, long b) => b <= 0 ? -1 : a - b * FloorDiv(a, b);");
+            if (_cascade.Einsums.Any(e => e.Filters.Any(f => f.Left.ReadsValues() || f.Right.ReadsValues())))
+            {
+                w.Line("/// <summary>A value a filter reads as an integer: rounded down, clamped to +-2^40; NaN reads as 0.</summary>");
+                w.Line("private static long IndexOf(float v) => global::ILGPU.Algorithms.XMath.IsNaN(v) ? 0L : v >= 1099511627776f ? 1099511627776L : v <= -1099511627776f ? -1099511627776L : (long)global::ILGPU.Algorithms.XMath.Floor(v);");
+            }
             w.Line("private static float Div(float a, float b) => b == 0f ? 0f : a / b;");
             w.Line("private static float Max(float a, float b) => global::ILGPU.Algorithms.XMath.IsNaN(a) || a > b ? a : b;");
             w.Line("private static float Min(float a, float b) => global::ILGPU.Algorithms.XMath.IsNaN(a) || a < b ? a : b;");

@@ -185,6 +185,7 @@ public sealed class ReferenceInterpreter
         IndexConstant c => c.Value,
         IndexVariable v => _env[_slots[v.Rank]],
         IndexSize s => _shapes.SizeValue(s.Size),
+        IndexRead r => IndexArithmetic.FromValue(_storage[r.Tensor].Values[Offset(_storage[r.Tensor], r.Subscripts)]),
         IndexBinary b => IndexArithmetic.Apply(b.Operator, Index(b.Left), Index(b.Right)),
         _ => throw new InvalidOperationException("unknown index expression"),
     };

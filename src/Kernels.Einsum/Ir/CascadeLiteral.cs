@@ -96,6 +96,8 @@ public abstract class CascadeLiteral
 
     protected static IndexExpr IxSize(string size) => new IndexSize(size);
 
+    protected static IndexExpr IxRead(string tensor, params IndexExpr[] subscripts) => new IndexRead(tensor, subscripts);
+
     protected static IndexExpr IxAdd(IndexExpr left, IndexExpr right) => new IndexBinary(IndexOperator.Add, left, right);
 
     protected static IndexExpr IxSub(IndexExpr left, IndexExpr right) => new IndexBinary(IndexOperator.Subtract, left, right);

@@ -13,8 +13,14 @@ public static class IndexAffine
 {
     /// <summary>True when <paramref name="e"/> is affine in its ranks; <paramref name="terms"/> then holds each rank once
     /// with its coefficient, in order of appearance.</summary>
-    public static bool TryLinear(IndexExpr e, out List<(string Rank, IndexExpr Coefficient)> terms, out IndexExpr constant)
+    /// <param name="e">The expression.</param>
+    /// <param name="terms">Each rank with its coefficient.</param>
+    /// <param name="constant">The part that mentions no rank.</param>
+    /// <param name="fixedRanks">Ranks that hold one value wherever the caller uses the result (a step's batch and head): a
+    /// tensor read only at those (<c>LEN[b]</c>) is then part of the constant, as a size is. Without them a read is not affine.</param>
+    public static bool TryLinear(IndexExpr e, out List<(string Rank, IndexExpr Coefficient)> terms, out IndexExpr constant, IReadOnlyCollection<string>? fixedRanks = null)
     {
+        bool Linear(IndexExpr x, out List<(string Rank, IndexExpr Coefficient)> t, out IndexExpr c) => TryLinear(x, out t, out c, fixedRanks);
         terms = new List<(string, IndexExpr)>();
         constant = new IndexConstant(0);
         switch (e)
@@ -22,12 +28,15 @@ public static class IndexAffine
             case IndexConstant or IndexSize:
                 constant = e;
                 return true;
+            case IndexRead read when fixedRanks is not null && read.Variables().All(fixedRanks.Contains):
+                constant = read;
+                return true;
             case IndexVariable v:
                 terms.Add((v.Rank, new IndexConstant(1)));
                 return true;
             case IndexBinary { Operator: IndexOperator.Add or IndexOperator.Subtract } b:
             {
-                if (!TryLinear(b.Left, out var lt, out var lc) || !TryLinear(b.Right, out var rt, out var rc)) return false;
+                if (!Linear(b.Left, out var lt, out var lc) || !Linear(b.Right, out var rt, out var rc)) return false;
                 var op = b.Operator;
                 terms = lt;
                 foreach (var (rank, c) in rt)
@@ -42,7 +51,7 @@ public static class IndexAffine
             }
             case IndexBinary { Operator: IndexOperator.Multiply } b:
             {
-                if (!TryLinear(b.Left, out var lt, out var lc) || !TryLinear(b.Right, out var rt, out var rc)) return false;
+                if (!Linear(b.Left, out var lt, out var lc) || !Linear(b.Right, out var rt, out var rc)) return false;
                 if (lt.Count > 0 && rt.Count > 0) return false; // a product of ranks
                 var (scaled, factor) = lt.Count > 0 ? (lt, rc) : (rt, lc);
                 terms = scaled.Select(t => (t.Rank, Combine(IndexOperator.Multiply, t.Coefficient, factor)))

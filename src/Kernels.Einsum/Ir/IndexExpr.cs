@@ -1,5 +1,7 @@
+using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 
 namespace Kernels.Einsum.Ir;
 
@@ -30,6 +32,13 @@ public static class IndexArithmetic
     /// <summary>a - b * FloorDivide(a, b), in [0, b); -1 (absent) when b is 0 or less.</summary>
     public static long FloorModulo(long a, long b) => b <= 0 ? -1 : a - b * FloorDivide(a, b);
 
+    /// <summary>The largest magnitude a value read as an index keeps (2^40): far past any size, and far from overflow when added to one.</summary>
+    public const long ValueLimit = 1L << 40;
+
+    /// <summary>A tensor's value as an integer in an index expression: rounded down, clamped to +-<see cref="ValueLimit"/>; NaN reads as 0.</summary>
+    public static long FromValue(double v) =>
+        double.IsNaN(v) ? 0 : v >= ValueLimit ? ValueLimit : v <= -ValueLimit ? -ValueLimit : (long)Math.Floor(v);
+
     public static long Apply(IndexOperator op, long a, long b) => op switch
     {
         IndexOperator.Add => a + b,
@@ -55,6 +64,14 @@ public abstract record IndexExpr
     }
 
     internal abstract void Collect(List<string> variables);
+
+    /// <summary>True when the expression reads a tensor's value (<see cref="IndexRead"/>), so that sizes alone do not give it.</summary>
+    public bool ReadsValues() => this switch
+    {
+        IndexRead => true,
+        IndexBinary b => b.Left.ReadsValues() || b.Right.ReadsValues(),
+        _ => false,
+    };
 
     /// <summary>True when the expression is <c>rank + constant</c> (constant may be 0 or negative).</summary>
     public bool TryGetOffset(out string rank, out long offset)
@@ -131,6 +148,26 @@ public sealed record IndexBinary(IndexOperator Operator, IndexExpr Left, IndexEx
     private static string Wrap(IndexExpr e) => e is IndexBinary { Operator: IndexOperator.Add or IndexOperator.Subtract } ? $"({e})" : e.ToString();
 
     private static string WrapAll(IndexExpr e) => e is IndexBinary ? $"({e})" : e.ToString();
+}
+
+/// <summary>
+/// The value of an input tensor at a point, as an integer (<see cref="IndexArithmetic.FromValue"/>): a filter's bound that
+/// differs per batch or per row (<c>where m &lt; LEN[b]</c>, each sequence's key length). Only filters read values, and only
+/// at the tensor's declared ranks (<c>LEN[b]</c> for <c>input LEN[b]</c>), so a read is always in range.
+/// </summary>
+public sealed record IndexRead(string Tensor, IReadOnlyList<IndexExpr> Subscripts) : IndexExpr
+{
+    internal override void Collect(List<string> variables)
+    {
+        foreach (var s in Subscripts) s.Collect(variables);
+    }
+
+    public override string ToString() => Subscripts.Count == 0 ? Tensor : $"{Tensor}[{string.Join(",", Subscripts)}]";
+
+    // Compared by the subscripts' values, not the list's identity, as the other index expressions are.
+    public bool Equals(IndexRead? other) => other is not null && other.Tensor == Tensor && other.Subscripts.SequenceEqual(Subscripts);
+
+    public override int GetHashCode() => Subscripts.Aggregate(Tensor.GetHashCode(), (h, s) => h * 31 + s.GetHashCode());
 }
 
 public enum ComparisonOperator

@@ -372,6 +372,7 @@ public sealed class LoopInterpreter
         IndexConstant c => c.Value,
         IndexVariable v => _indices[v.Rank],
         IndexSize s => _sizes[s.Size],
+        IndexRead r => IndexArithmetic.FromValue(_tensors[r.Tensor].Values[Offset(r.Tensor, r.Subscripts)]),
         IndexBinary b => IndexArithmetic.Apply(b.Operator, Index(b.Left), Index(b.Right)),
         _ => throw new InvalidOperationException("unknown index expression"),
     };

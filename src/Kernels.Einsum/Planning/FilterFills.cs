@@ -319,17 +319,18 @@ public static class FilterFills
         foreach (var x in block.Einsums.Where(e => fills.ContainsKey(e.Id)))
             foreach (var f in x.Filters)
             {
-                if (UpperBound(f) is not { } bound) continue;
+                if (UpperBound(f, fixedRanks) is not { } bound) continue;
                 foreach (var (rank, rest, strict) in bound)
                     if (rank != block.Rank && !fixedRanks.Contains(rank) && x.OutputRanks.Contains(rank)
-                        && clips.All(c => c.Rank != rank) && AbsentPast(block, fills, x, rank, rest, strict))
+                        && !clips.Any(c => c.Rank == rank && c.Rest == rest && c.Strict == strict) && AbsentPast(block, fills, x, rank, rest, strict, fixedRanks))
                         clips.Add(new StepClip(x.Id, rank, rest, strict));
             }
         return clips;
     }
 
-    /// <summary>Each rank with coefficient 1 in the filter written as <c>rank + Rest &lt;= 0</c> (or <c>&lt; 0</c>).</summary>
-    private static List<(string Rank, IndexExpr Others, bool Strict)>? UpperBound(Comparison f)
+    /// <summary>Each rank with coefficient 1 in the filter written as <c>rank + Rest &lt;= 0</c> (or <c>&lt; 0</c>); a value
+    /// read at fixed ranks (<c>LEN[b]</c>) is part of Rest.</summary>
+    private static List<(string Rank, IndexExpr Others, bool Strict)>? UpperBound(Comparison f, IReadOnlyCollection<string> fixedRanks)
     {
         var form = f.Operator switch
         {
@@ -337,7 +338,7 @@ public static class FilterFills
             ComparisonOperator.GreaterEqual or ComparisonOperator.Greater => new IndexBinary(IndexOperator.Subtract, f.Right, f.Left),
             _ => null,
         };
-        if (form is null || !IndexAffine.TryLinear(form, out var terms, out _)) return null;
+        if (form is null || !IndexAffine.TryLinear(form, out var terms, out _, fixedRanks)) return null;
         var strict = f.Operator is ComparisonOperator.Less or ComparisonOperator.Greater;
         return terms.Where(t => t.Coefficient is IndexConstant { Value: 1 })
             .Select(t => (t.Rank, (IndexExpr)new IndexBinary(IndexOperator.Subtract, form, new IndexVariable(t.Rank)), strict)).ToList();
@@ -348,11 +349,11 @@ public static class FilterFills
     /// absent, skips them (a reduction), or is read there only by Einsums whose own filter leaves those points out (the
     /// soft-capped scores' contraction before the filtered cap); see <see cref="ClippableBy"/>.
     /// </summary>
-    private static bool AbsentPast(IterationBlock block, IReadOnlyDictionary<int, double> fills, ExtendedEinsum x, string rank, IndexExpr rest, bool strict)
+    private static bool AbsentPast(IterationBlock block, IReadOnlyDictionary<int, double> fills, ExtendedEinsum x, string rank, IndexExpr rest, bool strict, IReadOnlyCollection<string> fixedRanks)
     {
         // Filled Einsums with the same bound among their filters: absent past it whatever they read.
         bool Bounded(ExtendedEinsum e) => fills.ContainsKey(e.Id) && e.Filters.Any(f =>
-            UpperBound(f)?.Any(b => b.Rank == rank && b.Others == rest && b.Strict == strict) == true);
+            UpperBound(f, fixedRanks)?.Any(b => b.Rank == rank && b.Others == rest && b.Strict == strict) == true);
         static int DimOf(IReadOnlyList<IndexExpr> indices, string rank)
         {
             for (var d = 0; d < indices.Count; d++)

@@ -59,7 +59,7 @@ public static class HlsEmitter
             .All(r => shapes.RankSize(r.PartitionOf!) % Math.Max(1, shapes.RankSize(r.Index)) == 0);
         var storage = KernelPlanner.Plan(cascade, assumeDivisible: divisible, fillFilters: false).Storage;
         var flagged = new HashSet<string>(storage.Values.Where(t => t.HasPresence).Select(t => t.Tensor.Name), StringComparer.Ordinal);
-        var emitter = new Emitter(shapes, options, buffers.ToDictionary(b => b.Name), flagged);
+        var emitter = new Emitter(cascade, shapes, options, buffers.ToDictionary(b => b.Name), flagged);
 
         // Steps keep program order; a step's pass is the latest of its Einsums' passes and never earlier than the previous step's.
         var stepPasses = new List<(CascadeStep Step, int Pass)>();
@@ -156,6 +156,8 @@ public static class HlsEmitter
         // Subscripts divide with floor semantics; a divisor of 0 gives -1, a point outside every tensor (absent).
         static inline long long kernels_floor_div(long long a, long long b) { return b <= 0 ? -1 : a / b - (a % b != 0 && a < 0 ? 1 : 0); }
         static inline long long kernels_floor_mod(long long a, long long b) { return b <= 0 ? -1 : a - b * kernels_floor_div(a, b); }
+        // A value a filter reads as an integer ('where m < LEN[b]'): rounded down, clamped to +-2^40; NaN reads as 0.
+        static inline long long kernels_index_of(double v) { return v != v ? 0 : v >= 1099511627776.0 ? 1099511627776LL : v <= -1099511627776.0 ? -1099511627776LL : (long long)std::floor(v); }
         static inline data_t k_min(data_t a, data_t b) { return a < b || a != a ? a : b; }
         static inline data_t k_div(data_t a, data_t b) { return b == 0 ? (data_t)0 : a / b; }
         static inline data_t k_rsqrt(data_t x) { return (data_t)1 / std::sqrt(x); }
@@ -193,7 +195,7 @@ public static class HlsEmitter
         return list;
     }
 
-    private sealed class Emitter(CascadeShapes shapes, HlsOptions options, Dictionary<string, HlsBuffer> buffers, ISet<string> flagged)
+    private sealed class Emitter(Cascade cascade, CascadeShapes shapes, HlsOptions options, Dictionary<string, HlsBuffer> buffers, ISet<string> flagged)
     {
         private int _loop;
         private int _temp;
@@ -313,6 +315,7 @@ public static class HlsEmitter
             IndexConstant c => c.Value.ToString(CultureInfo.InvariantCulture),
             IndexVariable v => v.Rank,
             IndexSize s => s.Size,
+            IndexRead r => $"kernels_index_of({Element(cascade.Tensor(r.Tensor), r.Subscripts)})",
             IndexBinary { Operator: IndexOperator.Divide or IndexOperator.Modulo } b => $"kernels_floor_{(b.Operator == IndexOperator.Divide ? "div" : "mod")}({Index(b.Left)}, {Index(b.Right)})",
             IndexBinary b => "(" + Index(b.Left) + (b.Operator switch { IndexOperator.Add => " + ", IndexOperator.Subtract => " - ", _ => " * " }) + Index(b.Right) + ")",
             _ => throw new InvalidOperationException("unknown index expression"),

@@ -130,6 +130,14 @@ public static partial class Attention
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
+        if (!options.KeyLengths.IsEmpty)
+        {
+            // The lengths as the spec's float input (exact: each is at most KeyLength < 2^31, checked to fit 2^24 below).
+            var lengths = b <= 256 ? stackalloc float[b] : new float[b];
+            CheckKeyLengths(options, shape, lengths);
+            PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            return;
+        }
         if (options.Layout == AttentionLayout.BatchSequenceHead)
         {
             SequenceMajor(query, key, value, scale, output, b, h, p, e, m, f, c, w, groups, tile);
@@ -187,6 +195,8 @@ public static partial class Attention
             throw new ArgumentException("A mask is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         if (((ReadOnlySpan<float>)output).Overlaps(mask))
             throw new ArgumentException("'output' overlaps 'mask'; give it memory of its own.", nameof(output));
+        if (!options.KeyLengths.IsEmpty)
+            throw new ArgumentException("options.KeyLengths is not supported with a mask: write -inf into the mask past each sequence's length instead.", nameof(options));
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0);
@@ -234,6 +244,32 @@ public static partial class Attention
             throw new ArgumentOutOfRangeException(nameof(options), options.SoftCap, "options.SoftCap must be finite and positive (or 0: no cap).");
         return h == 0 ? 1 : h / kvh;
     }
+
+    /// <summary>Checks <see cref="AttentionOptions.KeyLengths"/> (one per sequence, each 0 to KeyLength) and writes them as floats.</summary>
+    private static void CheckKeyLengths(AttentionOptions options, AttentionShape shape, Span<float> lengths)
+    {
+        var given = options.KeyLengths.Span;
+        if (given.Length != shape.Batch)
+            throw new ArgumentException($"options.KeyLengths holds {given.Length} lengths; give one per sequence, shape.Batch = {shape.Batch}.", nameof(options));
+        if (options.Layout != AttentionLayout.BatchHeadSequence)
+            throw new ArgumentException("options.KeyLengths is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
+        if (options.SoftCap != 0)
+            throw new ArgumentException("options.KeyLengths is not supported with options.SoftCap; pass the padding as an additive mask (the Forward overload with a mask) instead.", nameof(options));
+        if (shape.KeyLength > 1 << 24)
+            throw new ArgumentException($"options.KeyLengths needs shape.KeyLength <= 2^24 (16777216), so that each length is exact as a float; it is {shape.KeyLength}.", nameof(options));
+        for (var i = 0; i < given.Length; i++)
+        {
+            if (given[i] < 0 || given[i] > shape.KeyLength)
+                throw new ArgumentOutOfRangeException(nameof(options), given[i], $"options.KeyLengths[{i}] is {given[i]}; a sequence's length is 0 to shape.KeyLength ({shape.KeyLength}).");
+            lengths[i] = given[i];
+        }
+    }
+
+    [Einsum(SpecFile = "attention.padded.einsum")]
+    private static partial void PaddedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+
+    /// <summary>The cascade of a <c>Forward</c> call with <see cref="AttentionOptions.KeyLengths"/> (attention.padded.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor PaddedDescriptor => PaddedKernelDescriptor;
 
     /// <summary>The sizes C and W of the masked, scaled and soft-capped cascades: key m is seen by query p when
     /// p + M - P - W &lt; m &lt;= p + M - P + C. Without a causal mask C reaches past every key; without a window W before the first.</summary>

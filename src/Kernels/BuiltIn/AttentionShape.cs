@@ -42,7 +42,15 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 /// <param name="Layout">How query, key, value and output are laid out: [batch, heads, sequence, dim] (the default, PyTorch's
 /// <c>scaled_dot_product_attention</c>) or [batch, sequence, heads, dim] (what the projections produce, ONNX Runtime's
 /// MultiHeadAttention), read in place either way.</param>
-public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0, AttentionLayout Layout = AttentionLayout.BatchHeadSequence);
+/// <param name="KeyLengths">
+/// Each sequence's number of keys, one per sequence of the batch, from 0 to <see cref="AttentionShape.KeyLength"/>: a batch
+/// of sequences of different lengths padded to KeyLength keys (a key-padding mask, or a KV cache filled to a different
+/// length per sequence). Query p of sequence b sees key m only when <c>m &lt; KeyLengths[b]</c> (and the causal mask and
+/// window allow it, aligned to KeyLength as without lengths); tiles of keys past a sequence's length are skipped, so the
+/// work follows the lengths. A query that sees no key gives zeros. Empty (the default): every sequence has KeyLength keys.
+/// In the [batch, heads, sequence, dim] layout, without a soft cap (specs/attention.padded.einsum).
+/// </param>
+public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0, AttentionLayout Layout = AttentionLayout.BatchHeadSequence, ReadOnlyMemory<int> KeyLengths = default);
 
 /// <summary>The order of the dimensions of attention's tensors.</summary>
 public enum AttentionLayout

@@ -19,6 +19,10 @@ public static class KernelMath
 
     /// <summary>A subscript's <c>a % b</c>: in [0, b); -1 (absent) when b is 0 or less.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static long FloorModulo(long a, long b) => Kernels.Einsum.Ir.IndexArithmetic.FloorModulo(a, b);
+
+    /// <summary>A value a filter reads (<c>where m &lt; LEN[b]</c>) as an integer: rounded down, clamped to +-2^40; NaN reads as 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static long IndexOf(float v) => Kernels.Einsum.Ir.IndexArithmetic.FromValue(v);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Log(float x) => (float)Math.Log(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float x) => MathF.Sqrt(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Rsqrt(float x) => (float)ScalarMath.Rsqrt(x);
