@@ -39,7 +39,7 @@ public class BuiltInKernelTests
     /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
     /// or before it, aligned bottom-right, and of those the last <paramref name="window"/> when it is set), softmax of the
     /// scaled scores, times the values; 0 for a query that sees none.</summary>
-    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null, int[]? lengths = null)
+    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null, int[]? lengths = null, double[]? lse = null)
     {
         var (b, h, kvh, p, m, e, f) = (s.Batch, s.Heads, s.KeyValueHeads, s.QueryLength, s.KeyLength, s.HeadDim, s.ValueDim);
         var output = new double[b * h * p * f];
@@ -65,6 +65,7 @@ public class BuiltInKernelTests
                     }
                     var sum = 0.0;
                     for (var mi = first; mi < seen; mi++) sum += scores[mi] = max == double.NegativeInfinity ? 0 : Math.Exp(scores[mi] - max);
+                    if (lse is not null) lse[(bi * h + hi) * p + pi] = seen > first && sum > 0 ? max + Math.Log(sum) : double.NegativeInfinity;
                     for (var fi = 0; fi < f && seen > first && sum > 0; fi++)
                     {
                         var acc = 0.0;
@@ -208,6 +209,48 @@ public class BuiltInKernelTests
         AssertClose(AttentionLoop(q, k, v, shape, causal, window, (float)scale, lengths: lens), output, 2e-5);
         for (var b = 0; b < batch; b++)
             if (lens[b] == 0) Assert.All(output.Skip(b * heads * p * f).Take(heads * p * f), y => Assert.Equal(0f, y)); // no key: zeros
+    }
+
+    /// <summary>Each query's log-sum-exp beside the output: unmasked, causal with a KV cache and more queries than keys
+    /// (rows of no key: -inf and zeros), a window, key lengths with a sequence of none, a scale of its own.</summary>
+    [Theory]
+    [InlineData(2, 4, 2, 37, 100, 16, 8, false, 0, 0.0, null)]
+    [InlineData(1, 6, 3, 130, 65, 32, 32, true, 0, 0.0, null)]
+    [InlineData(2, 2, 1, 90, 300, 16, 16, true, 40, 0.0, null)]
+    [InlineData(3, 4, 2, 100, 100, 16, 12, true, 0, 0.2, "100,37,0")]
+    [InlineData(4, 8, 2, 1, 300, 64, 64, false, 0, 0.0, "300,129,1,64")]
+    public void Attention_writes_each_querys_log_sum_exp(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal, int window, double scale, string? lengths)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var lens = lengths?.Split(',').Select(int.Parse).ToArray();
+        var q = Random(batch * heads * p * e, 20, 3); var k = Random(batch * kvHeads * m * e, 21, 3); var v = Random(batch * kvHeads * m * f, 22, 1);
+        var output = new float[batch * heads * p * f];
+        var lse = new float[batch * heads * p];
+        Attention.Forward(F(q), F(k), F(v), output, lse, shape, new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, KeyLengths: lens));
+        var expected = new double[lse.Length];
+        AssertClose(AttentionLoop(q, k, v, shape, causal, window, (float)scale, lengths: lens, lse: expected), output, 2e-5);
+        for (var i = 0; i < lse.Length; i++)
+        {
+            if (double.IsNegativeInfinity(expected[i])) Assert.Equal(float.NegativeInfinity, lse[i]);
+            else Assert.True(Math.Abs(lse[i] - expected[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])), $"LSE[{i}] = {lse[i]}, expected {expected[i]}");
+        }
+        Assert.Contains(expected, x => double.IsFinite(x));
+    }
+
+    [Fact]
+    public void The_log_sum_exp_span_is_checked_before_memory_is_touched()
+    {
+        var x = new float[64];
+        var y = new float[64];
+        var lse = new float[8];
+        var shape = new AttentionShape(2, 2, 1, 2, 2, 2, 2);
+        Assert.Equal("logSumExp", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, lse.AsSpan(0, 7), shape)).ParamName);
+        Assert.Equal("logSumExp", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, y.AsSpan(16, 8), shape)).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, lse, shape, new AttentionOptions(SoftCap: 5))).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, lse, shape, new AttentionOptions(Layout: AttentionLayout.BatchSequenceHead))).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, lse, shape, new AttentionOptions(KeyLengths: new[] { 1 }))).ParamName);
+        Assert.All(y, v => Assert.Equal(0f, v));
+        Assert.All(lse, v => Assert.Equal(0f, v));
     }
 
     [Fact]

@@ -52,6 +52,7 @@ public class IdiomTests
         { "attention.fusemax",           "  2     0     2    0    2    2    0    2    0    0    4    0    0    0    0    0" },
         { "attention.gqa",               "  2     0     2    0    2    2    0    2    0    0    4    0    0    0    0    0" },
         { "attention.scaled",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0    2    2" },
+        { "attention.lse",               "  2     0     2    0    2    2    0    2    2    2    4    0    0    0    2    2" },
         { "attention.padded",            "  2     0     2    0    2    2    0    2    2    2    4    0    0    0    2    2" },
         { "attention.masked",            "  2     0     2    0    2    2    0    2    4    2    4    0    0    0    2    4" },
         { "attention.softcap",           "  2     0     2    0    2    2    0    2    2    2    4    0    0    0    2    2" },

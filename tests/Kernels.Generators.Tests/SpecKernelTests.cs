@@ -50,7 +50,7 @@ public class SpecKernelTests
         yield return new KernelCase("attention.softcap", Spec("attention.softcap"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
         yield return new KernelCase("attention.softcap.masked", Spec("attention.softcap.masked"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
         // Each sequence's key length: half the keys and a fraction (rounded down), all, none, one, negative (none), past the
-        // keys (all), NaN (none), all but one; with the masks above, a batch of five, a decode step and no causal mask.
+        // keys (all), NaN (none), all but one, huge and +inf (all: read as 2^40, far past the int range); with the masks above, a batch of five, a decode step and no causal mask.
         var padded = masks.Concat(new[]
         {
             S(("B", 5), ("H", 2), ("G", 1), ("P", 70), ("M", 150), ("E", 16), ("F", 8), ("C", 0), ("W", 500)),
@@ -60,10 +60,12 @@ public class SpecKernelTests
         static double[] Lengths(IReadOnlyDictionary<string, int> s)
         {
             var m = s["M"];
-            var options = new[] { m / 2 + 0.7, m, 0, 1, -3, m + 5, double.NaN, m - 1 };
+            var options = new[] { m / 2 + 0.7, m, 0, 1, -3, m + 5, double.NaN, m - 1, 1e30, double.PositiveInfinity };
             return Enumerable.Range(0, s["B"]).Select(b => options[(b + m) % options.Length]).ToArray();
         }
         yield return new KernelCase("attention.padded", Spec("attention.padded"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
+            Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
+        yield return new KernelCase("attention.lse", Spec("attention.lse"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
             Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         yield return new KernelCase("attention.bshd", Spec("attention.bshd"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };

@@ -1064,8 +1064,10 @@ public static class CSharpKernelEmitter
                 var contiguous = Stride(e.Output, e.OutputIndices, inner!) == "1";
                 foreach (var (from, to) in ranges!.Select(r => r!.Value))
                 {
-                    var first = from is null ? Lo(inner!) : $"(int)global::System.Math.Max({from}, (long){Lo(inner!)})";
-                    var end = to is null ? Hi(inner!) : $"(int)global::System.Math.Min({to}, (long){Hi(inner!)})";
+                    // Each bound is clamped to the loop's range as a long before it is an int: a bound far past it (a
+                    // size near 2^31, a value read as up to 2^40) would otherwise wrap and send the fill outside the tile.
+                    var first = from is null ? Lo(inner!) : $"(int)global::System.Math.Min(global::System.Math.Max({from}, (long){Lo(inner!)}), (long){Hi(inner!)})";
+                    var end = to is null ? Hi(inner!) : $"(int)global::System.Math.Max(global::System.Math.Min({to}, (long){Hi(inner!)}), (long){Lo(inner!)})";
                     _w.Open("");
                     _w.Line($"int _fillFrom = {first}, _fillTo = {end};");
                     var at = Offset(e.Output, e.OutputIndices, new Dictionary<string, string> { [inner!] = contiguous ? "_fillFrom" : Id(inner!) });

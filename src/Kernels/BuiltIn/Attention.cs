@@ -204,6 +204,53 @@ public static partial class Attention
         else MaskedKernel(query, key, value, mask, scale, output, b, h, p, e, m, f, c, w, groups, tile);
     }
 
+    /// <summary>
+    /// Attention as <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, AttentionShape, AttentionOptions)"/>
+    /// that also writes each query's log-sum-exp: <c>log(sum exp(s))</c> over the scaled scores s of the keys the query
+    /// sees, -inf for a query that sees none. With it, attention over blocks of keys computed apart (ring attention, a
+    /// cache split across devices) merges exactly (<c>o = sum_i exp(LSE_i - LSE) o_i</c>, <c>LSE = log sum_i exp(LSE_i)</c>),
+    /// and a backward pass recomputes the probabilities as <c>exp(s - LSE)</c>. Causal, window, scale and key lengths as
+    /// <paramref name="options"/> say. Generated from specs/attention.lse.einsum.
+    /// </summary>
+    /// <param name="query">[batch, heads, queryLength, headDim]</param>
+    /// <param name="key">[batch, keyValueHeads, keyLength, headDim]</param>
+    /// <param name="value">[batch, keyValueHeads, keyLength, valueDim]</param>
+    /// <param name="output">[batch, heads, queryLength, valueDim]; must not overlap the inputs.</param>
+    /// <param name="logSumExp">[batch, heads, queryLength]; must not overlap the inputs or the output.</param>
+    /// <param name="shape">The sizes.</param>
+    /// <param name="options">Causal, window, scale and key lengths; in the [batch, heads, sequence, dim] layout, without a soft cap.</param>
+    /// <exception cref="ArgumentException">As the call without the log-sum-exp, and when <paramref name="logSumExp"/> is short
+    /// or overlaps another span, or the options ask for the other layout or a soft cap; the exception names the parameter.</exception>
+    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, Span<float> logSumExp, AttentionShape shape, AttentionOptions options = default)
+    {
+        var groups = Check(query, key, value, output, shape, options);
+        var (b, h, p, m, e, f) = (shape.Batch, shape.Heads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
+        var needed = Runtime.KernelRuntime.Elements(stackalloc long[] { b, h, p });
+        if (logSumExp.Length < needed)
+            throw new ArgumentException($"'logSumExp' holds {logSumExp.Length} floats but its shape [Batch, Heads, QueryLength] = [{b}, {h}, {p}] needs {needed}.", nameof(logSumExp));
+        ReadOnlySpan<float> lse = logSumExp;
+        if (lse.Overlaps(query) || lse.Overlaps(key) || lse.Overlaps(value) || lse.Overlaps(output))
+            throw new ArgumentException("'logSumExp' overlaps another span; give it memory of its own.", nameof(logSumExp));
+        if (options.Layout != AttentionLayout.BatchHeadSequence)
+            throw new ArgumentException("The log-sum-exp is written in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
+        if (options.SoftCap != 0)
+            throw new ArgumentException("The log-sum-exp is not written with options.SoftCap.", nameof(options));
+        // Without key lengths every sequence has all its keys: +inf reads as a bound past any key.
+        var lengths = b <= 256 ? stackalloc float[b] : new float[b];
+        if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
+        else CheckKeyLengths(options, shape, lengths);
+        var (c, w) = MaskSizes(shape, options);
+        var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
+        var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
+        WithLogSumExp(query, key, value, lengths, scale, output, logSumExp, b, h, p, e, m, f, c, w, groups, tile);
+    }
+
+    [Einsum(SpecFile = "attention.lse.einsum")]
+    private static partial void WithLogSumExp(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, Span<float> LSE, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+
+    /// <summary>The cascade of a <c>Forward</c> call that writes the log-sum-exp (attention.lse.einsum) as data.</summary>
+    public static Kernels.Einsum.KernelDescriptor LogSumExpDescriptor => WithLogSumExpDescriptor;
+
     /// <summary>Checks the arguments every form of <c>Forward</c> with a shape shares; returns the query heads per key/value head.</summary>
     private static int Check(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, AttentionShape shape, AttentionOptions options)
     {
