@@ -169,8 +169,12 @@ public class BuiltInKernelTests
     [InlineData(1, 6, 3, 70, 70, 32, 32, true, 0, 0.0)]
     [InlineData(2, 4, 1, 37, 100, 8, 8, true, 20, 0.25)]
     [InlineData(1, 8, 8, 1, 129, 64, 64, true, 0, 0.0)]
-    public void Attention_in_the_sequence_major_layout_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal, int window, double scale)
+    // Sequences of different lengths (AttentionOptions.KeyLengths): a right-padded prefill with one of no keys, decode steps.
+    [InlineData(3, 4, 2, 100, 100, 16, 12, true, 0, 0.0, "100,37,0")]
+    [InlineData(4, 8, 2, 1, 300, 64, 64, false, 0, 0.0, "300,129,1,64")]
+    public void Attention_in_the_sequence_major_layout_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal, int window, double scale, string? lengths = null)
     {
+        var lens = lengths?.Split(',').Select(int.Parse).ToArray();
         var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
         var q = Random(batch * heads * p * e, 14, 3); var k = Random(batch * kvHeads * m * e, 15, 3); var v = Random(batch * kvHeads * m * f, 16, 1);
         // [b, h, s, d] -> [b, s, h, d] and back.
@@ -185,8 +189,8 @@ public class BuiltInKernelTests
         }
         var output = new float[batch * heads * p * f];
         Attention.Forward(F(Swap(q, batch, heads, p, e)), F(Swap(k, batch, kvHeads, m, e)), F(Swap(v, batch, kvHeads, m, f)), output, shape,
-            new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, Layout: AttentionLayout.BatchSequenceHead));
-        AssertClose(Swap(AttentionLoop(q, k, v, shape, causal, window, (float)scale), batch, heads, p, f), output, 2e-5);
+            new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, Layout: AttentionLayout.BatchSequenceHead, KeyLengths: lens));
+        AssertClose(Swap(AttentionLoop(q, k, v, shape, causal, window, (float)scale, lengths: lens), batch, heads, p, f), output, 2e-5);
     }
 
     /// <summary>Sequences of different lengths padded to the keys (AttentionOptions.KeyLengths): a right-padded prefill with a
@@ -265,7 +269,6 @@ public class BuiltInKernelTests
             options with { KeyLengths = new[] { 2 } },
             options with { KeyLengths = new[] { 2, 1, 0 } },
             options with { KeyLengths = new[] { 3, 1 } },
-            options with { Layout = AttentionLayout.BatchSequenceHead },
             options with { SoftCap = 5 },
         })
             Assert.Equal("options", Assert.ThrowsAny<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, bad)).ParamName);

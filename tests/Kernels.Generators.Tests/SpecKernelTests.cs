@@ -67,7 +67,8 @@ public class SpecKernelTests
             Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         yield return new KernelCase("attention.lse", Spec("attention.lse"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
             Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
-        yield return new KernelCase("attention.bshd", Spec("attention.bshd"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
+        yield return new KernelCase("attention.bshd", Spec("attention.bshd"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
+            Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         var softmax = new[] { S(("P", 3), ("N", 1000)), S(("P", 17), ("N", 33)), S(("P", 1), ("N", 1)) };
         foreach (var name in new[] { "softmax.3pass", "softmax.2pass", "softmax.2pass.lse" })
             yield return new KernelCase(name, Spec(name), softmax, 30.0);

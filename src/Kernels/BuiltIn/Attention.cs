@@ -130,17 +130,15 @@ public static partial class Attention
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
-        if (!options.KeyLengths.IsEmpty)
+        if (options.Layout == AttentionLayout.BatchSequenceHead || !options.KeyLengths.IsEmpty)
         {
-            // The lengths as the spec's float input (exact: each is at most KeyLength < 2^31, checked to fit 2^24 below).
+            // The lengths as the specs' float input (exact: CheckKeyLengths keeps KeyLength within 2^24); without them,
+            // +inf, which reads as a bound past every key.
             var lengths = b <= 256 ? stackalloc float[b] : new float[b];
-            CheckKeyLengths(options, shape, lengths);
-            PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
-            return;
-        }
-        if (options.Layout == AttentionLayout.BatchSequenceHead)
-        {
-            SequenceMajor(query, key, value, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
+            else CheckKeyLengths(options, shape, lengths);
+            if (options.Layout == AttentionLayout.BatchSequenceHead) SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            else PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
             return;
         }
         if (options.SoftCap > 0)
@@ -298,8 +296,6 @@ public static partial class Attention
         var given = options.KeyLengths.Span;
         if (given.Length != shape.Batch)
             throw new ArgumentException($"options.KeyLengths holds {given.Length} lengths; give one per sequence, shape.Batch = {shape.Batch}.", nameof(options));
-        if (options.Layout != AttentionLayout.BatchHeadSequence)
-            throw new ArgumentException("options.KeyLengths is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         if (options.SoftCap != 0)
             throw new ArgumentException("options.KeyLengths is not supported with options.SoftCap; pass the padding as an additive mask (the Forward overload with a mask) instead.", nameof(options));
         if (shape.KeyLength > 1 << 24)
@@ -336,7 +332,7 @@ public static partial class Attention
     private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.bshd.einsum")]
-    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call in the [batch, sequence, heads, dim] layout (attention.bshd.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor SequenceMajorLayoutDescriptor => SequenceMajorDescriptor;
