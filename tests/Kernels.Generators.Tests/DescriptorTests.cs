@@ -99,6 +99,8 @@ public class DescriptorTests
     [InlineData("Attention.SoftCap", "attention.softcap")]
     [InlineData("Attention.SoftCapMasked", "attention.softcap.masked")]
     [InlineData("Attention.SequenceMajor", "attention.bshd")]
+    [InlineData("Attention.Padded", "attention.padded")]
+    [InlineData("Attention.LogSumExp", "attention.lse")]
     [InlineData("SelectiveScan.TimeInvariant", "selective_scan.shared")]
     public void Built_in_descriptors_are_their_spec_files(string kernel, string spec)
     {

@@ -19,6 +19,8 @@ public static class BuiltInKernels
         ["Attention.SoftCap"] = Attention.SoftCapDescriptor,
         ["Attention.SoftCapMasked"] = Attention.SoftCapMaskedDescriptor,
         ["Attention.SequenceMajor"] = Attention.SequenceMajorLayoutDescriptor,
+        ["Attention.Padded"] = Attention.PaddedDescriptor,
+        ["Attention.LogSumExp"] = Attention.LogSumExpDescriptor,
         ["Softmax.Rows"] = Softmax.RowsDescriptor,
         ["LinearAttention.Causal"] = LinearAttention.CausalDescriptor,
         ["LinearAttention.Heads"] = LinearAttention.HeadsDescriptor,
