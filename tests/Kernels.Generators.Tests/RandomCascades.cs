@@ -158,6 +158,7 @@ public static class RandomCascades
         }
         if (extra.NextDouble() < 0.35) Contraction(extra, sizes, decls, body);
         if (extra.NextDouble() < 0.2) RescaledSum(extra, sizes, decls, body);
+        if (extra.NextDouble() < 0.25) ValueBound(extra, tensors.Take(inputCount).ToList(), decls, body);
         // The output copies the last intermediate, so intermediates are exercised as such.
         decls.Add($"output Y[{string.Join(",", lastDims)}]");
         body.Append($"Y[{string.Join(",", lastDims)}] = {last}[{string.Join(",", lastDims)}] + 1\n");
@@ -169,6 +170,29 @@ public static class RandomCascades
         }
         sb.Append(string.Join("\n", decls)).Append('\n').Append(body);
         return (sb.ToString(), sizes);
+    }
+
+    /// <summary>
+    /// A reduction whose filter reads a bound from an input (<c>where s &lt; NB[r] + S / 2</c>, each row its own length),
+    /// written to an output of its own: the inputs are small, so the bound is about half the rank, a row's own.
+    /// </summary>
+    private static void ValueBound(Random random, List<(string Name, string[] Dims)> inputs, List<string> decls, StringBuilder body)
+    {
+        var candidates = inputs.Where(t => t.Dims.Length >= 2).ToList();
+        if (candidates.Count == 0) return;
+        var (name, dims) = candidates[random.Next(candidates.Count)];
+        var (r, s) = (dims[0], dims[1]);
+        var kept = dims.Where(d => d != s).ToArray();
+        var op = new[] { "sum", "max", "logsumexp" }[random.Next(3)];
+        var (cmp, bound) = random.Next(3) switch
+        {
+            0 => ("<", $"NB[{r}] + {s.ToUpperInvariant()} / 2"),
+            1 => (">=", $"NB[{r}] * 2 + 1"),
+            _ => ("<=", $"NB[{r}]"),
+        };
+        decls.Add($"input NB[{r}]");
+        decls.Add($"output YB[{string.Join(",", kept)}]");
+        body.Append($"YB[{string.Join(",", kept)}] = {op}[{s}] {name}[{string.Join(",", dims)}] * 2 where {s} {cmp} {bound}\n");
     }
 
     /// <summary>

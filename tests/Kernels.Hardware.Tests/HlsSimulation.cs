@@ -45,7 +45,7 @@ public static class HlsSimulation
                 var header = lines[i++].Split(' ');
                 if (header[0] != t.Name) throw new InvalidOperationException($"expected output {t.Name}, the simulation printed {header[0]}");
                 var values = new double[int.Parse(header[1], CultureInfo.InvariantCulture)];
-                for (var k = 0; k < values.Length; k++) values[k] = double.Parse(lines[i++], CultureInfo.InvariantCulture);
+                for (var k = 0; k < values.Length; k++) values[k] = Number(lines[i++]);
                 outputs[t.Name] = values;
             }
             return outputs;
@@ -87,4 +87,13 @@ public static class HlsSimulation
         }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
+
+    /// <summary>A number as C's printf writes it: a decimal, or inf, -inf and nan (a max over an empty fiber is -inf).</summary>
+    private static double Number(string text) => text.Trim() switch
+    {
+        "inf" or "+inf" => double.PositiveInfinity,
+        "-inf" => double.NegativeInfinity,
+        "nan" or "-nan" or "+nan" => double.NaN,
+        var t => double.Parse(t, CultureInfo.InvariantCulture),
+    };
 }
