@@ -137,8 +137,13 @@ public class BuiltInKernelTests
     // A soft cap and a mask together (attention.softcap.masked): the mask is added to the capped scores.
     [InlineData(false, 0, 0.0, 5.0, true)]
     [InlineData(true, 40, 0.2, 2.0, true)]
-    public void Attention_with_scale_soft_cap_or_mask_matches_a_double_loop(bool causal, int window, double scale, double cap, bool masked)
+    // Each with sequences of different lengths (AttentionOptions.KeyLengths), one of them without keys.
+    [InlineData(false, 0, 0.0, 5.0, false, "130,60")]
+    [InlineData(true, 0, 0.0, 0.0, true, "17,130")]
+    [InlineData(true, 40, 0.2, 2.0, true, "100,0")]
+    public void Attention_with_scale_soft_cap_or_mask_matches_a_double_loop(bool causal, int window, double scale, double cap, bool masked, string? lengths = null)
     {
+        var lens = lengths?.Split(',').Select(int.Parse).ToArray();
         var shape = new AttentionShape(2, 4, 2, 90, 130, 16, 12);
         var q = Random(2 * 4 * 90 * 16, 10, 3); var k = Random(2 * 2 * 130 * 16, 11, 3); var v = Random(2 * 2 * 130 * 12, 12, 1);
         double[]? mask = null;
@@ -154,10 +159,10 @@ public class BuiltInKernelTests
             }
         }
         var output = new float[2 * 4 * 90 * 12];
-        var options = new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, SoftCap: (float)cap);
+        var options = new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, SoftCap: (float)cap, KeyLengths: lens);
         if (mask is null) Attention.Forward(F(q), F(k), F(v), output, shape, options);
         else Attention.Forward(F(q), F(k), F(v), output, shape, options, F(mask));
-        var expected = AttentionLoop(q, k, v, shape, causal, window, (float)scale, (float)cap, mask);
+        var expected = AttentionLoop(q, k, v, shape, causal, window, (float)scale, (float)cap, mask, lens);
         AssertClose(expected, output, 2e-5);
         if (masked) Assert.All(output.Skip(7 * 12).Take(12), y => Assert.Equal(0f, y)); // the row the mask leaves without keys
     }
@@ -269,12 +274,11 @@ public class BuiltInKernelTests
             options with { KeyLengths = new[] { 2 } },
             options with { KeyLengths = new[] { 2, 1, 0 } },
             options with { KeyLengths = new[] { 3, 1 } },
-            options with { SoftCap = 5 },
         })
             Assert.Equal("options", Assert.ThrowsAny<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, bad)).ParamName);
         var negative = Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, options with { KeyLengths = new[] { 2, -1 } }));
         Assert.Contains("options.KeyLengths[1] is -1", negative.Message);
-        Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, options, new float[8])).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, options with { KeyLengths = new[] { 3, 1 } }, new float[8])).ParamName);
         Assert.All(y, v => Assert.Equal(0f, v));
     }
 

@@ -46,9 +46,9 @@ public class SpecKernelTests
         // The mask as sizes: causal (C = 0), none (C = P + M), with a window and without (W = P + M), no key at all (W = 0).
         var masks = new[] { (0, 500), (500, 500), (0, 17), (3, 70), (0, 0), (500, 1) }.Zip(gqa, (cw, s) => new Dictionary<string, int>(s) { ["C"] = cw.Item1, ["W"] = cw.Item2 }).ToArray();
         yield return new KernelCase("attention.scaled", Spec("attention.scaled"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
-        yield return new KernelCase("attention.masked", Spec("attention.masked"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
-        yield return new KernelCase("attention.softcap", Spec("attention.softcap"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
-        yield return new KernelCase("attention.softcap.masked", Spec("attention.softcap.masked"), masks, 2.0, new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 });
+
+
+
         // Each sequence's key length: half the keys and a fraction (rounded down), all, none, one, negative (none), past the
         // keys (all), NaN (none), all but one, huge and +inf (all: read as 2^40, far past the int range); with the masks above, a batch of five, a decode step and no causal mask.
         var padded = masks.Concat(new[]
@@ -65,6 +65,9 @@ public class SpecKernelTests
         }
         yield return new KernelCase("attention.padded", Spec("attention.padded"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
             Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
+        foreach (var (name, scalars) in new[] { ("attention.masked", new Dictionary<string, double> { ["SCALE"] = 0.3 }), ("attention.softcap", new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 }), ("attention.softcap.masked", new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 }) })
+            yield return new KernelCase(name, Spec(name), padded, 2.0, scalars,
+                Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         yield return new KernelCase("attention.lse", Spec("attention.lse"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
             Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         yield return new KernelCase("attention.bshd", Spec("attention.bshd"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },

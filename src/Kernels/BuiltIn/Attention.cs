@@ -130,20 +130,24 @@ public static partial class Attention
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
-        if (options.Layout == AttentionLayout.BatchSequenceHead || !options.KeyLengths.IsEmpty)
+        // The lengths as the specs' float input (exact: CheckKeyLengths keeps KeyLength within 2^24); without them, +inf,
+        // which reads as a bound past every key.
+        var lengths = b <= 256 ? stackalloc float[b] : new float[b];
+        if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
+        else CheckKeyLengths(options, shape, lengths);
+        if (options.Layout == AttentionLayout.BatchSequenceHead)
         {
-            // The lengths as the specs' float input (exact: CheckKeyLengths keeps KeyLength within 2^24); without them,
-            // +inf, which reads as a bound past every key.
-            var lengths = b <= 256 ? stackalloc float[b] : new float[b];
-            if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
-            else CheckKeyLengths(options, shape, lengths);
-            if (options.Layout == AttentionLayout.BatchSequenceHead) SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
-            else PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
             return;
         }
         if (options.SoftCap > 0)
         {
-            Softcapped(query, key, value, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
+            Softcapped(query, key, value, lengths, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
+            return;
+        }
+        if (!options.KeyLengths.IsEmpty)
+        {
+            PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
             return;
         }
         if (options.Scale != 0 && options.Scale != 1 / MathF.Sqrt(e))
@@ -193,13 +197,14 @@ public static partial class Attention
             throw new ArgumentException("A mask is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         if (((ReadOnlySpan<float>)output).Overlaps(mask))
             throw new ArgumentException("'output' overlaps 'mask'; give it memory of its own.", nameof(output));
-        if (!options.KeyLengths.IsEmpty)
-            throw new ArgumentException("options.KeyLengths is not supported with a mask: write -inf into the mask past each sequence's length instead.", nameof(options));
         var (c, w) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0);
-        if (options.SoftCap > 0) SoftcappedMasked(query, key, value, mask, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
-        else MaskedKernel(query, key, value, mask, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+        var lengths = b <= 256 ? stackalloc float[b] : new float[b];
+        if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
+        else CheckKeyLengths(options, shape, lengths);
+        if (options.SoftCap > 0) SoftcappedMasked(query, key, value, lengths, mask, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
+        else MaskedKernel(query, key, value, lengths, mask, scale, output, b, h, p, e, m, f, c, w, groups, tile);
     }
 
     /// <summary>
@@ -296,8 +301,6 @@ public static partial class Attention
         var given = options.KeyLengths.Span;
         if (given.Length != shape.Batch)
             throw new ArgumentException($"options.KeyLengths holds {given.Length} lengths; give one per sequence, shape.Batch = {shape.Batch}.", nameof(options));
-        if (options.SoftCap != 0)
-            throw new ArgumentException("options.KeyLengths is not supported with options.SoftCap; pass the padding as an additive mask (the Forward overload with a mask) instead.", nameof(options));
         if (shape.KeyLength > 1 << 24)
             throw new ArgumentException($"options.KeyLengths needs shape.KeyLength <= 2^24 (16777216), so that each length is exact as a float; it is {shape.KeyLength}.", nameof(options));
         for (var i = 0; i < given.Length; i++)
@@ -326,10 +329,10 @@ public static partial class Attention
     private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.masked.einsum")]
-    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.softcap.masked.einsum")]
-    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.bshd.einsum")]
     private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
@@ -338,7 +341,7 @@ public static partial class Attention
     public static Kernels.Einsum.KernelDescriptor SequenceMajorLayoutDescriptor => SequenceMajorDescriptor;
 
     [Einsum(SpecFile = "attention.softcap.einsum")]
-    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
 
     [Einsum(SpecFile = "attention.window.einsum")]
     private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G, int M0);

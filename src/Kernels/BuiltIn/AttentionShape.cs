@@ -48,7 +48,8 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 /// length per sequence). Query p of sequence b sees key m only when <c>m &lt; KeyLengths[b]</c> (and the causal mask and
 /// window allow it, aligned to KeyLength as without lengths); tiles of keys past a sequence's length are skipped, so the
 /// work follows the lengths. A query that sees no key gives zeros. Empty (the default): every sequence has KeyLength keys.
-/// Without a soft cap (specs/attention.padded.einsum, and attention.bshd.einsum in the [batch, sequence, heads, dim] layout).
+/// With every other option and with an additive mask (specs/attention.padded.einsum; the masked, soft-capped and
+/// [batch, sequence, heads, dim] specs read the same LEN[b]).
 /// </param>
 public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0, AttentionLayout Layout = AttentionLayout.BatchHeadSequence, ReadOnlyMemory<int> KeyLengths = default);
 
