@@ -127,21 +127,47 @@ public class SimdMathTests(ITestOutputHelper output)
         static float Apply<TV>(float x) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.Tanh(TV.Create(x)), 0);
     }
 
-    /// <summary>The portable ScaleB (machines without AVX-512) in every width, against MathF.ScaleB: normal, subnormal and overflowing results.</summary>
+    /// <summary>ScaleB, portable (machines without AVX-512) and native, in every width, against MathF.ScaleB: normal, subnormal
+    /// and overflowing results, and the floor of a fractional exponent (the table exp passes n/16), as vscalefps.</summary>
     [Fact]
     public void Portable_scaleb_is_exact_in_every_width()
     {
         var xs = new[] { 1f, 0.7f, 1.4142135f, -1.9999999f, 3.0000002f, 0f, float.NaN, float.PositiveInfinity };
         for (var n = -252; n <= 254; n++)
         {
-            foreach (var x in xs)
+            foreach (var fraction in new[] { 0f, 0.0625f, 0.5f, 0.9375f })
             {
-                var expected = MathF.ScaleB(x, n);
-                Assert.Equal(expected, V512.GetLane(V512.ScaleBPortable(V512.Create(x), V512.Create(n)), 3));
-                Assert.Equal(expected, V256.GetLane(V256.ScaleBPortable(V256.Create(x), V256.Create(n)), 5));
-                Assert.Equal(expected, V128.GetLane(V128.ScaleBPortable(V128.Create(x), V128.Create(n)), 1));
-                Assert.Equal(expected, F32.ScaleB(F32.Create(x), F32.Create(n)).Value);
+                foreach (var x in xs)
+                {
+                    var expected = MathF.ScaleB(x, n);
+                    var e = n + fraction;
+                    Assert.Equal(expected, V512.GetLane(V512.ScaleBPortable(V512.Create(x), V512.Create(e)), 3));
+                    Assert.Equal(expected, V256.GetLane(V256.ScaleBPortable(V256.Create(x), V256.Create(e)), 5));
+                    Assert.Equal(expected, V128.GetLane(V128.ScaleBPortable(V128.Create(x), V128.Create(e)), 1));
+                    Assert.Equal(expected, V512.GetLane(V512.ScaleB(V512.Create(x), V512.Create(e)), 3));
+                    Assert.Equal(expected, V256.GetLane(V256.ScaleB(V256.Create(x), V256.Create(e)), 5));
+                    Assert.Equal(expected, V128.GetLane(V128.ScaleB(V128.Create(x), V128.Create(e)), 1));
+                    Assert.Equal(expected, F32.ScaleB(F32.Create(x), F32.Create(e)).Value);
+                }
             }
+        }
+    }
+
+    /// <summary>The exp tables hold 2^(k/K) rounded once, and the lookup, native (vpermps) and portable (a shuffle), takes the
+    /// index from the low bits of a biased float as the table exp forms it, for every index and for negative n.</summary>
+    [Fact]
+    public void Exp_table_lookup_takes_the_low_bits_in_every_width()
+    {
+        for (var n = -2400; n <= 2100; n++)
+        {
+            var biased16 = 786432f + n / 16f;
+            var biased8 = 1572864f + n / 8f;
+            var expected16 = (float)Math.Pow(2, (((n % 16) + 16) % 16) / 16.0);
+            var expected8 = (float)Math.Pow(2, (((n % 8) + 8) % 8) / 8.0);
+            Assert.Equal(expected16, V512.GetLane(V512.ExpTableLookup(V512.Create(biased16)), 7));
+            Assert.Equal(expected16, V512.GetLane(V512.ExpTableLookupPortable(V512.Create(biased16)), 7));
+            Assert.Equal(expected8, V256.GetLane(V256.ExpTableLookup(V256.Create(biased8)), 3));
+            Assert.Equal(expected8, V256.GetLane(V256.ExpTableLookupPortable(V256.Create(biased8)), 3));
         }
     }
 

@@ -29,7 +29,7 @@ public readonly struct F32(float value) : ISimdFloat<F32>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Clamp(F32 x, float low, float high) => new(float.IsNaN(x.Value) ? x.Value : System.Math.Clamp(x.Value, low, high));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 MultiplyAdd(F32 a, F32 b, F32 c) => new(System.MathF.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Round(F32 x) => new(System.MathF.Round(x.Value));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 ScaleB(F32 x, F32 n) => new(System.MathF.ScaleB(x.Value, (int)n.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 ScaleB(F32 x, F32 n) => new(System.MathF.ScaleB(x.Value, (int)System.MathF.Floor(n.Value)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Log(F32 x) => new(KernelMath.Log(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 EqualMask(F32 l, F32 r) => new(l.Value == r.Value ? System.BitConverter.Int32BitsToSingle(-1) : 0f);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Select(F32 m, F32 t, F32 f) => System.BitConverter.SingleToInt32Bits(m.Value) != 0 ? t : f;

@@ -58,12 +58,18 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     static abstract TSelf Round(TSelf value);
 
     /// <summary>
-    /// <c>x * 2^n</c> for <paramref name="n"/> holding integers in [-252, 254], rounded once, so results in the
-    /// subnormal range and overflow to infinity are exact (the scale is applied as two normal powers of two).
+    /// <c>x * 2^floor(n)</c> for <paramref name="n"/> in [-252, 255), rounded once, so results in the subnormal range and
+    /// overflow to infinity are exact (AVX-512's vscalefps; elsewhere the scale is applied as two normal powers of two).
     /// </summary>
     static abstract TSelf ScaleB(TSelf x, TSelf n);
 
     static abstract TSelf Log(TSelf value);
+
+    /// <summary>
+    /// Per lane, 2^(k/K) for k the low bits of <paramref name="biased"/>'s bit pattern, K the entries of a table held in
+    /// one register (16 for V512, 8 for V256), for <see cref="SimdExp.ByTable"/>. Widths without one use the Cody-Waite exp.
+    /// </summary>
+    static virtual TSelf ExpTableLookup(TSelf biased) => throw new System.NotSupportedException("this width has no exp table");
 
     /// <summary>All bits set in the lanes where <paramref name="left"/> equals <paramref name="right"/>.</summary>
     static abstract TSelf EqualMask(TSelf left, TSelf right);
@@ -87,7 +93,8 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     /// exp(x) in float: x = n ln2 + t with n = round(x / ln2) and |t| &lt;= ln2/2 (Cody-Waite, ln2 in two parts,
     /// exact with the fused multiply-add), exp(t) by a degree-6 polynomial (Chebyshev interpolation,
     /// 2e-8 relative), then scaled by 2^n. x is clamped to [-104, 89], outside which the result is 0 or +inf in
-    /// float anyway; NaN propagates through t. About 1 ulp (docs/simd-math.md).
+    /// float anyway; NaN propagates through t. About 1 ulp (docs/simd-math.md). V512 and V256 use
+    /// <see cref="SimdExp.ByTable"/> instead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static virtual TSelf Exp(TSelf value)
@@ -104,6 +111,7 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
         p = TSelf.MultiplyAdd(p, t, TSelf.Create(1f));
         return TSelf.ScaleB(p, n);
     }
+
 
     /// <summary><c>left / right</c>, and 0 where <paramref name="right"/> is 0 (the language's divide).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -276,5 +284,32 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
         var lanes = stackalloc float[TSelf.Count];
         for (var i = 0; i < TSelf.Count; i++) lanes[i] = KernelMath.Gelu(TSelf.GetLane(value, i));
         return TSelf.Load(lanes);
+    }
+}
+
+/// <summary>The exp of the widths with a table (V512, V256).</summary>
+public static class SimdExp
+{
+    /// <summary>
+    /// exp(x) from a table of K powers 2^(k/K) in one register (<see cref="ISimdFloat{TSelf}.ExpTableLookup"/>): x = (n/K) ln2 + t with
+    /// |t| &lt;= ln2/(2K), and exp(x) = 2^floor(n/K) * 2^((n mod K)/K) * exp(t). n/K comes from one fused multiply-add
+    /// with <paramref name="bias"/> = 1.5 * 2^23 / K, whose last place is 1/K, so the biased value's low bits are the
+    /// table index; ln2 in two parts, the first with 9 significant bits so that (n/K) ln2hi is exact; exp(t) by a
+    /// degree-3 polynomial with coefficients <paramref name="c2"/> and <paramref name="c3"/> of t^2 and t^3 (minimax for
+    /// the relative error, fitted by Lawson's iteration). Eight operations on the multiply-add pipes where the
+    /// Cody-Waite form takes ten; softmax is bound by them. Clamped as <see cref="ISimdFloat{TSelf}.Exp"/>; ScaleB keeps subnormal results.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TSelf ByTable<TSelf>(TSelf value, float bias, float c2, float c3) where TSelf : unmanaged, ISimdFloat<TSelf>
+    {
+        var x = TSelf.Clamp(value, -104f, 89f);
+        var biased = TSelf.MultiplyAdd(x, TSelf.Create(1.44269504f), TSelf.Create(bias));
+        var n = biased - TSelf.Create(bias); // n/K, exact
+        var t = TSelf.MultiplyAdd(n, TSelf.Create(-0.693359375f), x);
+        t = TSelf.MultiplyAdd(n, TSelf.Create(2.12194440e-4f), t); // ln2 - 0.693359375
+        var table = TSelf.ExpTableLookup(biased);
+        var p = TSelf.MultiplyAdd(TSelf.Create(c3), t, TSelf.Create(c2));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(1f));
+        return TSelf.ScaleB(TSelf.MultiplyAdd(table, p * t, table), n);
     }
 }
