@@ -37,9 +37,9 @@ public class BuiltInKernelTests
     }
 
     /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
-    /// or before it, aligned bottom-right, and of those the last <paramref name="window"/> when it is set), softmax of the
-    /// scaled scores, times the values; 0 for a query that sees none.</summary>
-    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null, int[]? lengths = null, double[]? lse = null)
+    /// or before it, aligned bottom-right or top-left, and of those the last <paramref name="window"/> when it is set),
+    /// softmax of the scaled scores, times the values; 0 for a query that sees none.</summary>
+    private static double[] AttentionLoop(double[] q, double[] k, double[] v, AttentionShape s, bool causal, int window = 0, double scale = 0, double cap = 0, double[]? mask = null, int[]? lengths = null, double[]? lse = null, bool topLeft = false)
     {
         var (b, h, kvh, p, m, e, f) = (s.Batch, s.Heads, s.KeyValueHeads, s.QueryLength, s.KeyLength, s.HeadDim, s.ValueDim);
         var output = new double[b * h * p * f];
@@ -50,8 +50,9 @@ public class BuiltInKernelTests
                 var kh = hi / (h / kvh);
                 for (var pi = 0; pi < p; pi++)
                 {
-                    var seen = Math.Min(causal ? Math.Clamp(pi + m - p + 1, 0, m) : m, lengths?[bi] ?? m);
-                    var first = window > 0 ? Math.Max(0, pi + m - p - window + 1) : 0;
+                    var last = topLeft ? pi : pi + m - p; // the last key a causal row sees
+                    var seen = Math.Min(causal ? Math.Clamp(last + 1, 0, m) : m, lengths?[bi] ?? m);
+                    var first = window > 0 ? Math.Max(0, last - window + 1) : 0;
                     var max = double.NegativeInfinity;
                     for (var mi = first; mi < seen; mi++)
                     {
@@ -220,6 +221,67 @@ public class BuiltInKernelTests
             if (lens[b] == 0) Assert.All(output.Skip(b * heads * p * f).Take(heads * p * f), y => Assert.Equal(0f, y)); // no key: zeros
     }
 
+    /// <summary>The causal mask aligned top-left (query p sees keys 0..p): fewer queries than keys (where it differs from
+    /// bottom-right), as many (where they agree), more (the last P - M rows see every key), one query (a decode step sees
+    /// only key 0), with a window, key lengths, a scale, a soft cap, an additive mask, the other layout and the log-sum-exp.</summary>
+    [Theory]
+    [InlineData(2, 4, 2, 37, 100, 16, 8, 0, 0.0, null, "")]
+    [InlineData(1, 6, 3, 70, 70, 32, 32, 0, 0.0, null, "")]
+    [InlineData(2, 4, 1, 130, 65, 8, 12, 0, 0.0, null, "")]
+    [InlineData(1, 8, 2, 1, 300, 64, 64, 0, 0.0, null, "")]
+    [InlineData(2, 2, 1, 90, 300, 16, 16, 40, 0.0, null, "")]
+    [InlineData(1, 2, 2, 300, 700, 64, 64, 0, 0.0, null, "")]
+    [InlineData(3, 4, 2, 60, 100, 16, 12, 0, 0.2, "100,37,0", "")]
+    [InlineData(2, 4, 2, 37, 100, 16, 8, 20, 0.0, null, "softcap")]
+    [InlineData(2, 4, 2, 37, 100, 16, 8, 0, 0.0, "100,50", "mask")]
+    [InlineData(2, 4, 1, 37, 100, 8, 8, 20, 0.25, null, "bshd")]
+    [InlineData(2, 4, 2, 130, 65, 16, 8, 0, 0.0, "65,30", "lse")]
+    public void Attention_with_the_causal_mask_aligned_top_left_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, int window, double scale, string? lengths, string variant)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var lens = lengths?.Split(',').Select(int.Parse).ToArray();
+        var q = Random(batch * heads * p * e, 23, 3); var k = Random(batch * kvHeads * m * e, 24, 3); var v = Random(batch * kvHeads * m * f, 25, 1);
+        var output = new float[batch * heads * p * f];
+        var options = new AttentionOptions(Causal: true, Window: window, Scale: (float)scale, KeyLengths: lens, Alignment: CausalAlignment.TopLeft);
+        var cap = variant == "softcap" ? 3.0 : 0.0;
+        var mask = variant == "mask" ? Random(batch * p * m, 26, 2) : null;
+        var lse = variant == "lse" ? new double[batch * heads * p] : null;
+        var expected = AttentionLoop(q, k, v, shape, true, window, (float)scale, cap, mask, lens, lse, topLeft: true);
+        var logSumExp = new float[batch * heads * p];
+        switch (variant)
+        {
+            case "softcap": Attention.Forward(F(q), F(k), F(v), output, shape, options with { SoftCap = (float)cap }); break;
+            case "mask": Attention.Forward(F(q), F(k), F(v), output, shape, options, F(mask!)); break;
+            case "lse": Attention.Forward(F(q), F(k), F(v), output, logSumExp, shape, options); break;
+            case "bshd":
+                // [b, h, s, d] -> [b, s, h, d] and back.
+                static double[] Swap(double[] x, int b, int outer, int inner, int width)
+                {
+                    var y = new double[x.Length];
+                    for (var i = 0; i < b; i++)
+                        for (var o = 0; o < outer; o++)
+                            for (var n = 0; n < inner; n++)
+                                Array.Copy(x, ((i * outer + o) * inner + n) * width, y, ((i * inner + n) * outer + o) * width, width);
+                    return y;
+                }
+                Attention.Forward(F(Swap(q, batch, heads, p, e)), F(Swap(k, batch, kvHeads, m, e)), F(Swap(v, batch, kvHeads, m, f)), output, shape, options with { Layout = AttentionLayout.BatchSequenceHead });
+                expected = Swap(expected, batch, heads, p, f);
+                break;
+            default: Attention.Forward(F(q), F(k), F(v), output, shape, options); break;
+        }
+        AssertClose(expected, output, 2e-5);
+        if (lse is not null)
+            for (var i = 0; i < lse.Length; i++)
+                Assert.True(double.IsNegativeInfinity(lse[i]) ? float.IsNegativeInfinity(logSumExp[i]) : Math.Abs(logSumExp[i] - lse[i]) <= 1e-4 * Math.Max(1, Math.Abs(lse[i])), $"LSE[{i}] = {logSumExp[i]}, expected {lse[i]}");
+        // Where P < M, top-left differs from bottom-right: the first query sees one key, not M - P + 1.
+        if (p < m && variant == "" && lens is null)
+        {
+            var bottomRight = new float[output.Length];
+            Attention.Forward(F(q), F(k), F(v), bottomRight, shape, options with { Alignment = CausalAlignment.BottomRight });
+            Assert.NotEqual(bottomRight.Take(f), output.Take(f));
+        }
+    }
+
     /// <summary>Each query's log-sum-exp beside the output: unmasked, causal with a KV cache and more queries than keys
     /// (rows of no key: -inf and zeros), a window, key lengths with a sequence of none, a scale of its own.</summary>
     [Theory]
@@ -309,6 +371,7 @@ public class BuiltInKernelTests
         var shape = new AttentionShape(1, 2, 1, 2, 2, 2, 2);
         Assert.Equal("options", Assert.Throws<ArgumentException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Window: 4))).ParamName);
         Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Causal: true, Window: -1))).ParamName);
+        Assert.Equal("options", Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Forward(x, x, x, y, shape, new AttentionOptions(Causal: true, Alignment: (CausalAlignment)2))).ParamName);
         Assert.All(y, v => Assert.Equal(0f, v));
     }
 

@@ -43,8 +43,10 @@ public class SpecKernelTests
         // A sliding window: one key, inside a tile, across tiles, longer than the keys, and no key at all (W = 0: rows of 0).
         var window = new[] { 1, 17, 70, 500, 0 }.Zip(gqa.Concat(gqa), (w, s) => new Dictionary<string, int>(s) { ["W"] = w }).ToArray();
         yield return new KernelCase("attention.window", Spec("attention.window"), window, 2.0);
-        // The mask as sizes: causal (C = 0), none (C = P + M), with a window and without (W = P + M), no key at all (W = 0).
-        var masks = new[] { (0, 500), (500, 500), (0, 17), (3, 70), (0, 0), (500, 1) }.Zip(gqa, (cw, s) => new Dictionary<string, int>(s) { ["C"] = cw.Item1, ["W"] = cw.Item2 }).ToArray();
+        // The mask as sizes: causal (C = 0), none (C = P + M, W = 2(P + M)), with a window and without (W = C + P + M), no key
+        // at all (W = 0); aligned bottom-right (T = 0) and top-left (T = M - P where P < M, C = P - M where P > M), with a window.
+        var masks = new[] { (0, 500, 0), (500, 1000, 0), (0, 17, 0), (3, 70, 0), (0, 0, 0), (500, 501, 0), (0, 500, 63), (0, 20, 0), (0, 9, 123), (66, 500, 0), (0, 500, 5), (2, 4, 1) }
+            .Zip(gqa.Concat(gqa), (cwt, s) => new Dictionary<string, int>(s) { ["C"] = cwt.Item1, ["W"] = cwt.Item2, ["T"] = cwt.Item3 }).ToArray();
         yield return new KernelCase("attention.scaled", Spec("attention.scaled"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
 
 
@@ -53,9 +55,9 @@ public class SpecKernelTests
         // keys (all), NaN (none), all but one, huge and +inf (all: read as 2^40, far past the int range); with the masks above, a batch of five, a decode step and no causal mask.
         var padded = masks.Concat(new[]
         {
-            S(("B", 5), ("H", 2), ("G", 1), ("P", 70), ("M", 150), ("E", 16), ("F", 8), ("C", 0), ("W", 500)),
-            S(("B", 4), ("H", 4), ("G", 2), ("P", 1), ("M", 300), ("E", 32), ("F", 32), ("C", 0), ("W", 600)),
-            S(("B", 3), ("H", 2), ("G", 2), ("P", 100), ("M", 100), ("E", 8), ("F", 8), ("C", 200), ("W", 200)),
+            S(("B", 5), ("H", 2), ("G", 1), ("P", 70), ("M", 150), ("E", 16), ("F", 8), ("C", 0), ("W", 500), ("T", 80)),
+            S(("B", 4), ("H", 4), ("G", 2), ("P", 1), ("M", 300), ("E", 32), ("F", 32), ("C", 0), ("W", 600), ("T", 0)),
+            S(("B", 3), ("H", 2), ("G", 2), ("P", 100), ("M", 100), ("E", 8), ("F", 8), ("C", 200), ("W", 400), ("T", 0)),
         }).ToArray();
         static double[] Lengths(IReadOnlyDictionary<string, int> s)
         {

@@ -127,7 +127,7 @@ public static partial class Attention
     {
         var groups = Check(query, key, value, output, shape, options);
         var (b, h, kvh, p, m, e, f) = (shape.Batch, shape.Heads, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
-        var (c, w) = MaskSizes(shape, options);
+        var (c, w, t) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
         // The lengths as the specs' float input (exact: CheckKeyLengths keeps KeyLength within 2^24); without them, +inf,
@@ -137,22 +137,23 @@ public static partial class Attention
         else CheckKeyLengths(options, shape, lengths);
         if (options.Layout == AttentionLayout.BatchSequenceHead)
         {
-            SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);
             return;
         }
         if (options.SoftCap > 0)
         {
-            Softcapped(query, key, value, lengths, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
+            Softcapped(query, key, value, lengths, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, t, groups, tile);
             return;
         }
         if (!options.KeyLengths.IsEmpty)
         {
-            PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            PaddedKernel(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);
             return;
         }
-        if (options.Scale != 0 && options.Scale != 1 / MathF.Sqrt(e))
+        // The kernels below hold the causal mask aligned bottom-right; top-left differs from it where P != M.
+        if ((options.Scale != 0 && options.Scale != 1 / MathF.Sqrt(e)) || (options.Causal && options.Alignment == CausalAlignment.TopLeft && p != m))
         {
-            ScaledKernel(query, key, value, options.Scale, output, b, h, p, e, m, f, c, w, groups, tile);
+            ScaledKernel(query, key, value, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);
             return;
         }
         // A window as long as the keys leaves every key of a causal row in it: the causal kernel does the same work.
@@ -197,14 +198,14 @@ public static partial class Attention
             throw new ArgumentException("A mask is supported in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         if (((ReadOnlySpan<float>)output).Overlaps(mask))
             throw new ArgumentException("'output' overlaps 'mask'; give it memory of its own.", nameof(output));
-        var (c, w) = MaskSizes(shape, options);
+        var (c, w, t) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0);
         var lengths = b <= 256 ? stackalloc float[b] : new float[b];
         if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
         else CheckKeyLengths(options, shape, lengths);
-        if (options.SoftCap > 0) SoftcappedMasked(query, key, value, lengths, mask, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, groups, tile);
-        else MaskedKernel(query, key, value, lengths, mask, scale, output, b, h, p, e, m, f, c, w, groups, tile);
+        if (options.SoftCap > 0) SoftcappedMasked(query, key, value, lengths, mask, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, t, groups, tile);
+        else MaskedKernel(query, key, value, lengths, mask, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);
     }
 
     /// <summary>
@@ -242,14 +243,14 @@ public static partial class Attention
         var lengths = b <= 256 ? stackalloc float[b] : new float[b];
         if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
         else CheckKeyLengths(options, shape, lengths);
-        var (c, w) = MaskSizes(shape, options);
+        var (c, w, t) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
-        WithLogSumExp(query, key, value, lengths, scale, output, logSumExp, b, h, p, e, m, f, c, w, groups, tile);
+        WithLogSumExp(query, key, value, lengths, scale, output, logSumExp, b, h, p, e, m, f, c, w, t, groups, tile);
     }
 
     [Einsum(SpecFile = "attention.lse.einsum")]
-    private static partial void WithLogSumExp(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, Span<float> LSE, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void WithLogSumExp(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, Span<float> LSE, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call that writes the log-sum-exp (attention.lse.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor LogSumExpDescriptor => WithLogSumExpDescriptor;
@@ -288,6 +289,8 @@ public static partial class Attention
             throw new ArgumentOutOfRangeException(nameof(options), options.Window, "options.Window is a number of keys: zero (no window) or more.");
         if (options.Window > 0 && !options.Causal)
             throw new ArgumentException("options.Window slides over the keys at or before each query; set options.Causal too (a window without a causal mask is not supported).", nameof(options));
+        if (options.Alignment is not (CausalAlignment.BottomRight or CausalAlignment.TopLeft))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Alignment, "options.Alignment must be BottomRight or TopLeft.");
         if (!float.IsFinite(options.Scale) || options.Scale < 0)
             throw new ArgumentOutOfRangeException(nameof(options), options.Scale, "options.Scale must be finite and positive (or 0: 1 / sqrt(HeadDim)).");
         if (!float.IsFinite(options.SoftCap) || options.SoftCap < 0)
@@ -312,36 +315,41 @@ public static partial class Attention
     }
 
     [Einsum(SpecFile = "attention.padded.einsum")]
-    private static partial void PaddedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void PaddedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call with <see cref="AttentionOptions.KeyLengths"/> (attention.padded.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor PaddedDescriptor => PaddedKernelDescriptor;
 
-    /// <summary>The sizes C and W of the masked, scaled and soft-capped cascades: key m is seen by query p when
-    /// p + M - P - W &lt; m &lt;= p + M - P + C. Without a causal mask C reaches past every key; without a window W before the first.</summary>
-    private static (int C, int W) MaskSizes(AttentionShape shape, AttentionOptions options)
+    /// <summary>The sizes C, W and T of the masked, scaled and soft-capped cascades: key m is seen by query p when
+    /// p + M - P + C - W &lt; m + T &lt;= p + M - P + C. Without a causal mask C reaches past every key and W before the
+    /// first; aligned bottom-right T = C = 0; aligned top-left (m &lt;= p) T = M - P where P &lt; M, C = P - M where P &gt; M.</summary>
+    private static (int C, int W, int T) MaskSizes(AttentionShape shape, AttentionOptions options)
     {
-        var all = (int)Math.Min(int.MaxValue, (long)shape.QueryLength + shape.KeyLength);
-        return (options.Causal ? 0 : all, options.Window > 0 ? options.Window : all);
+        var all = Math.Min(int.MaxValue, (long)shape.QueryLength + shape.KeyLength);
+        if (!options.Causal) return ((int)all, (int)Math.Min(int.MaxValue, 2 * all), 0);
+        var window = options.Window > 0 ? options.Window : (int)all;
+        if (options.Alignment != CausalAlignment.TopLeft) return (0, window, 0);
+        var shift = (long)shape.KeyLength - shape.QueryLength;
+        return shift >= 0 ? (0, window, (int)shift) : ((int)-shift, window, 0);
     }
 
     [Einsum(SpecFile = "attention.scaled.einsum")]
-    private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.masked.einsum")]
-    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.softcap.masked.einsum")]
-    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.bshd.einsum")]
-    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call in the [batch, sequence, heads, dim] layout (attention.bshd.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor SequenceMajorLayoutDescriptor => SequenceMajorDescriptor;
 
     [Einsum(SpecFile = "attention.softcap.einsum")]
-    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int G, int M0);
+    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.window.einsum")]
     private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G, int M0);

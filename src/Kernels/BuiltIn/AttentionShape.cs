@@ -23,10 +23,11 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 
 /// <summary>Options of an attention call.</summary>
 /// <param name="Causal">
-/// Each query sees only the keys at or before its own position, aligned bottom-right: query p (of P) sees key m (of M)
-/// when <c>m &lt;= p + M - P</c>, so with a KV cache the new queries are the last P tokens. With P == M this is the usual
-/// lower-triangular mask. Tiles of keys that no query of a block sees are skipped, so a causal call does about half the
-/// work. A query that sees no key (P &gt; M, the first P - M rows) gives zeros.
+/// Each query sees only the keys at or before its own position, aligned as <paramref name="Alignment"/> says; by default
+/// bottom-right: query p (of P) sees key m (of M) when <c>m &lt;= p + M - P</c>, so with a KV cache the new queries are
+/// the last P tokens. With P == M this is the usual lower-triangular mask. Tiles of keys that no query of a block sees
+/// are skipped, so a causal call does about half the work. A query that sees no key (P &gt; M, the first P - M rows)
+/// gives zeros.
 /// </param>
 /// <param name="Window">
 /// With <paramref name="Causal"/>, a sliding window (Mistral's <c>sliding_window</c>): each query sees only the
@@ -51,7 +52,22 @@ public readonly record struct AttentionShape(int Batch, int Heads, int KeyValueH
 /// With every other option and with an additive mask (specs/attention.padded.einsum; the masked, soft-capped and
 /// [batch, sequence, heads, dim] specs read the same LEN[b]).
 /// </param>
-public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0, AttentionLayout Layout = AttentionLayout.BatchHeadSequence, ReadOnlyMemory<int> KeyLengths = default);
+/// <param name="Alignment">
+/// Where the causal mask (and the window) sits when P != M: <see cref="CausalAlignment.BottomRight"/> (the default; the
+/// last query sees the last key, as with a KV cache and PyTorch's <c>causal_lower_right</c>) or
+/// <see cref="CausalAlignment.TopLeft"/> (query p sees keys 0..p, PyTorch's <c>is_causal=True</c> and
+/// <c>causal_upper_left</c>; with a window, the keys p - Window &lt; m &lt;= p). The same mask where P == M.
+/// </param>
+public readonly record struct AttentionOptions(bool Causal = false, int Window = 0, float Scale = 0, float SoftCap = 0, AttentionLayout Layout = AttentionLayout.BatchHeadSequence, ReadOnlyMemory<int> KeyLengths = default, CausalAlignment Alignment = CausalAlignment.BottomRight);
+
+/// <summary>Where a causal mask sits when the queries and the keys differ in number (<see cref="AttentionOptions.Alignment"/>).</summary>
+public enum CausalAlignment
+{
+    /// <summary>Query p of P sees key m of M when <c>m &lt;= p + M - P</c>: the queries are the last P positions (a KV cache).</summary>
+    BottomRight = 0,
+    /// <summary>Query p sees key m when <c>m &lt;= p</c>: the queries are the first P positions.</summary>
+    TopLeft = 1,
+}
 
 /// <summary>The order of the dimensions of attention's tensors.</summary>
 public enum AttentionLayout
