@@ -36,6 +36,17 @@ public class BuiltInKernelTests
         AssertClose(expected, output, 2e-5);
     }
 
+    /// <summary>[b, outer, inner, width] -> [b, inner, outer, width]: [batch, heads, sequence, dim] to [batch, sequence, heads, dim] and back.</summary>
+    private static double[] Swap(double[] x, int b, int outer, int inner, int width)
+    {
+        var y = new double[x.Length];
+        for (var i = 0; i < b; i++)
+            for (var o = 0; o < outer; o++)
+                for (var n = 0; n < inner; n++)
+                    Array.Copy(x, ((i * outer + o) * inner + n) * width, y, ((i * inner + n) * outer + o) * width, width);
+        return y;
+    }
+
     /// <summary>Attention in double, written out directly (no cascade): for each query, the keys it sees (all, or those at
     /// or before it, aligned bottom-right or top-left, and of those the last <paramref name="window"/> when it is set),
     /// softmax of the scaled scores, times the values; 0 for a query that sees none.</summary>
@@ -183,16 +194,6 @@ public class BuiltInKernelTests
         var lens = lengths?.Split(',').Select(int.Parse).ToArray();
         var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
         var q = Random(batch * heads * p * e, 14, 3); var k = Random(batch * kvHeads * m * e, 15, 3); var v = Random(batch * kvHeads * m * f, 16, 1);
-        // [b, h, s, d] -> [b, s, h, d] and back.
-        static double[] Swap(double[] x, int b, int outer, int inner, int width)
-        {
-            var y = new double[x.Length];
-            for (var i = 0; i < b; i++)
-                for (var o = 0; o < outer; o++)
-                    for (var n = 0; n < inner; n++)
-                        Array.Copy(x, ((i * outer + o) * inner + n) * width, y, ((i * inner + n) * outer + o) * width, width);
-            return y;
-        }
         var output = new float[batch * heads * p * f];
         Attention.Forward(F(Swap(q, batch, heads, p, e)), F(Swap(k, batch, kvHeads, m, e)), F(Swap(v, batch, kvHeads, m, f)), output, shape,
             new AttentionOptions(Causal: causal, Window: window, Scale: (float)scale, Layout: AttentionLayout.BatchSequenceHead, KeyLengths: lens));
@@ -254,16 +255,6 @@ public class BuiltInKernelTests
             case "mask": Attention.Forward(F(q), F(k), F(v), output, shape, options, F(mask!)); break;
             case "lse": Attention.Forward(F(q), F(k), F(v), output, logSumExp, shape, options); break;
             case "bshd":
-                // [b, h, s, d] -> [b, s, h, d] and back.
-                static double[] Swap(double[] x, int b, int outer, int inner, int width)
-                {
-                    var y = new double[x.Length];
-                    for (var i = 0; i < b; i++)
-                        for (var o = 0; o < outer; o++)
-                            for (var n = 0; n < inner; n++)
-                                Array.Copy(x, ((i * outer + o) * inner + n) * width, y, ((i * inner + n) * outer + o) * width, width);
-                    return y;
-                }
                 Attention.Forward(F(Swap(q, batch, heads, p, e)), F(Swap(k, batch, kvHeads, m, e)), F(Swap(v, batch, kvHeads, m, f)), output, shape, options with { Layout = AttentionLayout.BatchSequenceHead });
                 expected = Swap(expected, batch, heads, p, f);
                 break;
