@@ -1642,16 +1642,20 @@ public static class CSharpKernelEmitter
             {
                 if (!DependsOn(x, v))
                 {
+                    // Each hoisted value is also broadcast once, before the loops (name + "v"): the JIT does not move a
+                    // broadcast of a local out of a loop, and repeated it for every vector.
                     if (x is TensorRead r && IsPair(r.Tensor))
                     {
                         var n = _temp++;
                         _w.Line($"float _s{n} = {Ptr(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}], _s{n}lo = {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}];");
+                        _w.Line($"_TV _s{n}v = _TV.Create(_s{n}), _s{n}lov = _TV.Create(_s{n}lo);");
                         map[x] = ($"_s{n}", $"_s{n}lo");
                     }
                     else if (x is not Constant)
                     {
                         var name = "_s" + _temp++;
                         _w.Line($"float {name} = {Scalar(x)};");
+                        _w.Line($"_TV {name}v = _TV.Create({name});");
                         map[x] = (name, null);
                     }
                     return;
@@ -1666,6 +1670,7 @@ public static class CSharpKernelEmitter
                         if (b.Operator == BinaryOperator.Divide && map.TryGetValue(b.Right, out var divisor) && divisor.Low is null)
                         {
                             _w.Line($"float {divisor.High}inv = {divisor.High} == 0f ? 0f : 1f / {divisor.High};");
+                            _w.Line($"_TV {divisor.High}invv = _TV.Create({divisor.High}inv), {divisor.High}zerov = _TV.EqualMask({divisor.High}v, _TV.Create(0f));");
                             map[b] = (divisor.High, "inv");
                         }
                         break;
@@ -1683,9 +1688,12 @@ public static class CSharpKernelEmitter
             {
                 if (name.Low == "inv" && x is Binary quotient)
                 {
-                    // x / d with d invariant: 0 where d is 0 (the language's divide), else x times 1/d.
+                    // x / d with d invariant: 0 where d is 0 (the language's divide), else x times 1/d; in vectors a select
+                    // on the mask of d == 0 made before the loops, not a branch per vector.
+                    if (t == "_TV") return $"_TV.Select({name.High}zerov, _TV.Create(0f), {Vector(quotient.Left, t, v, at, hoisted)} * {name.High}invv)";
                     return $"({name.High} == 0f ? {t}.Create(0f) : {Vector(quotient.Left, t, v, at, hoisted)} * {t}.Create({name.High}inv))";
                 }
+                if (t == "_TV") return name.Low is null ? $"{name.High}v" : $"({name.High}v + {name.Low}v)";
                 return name.Low is null ? $"{t}.Create({name.High})" : $"{t}.Create({name.High} + {name.Low})";
             }
             var env = new Dictionary<string, string> { [v] = at };
@@ -1693,7 +1701,8 @@ public static class CSharpKernelEmitter
             {
                 // x - LSE as (x - max) - log(sum): no low bits of a large LSE are lost.
                 var left = Vector(sub.Left, t, v, at, hoisted);
-                if (hoisted.TryGetValue(pair, out var parts)) return $"(({left} - {t}.Create({parts.High})) - {t}.Create({parts.Low}))";
+                if (hoisted.TryGetValue(pair, out var parts))
+                    return t == "_TV" ? $"(({left} - {parts.High}v) - {parts.Low}v)" : $"(({left} - {t}.Create({parts.High})) - {t}.Create({parts.Low}))";
                 var offset = Offset(pair.Tensor, pair.Indices, env);
                 return $"(({left} - {t}.Load({Ptr(pair.Tensor)} + {offset})) - {t}.Load({LowName(pair.Tensor)} + {offset}))";
             }
