@@ -66,7 +66,8 @@ public unsafe class GemmTests
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases} cases failed, e.g.:\n" + string.Join("\n", failures.Take(10)));
     }
 
-    /// <summary>The running-sum form, C = alpha A*B + scale[i] C0 (C0 in place of C or apart), at every width and tail.</summary>
+    /// <summary>The running-sum form, C = alpha A*B + scale[i] C0 (C0 in place of C or apart), at every width and tail, with
+    /// alpha = 1 (the register tiles then start from scale[i] C0) and not.</summary>
     [Theory]
     [MemberData(nameof(Widths))]
     public void The_rescaled_running_sum_matches_a_scalar_loop(string width)
@@ -77,6 +78,7 @@ public unsafe class GemmTests
         foreach (var n in new[] { 1, 3, 16, 17, 33, 64, 65 })
         foreach (var k in new[] { 0, 2, 19 })
         foreach (var inPlace in new[] { false, true })
+        foreach (var alpha in new[] { 0.5f, 1f })
         {
             float R() => (float)(random.NextDouble() * 2 - 1);
             var a = Enumerable.Range(0, m * k).Select(_ => R()).ToArray();
@@ -89,10 +91,10 @@ public unsafe class GemmTests
                 var c0 = inPlace ? pc : pp;
                 switch (width)
                 {
-                    case "V512": Gemm.RunScaled<V512>(m, n, k, 0.5f, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
-                    case "V256": Gemm.RunScaled<V256>(m, n, k, 0.5f, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
-                    case "V128": Gemm.RunScaled<V128>(m, n, k, 0.5f, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
-                    default: Gemm.RunScaled<F32>(m, n, k, 0.5f, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
+                    case "V512": Gemm.RunScaled<V512>(m, n, k, alpha, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
+                    case "V256": Gemm.RunScaled<V256>(m, n, k, alpha, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
+                    case "V128": Gemm.RunScaled<V128>(m, n, k, alpha, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
+                    default: Gemm.RunScaled<F32>(m, n, k, alpha, pa, k, 1, pb, n, 1, pc, n, c0, n, ps, 2); break;
                 }
             }
             for (var i = 0; i < m; i++)
@@ -100,9 +102,9 @@ public unsafe class GemmTests
             {
                 double expected = 0;
                 for (var kk = 0; kk < k; kk++) expected += (double)a[i * k + kk] * b[kk * n + j];
-                expected = 0.5 * expected + (double)scale[2 * i] * previous[i * n + j];
+                expected = alpha * expected + (double)scale[2 * i] * previous[i * n + j];
                 if (Math.Abs(c[i * n + j] - expected) > 1e-5 * (k + 2))
-                    failures.Add($"m={m} n={n} k={k} inPlace={inPlace}: C[{i},{j}] = {c[i * n + j]}, expected {expected}");
+                    failures.Add($"m={m} n={n} k={k} inPlace={inPlace} alpha={alpha}: C[{i},{j}] = {c[i * n + j]}, expected {expected}");
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(10)));
