@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Kernels.Runtime;
 
@@ -24,7 +25,8 @@ public static unsafe class Gemm
     /// <summary>Rows of C per register tile.</summary>
     public const int RowTile = 6;
 
-    [ThreadStatic] private static float[]? t_panel;
+    [ThreadStatic] private static float* t_panel;
+    [ThreadStatic] private static long t_panelFloats;
 
     /// <param name="m">Rows of C (the extent of i).</param>
     /// <param name="n">Columns of C (the extent of j).</param>
@@ -84,23 +86,40 @@ public static unsafe class Gemm
         }
         if (bCol != 1 && n > 1)
         {
-            var need = (long)k * n;
-            var panel = t_panel;
-            if (panel is null || panel.Length < need) t_panel = panel = new float[Math.Max(need, 4096)];
-            fixed (float* packed = panel)
-            {
-                // Read B along k (contiguous when B is stored k-innermost), write the panel along j.
-                for (var j = 0; j < n; j++)
-                {
-                    var source = b + j * bCol;
-                    var target = packed + j;
-                    for (var kk = 0; kk < k; kk++) target[(nint)kk * n] = source[kk * bRow];
-                }
-                Rows<TV>(m, n, k, alpha, a, aRow, aCol, packed, n, c, cRow, tail);
-            }
+            // The panel's rows are a whole number of vectors, 64-byte aligned, in this thread's buffer.
+            var pitch = (nint)((n + TV.Count - 1) / TV.Count * TV.Count);
+            var packed = Panel((long)k * pitch);
+            Transposed(k, n, b, bRow, bCol, packed, pitch);
+            Rows<TV>(m, n, k, alpha, a, aRow, aCol, packed, pitch, c, cRow, tail);
             return;
         }
         Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
+    }
+
+    /// <summary>B read along k (contiguous when B is stored k-innermost) and written to the panel along j (compiled
+    /// optimised at once: a scalar double loop of k*n moves ran at tier 0 for the first calls of RunScaled).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transposed(int k, int n, float* b, nint bRow, nint bCol, float* packed, nint pitch)
+    {
+        for (var j = 0; j < n; j++)
+        {
+            var source = b + j * bCol;
+            var target = packed + j;
+            for (var kk = 0; kk < k; kk++) target[kk * pitch] = source[kk * bRow];
+        }
+    }
+
+    /// <summary>This thread's panel: 64-byte aligned, at least <paramref name="floats"/> long, kept between calls (the
+    /// worker threads live as long as the process).</summary>
+    private static float* Panel(long floats)
+    {
+        if (t_panelFloats < floats)
+        {
+            if (t_panel != null) NativeMemory.AlignedFree(t_panel);
+            t_panelFloats = Math.Max(floats, 4096);
+            t_panel = (float*)NativeMemory.AlignedAlloc((nuint)(t_panelFloats * sizeof(float)), 64);
+        }
+        return t_panel;
     }
 
     /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: two rows by four columns at a
