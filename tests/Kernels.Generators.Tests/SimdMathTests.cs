@@ -212,5 +212,52 @@ public class SimdMathTests(ITestOutputHelper output)
         Assert.Equal(0f, DivideOrZero<F32>(3, 0));
     }
 
+    /// <summary>
+    /// Max and min folded as the emitted reductions fold them (MaxUnlessNaN per vector, TakeNaN into a flag, the flag
+    /// taken into the result) against MathF.Max and MathF.Min, bit for bit: NaN anywhere, signed zeros, infinities.
+    /// </summary>
+    [Fact]
+    public void Extremum_reductions_keep_nan_and_order_signed_zeros_in_every_width()
+    {
+        var random = new Random(5);
+        float[] special = { float.NaN, 0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.Epsilon };
+        for (var trial = 0; trial < 400; trial++)
+        {
+            var data = new float[16 * (1 + trial % 4)];
+            for (var i = 0; i < data.Length; i++)
+                data[i] = random.Next(4) == 0 ? special[random.Next(trial % 2 == 0 ? 1 : 0, special.Length)] : (float)(random.NextDouble() * 4 - 2);
+            float max = float.NegativeInfinity, min = float.PositiveInfinity;
+            foreach (var x in data) { max = MathF.Max(max, x); min = MathF.Min(min, x); }
+            foreach (var fold in new Func<float[], bool, float>[] { Fold<V512>, Fold<V256>, Fold<V128>, Fold<F32> })
+            {
+                Assert.Equal(BitConverter.SingleToInt32Bits(max), BitConverter.SingleToInt32Bits(Canonical(fold(data, true))));
+                Assert.Equal(BitConverter.SingleToInt32Bits(min), BitConverter.SingleToInt32Bits(Canonical(fold(data, false))));
+            }
+        }
+
+        static float Canonical(float x) => float.IsNaN(x) ? float.NaN : x;
+
+        static float Fold<TV>(float[] data, bool isMax) where TV : unmanaged, ISimdFloat<TV>
+        {
+            var acc = TV.Create(isMax ? float.NegativeInfinity : float.PositiveInfinity);
+            var flag = TV.Create(0f);
+            var lanes = new float[TV.Count];
+            for (var i = 0; i < data.Length; i += TV.Count)
+            {
+                for (var l = 0; l < TV.Count; l++) lanes[l] = data[i + l];
+                var x = Load<TV>(lanes);
+                acc = isMax ? TV.MaxUnlessNaN(acc, x) : TV.MinUnlessNaN(acc, x);
+                flag = TV.TakeNaN(flag, x);
+            }
+            var whole = TV.TakeNaN(acc, flag);
+            return isMax ? TV.MaxAcross(whole) : TV.MinAcross(whole);
+        }
+
+        static unsafe TV Load<TV>(float[] lanes) where TV : unmanaged, ISimdFloat<TV>
+        {
+            fixed (float* p = lanes) return TV.Load(p);
+        }
+    }
+
     private static float DivideOrZero<TV>(float x, float y) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.DivideOrZero(TV.Create(x), TV.Create(y)), 0);
 }

@@ -1571,16 +1571,40 @@ public static class CSharpKernelEmitter
             var inner = OpenLoops(ReducedLoops(e, p).Where(r => r != v), v);
             var hoisted = Hoist(e.Body, v);
             _w.Line($"_TV _a0 = _TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
+            // max and min: one instruction per vector that may drop a NaN (vrangeps), and the NaNs kept apart in two
+            // flags (vfixupimmps), where the IEEE operation takes three.
+            var extremum = op is ReduceOperator.Max or ReduceOperator.Min;
+            string Step(string acc, string value) => op == ReduceOperator.Max ? $"_TV.MaxUnlessNaN({acc}, {value})" : $"_TV.MinUnlessNaN({acc}, {value})";
+            if (extremum) _w.Line("_TV _n0 = _TV.Create(0f), _n1 = _n0; // NaN where a NaN was seen");
             _w.Line($"int {Id(v)} = {Lo(v)};");
             _w.Open($"for (; {Id(v)} <= {V} - 4 * _TV.Count; {Id(v)} += 4 * _TV.Count)");
             for (var k = 0; k < 4; k++)
             {
                 var at = k == 0 ? Id(v) : $"({Id(v)} + {k} * _TV.Count)";
-                _w.Line($"_a{k} = {VectorCombine("_TV", op, $"_a{k}", Vector(e.Body, "_TV", v, at, hoisted))};");
+                var value = Vector(e.Body, "_TV", v, at, hoisted);
+                if (!extremum)
+                {
+                    _w.Line($"_a{k} = {VectorCombine("_TV", op, $"_a{k}", value)};");
+                    continue;
+                }
+                _w.Line($"var _x{k} = {value};");
+                _w.Line($"_a{k} = {Step($"_a{k}", $"_x{k}")}; _n{k % 2} = _TV.TakeNaN(_n{k % 2}, _x{k});");
             }
             _w.Close();
-            _w.Line($"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count) _a0 = {VectorCombine("_TV", op, "_a0", Vector(e.Body, "_TV", v, Id(v), hoisted))};");
-            _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}({VectorCombine("_TV", op, VectorCombine("_TV", op, "_a0", "_a1"), VectorCombine("_TV", op, "_a2", "_a3"))})")};");
+            if (extremum)
+            {
+                _w.Open($"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count)");
+                _w.Line($"var _x = {Vector(e.Body, "_TV", v, Id(v), hoisted)};");
+                _w.Line($"_a0 = {Step("_a0", "_x")}; _n0 = _TV.TakeNaN(_n0, _x);");
+                _w.Close();
+                var whole = $"_TV.TakeNaN({Step(Step("_a0", "_a1"), Step("_a2", "_a3"))}, _n0 + _n1)";
+                _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}({whole})")};");
+            }
+            else
+            {
+                _w.Line($"for (; {Id(v)} <= {V} - _TV.Count; {Id(v)} += _TV.Count) _a0 = {VectorCombine("_TV", op, "_a0", Vector(e.Body, "_TV", v, Id(v), hoisted))};");
+                _w.Line($"_acc = {ScalarCombine(op, "_acc", $"_TV.{Across(op)}({VectorCombine("_TV", op, VectorCombine("_TV", op, "_a0", "_a1"), VectorCombine("_TV", op, "_a2", "_a3"))})")};");
+            }
             _w.Line($"for (; {Id(v)} < {V}; {Id(v)}++) _acc = {ScalarCombine(op, "_acc", "(" + Vector(e.Body, $"{Rt}.F32", v, Id(v), hoisted) + ").Value")};");
             CloseLoops(inner);
             StoreAccumulator(e);

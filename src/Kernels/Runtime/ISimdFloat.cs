@@ -46,6 +46,23 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     static abstract TSelf Sqrt(TSelf value);
 
     /// <summary>
+    /// <see cref="Max"/> where neither operand is NaN (signed zeros ordered); where one is, either operand. With AVX-512
+    /// one instruction (vrangeps), where the IEEE <see cref="Max"/> takes three. A reduction keeps its NaN with
+    /// <see cref="TakeNaN"/>: max over x is <c>TakeNaN(MaxUnlessNaN-fold, TakeNaN-fold of 0)</c>.
+    /// </summary>
+    static virtual TSelf MaxUnlessNaN(TSelf left, TSelf right) => TSelf.Max(left, right);
+
+    /// <summary><see cref="Min"/> where neither operand is NaN; where one is, either operand (see <see cref="MaxUnlessNaN"/>).</summary>
+    static virtual TSelf MinUnlessNaN(TSelf left, TSelf right) => TSelf.Min(left, right);
+
+    /// <summary>
+    /// <paramref name="value"/> in the lanes where it is NaN, <paramref name="flag"/> in the others, wherever
+    /// <see cref="MaxUnlessNaN"/> and <see cref="MinUnlessNaN"/> may lose a NaN (one vfixupimmps with AVX-512); where they
+    /// keep it (the IEEE operations), <paramref name="flag"/>.
+    /// </summary>
+    static virtual TSelf TakeNaN(TSelf flag, TSelf value) => flag;
+
+    /// <summary>
     /// <paramref name="value"/> limited to [<paramref name="low"/>, <paramref name="high"/>], NaN staying NaN: one min
     /// and one max instruction, where the IEEE <see cref="Max"/> and <see cref="Min"/> take three each on x86.
     /// </summary>

@@ -25,6 +25,14 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 operator -(V512 x) => new(-x.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Max(V512 l, V512 r) => new(Compat512.Max(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Min(V512 l, V512 r) => new(Compat512.Min(l.Value, r.Value));
+    // vrangeps: imm 0b0101 the maximum, 0b0100 the minimum, the sign from the comparison (so -0 < +0); a NaN operand
+    // gives the other operand. vfixupimmps with table 1: the second operand where it is a NaN, the first elsewhere.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 MaxUnlessNaN(V512 l, V512 r) => System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported ? new(System.Runtime.Intrinsics.X86.Avx512DQ.Range(l.Value, r.Value, 0b0101)) : Max(l, r);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 MinUnlessNaN(V512 l, V512 r) => System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported ? new(System.Runtime.Intrinsics.X86.Avx512DQ.Range(l.Value, r.Value, 0b0100)) : Min(l, r);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 TakeNaN(V512 flag, V512 value) => System.Runtime.Intrinsics.X86.Avx512DQ.IsSupported ? new(System.Runtime.Intrinsics.X86.Avx512F.Fixup(flag.Value, value.Value, Vector512.Create(1), 0)) : flag;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Abs(V512 x) => new(Vector512.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
@@ -102,6 +110,13 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 operator -(V256 x) => new(-x.Value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Max(V256 l, V256 r) => new(Compat256.Max(l.Value, r.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Min(V256 l, V256 r) => new(Compat256.Min(l.Value, r.Value));
+    // As V512's, with AVX-512VL.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 MaxUnlessNaN(V256 l, V256 r) => System.Runtime.Intrinsics.X86.Avx512DQ.VL.IsSupported ? new(System.Runtime.Intrinsics.X86.Avx512DQ.VL.Range(l.Value, r.Value, 0b0101)) : Max(l, r);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 MinUnlessNaN(V256 l, V256 r) => System.Runtime.Intrinsics.X86.Avx512DQ.VL.IsSupported ? new(System.Runtime.Intrinsics.X86.Avx512DQ.VL.Range(l.Value, r.Value, 0b0100)) : Min(l, r);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 TakeNaN(V256 flag, V256 value) => System.Runtime.Intrinsics.X86.Avx512DQ.VL.IsSupported ? new(System.Runtime.Intrinsics.X86.Avx512F.VL.Fixup(flag.Value, value.Value, Vector256.Create(1), 0)) : flag;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Abs(V256 x) => new(Vector256.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
