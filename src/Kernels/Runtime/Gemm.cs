@@ -526,6 +526,35 @@ public static unsafe class Gemm
         var w = TV.Count;
         var scale = TV.Create(alpha);
         var j = 0;
+        // 512-bit vectors come with 32 registers: eight vectors of the row at once, so that B's rows are read whole in one
+        // pass (a decode step's P*V, D = 128, reads each row of V once where pairs of vectors read it in four strided passes).
+        if (TV.Count == 16)
+            for (; j + 8 * w <= n; j += 8 * w)
+            {
+                TV c0 = TV.Create(0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+                var bk = b + j;
+                nint ak = 0;
+                for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
+                {
+                    var x = TV.Create(a[ak]);
+                    c0 = TV.MultiplyAdd(x, TV.Load(bk), c0);
+                    c1 = TV.MultiplyAdd(x, TV.Load(bk + w), c1);
+                    c2 = TV.MultiplyAdd(x, TV.Load(bk + 2 * w), c2);
+                    c3 = TV.MultiplyAdd(x, TV.Load(bk + 3 * w), c3);
+                    c4 = TV.MultiplyAdd(x, TV.Load(bk + 4 * w), c4);
+                    c5 = TV.MultiplyAdd(x, TV.Load(bk + 5 * w), c5);
+                    c6 = TV.MultiplyAdd(x, TV.Load(bk + 6 * w), c6);
+                    c7 = TV.MultiplyAdd(x, TV.Load(bk + 7 * w), c7);
+                }
+                TV.Store(c + j, tail.Vector(0, j, c0 * scale));
+                TV.Store(c + j + w, tail.Vector(0, j + w, c1 * scale));
+                TV.Store(c + j + 2 * w, tail.Vector(0, j + 2 * w, c2 * scale));
+                TV.Store(c + j + 3 * w, tail.Vector(0, j + 3 * w, c3 * scale));
+                TV.Store(c + j + 4 * w, tail.Vector(0, j + 4 * w, c4 * scale));
+                TV.Store(c + j + 5 * w, tail.Vector(0, j + 5 * w, c5 * scale));
+                TV.Store(c + j + 6 * w, tail.Vector(0, j + 6 * w, c6 * scale));
+                TV.Store(c + j + 7 * w, tail.Vector(0, j + 7 * w, c7 * scale));
+            }
         for (; j + 2 * w <= n; j += 2 * w)
         {
             TV c0 = TV.Create(0f), c1 = c0;
