@@ -130,6 +130,21 @@ public static unsafe class Gemm
         where TV : unmanaged, ISimdFloat<TV>
     {
         var i = 0;
+        // 512-bit vectors come with 32 registers: four rows by four columns (sixteen accumulators), so that the query
+        // heads of a grouped key/value head read each key once (two rows at a time read the tile of keys twice).
+        if (TV.Count == 16)
+            for (; i + 4 <= m; i += 4)
+            {
+                var j = 0;
+                for (; j + 4 <= n; j += 4)
+                {
+                    var t = new Quad<TV>(a + i * aRow, aRow, b + j * bCol, bCol, k);
+                    for (var r = 0; r < 4; r++)
+                    for (var col = 0; col < 4; col++)
+                        c[(i + r) * cRow + j + col] = tail.Apply(i + r, j + col, alpha * t[r, col]);
+                }
+                for (var r = 0; r < 4; r++) DotRow<TV>(i + r, j, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+            }
         for (; i + 2 <= m; i += 2)
         {
             float* row0 = a + i * aRow, row1 = row0 + aRow;
@@ -178,6 +193,56 @@ public static unsafe class Gemm
             DotRow<TV>(i + 1, j, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
         }
         for (; i < m; i++) DotRow<TV>(i, 0, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+    }
+
+    /// <summary>The sixteen dot products of four rows of A with four columns of B (both contiguous along k).</summary>
+    [System.Runtime.CompilerServices.InlineArray(16)]
+    private struct Sums16 { private float _first; }
+
+    private readonly ref struct Quad<TV> where TV : unmanaged, ISimdFloat<TV>
+    {
+        private readonly Sums16 _sums;
+
+        public float this[int row, int column] => _sums[row * 4 + column];
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public Quad(float* a, nint aRow, float* b, nint bCol, int k)
+        {
+            float* row0 = a, row1 = a + aRow, row2 = a + 2 * aRow, row3 = a + 3 * aRow;
+            float* b0 = b, b1 = b + bCol, b2 = b + 2 * bCol, b3 = b + 3 * bCol;
+            float* ahead = b + 8 * bCol;
+            TV s00 = TV.Create(0f), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+            TV s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
+            var kk = 0;
+            for (; kk + TV.Count <= k; kk += TV.Count)
+            {
+                Prefetch4(ahead + kk, bCol);
+                var x0 = TV.Load(row0 + kk);
+                var x1 = TV.Load(row1 + kk);
+                var x2 = TV.Load(row2 + kk);
+                var x3 = TV.Load(row3 + kk);
+                var y = TV.Load(b0 + kk);
+                s00 = TV.MultiplyAdd(x0, y, s00); s10 = TV.MultiplyAdd(x1, y, s10); s20 = TV.MultiplyAdd(x2, y, s20); s30 = TV.MultiplyAdd(x3, y, s30);
+                y = TV.Load(b1 + kk);
+                s01 = TV.MultiplyAdd(x0, y, s01); s11 = TV.MultiplyAdd(x1, y, s11); s21 = TV.MultiplyAdd(x2, y, s21); s31 = TV.MultiplyAdd(x3, y, s31);
+                y = TV.Load(b2 + kk);
+                s02 = TV.MultiplyAdd(x0, y, s02); s12 = TV.MultiplyAdd(x1, y, s12); s22 = TV.MultiplyAdd(x2, y, s22); s32 = TV.MultiplyAdd(x3, y, s32);
+                y = TV.Load(b3 + kk);
+                s03 = TV.MultiplyAdd(x0, y, s03); s13 = TV.MultiplyAdd(x1, y, s13); s23 = TV.MultiplyAdd(x2, y, s23); s33 = TV.MultiplyAdd(x3, y, s33);
+            }
+            _sums[0] = TV.SumAcross(s00); _sums[1] = TV.SumAcross(s01); _sums[2] = TV.SumAcross(s02); _sums[3] = TV.SumAcross(s03);
+            _sums[4] = TV.SumAcross(s10); _sums[5] = TV.SumAcross(s11); _sums[6] = TV.SumAcross(s12); _sums[7] = TV.SumAcross(s13);
+            _sums[8] = TV.SumAcross(s20); _sums[9] = TV.SumAcross(s21); _sums[10] = TV.SumAcross(s22); _sums[11] = TV.SumAcross(s23);
+            _sums[12] = TV.SumAcross(s30); _sums[13] = TV.SumAcross(s31); _sums[14] = TV.SumAcross(s32); _sums[15] = TV.SumAcross(s33);
+            for (; kk < k; kk++)
+            {
+                float x0 = row0[kk], x1 = row1[kk], x2 = row2[kk], x3 = row3[kk], y0 = b0[kk], y1 = b1[kk], y2 = b2[kk], y3 = b3[kk];
+                _sums[0] = MathF.FusedMultiplyAdd(x0, y0, _sums[0]); _sums[1] = MathF.FusedMultiplyAdd(x0, y1, _sums[1]); _sums[2] = MathF.FusedMultiplyAdd(x0, y2, _sums[2]); _sums[3] = MathF.FusedMultiplyAdd(x0, y3, _sums[3]);
+                _sums[4] = MathF.FusedMultiplyAdd(x1, y0, _sums[4]); _sums[5] = MathF.FusedMultiplyAdd(x1, y1, _sums[5]); _sums[6] = MathF.FusedMultiplyAdd(x1, y2, _sums[6]); _sums[7] = MathF.FusedMultiplyAdd(x1, y3, _sums[7]);
+                _sums[8] = MathF.FusedMultiplyAdd(x2, y0, _sums[8]); _sums[9] = MathF.FusedMultiplyAdd(x2, y1, _sums[9]); _sums[10] = MathF.FusedMultiplyAdd(x2, y2, _sums[10]); _sums[11] = MathF.FusedMultiplyAdd(x2, y3, _sums[11]);
+                _sums[12] = MathF.FusedMultiplyAdd(x3, y0, _sums[12]); _sums[13] = MathF.FusedMultiplyAdd(x3, y1, _sums[13]); _sums[14] = MathF.FusedMultiplyAdd(x3, y2, _sums[14]); _sums[15] = MathF.FusedMultiplyAdd(x3, y3, _sums[15]);
+            }
+        }
     }
 
     /// <summary>
