@@ -280,7 +280,7 @@ public sealed class EinsumGenerator : IIncrementalGenerator
     {
         var expected = new Dictionary<string, (KernelParameterKind Kind, string What)>(StringComparer.Ordinal);
         foreach (var t in cascade.Inputs)
-            expected[t.Name] = t.Rank == 0 ? (KernelParameterKind.ScalarInput, "the scalar input") : (KernelParameterKind.InputTensor, "the input tensor");
+            expected[t.Name] = (KernelSignature.InputKind(t), t.Rank == 0 ? "the scalar input" : "the input tensor");
         foreach (var t in cascade.Outputs)
             expected[t.Name] = (KernelParameterKind.OutputTensor, "the output tensor");
         var optionalSizes = new HashSet<string>(StringComparer.Ordinal);

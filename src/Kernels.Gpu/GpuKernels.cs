@@ -39,9 +39,9 @@ public static class GpuKernels
     }
 
     /// <summary>Copies host memory into a new zero-padded buffer of the accelerator, owned by <paramref name="owned"/>.</summary>
-    public static ArrayView<float> Upload(Accelerator accelerator, ReadOnlySpan<float> data, System.Collections.Generic.List<IDisposable> owned)
+    public static ArrayView<T> Upload<T>(Accelerator accelerator, ReadOnlySpan<T> data, System.Collections.Generic.List<IDisposable> owned) where T : unmanaged
     {
-        var view = Scratch<float>(accelerator, data.Length, owned);
+        var view = Scratch<T>(accelerator, data.Length, owned);
         if (data.Length > 0) view.CopyFromCPU(data);
         return view;
     }

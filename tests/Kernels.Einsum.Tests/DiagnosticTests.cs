@@ -1,4 +1,5 @@
 using Kernels.Einsum.Diagnostics;
+using Kernels.Einsum.Ir;
 
 namespace Kernels.Einsum.Tests;
 
@@ -90,6 +91,7 @@ public class DiagnosticTests
     [InlineData("KRN0021", "input X[m]\noutput Y[m]\ninit Y[m] = X[m]", 3, "init Y[m] = X[m]")]
     [InlineData("KRN0025", "input X[p]\nkernel late\noutput Y[p]\nY[p] = X[p]", 2, "kernel late")]
     [InlineData("KRN0026", "input X[p] : f64\noutput Y[p]\nY[p] = X[p]", 1, "f64")]
+    [InlineData("KRN0026", "input X[p] : i32\noutput Y[p] : i32\nY[p] = X[p]", 2, "i32")]
     [InlineData("KRN0027", "input E[p], X[e]\noutput Y[p]\nY[p] = E[p] * X[E-1-e]", 1, "E")]
     [InlineData("KRN0027", "input X[m], M0\noutput Y[m]\npartition M -> M1 x M0 with M0 = 4\nY[m] = X[m] * M0", 1, "M0")]
     [InlineData("KRN0027", "input X[m], M_size\noutput Y[m]\nM[m] = X[m] * M_size\nY[m] = M[m]", 3, "M")]
@@ -122,6 +124,19 @@ public class DiagnosticTests
             return;
         }
         AssertSpan(d, text, line, marked);
+    }
+
+    [Fact]
+    public void An_integer_output_says_what_to_write_and_an_integer_input_compiles()
+    {
+        var d = Single("input X[p] : i32\noutput Y[p] : i32\nY[p] = X[p]", "KRN0026");
+        Assert.Contains("'Y' cannot be i32", d.Message);
+        Assert.Contains("f32", d.Message);
+        var ok = CascadeCompiler.Compile("input X[p] : i32, N : i32\noutput Y[p]\nY[p] = X[p] * N where p < X[p]");
+        Assert.True(ok.Success, string.Join("\n", ok.Diagnostics));
+        Assert.Equal(ElementType.Int32, ok.Cascade!.Tensor("X").ElementType);
+        Assert.Equal(ElementType.Int32, ok.Cascade!.Tensor("N").ElementType);
+        Assert.Contains("i32", Single("input X[p] : i64\noutput Y[p]\nY[p] = X[p]", "KRN0026").Message);
     }
 
     [Fact]

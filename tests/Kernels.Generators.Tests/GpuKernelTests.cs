@@ -42,8 +42,10 @@ public class GpuKernelTests
         var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
         var shapes = CascadeShapes.Bind(cascade, sizes);
         var accelerator = Cpu.Value.Accelerator;
-        var run = kernel.GetMethods().Single(m => m.Name == "Run" && m.GetParameters()[1].ParameterType == typeof(ArrayView<float>));
+        // The overload over views (the other takes spans, which are by-ref-like).
+        var run = kernel.GetMethods().Single(m => m.Name == "Run" && m.GetParameters().Skip(1).All(p => !p.ParameterType.IsByRefLike) && m.GetParameters().Skip(1).Any(p => p.ParameterType != typeof(int)));
         var buffers = new Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>>();
+        var integers = new List<MemoryBuffer1D<int, Stride1D.Dense>>();
         try
         {
             var args = new List<object?> { accelerator };
@@ -56,6 +58,15 @@ public class GpuKernelTests
                 }
                 var name = p.Name!.TrimStart('@');
                 var count = shapes.ElementCount(name);
+                if (p.ParameterType == typeof(ArrayView<int>))
+                {
+                    // An i32 input: its values are integers (KernelBench.RandomInputs).
+                    var ints = accelerator.Allocate1D<int>(Math.Max(1, count));
+                    integers.Add(ints);
+                    ((ArrayView<int>)ints.View).SubView(0, count).CopyFromCPU(inputs[name].Select(x => (int)x).ToArray());
+                    args.Add(((ArrayView<int>)ints.View).SubView(0, count));
+                    continue;
+                }
                 var buffer = accelerator.Allocate1D<float>(Math.Max(1, count));
                 buffers[name] = buffer;
                 if (inputs.TryGetValue(name, out var data)) ((ArrayView<float>)buffer.View).SubView(0, count).CopyFromCPU(data.Select(x => (float)x).ToArray());
@@ -78,6 +89,7 @@ public class GpuKernelTests
         finally
         {
             foreach (var b in buffers.Values) b.Dispose();
+            foreach (var b in integers) b.Dispose();
         }
     }
 

@@ -64,6 +64,9 @@ public sealed class KernelBench
                 {
                     KernelParameterKind.ScalarInput => $"scalars[{s++}]",
                     KernelParameterKind.Size => $"sizes[{z++}]",
+                    // An i32 input travels as floats holding its integers' bits (Run puts them there), so every int arrives exactly.
+                    KernelParameterKind.IntegerScalarInput => $"BitConverter.SingleToInt32Bits(scalars[{s++}])",
+                    KernelParameterKind.IntegerInputTensor => $"System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(tensors[{t++}])",
                     _ => $"tensors[{t++}]",
                 });
             sb.Append($"    public static void Invoke{i}(float[][] tensors, float[] scalars, int[] sizes) => Kernel{i}({string.Join(", ", args)});\n");
@@ -155,6 +158,8 @@ public sealed class KernelBench
             {
                 case KernelParameterKind.InputTensor: tensors.Add(inputs[p.Name].Select(x => (float)x).ToArray()); break;
                 case KernelParameterKind.ScalarInput: scalars.Add((float)inputs[p.Name][0]); break;
+                case KernelParameterKind.IntegerInputTensor: tensors.Add(inputs[p.Name].Select(x => BitConverter.Int32BitsToSingle((int)x)).ToArray()); break;
+                case KernelParameterKind.IntegerScalarInput: scalars.Add(BitConverter.Int32BitsToSingle((int)inputs[p.Name][0])); break;
                 case KernelParameterKind.Size: sizeArgs.Add(sizes.TryGetValue(p.Name, out var v) ? v : (int)shapes.SizeValue(p.Name)); break;
                 default:
                     var o = new float[shapes.ElementCount(p.Name)];
@@ -181,8 +186,10 @@ public sealed class KernelBench
     {
         var shapes = CascadeShapes.Bind(cascade, sizes);
         var random = new Random(seed);
+        // An i32 input gets integers of about four times the scale.
         return cascade.Inputs.ToDictionary(t => t.Name, t =>
-            Enumerable.Range(0, (int)shapes.ElementCount(t.Name)).Select(_ => (double)(float)((random.NextDouble() * 2 - 1) * scale)).ToArray());
+            Enumerable.Range(0, (int)shapes.ElementCount(t.Name))
+                .Select(_ => t.ElementType == ElementType.Int32 ? Math.Round((random.NextDouble() * 2 - 1) * 4 * scale) : (double)(float)((random.NextDouble() * 2 - 1) * scale)).ToArray());
     }
 
     /// <summary>The vector widths every kernel runs at in <see cref="CompareAll"/>, whatever the machine accelerates.</summary>

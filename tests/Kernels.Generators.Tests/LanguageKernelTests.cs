@@ -33,6 +33,39 @@ public class LanguageKernelTests
         Assert.Empty(bench.CompareAll(1e-5));
     }
 
+    /// <summary>
+    /// i32 inputs: read as the nearest floats by expressions (vectors of them converted, a scalar input, a sum), never by
+    /// the micro-kernel (a product of an i32 and a float tensor is a loop), and exactly by filters: a bound of 2^24 + 1,
+    /// which is 2^24 as a float, keeps one key where a float read would keep none.
+    /// </summary>
+    [Fact]
+    public void I32_inputs_are_read_as_floats_by_expressions_and_exactly_by_filters()
+    {
+        static IReadOnlyDictionary<string, int> S(params (string, int)[] sizes) => sizes.ToDictionary(x => x.Item1, x => x.Item2);
+        var bench = new KernelBench(new[]
+        {
+            new KernelCase("values", "input X[p,e] : i32, W[e], N : i32\noutput Y[p,e], S[p]\nY[p,e] = X[p,e] * W[e] + N\nS[p] = sum[e] X[p,e] / (N + 1)\n",
+                new[] { S(("P", 5), ("E", 37)), S(("P", 1), ("E", 1)), S(("P", 3), ("E", 64)) }, 10.0, new Dictionary<string, double> { ["N"] = -7 }),
+            new KernelCase("product", "input A[b,i,k] : i32, B[b,k,j]\noutput C[b,i,j]\nC[b,i,j] = A[b,i,k] * B[b,k,j]\n",
+                new[] { S(("B_size", 2), ("I", 13), ("K", 17), ("J", 35)) }),
+            new KernelCase("bound", "input V[p,m], L[p] : i32\noutput Y[p]\nY[p] = sum[m] V[p,m] where m + 16777216 < L[p]\n",
+                new[] { S(("P", 6), ("M", 37)) },
+                Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["L"] = _ => new double[] { 16777217, 16777219, 16777216, 16777216 + 37, 16777233, int.MinValue } }),
+        });
+        bench.Compile();
+        Assert.Empty(bench.CompareAll(1e-5));
+        var inputs = new Dictionary<string, double[]> { ["V"] = Enumerable.Repeat(1.0, 6 * 37).ToArray(), ["L"] = new double[] { 16777217, 16777219, 16777216, 16777216 + 37, 16777233, int.MinValue } };
+        Assert.Equal(new float[] { 1, 3, 0, 37, 17, 0 }, bench.Run(2, S(("P", 6), ("M", 37)), inputs)["Y"]);
+        // The product is a loop that reads A as floats, not the micro-kernel, which it is when A holds floats.
+        static string Emitted(string spec)
+        {
+            var cascade = CascadeCompiler.Compile(spec).Cascade!;
+            return CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
+        }
+        Assert.DoesNotContain("Gemm.", Emitted(bench.Case(1).Spec));
+        Assert.Contains("Gemm.", Emitted(bench.Case(1).Spec.Replace(" : i32", "")));
+    }
+
     /// <summary>Grouped-query attention (query heads h read key/value head h / G) and a remainder in a subscript, through
     /// the generator at every width, on head counts that G divides and does not divide (the last group is partial).</summary>
     [Fact]

@@ -168,6 +168,10 @@ public static class RandomCascades
             decls.Add($"output Z[{string.Join(",", w.Dims)}]");
             body.Append($"Z[{string.Join(",", w.Dims)}] = W[{string.Join(",", w.Dims)}]\n");
         }
+        // Some inputs hold integers: read as the nearest floats by expressions, exactly by filters (NB), and never by the
+        // micro-kernel, which multiplies floats.
+        for (var d = 0; d < decls.Count; d++)
+            if (decls[d].StartsWith("input ", StringComparison.Ordinal) && extra.NextDouble() < 0.15) decls[d] += " : i32";
         sb.Append(string.Join("\n", decls)).Append('\n').Append(body);
         return (sb.ToString(), sizes);
     }

@@ -57,7 +57,7 @@ public class SizeLimitTests
                 foreach (var p in sig.Parameters)
                 {
                     if (p.Kind == KernelParameterKind.Size) continue;
-                    if (p.Kind == KernelParameterKind.ScalarInput) { scalars.Add(0.25f); continue; }
+                    if (p.Kind is KernelParameterKind.ScalarInput or KernelParameterKind.IntegerScalarInput) { scalars.Add(0.25f); continue; }
                     var n = need[p.Name];
                     int length;
                     if (n <= 4096) length = !small && n > 0 && random.Next(5) == 0 ? (int)n - 1 : (int)n;

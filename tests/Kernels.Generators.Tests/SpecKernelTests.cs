@@ -51,8 +51,9 @@ public class SpecKernelTests
 
 
 
-        // Each sequence's key length: half the keys and a fraction (rounded down), all, none, one, negative (none), past the
-        // keys (all), NaN (none), all but one, huge and +inf (all: read as 2^40, far past the int range); with the masks above, a batch of five, a decode step and no causal mask.
+        // Each sequence's key length (an i32 input): half the keys, all, none, one, negative (none), past the keys (all),
+        // all but one, the int range's ends (all, none) and a few; with the masks above, a batch of five, a decode step and
+        // no causal mask.
         var padded = masks.Concat(new[]
         {
             S(("B", 5), ("H", 2), ("G", 1), ("P", 70), ("M", 150), ("E", 16), ("F", 8), ("C", 0), ("W", 500), ("T", 80)),
@@ -62,9 +63,19 @@ public class SpecKernelTests
         static double[] Lengths(IReadOnlyDictionary<string, int> s)
         {
             var m = s["M"];
+            var options = new double[] { m / 2, m, 0, 1, -3, m + 5, int.MinValue, m - 1, int.MaxValue, 7 };
+            return Enumerable.Range(0, s["B"]).Select(b => options[(b + m) % options.Length]).ToArray();
+        }
+        // The same with a float input: the value is rounded down (a fraction), NaN reads as none, and huge values and +inf
+        // as all (read as 2^40, far past the int range).
+        static double[] FloatLengths(IReadOnlyDictionary<string, int> s)
+        {
+            var m = s["M"];
             var options = new[] { m / 2 + 0.7, m, 0, 1, -3, m + 5, double.NaN, m - 1, 1e30, double.PositiveInfinity };
             return Enumerable.Range(0, s["B"]).Select(b => options[(b + m) % options.Length]).ToArray();
         }
+        yield return new KernelCase("attention.padded (float LEN)", Spec("attention.padded").Replace("LEN[b] : i32", "LEN[b]"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
+            Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = FloatLengths });
         yield return new KernelCase("attention.padded", Spec("attention.padded"), padded, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 },
             Values: new Dictionary<string, Func<IReadOnlyDictionary<string, int>, double[]>> { ["LEN"] = Lengths });
         foreach (var (name, scalars) in new[] { ("attention.masked", new Dictionary<string, double> { ["SCALE"] = 0.3 }), ("attention.softcap", new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 }), ("attention.softcap.masked", new Dictionary<string, double> { ["SC"] = 0.05, ["CAP"] = 5 }) })

@@ -60,7 +60,10 @@ public class HlsSimulationTests
             // are uniform in [-1, 1].
             var rate = t.Rank == 0 || (t.Rank == 1 && cascade.Einsums.Any(e => InsideExp(e.Body, t.Name, false)));
             var logDecay = !rate && LogDecays(cascade).Contains(t.Name);
-            inputs[t.Name] = Enumerable.Range(0, n).Select(_ => rate ? 0.1 * random.NextDouble() : logDecay ? -0.1 * random.NextDouble() : 2 * random.NextDouble() - 1).ToArray();
+            // An i32 input (a sequence's key length) is an integer from -1 to just past the largest size.
+            inputs[t.Name] = t.ElementType == ElementType.Int32
+                ? Enumerable.Range(0, n).Select(_ => (double)random.Next(-1, sizes.Values.Max() + 2)).ToArray()
+                : Enumerable.Range(0, n).Select(_ => rate ? 0.1 * random.NextDouble() : logDecay ? -0.1 * random.NextDouble() : 2 * random.NextDouble() - 1).ToArray();
         }
         var expected = ReferenceInterpreter.Run(cascade, sizes, inputs);
 

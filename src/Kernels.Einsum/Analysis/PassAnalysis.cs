@@ -179,12 +179,12 @@ public static class PassAnalysis
         return new TensorReport(
             t.Name,
             t.Role.ToString().ToLowerInvariant(),
-            t.ElementType switch { ElementType.Float16 => "f16", ElementType.BFloat16 => "bf16", _ => "f32" },
+            t.ElementType switch { ElementType.Float16 => "f16", ElementType.BFloat16 => "bf16", ElementType.Int32 => "i32", _ => "f32" },
             t.Dims.Select(d => d.ToString()).ToList(),
             extents);
     }
 
-    private static long ElementBytes(ElementType t) => t == ElementType.Float32 ? 4 : 2;
+    private static long ElementBytes(ElementType t) => t is ElementType.Float32 or ElementType.Int32 ? 4 : 2;
 
     /// <summary>Points of the iteration space that pass the filters: exact by enumeration of the filtered ranks, sampled when that would be too slow.</summary>
     private static double CountPoints(ExtendedEinsum e, CascadeShapes shapes)

@@ -60,6 +60,8 @@ internal sealed partial class Binder
                     case "f32": type = ElementType.Float32; break;
                     case "f16": type = ElementType.Float16; break;
                     case "bf16": type = ElementType.BFloat16; break;
+                    case "i32" when !declaration.IsOutput: type = ElementType.Int32; break;
+                    case "i32": Report(DiagnosticDescriptors.IntegerOutput(typeName.Span, t.Name.Text)); break;
                     default: Report(DiagnosticDescriptors.UnknownElementType(typeName.Span, typeName.Text)); break;
                 }
             }

@@ -90,7 +90,10 @@ public static class DiagnosticDescriptors
         Error("KRN0025", span, "'kernel NAME' must be the first statement and appear once.");
 
     public static Diagnostic UnknownElementType(SourceSpan span, string name) =>
-        Error("KRN0026", span, $"Unknown element type '{name}'; write f32, f16 or bf16.");
+        Error("KRN0026", span, $"Unknown element type '{name}'; write f32, f16 or bf16 (or i32 on an input).");
+
+    public static Diagnostic IntegerOutput(SourceSpan span, string tensor) =>
+        Error("KRN0026", span, $"The output '{tensor}' cannot be i32: Einsums compute floats. Write f32, f16 or bf16, or leave the type out (f32).");
 
     public static Diagnostic NameConflict(SourceSpan span, string message) => Error("KRN0027", span, message);
 

@@ -65,6 +65,7 @@ public static class CSharpKernelEmitter
         KernelParameterKind.InputTensor => "global::System.ReadOnlySpan<float>",
         KernelParameterKind.OutputTensor => "global::System.Span<float>",
         KernelParameterKind.ScalarInput => "float",
+        KernelParameterKind.IntegerInputTensor => "global::System.ReadOnlySpan<int>",
         _ => "int",
     };
 
@@ -281,7 +282,7 @@ public static class CSharpKernelEmitter
             _w.Line("/// <summary>Everything a loop nest needs, passed by value to each thread.</summary>");
             _w.Open("private struct _Args");
             foreach (var t in ArgumentTensors)
-                _w.Line(t.Role == TensorRole.Input && t.Rank == 0 ? $"public float {Id(t.Name)};" : $"public float* {Id(t.Name)};");
+                _w.Line($"public {ArgumentType(t)} {Id(t.Name)};");
             foreach (var (t, presence) in ScratchFields)
             {
                 _w.Line(presence ? $"public byte* {PresenceName(t)};" : $"public float* {Id(t.Name)};");
@@ -293,6 +294,18 @@ public static class CSharpKernelEmitter
         }
 
         private static string PresenceName(Tensor t) => "_h" + t.Name;
+
+        private static bool IsInteger(Tensor t) => t.ElementType == ElementType.Int32;
+
+        /// <summary>The type an argument's field and local have: a pointer to its elements, or a scalar input's value.</summary>
+        private static string ArgumentType(Tensor t) => (IsInteger(t) ? "int" : "float") + (IsScalarInput(t) ? "" : "*");
+
+        /// <summary>An element of a tensor as a float: an i32 input's integer is converted (to the nearest float) here, so
+        /// that no arithmetic of the expression it is in is done on integers.</summary>
+        private string Element(Tensor t, string offset) => IsInteger(t) ? $"(float){Ptr(t)}[{offset}]" : $"{Ptr(t)}[{offset}]";
+
+        /// <summary>A scalar input as a float.</summary>
+        private static string ScalarInput(Tensor t) => IsInteger(t) ? $"(float){Id(t.Name)}" : Id(t.Name);
 
         private static string StepsName(IterationBlock block) => "_steps_" + block.Rank;
 
@@ -340,7 +353,7 @@ public static class CSharpKernelEmitter
             }
             foreach (var o in _c.Outputs)
                 foreach (var i in _c.Inputs.Where(i => i.Rank > 0))
-                    _w.Line($"if (global::System.MemoryExtensions.Overlaps({Id(o.Name)}, {Id(i.Name)})) throw new global::System.ArgumentException(\"The output {o.Name} overlaps the input {i.Name}; the kernel does not run in place.\", \"{o.Name}\");");
+                    _w.Line($"if (global::System.MemoryExtensions.Overlaps({(IsInteger(i) ? $"{Marshal}.AsBytes((global::System.ReadOnlySpan<float>){Id(o.Name)}), {Marshal}.AsBytes({Id(i.Name)})" : $"{Id(o.Name)}, {Id(i.Name)}")})) throw new global::System.ArgumentException(\"The output {o.Name} overlaps the input {i.Name}; the kernel does not run in place.\", \"{o.Name}\");");
 
             // No output point: nothing to compute, and no scratch or steps sized by the other ranks.
             var outputNeeds = _c.Outputs.Select(o => $"_need{o.Name} == 0").ToList();
@@ -352,8 +365,12 @@ public static class CSharpKernelEmitter
                 _w.Line($"{Id(o.Name)}.Slice(0, (int)_need{o.Name}).Clear(); // points no Einsum writes are 0");
 
             var pinned = ArgumentTensors.Where(t => !IsScalarInput(t)).ToList();
-            if (pinned.Count > 0)
-                _w.Open($"fixed (float* {string.Join(", ", pinned.Select(t => $"_p{t.Name} = {Id(t.Name)}"))})");
+            // One fixed statement per element type (a fixed statement declares pointers of one type); nested, they open one block.
+            var pinnedTypes = pinned.GroupBy(IsInteger).OrderBy(g => g.Key).ToList();
+            foreach (var group in pinnedTypes.Take(pinnedTypes.Count - 1))
+                _w.Line($"fixed ({(group.Key ? "int" : "float")}* {string.Join(", ", group.Select(t => $"_p{t.Name} = {Id(t.Name)}"))})");
+            if (pinnedTypes.Count > 0)
+                _w.Open($"fixed ({(pinnedTypes[pinnedTypes.Count - 1].Key ? "int" : "float")}* {string.Join(", ", pinnedTypes[pinnedTypes.Count - 1].Select(t => $"_p{t.Name} = {Id(t.Name)}"))})");
             else
                 _w.Open("");
             var fields = pinned.Select(t => $"{Id(t.Name)} = _p{t.Name}")
@@ -380,6 +397,9 @@ public static class CSharpKernelEmitter
             _w.Close();
             _w.Close();
         }
+
+        // Spans of floats and of integers are compared for overlap as bytes (Overlaps compares spans of one type).
+        private const string Marshal = "global::System.Runtime.InteropServices.MemoryMarshal";
 
         /// <summary>The sizes for which a plan made assuming divisible sizes is exact, or null when it is for all.</summary>
         private string? DenseCondition(KernelPlan plan)
@@ -660,7 +680,7 @@ public static class CSharpKernelEmitter
                 _w.Line($"{type} {name} = _a.{name};");
                 declared.Add((type, name));
             }
-            foreach (var t in ArgumentTensors) Field(t.Role == TensorRole.Input && t.Rank == 0 ? "float" : "float*", Id(t.Name));
+            foreach (var t in ArgumentTensors) Field(ArgumentType(t), Id(t.Name));
             if (includeSliceLocal)
             {
                 foreach (var s in plan.Storage.Values.Where(x => x.Home == TensorHome.Shared && !IsAlias(x.Tensor)))
@@ -1385,7 +1405,7 @@ public static class CSharpKernelEmitter
             var row = Innermost(StorageOf(e.Output), e.OutputIndices);
             var column = Innermost(StorageOf(r.Tensor), r.Indices);
             if (row is null || column is null || row == column || !loops.Contains(row) || !loops.Contains(column) || _range?.Rank == row || _range?.Rank == column) return null;
-            if (StorageOf(e.Output).HasPresence || StorageOf(r.Tensor).HasPresence) return null;
+            if (StorageOf(e.Output).HasPresence || StorageOf(r.Tensor).HasPresence || IsInteger(r.Tensor)) return null;
             if (KernelPlanner.AffineCoefficient(r.Indices.Last(i => i.Variables().Contains(row)), row) is not > 0) return null;
             return Stride(e.Output, e.OutputIndices, row) == "1" && Stride(r.Tensor, r.Indices, column) == "1" ? (row, column) : null;
         }
@@ -1833,14 +1853,14 @@ public static class CSharpKernelEmitter
             switch (x)
             {
                 case TensorRead r when r.Tensor.Role == TensorRole.Input && r.Tensor.Rank == 0:
-                    return (Ptr(r.Tensor), null);
+                    return (ScalarInput(r.Tensor), null);
                 case TensorRead r:
                 {
                     var storage = StorageOf(r.Tensor);
                     var checks = Enumerable.Range(0, r.Indices.Count).Select(d => RangeCheck(r.Tensor, d, r.Indices[d], null)).Where(c => c is not null).ToList();
                     var offset = Offset(r.Tensor, r.Indices, null);
                     if (storage.HasPresence) checks.Add($"{PresenceName(r.Tensor)}[{offset}] != 0");
-                    var read = IsPair(r.Tensor) ? $"({Ptr(r.Tensor)}[{offset}] + {LowName(r.Tensor)}[{offset}])" : $"{Ptr(r.Tensor)}[{offset}]";
+                    var read = IsPair(r.Tensor) ? $"({Ptr(r.Tensor)}[{offset}] + {LowName(r.Tensor)}[{offset}])" : Element(r.Tensor, offset);
                     if (checks.Count == 0) return (read, null);
                     var n = _temp++;
                     _w.Line($"bool _h{n} = {string.Join(" && ", checks)};");
@@ -1892,11 +1912,11 @@ public static class CSharpKernelEmitter
                 case IndexValue i:
                     return $"(float)({Ix(i.Index, null)})";
                 case TensorRead r when r.Tensor.Role == TensorRole.Input && r.Tensor.Rank == 0:
-                    return Ptr(r.Tensor);
+                    return ScalarInput(r.Tensor);
                 case TensorRead r when IsPair(r.Tensor):
                     return $"({Ptr(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}] + {LowName(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}])";
                 case TensorRead r:
-                    return $"{Ptr(r.Tensor)}[{Offset(r.Tensor, r.Indices, null)}]";
+                    return Element(r.Tensor, Offset(r.Tensor, r.Indices, null));
                 case Unary u:
                     return ScalarUnary(u.Function, Scalar(u.Operand));
                 case Binary { Operator: BinaryOperator.Subtract, Right: TensorRead pair } sub when IsPair(pair.Tensor):
@@ -1940,13 +1960,20 @@ public static class CSharpKernelEmitter
 
         private static string Cmp(ComparisonOperator op) => Comparison.Text(op);
 
+        /// <summary>A value a filter reads (where m &lt; LEN[b]) as an integer: an i32 input's exactly, a float's rounded down.</summary>
+        private string IndexRead(IndexRead r, Dictionary<string, string>? env)
+        {
+            var value = r.Subscripts.Count == 0 ? Id(r.Tensor) : $"{Id(r.Tensor)}[{Offset(_c.Tensor(r.Tensor), r.Subscripts, env)}]";
+            return IsInteger(_c.Tensor(r.Tensor)) ? $"(long){value}" : $"{Math}.IndexOf({value})";
+        }
+
         private string Ix(IndexExpr e, Dictionary<string, string>? env) => e switch
         {
             IndexConstant c => c.Value.ToString(CultureInfo.InvariantCulture),
             IndexVariable v => env is not null && env.TryGetValue(v.Rank, out var s) ? s : Id(v.Rank),
             IndexSize s => s.Size,
             // A value a filter reads (where m < LEN[b]), as an integer.
-            IndexRead r => $"{Math}.IndexOf({(r.Subscripts.Count == 0 ? r.Tensor : $"{r.Tensor}[{Offset(_c.Tensor(r.Tensor), r.Subscripts, env)}]")})",
+            IndexRead r => IndexRead(r, env),
             IndexBinary b => b.Operator switch
             {
                 IndexOperator.Add => $"({Ix(b.Left, env)} + {Ix(b.Right, env)})",

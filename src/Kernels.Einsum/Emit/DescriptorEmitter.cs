@@ -131,7 +131,7 @@ public static class DescriptorEmitter
             foreach (var t in _c.Tensors)
             {
                 var role = t.Role switch { TensorRole.Input => "Input", TensorRole.Output => "Output", _ => "Intermediate" };
-                var type = t.ElementType switch { ElementType.Float16 => "Element.F16", ElementType.BFloat16 => "Element.BF16", _ => "Element.F32" };
+                var type = t.ElementType switch { ElementType.Float16 => "Element.F16", ElementType.BFloat16 => "Element.BF16", ElementType.Int32 => "Element.I32", _ => "Element.F32" };
                 var dims = string.Concat(t.Dims.Select(d => ", " + (d.Offset == 0 ? $"Dim({Str(d.Rank)})" : $"Dim({Str(d.Rank)}, {Int(d.Offset)})")));
                 var value = $"{role}({Str(t.Name)}, {type}, {SpanLiteral(t.Span)}{dims})";
                 if (t.CarriedDim is { } c) value = $"Carried({value}, dim: {Int(c)})";

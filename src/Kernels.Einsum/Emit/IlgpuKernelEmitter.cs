@@ -87,7 +87,7 @@ public static class IlgpuKernelEmitter
             w.Open("public struct Tensors");
             foreach (var b in program.Buffers)
             {
-                w.Line($"public global::ILGPU.ArrayView<float> {Id(b.Name)};");
+                w.Line($"public global::ILGPU.ArrayView<{ElementOf(b)}> {Id(b.Name)};");
                 if (b.HasFlags) w.Line($"public global::ILGPU.ArrayView<byte> {b.Name}_h;");
             }
             w.Close();
@@ -249,7 +249,7 @@ public static class IlgpuKernelEmitter
                     {
                         var tile = _kernel!.Tiles.First(t => t.Name == stage.Tile);
                         w.Open($"if (_on_{tile.Name}) // the group copies the tile; the points outside {tile.Tensor} are never read");
-                        GroupPoints(tile.Ranks, tile.Extents, () => w.Line($"_stage[_at_{tile.Name} + _i] = {InBounds(tile.Tensor, tile.Indices)} ? {Element(tile.Tensor, tile.Indices, false)} : 0f;"));
+                        GroupPoints(tile.Ranks, tile.Extents, () => w.Line($"_stage[_at_{tile.Name} + _i] = {InBounds(tile.Tensor, tile.Indices)} ? {(IsInteger(tile.Tensor) ? "(float)" : "")}{Element(tile.Tensor, tile.Indices, false)} : 0f;"));
                         w.Close();
                         break;
                     }
@@ -402,8 +402,17 @@ public static class IlgpuKernelEmitter
         }
 
         // A flag in shared memory is a float (1 or 0), in device memory a byte: a flag read compares either with 0.
-        private string Load(string tensor, IReadOnlyList<IndexExpr> indices, bool flag) =>
-            Own(tensor) is { } g ? $"(_on_{tensor} ? {Shared(g, indices, flag)} : {(flag ? "(float)" : "")}{Element(tensor, indices, flag)})" : Element(tensor, indices, flag);
+        private string Load(string tensor, IReadOnlyList<IndexExpr> indices, bool flag)
+        {
+            // An i32 input is read as the nearest float, so that no arithmetic of the expression is done on integers.
+            var element = (!flag && IsInteger(tensor) ? "(float)" : "") + Element(tensor, indices, flag);
+            return Own(tensor) is { } g ? $"(_on_{tensor} ? {Shared(g, indices, flag)} : {(flag ? "(float)" : "")}{element})" : element;
+        }
+
+        private bool IsInteger(string tensor) => program.Buffer(tensor).Tensor.ElementType == ElementType.Int32;
+
+        /// <summary>The C# type of a buffer's elements: int for an i32 input, else float.</summary>
+        private static string ElementOf(LoopBuffer b) => b.Tensor.ElementType == ElementType.Int32 ? "int" : "float";
 
         private void Store(string tensor, IReadOnlyList<IndexExpr> indices, bool flag, string value)
         {
@@ -476,7 +485,8 @@ public static class IlgpuKernelEmitter
             IndexConstant c => c.Value.ToString(CultureInfo.InvariantCulture) + "L",
             IndexVariable v => Id(v.Rank),
             IndexSize s => "_s." + Id(s.Size),
-            IndexRead r => $"IndexOf({Load(r.Tensor, r.Subscripts, false)})",
+            // A value a filter reads: an i32 input's exactly, a float's rounded down.
+            IndexRead r => IsInteger(r.Tensor) ? $"(long){Element(r.Tensor, r.Subscripts, false)}" : $"IndexOf({Load(r.Tensor, r.Subscripts, false)})",
             IndexBinary { Operator: IndexOperator.Divide } b => $"FloorDiv({Index(b.Left)}, {Index(b.Right)})",
             IndexBinary { Operator: IndexOperator.Modulo } b => $"FloorMod({Index(b.Left)}, {Index(b.Right)})",
             IndexBinary b => "(" + Index(b.Left) + (b.Operator switch { IndexOperator.Add => " + ", IndexOperator.Subtract => " - ", _ => " * " }) + Index(b.Right) + ")",
@@ -521,7 +531,7 @@ public static class IlgpuKernelEmitter
             var tile = _kernel!.Tiles.First(t => t.Name == load.Tile);
             var offset = Id(tile.Ranks[0]);
             for (var d = 1; d < tile.Ranks.Count; d++) offset = $"{(d > 1 ? "(" + offset + ")" : offset)} * {Index(tile.Extents[d])} + {Id(tile.Ranks[d])}";
-            return $"(_on_{tile.Name} ? _stage[_at_{tile.Name} + {(tile.Ranks.Count > 1 ? "(" + offset + ")" : offset)}] : {Element(load.Load.Tensor, load.Load.Indices, false)})";
+            return $"(_on_{tile.Name} ? _stage[_at_{tile.Name} + {(tile.Ranks.Count > 1 ? "(" + offset + ")" : offset)}] : {(IsInteger(load.Load.Tensor) ? "(float)" : "")}{Element(load.Load.Tensor, load.Load.Indices, false)})";
         }
 
         private string InBounds(string tensor, IReadOnlyList<IndexExpr> indices)
@@ -588,7 +598,7 @@ public static class IlgpuKernelEmitter
                 .Concat(required.Where(s => s.Default is not null).Select(s => $"int {Id(s.Size)} = {s.Default!.Value.ToString(CultureInfo.InvariantCulture)}")).ToList();
             var sizeArgs = required.Where(s => s.Default is null).Concat(required.Where(s => s.Default is not null)).Select(s => Id(s.Size)).ToList();
             var tensors = inputs.Concat(outputs).ToList();
-            var viewParams = inputs.Select(b => $"global::ILGPU.ArrayView<float> {Id(b.Name)}").Concat(outputs.Select(b => $"global::ILGPU.ArrayView<float> {Id(b.Name)}"));
+            var viewParams = inputs.Select(b => $"global::ILGPU.ArrayView<{ElementOf(b)}> {Id(b.Name)}").Concat(outputs.Select(b => $"global::ILGPU.ArrayView<float> {Id(b.Name)}"));
 
             w.Line("/// <summary>The sizes checked (each zero or more, a tile size one or more) and derived; every tensor's element count.</summary>");
             w.Open($"public static Sizes Bind({string.Join(", ", sizeParams)})");
@@ -638,9 +648,9 @@ public static class IlgpuKernelEmitter
 
             // The host-span overload: explicit copies to and from the accelerator.
             w.Line("/// <summary>Runs the cascade on <paramref name=\"accelerator\"/> over host memory: copies the inputs there, runs, and copies the outputs back.");
-            w.Line("/// A scalar input is a float, as in the CPU kernel.</summary>");
+            w.Line($"/// A scalar input is a float{(inputs.Any(b => b.Extents.Count == 0 && b.Tensor.ElementType == ElementType.Int32) ? " (an int where it is i32)" : "")}, as in the CPU kernel.</summary>");
             static bool Scalar(LoopBuffer b) => b.Tensor.Role == TensorRole.Input && b.Extents.Count == 0;
-            var spanParams = inputs.Select(b => Scalar(b) ? $"float {Id(b.Name)}" : $"global::System.ReadOnlySpan<float> {Id(b.Name)}").Concat(outputs.Select(b => $"global::System.Span<float> {Id(b.Name)}"));
+            var spanParams = inputs.Select(b => Scalar(b) ? $"{ElementOf(b)} {Id(b.Name)}" : $"global::System.ReadOnlySpan<{ElementOf(b)}> {Id(b.Name)}").Concat(outputs.Select(b => $"global::System.Span<float> {Id(b.Name)}"));
             w.Open($"public static void Run(global::ILGPU.Runtime.Accelerator accelerator, {string.Join(", ", spanParams.Concat(sizeParams))})");
             w.Line("if (accelerator is null) throw new global::System.ArgumentNullException(nameof(accelerator));");
             w.Line($"var _s = Bind({string.Join(", ", sizeArgs)});");
@@ -650,7 +660,7 @@ public static class IlgpuKernelEmitter
             w.Open("try");
             foreach (var b in tensors)
                 w.Line(Scalar(b)
-                    ? $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Upload(accelerator, new global::System.ReadOnlySpan<float>(ref {Id(b.Name)}), _owned);"
+                    ? $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Upload(accelerator, new global::System.ReadOnlySpan<{ElementOf(b)}>(ref {Id(b.Name)}), _owned);"
                     : b.Tensor.Role == TensorRole.Input
                     ? $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Upload(accelerator, {Id(b.Name)}, _owned);"
                     : $"var _d_{b.Name} = global::Kernels.Gpu.GpuKernels.Scratch<float>(accelerator, {Id(b.Name)}.Length, _owned);");

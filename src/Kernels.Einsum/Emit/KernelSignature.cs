@@ -12,6 +12,12 @@ public enum KernelParameterKind
     OutputTensor,
     ScalarInput,
     Size,
+
+    /// <summary>An input tensor of 32-bit integers (<c>input LEN[b] : i32</c>).</summary>
+    IntegerInputTensor,
+
+    /// <summary>A scalar input of 32-bit integers (<c>input N : i32</c>).</summary>
+    IntegerScalarInput,
 }
 
 public sealed record KernelParameter(string Name, KernelParameterKind Kind);
@@ -36,11 +42,20 @@ public sealed record KernelSignature(
     /// as <c>partial class</c>, as the generator re-declares every containing type) with a
     /// method <c>Run</c>. <c>kernels emit --target csharp</c> prints the kernel for this signature.
     /// </summary>
+    /// <summary>The kind of parameter an input binds: a tensor or a scalar, of floats or of integers.</summary>
+    public static KernelParameterKind InputKind(Tensor input) => (input.Rank == 0, input.ElementType == ElementType.Int32) switch
+    {
+        (true, false) => KernelParameterKind.ScalarInput,
+        (true, true) => KernelParameterKind.IntegerScalarInput,
+        (false, false) => KernelParameterKind.InputTensor,
+        (false, true) => KernelParameterKind.IntegerInputTensor,
+    };
+
     public static KernelSignature Canonical(Cascade cascade, string? specFile = null)
     {
         var parameters = new List<KernelParameter>();
         foreach (var t in cascade.Inputs)
-            parameters.Add(new KernelParameter(t.Name, t.Rank == 0 ? KernelParameterKind.ScalarInput : KernelParameterKind.InputTensor));
+            parameters.Add(new KernelParameter(t.Name, InputKind(t)));
         foreach (var t in cascade.Outputs)
             parameters.Add(new KernelParameter(t.Name, KernelParameterKind.OutputTensor));
         foreach (var (size, def) in CascadeShapes.RequiredSizes(cascade))

@@ -34,6 +34,15 @@ public sealed class ReferenceInterpreter
         _env = new long[cascade.Ranks.Count];
     }
 
+    /// <summary>Throws <see cref="ArgumentException"/> unless every value given for an i32 input is an integer an int holds.</summary>
+    internal static void CheckIntegers(Tensor input, double[] values, string parameter)
+    {
+        if (input.ElementType != ElementType.Int32) return;
+        for (var i = 0L; i < values.LongLength; i++)
+            if (values[i] != Math.Floor(values[i]) || values[i] < int.MinValue || values[i] > int.MaxValue)
+                throw new ArgumentException($"Input '{input.Name}' is i32, but its element {i} is {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}; give integers from {int.MinValue} to {int.MaxValue}.", parameter);
+    }
+
     /// <summary>Runs the cascade. Throws <see cref="ArgumentException"/> for a missing, unknown or wrongly sized input or size.</summary>
     /// <returns>Every output, by name, as a dense row-major array (absent points are 0).</returns>
     public static IReadOnlyDictionary<string, double[]> Run(Cascade cascade, IReadOnlyDictionary<string, int> sizes, IReadOnlyDictionary<string, double[]> inputs) =>
@@ -54,6 +63,7 @@ public sealed class ReferenceInterpreter
                 throw new ArgumentException($"Input '{input.Name}' is missing.", nameof(inputs));
             if (data.LongLength != shapes.ElementCount(input.Name))
                 throw new ArgumentException($"Input '{input.Name}' has {data.LongLength} elements but its shape [{string.Join(",", shapes.Extents(input.Name))}] needs {shapes.ElementCount(input.Name)}.", nameof(inputs));
+            CheckIntegers(input, data, nameof(inputs));
         }
 
         var interpreter = new ReferenceInterpreter(cascade, shapes);

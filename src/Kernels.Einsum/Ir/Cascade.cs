@@ -9,6 +9,10 @@ public enum ElementType
     Float32,
     Float16,
     BFloat16,
+
+    /// <summary>32-bit signed integers, for inputs only: read exactly by filters (<c>m &lt; LEN[b]</c>) and as the
+    /// nearest float by expressions.</summary>
+    Int32,
 }
 
 public enum TensorRole

@@ -86,6 +86,7 @@ public abstract class CascadeLiteral
         public const ElementType F32 = ElementType.Float32;
         public const ElementType F16 = ElementType.Float16;
         public const ElementType BF16 = ElementType.BFloat16;
+        public const ElementType I32 = ElementType.Int32;
     }
 
     // ------------------------------------------------------------ index expressions and comparisons

@@ -67,6 +67,7 @@ public sealed class LoopInterpreter
             {
                 if (!inputs.TryGetValue(b.Name, out var given) || given.LongLength != count)
                     throw new ArgumentException($"Input '{b.Name}' is missing or does not hold {count} elements.", nameof(inputs));
+                Interpretation.ReferenceInterpreter.CheckIntegers(b.Tensor, given, nameof(inputs));
                 values = given;
             }
             else values = new double[count];

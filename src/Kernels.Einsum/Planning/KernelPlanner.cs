@@ -736,7 +736,8 @@ public static class KernelPlanner
         Flatten(e.Body);
         bool Varies(Expr x) => loop.Any(r => Mentions(x, r));
         var reads = factors.Where(Varies).ToList();
-        if (reads.Count != 2 || reads.Any(r => r is not TensorRead)) return found;
+        // The micro-kernel multiplies floats: an i32 operand is read as floats by the loops instead.
+        if (reads.Count != 2 || reads.Any(r => r is not TensorRead { Tensor.ElementType: not ElementType.Int32 })) return found;
         var k = e.ReducedRanks[0];
         var outRanks = e.OutputRanks.Where(r => r != fixedRank).ToList();
         foreach (var (x, y) in new[] { (reads[0], reads[1]), (reads[1], reads[0]) }.OrderBy(p => slice is not null && Mentions(p.Item1, slice) && !Mentions(p.Item2, slice) ? 0 : 1))
@@ -894,7 +895,7 @@ public static class KernelPlanner
         var name = e.Output.Name;
         var fix = $"Write 'lower {name} {(plan.VectorRank is { } v ? "vector " + v : "scalar")}' or remove the directive.";
         if (candidates is null || candidates.Count == 0)
-            return $"The Einsum for '{name}' is not a contraction (a sum over one rank of the product of two tensors, each indexed by plain ranks, times factors that vary with none of the ranks of the product). {fix}";
+            return $"The Einsum for '{name}' is not a contraction (a sum over one rank of the product of two float tensors, each indexed by plain ranks, times factors that vary with none of the ranks of the product). {fix}";
         if (chosen is null)
             return $"The Einsum for '{name}' is a contraction, but its output is not stored with its column rank innermost, so the micro-kernel cannot write it. {fix}";
         if (plan.Lowering == EinsumLowering.Exact)

@@ -236,7 +236,7 @@ public sealed class CascadeParser
             if (At(TokenKind.Colon))
             {
                 Take();
-                type = ExpectName("an element type", "write f32, f16 or bf16");
+                type = ExpectName("an element type", "write f32, f16, bf16 or i32");
                 declSpan = declSpan.Union(type.Span);
             }
             tensors.Add(new TensorDeclarationSyntax(name, ranks, hasBrackets, type, declSpan));

@@ -101,7 +101,7 @@ public static class HlsEmitter
             w.AppendLine($"static bool {f.Name}[{f.Elements}]; // which points of {(outputs.Any(t => t.Name + "_h" == f.Name) ? "the output " : "")}{f.Name[..^2]} exist");
         w.AppendLine();
 
-        var parameters = string.Join(", ", inputs.Select(t => $"const data_t* {t.Name}").Concat(outputs.Select(t => $"data_t* {t.Name}")));
+        var parameters = string.Join(", ", inputs.Select(t => $"const {(t.ElementType == ElementType.Int32 ? "int" : "data_t")}* {t.Name}").Concat(outputs.Select(t => $"data_t* {t.Name}")));
         var arguments = string.Join(", ", inputs.Concat(outputs).Select(t => t.Name));
         var functions = new List<string>();
         foreach (var pass in passes)
@@ -372,7 +372,8 @@ public static class HlsEmitter
                 case TensorRead r:
                 {
                     var check = Bounds(r.Tensor, r.Indices);
-                    var element = Element(r.Tensor, r.Indices);
+                    // An i32 input is read as data_t, so that no arithmetic of the expression is done on integers.
+                    var element = (r.Tensor.ElementType == ElementType.Int32 ? "(data_t)" : "") + Element(r.Tensor, r.Indices);
                     var flag = flagged.Contains(r.Tensor.Name) ? Flag(element) : null;
                     if (check == "true") return (element, flag ?? "true");
                     return ($"(({check}) ? {element} : (data_t)0)", flag is null ? $"({check})" : $"(({check}) && {flag})");

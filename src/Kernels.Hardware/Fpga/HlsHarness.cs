@@ -18,11 +18,11 @@ public static class HlsHarness
         w.AppendLine();
         w.AppendLine($"using {design.Namespace}::data_t;");
         w.AppendLine();
-        w.AppendLine("static bool read_tensor(FILE* in, std::vector<data_t>& v) {");
+        w.AppendLine("template <typename T> static bool read_tensor(FILE* in, std::vector<T>& v) {");
         w.AppendLine("    long n = 0;");
         w.AppendLine("    if (std::fscanf(in, \"%ld\", &n) != 1) return false;");
         w.AppendLine("    v.resize(n);");
-        w.AppendLine("    for (long i = 0; i < n; ++i) { double x; if (std::fscanf(in, \"%lf\", &x) != 1) return false; v[i] = (data_t)x; }");
+        w.AppendLine("    for (long i = 0; i < n; ++i) { double x; if (std::fscanf(in, \"%lf\", &x) != 1) return false; v[i] = (T)x; }");
         w.AppendLine("    return true;");
         w.AppendLine("}");
         w.AppendLine();
@@ -32,7 +32,7 @@ public static class HlsHarness
         w.AppendLine("    if (!in) { std::fprintf(stderr, \"cannot open %s\\n\", argv[1]); return 2; }");
         foreach (var t in design.Inputs)
         {
-            w.AppendLine($"    std::vector<data_t> {t.Name};");
+            w.AppendLine($"    std::vector<{(t.ElementType == Kernels.Einsum.Ir.ElementType.Int32 ? "int" : "data_t")}> {t.Name};");
             w.AppendLine($"    if (!read_tensor(in, {t.Name})) {{ std::fprintf(stderr, \"bad input {t.Name}\\n\"); return 3; }}");
         }
         w.AppendLine("    std::fclose(in);");

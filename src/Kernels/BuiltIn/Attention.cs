@@ -130,11 +130,7 @@ public static partial class Attention
         var (c, w, t) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
-        // The lengths as the specs' float input (exact: CheckKeyLengths keeps KeyLength within 2^24); without them, +inf,
-        // which reads as a bound past every key.
-        var lengths = b <= 256 ? stackalloc float[b] : new float[b];
-        if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
-        else CheckKeyLengths(options, shape, lengths);
+        var lengths = KeyLengths(options, shape, b <= 256 ? stackalloc int[b] : new int[b]);
         if (options.Layout == AttentionLayout.BatchSequenceHead)
         {
             SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);
@@ -201,9 +197,7 @@ public static partial class Attention
         var (c, w, t) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = MaskedKeyTile(p, e, f, options.Causal ? options.Window : 0);
-        var lengths = b <= 256 ? stackalloc float[b] : new float[b];
-        if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
-        else CheckKeyLengths(options, shape, lengths);
+        var lengths = KeyLengths(options, shape, b <= 256 ? stackalloc int[b] : new int[b]);
         if (options.SoftCap > 0) SoftcappedMasked(query, key, value, lengths, mask, scale / options.SoftCap, options.SoftCap, output, b, h, p, e, m, f, c, w, t, groups, tile);
         else MaskedKernel(query, key, value, lengths, mask, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);
     }
@@ -239,10 +233,7 @@ public static partial class Attention
             throw new ArgumentException("The log-sum-exp is written in the [batch, heads, sequence, dim] layout only; use AttentionLayout.BatchHeadSequence.", nameof(options));
         if (options.SoftCap != 0)
             throw new ArgumentException("The log-sum-exp is not written with options.SoftCap.", nameof(options));
-        // Without key lengths every sequence has all its keys: +inf reads as a bound past any key.
-        var lengths = b <= 256 ? stackalloc float[b] : new float[b];
-        if (options.KeyLengths.IsEmpty) lengths.Fill(float.PositiveInfinity);
-        else CheckKeyLengths(options, shape, lengths);
+        var lengths = KeyLengths(options, shape, b <= 256 ? stackalloc int[b] : new int[b]);
         var (c, w, t) = MaskSizes(shape, options);
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
@@ -250,7 +241,7 @@ public static partial class Attention
     }
 
     [Einsum(SpecFile = "attention.lse.einsum")]
-    private static partial void WithLogSumExp(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, Span<float> LSE, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
+    private static partial void WithLogSumExp(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<int> LEN, float SCALE, Span<float> AV, Span<float> LSE, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call that writes the log-sum-exp (attention.lse.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor LogSumExpDescriptor => WithLogSumExpDescriptor;
@@ -298,24 +289,29 @@ public static partial class Attention
         return h == 0 ? 1 : h / kvh;
     }
 
-    /// <summary>Checks <see cref="AttentionOptions.KeyLengths"/> (one per sequence, each 0 to KeyLength) and writes them as floats.</summary>
-    private static void CheckKeyLengths(AttentionOptions options, AttentionShape shape, Span<float> lengths)
+    /// <summary>
+    /// Each sequence's key length, the specs' i32 input <c>LEN[b]</c>: <see cref="AttentionOptions.KeyLengths"/> as given
+    /// (checked: one per sequence, each 0 to KeyLength), or, when none are given, KeyLength for every sequence, written into
+    /// <paramref name="all"/>.
+    /// </summary>
+    private static ReadOnlySpan<int> KeyLengths(AttentionOptions options, AttentionShape shape, Span<int> all)
     {
+        if (options.KeyLengths.IsEmpty)
+        {
+            all.Fill(shape.KeyLength);
+            return all;
+        }
         var given = options.KeyLengths.Span;
         if (given.Length != shape.Batch)
             throw new ArgumentException($"options.KeyLengths holds {given.Length} lengths; give one per sequence, shape.Batch = {shape.Batch}.", nameof(options));
-        if (shape.KeyLength > 1 << 24)
-            throw new ArgumentException($"options.KeyLengths needs shape.KeyLength <= 2^24 (16777216), so that each length is exact as a float; it is {shape.KeyLength}.", nameof(options));
         for (var i = 0; i < given.Length; i++)
-        {
             if (given[i] < 0 || given[i] > shape.KeyLength)
                 throw new ArgumentOutOfRangeException(nameof(options), given[i], $"options.KeyLengths[{i}] is {given[i]}; a sequence's length is 0 to shape.KeyLength ({shape.KeyLength}).");
-            lengths[i] = given[i];
-        }
+        return given;
     }
 
     [Einsum(SpecFile = "attention.padded.einsum")]
-    private static partial void PaddedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
+    private static partial void PaddedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<int> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call with <see cref="AttentionOptions.KeyLengths"/> (attention.padded.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor PaddedDescriptor => PaddedKernelDescriptor;
@@ -337,19 +333,19 @@ public static partial class Attention
     private static partial void ScaledKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.masked.einsum")]
-    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
+    private static partial void MaskedKernel(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<int> LEN, ReadOnlySpan<float> MASK, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.softcap.masked.einsum")]
-    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
+    private static partial void SoftcappedMasked(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<int> LEN, ReadOnlySpan<float> MASK, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.bshd.einsum")]
-    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
+    private static partial void SequenceMajor(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<int> LEN, float SCALE, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     /// <summary>The cascade of a <c>Forward</c> call in the [batch, sequence, heads, dim] layout (attention.bshd.einsum) as data.</summary>
     public static Kernels.Einsum.KernelDescriptor SequenceMajorLayoutDescriptor => SequenceMajorDescriptor;
 
     [Einsum(SpecFile = "attention.softcap.einsum")]
-    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<float> LEN, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
+    private static partial void Softcapped(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, ReadOnlySpan<int> LEN, float SC, float CAP, Span<float> AV, int B, int H, int P, int E, int M, int F, int C, int W, int T, int G, int M0);
 
     [Einsum(SpecFile = "attention.window.einsum")]
     private static partial void Windowed(ReadOnlySpan<float> Q, ReadOnlySpan<float> K, ReadOnlySpan<float> V, Span<float> AV, int B, int H, int P, int E, int M, int F, int W, int G, int M0);

@@ -13,6 +13,7 @@ public readonly struct F32(float value) : ISimdFloat<F32>
     public static int Count => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe F32 Load(float* source) => new(*source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe F32 Load(int* source) => new(*source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, F32 value) => *destination = value.Value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Create(float value) => new(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Affine(float start, float step) => new(start);

@@ -18,6 +18,9 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
 
     static abstract unsafe TSelf Load(float* source);
 
+    /// <summary>Count 32-bit integers, each as the nearest float (exact up to 2^24): an <c>i32</c> input read as a value.</summary>
+    static abstract unsafe TSelf Load(int* source);
+
     static abstract unsafe void Store(float* destination, TSelf value);
 
     static abstract TSelf Create(float value);

@@ -15,6 +15,7 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     public static int Count => Vector512<float>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V512 Load(float* source) => new(Vector512.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V512 Load(int* source) => new(Vector512.ConvertToSingle(Vector512.Load(source)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V512 value) => value.Value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Create(float value) => new(Vector512.Create(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Affine(float start, float step) => new(Vector512.Create(start) + Vector512.Create(step) * Compat512.Indices);
@@ -100,6 +101,7 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     public static int Count => Vector256<float>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V256 Load(float* source) => new(Vector256.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V256 Load(int* source) => new(Vector256.ConvertToSingle(Vector256.Load(source)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V256 value) => value.Value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Create(float value) => new(Vector256.Create(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Affine(float start, float step) => new(Vector256.Create(start) + Vector256.Create(step) * Compat256.Indices);
@@ -177,6 +179,7 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
     public static int Count => Vector128<float>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V128 Load(float* source) => new(Vector128.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe V128 Load(int* source) => new(Vector128.ConvertToSingle(Vector128.Load(source)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe void Store(float* destination, V128 value) => value.Value.Store(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Create(float value) => new(Vector128.Create(value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Affine(float start, float step) => new(Vector128.Create(start) + Vector128.Create(step) * Compat128.Indices);
