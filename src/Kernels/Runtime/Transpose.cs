@@ -13,6 +13,9 @@ namespace Kernels.Runtime;
 public static unsafe class Transpose
 {
     /// <summary><c>destination[j * destinationStride + i] = source[i * sourceStride + j]</c> for i &lt; rows, j &lt; columns.</summary>
+    /// <remarks>Compiled optimised at once: at tier 0, <see cref="Block"/> was a call per 8 x 8 block, and the first calls
+    /// of a kernel spent 2% of an attention call (L = 2048, one core) in it.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Copy(float* source, nint sourceStride, float* destination, nint destinationStride, int rows, int columns)
     {
         if (Avx.IsSupported) Blocks(source, sourceStride, destination, destinationStride, rows, columns);
@@ -33,6 +36,7 @@ public static unsafe class Transpose
     }
 
     /// <summary>8 x 8 blocks through AVX registers, the partial edges by <see cref="Scalar"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Blocks(float* source, nint sourceStride, float* destination, nint destinationStride, int rows, int columns)
     {
         var fullRows = rows & ~7;
