@@ -393,8 +393,7 @@ public static unsafe class Gemm
             // from 90% to 95% of one core's FMA peak.
             if (TV.Count == 16)
                 for (; j + 4 * w <= n; j += 4 * w)
-                    if (preload) Wide6<TV, FromPrevious>(j, k, alpha, a, aRow, aCol, b + j, bRow, c + j, cRow, tail);
-                    else Wide6<TV, FromZero>(j, k, alpha, a, aRow, aCol, b + j, bRow, c + j, cRow, tail);
+                    Wide6<TV>(j, k, alpha, a, aRow, aCol, b + j, bRow, c + j, cRow, tail);
             for (; j + 2 * w <= n; j += 2 * w)
             {
                 TV c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -497,50 +496,23 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>Where the sums of <see cref="Wide6"/> start: a type argument, so that each start compiles to code of its
-    /// own. With a branch between the two, the JIT kept five of the 24 sums on the stack through the k loop.</summary>
-    private interface IStart
-    {
-        /// <summary>True when the sums start at the rescaled C0 and are stored as they stand.</summary>
-        static abstract bool Preloaded { get; }
-
-        static abstract TV At<TV>(Epilogue tail, int row, int j) where TV : unmanaged, ISimdFloat<TV>;
-    }
-
-    private readonly struct FromZero : IStart
-    {
-        public static bool Preloaded => false;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static TV At<TV>(Epilogue tail, int row, int j) where TV : unmanaged, ISimdFloat<TV> => TV.Create(0f);
-    }
-
-    private readonly struct FromPrevious : IStart
-    {
-        public static bool Preloaded => true;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static TV At<TV>(Epilogue tail, int row, int j) where TV : unmanaged, ISimdFloat<TV> => tail.Previous<TV>(row, j);
-    }
-
     /// <summary>
     /// Six rows by four vectors of C (columns j to j + 4w), for 512-bit vectors: a method of its own, so that the JIT
     /// allocates its 29 vector registers afresh. <paramref name="b"/> and <paramref name="c"/> point at column j. Nothing
     /// else is live in the k loop: alpha becomes a vector after it, and A is read through two pointers (rows 0-2 and 3-5,
-    /// at 0, aRow and 2*aRow from each), so that no sum or pointer is spilled to the stack.
+    /// at 0, aRow and 2*aRow from each), so that no sum or pointer is spilled to the stack. A rescaled running sum is
+    /// added as the tile is stored, as in the pairs' tiles without the preload: starting the sums at the rescaled C0 here
+    /// gained nothing (96x64x256, one core: 209-214 against 210-214 GFLOP/s) and, with a branch between the two starts,
+    /// made the JIT keep five sums on the stack through the k loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Wide6<TV, TStart>(int j, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
+    private static void Wide6<TV>(int j, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
-        where TStart : struct, IStart
     {
         var w = TV.Count;
-        TV c00 = TStart.At<TV>(tail, 0, j), c01 = TStart.At<TV>(tail, 0, j + w), c02 = TStart.At<TV>(tail, 0, j + 2 * w), c03 = TStart.At<TV>(tail, 0, j + 3 * w);
-        TV c10 = TStart.At<TV>(tail, 1, j), c11 = TStart.At<TV>(tail, 1, j + w), c12 = TStart.At<TV>(tail, 1, j + 2 * w), c13 = TStart.At<TV>(tail, 1, j + 3 * w);
-        TV c20 = TStart.At<TV>(tail, 2, j), c21 = TStart.At<TV>(tail, 2, j + w), c22 = TStart.At<TV>(tail, 2, j + 2 * w), c23 = TStart.At<TV>(tail, 2, j + 3 * w);
-        TV c30 = TStart.At<TV>(tail, 3, j), c31 = TStart.At<TV>(tail, 3, j + w), c32 = TStart.At<TV>(tail, 3, j + 2 * w), c33 = TStart.At<TV>(tail, 3, j + 3 * w);
-        TV c40 = TStart.At<TV>(tail, 4, j), c41 = TStart.At<TV>(tail, 4, j + w), c42 = TStart.At<TV>(tail, 4, j + 2 * w), c43 = TStart.At<TV>(tail, 4, j + 3 * w);
-        TV c50 = TStart.At<TV>(tail, 5, j), c51 = TStart.At<TV>(tail, 5, j + w), c52 = TStart.At<TV>(tail, 5, j + 2 * w), c53 = TStart.At<TV>(tail, 5, j + 3 * w);
+        TV c00 = TV.Create(0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        TV c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        TV c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
         var bk = b;
         float* ap = a, aq = a + 3 * aRow;
         var aRow2 = 2 * aRow;
@@ -564,27 +536,20 @@ public static unsafe class Gemm
             c50 = TV.MultiplyAdd(x, b0, c50); c51 = TV.MultiplyAdd(x, b1, c51); c52 = TV.MultiplyAdd(x, b2, c52); c53 = TV.MultiplyAdd(x, b3, c53);
         }
         var scale = TV.Create(alpha);
-        StoreRow<TV, TStart>(c, j, 0, c00, c01, c02, c03, tail, scale);
-        StoreRow<TV, TStart>(c + cRow, j, 1, c10, c11, c12, c13, tail, scale);
-        StoreRow<TV, TStart>(c + 2 * cRow, j, 2, c20, c21, c22, c23, tail, scale);
-        StoreRow<TV, TStart>(c + 3 * cRow, j, 3, c30, c31, c32, c33, tail, scale);
-        StoreRow<TV, TStart>(c + 4 * cRow, j, 4, c40, c41, c42, c43, tail, scale);
-        StoreRow<TV, TStart>(c + 5 * cRow, j, 5, c50, c51, c52, c53, tail, scale);
+        StoreRow(c, j, 0, c00, c01, c02, c03, tail, scale);
+        StoreRow(c + cRow, j, 1, c10, c11, c12, c13, tail, scale);
+        StoreRow(c + 2 * cRow, j, 2, c20, c21, c22, c23, tail, scale);
+        StoreRow(c + 3 * cRow, j, 3, c30, c31, c32, c33, tail, scale);
+        StoreRow(c + 4 * cRow, j, 4, c40, c41, c42, c43, tail, scale);
+        StoreRow(c + 5 * cRow, j, 5, c50, c51, c52, c53, tail, scale);
     }
 
-    /// <summary>Four vectors of one row of C at <paramref name="c"/> (column j): as summed where the sums started from the
-    /// rescaled C0, else times alpha plus the epilogue's term.</summary>
+    /// <summary>Four vectors of one row of C at <paramref name="c"/> (column j): the sums times alpha plus the epilogue's term.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TV, TStart>(float* c, int j, int row, TV s0, TV s1, TV s2, TV s3, Epilogue tail, TV scale)
+    private static void StoreRow<TV>(float* c, int j, int row, TV s0, TV s1, TV s2, TV s3, Epilogue tail, TV scale)
         where TV : unmanaged, ISimdFloat<TV>
-        where TStart : struct, IStart
     {
         var w = TV.Count;
-        if (TStart.Preloaded)
-        {
-            TV.Store(c, s0); TV.Store(c + w, s1); TV.Store(c + 2 * w, s2); TV.Store(c + 3 * w, s3);
-            return;
-        }
         TV.Store(c, tail.Vector(row, j, s0 * scale)); TV.Store(c + w, tail.Vector(row, j + w, s1 * scale));
         TV.Store(c + 2 * w, tail.Vector(row, j + 2 * w, s2 * scale)); TV.Store(c + 3 * w, tail.Vector(row, j + 3 * w, s3 * scale));
     }
