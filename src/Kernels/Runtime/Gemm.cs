@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Kernels.Runtime;
 
@@ -210,7 +211,7 @@ public static unsafe class Gemm
         {
             float* row0 = a, row1 = a + aRow, row2 = a + 2 * aRow, row3 = a + 3 * aRow;
             float* b0 = b, b1 = b + bCol, b2 = b + 2 * bCol, b3 = b + 3 * bCol;
-            float* ahead = b + 8 * bCol;
+            float* ahead = b + 16 * bCol;
             TV s00 = TV.Create(0f), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
             TV s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
             var kk = 0;
@@ -230,10 +231,21 @@ public static unsafe class Gemm
                 y = TV.Load(b3 + kk);
                 s03 = TV.MultiplyAdd(x0, y, s03); s13 = TV.MultiplyAdd(x1, y, s13); s23 = TV.MultiplyAdd(x2, y, s23); s33 = TV.MultiplyAdd(x3, y, s33);
             }
-            _sums[0] = TV.SumAcross(s00); _sums[1] = TV.SumAcross(s01); _sums[2] = TV.SumAcross(s02); _sums[3] = TV.SumAcross(s03);
-            _sums[4] = TV.SumAcross(s10); _sums[5] = TV.SumAcross(s11); _sums[6] = TV.SumAcross(s12); _sums[7] = TV.SumAcross(s13);
-            _sums[8] = TV.SumAcross(s20); _sums[9] = TV.SumAcross(s21); _sums[10] = TV.SumAcross(s22); _sums[11] = TV.SumAcross(s23);
-            _sums[12] = TV.SumAcross(s30); _sums[13] = TV.SumAcross(s31); _sums[14] = TV.SumAcross(s32); _sums[15] = TV.SumAcross(s33);
+            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && typeof(TV) == typeof(V512))
+            {
+                // The sixteen sums at once: halves, then quarters, then the lanes of four vectors together.
+                var sums = SumAcross16(
+                    SumHalves(As(s00), As(s10)), SumHalves(As(s20), As(s30)), SumHalves(As(s01), As(s11)), SumHalves(As(s21), As(s31)),
+                    SumHalves(As(s02), As(s12)), SumHalves(As(s22), As(s32)), SumHalves(As(s03), As(s13)), SumHalves(As(s23), As(s33)));
+                fixed (float* sp = &_sums[0]) sums.Store(sp);
+            }
+            else
+            {
+                _sums[0] = TV.SumAcross(s00); _sums[1] = TV.SumAcross(s01); _sums[2] = TV.SumAcross(s02); _sums[3] = TV.SumAcross(s03);
+                _sums[4] = TV.SumAcross(s10); _sums[5] = TV.SumAcross(s11); _sums[6] = TV.SumAcross(s12); _sums[7] = TV.SumAcross(s13);
+                _sums[8] = TV.SumAcross(s20); _sums[9] = TV.SumAcross(s21); _sums[10] = TV.SumAcross(s22); _sums[11] = TV.SumAcross(s23);
+                _sums[12] = TV.SumAcross(s30); _sums[13] = TV.SumAcross(s31); _sums[14] = TV.SumAcross(s32); _sums[15] = TV.SumAcross(s33);
+            }
             for (; kk < k; kk++)
             {
                 float x0 = row0[kk], x1 = row1[kk], x2 = row2[kk], x3 = row3[kk], y0 = b0[kk], y1 = b1[kk], y2 = b2[kk], y3 = b3[kk];
@@ -245,12 +257,46 @@ public static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> As<TV>(TV value) where TV : unmanaged => Unsafe.As<TV, Vector512<float>>(ref value);
+
+    /// <summary>[x's 256-bit halves added, y's 256-bit halves added]: two sums' partial vectors in one register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SumHalves(Vector512<float> x, Vector512<float> y) =>
+        System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(x, y, 0b01_00_01_00) + System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(x, y, 0b11_10_11_10);
+
+    /// <summary>
+    /// The sixteen sums of the vectors whose halves <see cref="SumHalves"/> paired as (v0, v1), (v2, v3), ..., (v14, v15)
+    /// into p0 ... p7: lane 4r + c of the result is the sum of v(4c + r)'s sixteen lanes, so the vectors of a quad given
+    /// column by column come out row by row. 45 operations where sixteen horizontal sums take 128.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> SumAcross16(
+        Vector512<float> p0, Vector512<float> p1, Vector512<float> p2, Vector512<float> p3,
+        Vector512<float> p4, Vector512<float> p5, Vector512<float> p6, Vector512<float> p7)
+    {
+        // Quarters: lane q of w holds v(4t + q)'s four-float partial sum, for w = w0 ... w3 and t its number.
+        static Vector512<float> Quarters(Vector512<float> a, Vector512<float> b) =>
+            System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(a, b, 0b10_00_10_00) + System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(a, b, 0b11_01_11_01);
+        var w0 = Quarters(p0, p1);
+        var w1 = Quarters(p2, p3);
+        var w2 = Quarters(p4, p5);
+        var w3 = Quarters(p6, p7);
+        // Within each 128-bit lane: the four floats of w0 ... w3 added, w_t's total at position t.
+        var x01 = System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(w0, w1) + System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(w0, w1);
+        var x23 = System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(w2, w3) + System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(w2, w3);
+        var lo = System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(x01.AsDouble(), x23.AsDouble()).AsSingle();
+        var hi = System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(x01.AsDouble(), x23.AsDouble()).AsSingle();
+        return lo + hi;
+    }
+
     /// <summary>
     /// Asks for the cache lines at <paramref name="p"/> in four rows <paramref name="stride"/> apart: the dot products ask
-    /// for the keys eight columns ahead (4 KB at D = 128), so that reading a key tile from memory overlaps the arithmetic
-    /// on the one before (the next tile's first keys follow the last ones in memory); a prefetch never faults, so an
-    /// address past the end of B is harmless. Measured on a decode step (4 query heads per key/value head, 8192 keys,
-    /// D = 128): 2.19-2.29 ms instead of 2.53-2.66 ms.
+    /// for the keys eight columns ahead (4 KB at D = 128; the quads of 512-bit widths sixteen, 8 KB), so that reading a key
+    /// tile from memory overlaps the arithmetic on the one before (the next tile's first keys follow the last ones in
+    /// memory); a prefetch never faults, so an address past the end of B is harmless. Measured on a decode step (4 query
+    /// heads per key/value head, 8192 keys, D = 128): 2.19-2.29 ms instead of 2.53-2.66 ms with eight columns; sixteen,
+    /// with V's rows asked for whole by <see cref="Tile4{TV}"/>, 0.95-1.09 ms where eight took 1.34-1.37.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch4(float* p, nint stride)
@@ -260,6 +306,14 @@ public static unsafe class Gemm
         System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + stride);
         System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 2 * stride);
         System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + 3 * stride);
+    }
+
+    /// <summary>Asks for the cache lines of <paramref name="floats"/> floats from <paramref name="p"/> (a prefetch never faults).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchSpan(float* p, int floats)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        for (var l = 0; l < floats; l += 16) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + l);
     }
 
     /// <summary>Columns [j, n) of row i of <see cref="Dots"/>: four columns at a time with a vector accumulator each (the
@@ -564,6 +618,9 @@ public static unsafe class Gemm
         float* a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow;
         var j = 0;
         // 512-bit vectors come with 32 registers: four vectors of each row (sixteen accumulators), half the passes over B.
+        // B's rows are asked for 16 rows ahead: whole rows on the first pass when they are at most 1 KB (a decode step's
+        // tile of V, which the later passes then find in the cache), else the pass's four vectors.
+        var wholeRows = n <= 256;
         if (TV.Count == 16)
             for (; j + 4 * w <= n; j += 4 * w)
             {
@@ -573,7 +630,7 @@ public static unsafe class Gemm
                 nint ak = 0;
                 for (var kk = 0; kk < k; kk++, bk += bRow, ak += aCol)
                 {
-                    if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0(bk + 8 * bRow);
+                    if (j == 0 || !wholeRows) PrefetchSpan(bk + 16 * bRow, wholeRows ? n : 4 * w);
                     var b0 = TV.Load(bk);
                     var b1 = TV.Load(bk + w);
                     var b2 = TV.Load(bk + 2 * w);
