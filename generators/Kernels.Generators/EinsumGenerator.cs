@@ -186,7 +186,9 @@ public sealed class EinsumGenerator : IIncrementalGenerator
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForSpec(d.Id), location, d.Message));
         }
         if (!result.Success || result.Cascade is null) return Fail();
-        var cascade = result.Cascade;
+        // A schedule's tiles are the partitions' sizes every sink uses, as if the spec's 'with' clauses gave them.
+        var schedule = ReadSchedule(model, result.Cascade, files, specPath, diagnostics);
+        var cascade = schedule.ApplyTiles(result.Cascade);
 
         var signature = BindParameters(model, cascade, diagnostics);
         if (model.ParallelRank is { } pr && !KernelPlanner.CanSlice(cascade, pr))
@@ -196,7 +198,6 @@ public sealed class EinsumGenerator : IIncrementalGenerator
                 : $"the cascade has no rank '{pr}'; its ranks are {string.Join(", ", cascade.Ranks.Select(r => r.Index))}";
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.KRN0108, model.AttributeLocation ?? model.MethodLocation, pr, why));
         }
-        var schedule = ReadSchedule(model, cascade, files, specPath, diagnostics);
         if (signature is null || diagnostics.Any(d => IsError(d.Id))) return Fail();
         signature = signature with { Schedule = schedule };
 
@@ -241,7 +242,12 @@ public sealed class EinsumGenerator : IIncrementalGenerator
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForSpec(d.Id), model.ScheduleLiteral?.Map(d.Span.Start, d.Span.Length) ?? model.AttributeLocation, d.Message));
         }
         if (diagnostics.Any(d => d.Id == "KRN0035")) return schedule;
-        foreach (var error in KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).ScheduleErrors)
+        var illegal = KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).ScheduleErrors.ToList();
+        foreach (var tile in schedule.Tiles)
+            if (model.Parameters.Any(p => p.Name == tile.Key))
+                illegal.Add(new Kernels.Einsum.Planning.ScheduleError(schedule.DirectiveOf("tile", tile.Key),
+                    $"The method takes the tile {tile.Key} as its parameter '{tile.Key}', which sets it at every call, so the schedule's tile would never be used; remove the parameter or the 'tile' directive."));
+        foreach (var error in illegal)
         {
             var d = error.ToDiagnostic();
             var location = error.Directive?.Origin switch

@@ -169,12 +169,13 @@ internal static class HardwareCommands
         var size = new Option<string[]>("--size", "-s") { Description = "Sizes to emit for (HLS needs fixed sizes); unbound sizes default to 64.", AllowMultipleArgumentsPerToken = true };
         var reuse = new Option<int>("--reuse") { Description = "HLS reuse factor (II of the output loops).", DefaultValueFactory = _ => 1 };
         var harness = new Option<FileInfo?>("--harness") { Description = "HLS: also write a C-simulation test bench (main) to this file." };
-        var schedule = new Option<string?>("--schedule") { Description = "C#/schedule: schedule directives (e.g. \"rows per-row; lower QK vector\") or a .schedule file; by default the .schedule file beside the spec, if any." };
+        var schedule = new Option<string?>("--schedule") { Description = "Schedule directives (e.g. \"rows per-row; tile M0 128; lower QK vector\") or a .schedule file: the lowerings for C# and schedule, the tiles for every target; by default the .schedule file beside the spec, if any." };
         var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation), the generator's C# kernel, its ILGPU kernels (for Kernels.Gpu), its descriptor, or the schedule the kernel runs.") { spec, target, output, size, reuse, harness, schedule };
         command.SetAction(r =>
         {
             if (!TryLoad(r.GetValue(spec)!, stderr, out var cascade)) return 1;
             if (!TryLoadSchedule(r.GetValue(spec)!, r.GetValue(schedule), cascade, stderr, out var chosen)) return 1;
+            cascade = chosen.ApplyTiles(cascade); // a schedule's tiles are the partitions' sizes for every target
             if (!CliApp.TryParseSizes(r.GetValue(size) ?? Array.Empty<string>(), out var given, out var error))
             {
                 stderr.WriteLine(error);

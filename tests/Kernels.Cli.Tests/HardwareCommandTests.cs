@@ -264,6 +264,25 @@ public class HardwareCommandTests
     }
 
     [Fact]
+    public void EmitTakesAScheduledTileForEveryTarget()
+    {
+        var plain = Run("emit", Spec("attention.fusemax"), "--target", "schedule");
+        Assert.Contains("rows blocked\ntile M0 64\n", plain.Out.Replace("\r\n", "\n"), StringComparison.Ordinal);
+        var tiled = Run("emit", Spec("attention.fusemax"), "--target", "schedule", "--schedule", "tile M0 128; rows blocked 24");
+        Assert.True(tiled.Exit == 0, tiled.Err);
+        Assert.Contains("rows blocked 24\ntile M0 128\n", tiled.Out.Replace("\r\n", "\n"), StringComparison.Ordinal);
+        var kernel = Run("emit", Spec("attention.fusemax"), "--target", "csharp", "--schedule", "tile M0 128; rows blocked 24");
+        Assert.Contains("int M0 = 128; // the schedule's tile", kernel.Out, StringComparison.Ordinal);
+        Assert.Contains("int _PB = 24;", kernel.Out, StringComparison.Ordinal);
+        // The tile is the partition's size for the other sinks too: the descriptor and the HLS design.
+        Assert.Contains("tileSize: 128", Run("emit", Spec("attention.fusemax"), "--target", "descriptor", "--schedule", "tile M0 128").Out, StringComparison.Ordinal);
+        Assert.Contains("static const long M0 = 128;", Run("emit", Spec("attention.fusemax"), "--target", "hls", "--schedule", "tile M0 128").Out, StringComparison.Ordinal);
+        var wrong = Run("emit", Spec("attention.fusemax"), "--target", "csharp", "--schedule", "tile E0 32");
+        Assert.Equal(1, wrong.Exit);
+        Assert.Contains("--schedule(1,1): error KRN0036: 'E0' is not a tile of this cascade; its tiles are M0.", wrong.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadArgumentsAreErrors()
     {
         Assert.Equal(2, Run("model").Exit);

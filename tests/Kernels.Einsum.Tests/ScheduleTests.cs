@@ -9,18 +9,21 @@ public class ScheduleTests
     [Fact]
     public void Text_round_trips_and_equality_is_by_content()
     {
-        var text = "parallel p\nrows blocked\nlower QK contraction\nlower RM vector m0\nlower SLN scalar\nfold off\n";
+        var text = "parallel p\nrows blocked 48\ntile M0 128\ntile N0 7\nlower QK contraction\nlower RM vector m0\nlower SLN scalar\nfold off\n";
         var schedule = Schedule.Parse(text, out var errors);
         Assert.Empty(errors);
         Assert.Equal(text, schedule.ToString());
         Assert.Equal(schedule, Schedule.Parse(schedule.ToInlineString(), out _));
-        Assert.Equal("parallel p; rows blocked; lower QK contraction; lower RM vector m0; lower SLN scalar; fold off", schedule.ToInlineString());
-        // Comments, blank lines, ';' and spacing do not matter; the order of lowerings does.
-        var same = Schedule.Parse("  # a comment\n\nparallel   p ; rows blocked # why\nlower QK contraction;lower RM vector m0\nlower SLN scalar\nfold off", out errors);
+        Assert.Equal("parallel p; rows blocked 48; tile M0 128; tile N0 7; lower QK contraction; lower RM vector m0; lower SLN scalar; fold off", schedule.ToInlineString());
+        Assert.Equal((48, 128, 7, (int?)null), (schedule.BlockRows, schedule.TileOf("M0"), schedule.TileOf("N0"), schedule.TileOf("K0")));
+        // Comments, blank lines, ';' and spacing do not matter; the order of lowerings and of tiles does.
+        var same = Schedule.Parse("  # a comment\n\nparallel   p ; rows blocked 48 # why\ntile M0 128; tile N0 7\nlower QK contraction;lower RM vector m0\nlower SLN scalar\nfold off", out errors);
         Assert.Empty(errors);
         Assert.Equal(schedule, same);
         Assert.Equal(schedule.GetHashCode(), same.GetHashCode());
         Assert.NotEqual(schedule, Schedule.Parse("parallel p\nrows per-row", out _));
+        Assert.NotEqual(schedule, Schedule.Parse(text.Replace("rows blocked 48", "rows blocked", StringComparison.Ordinal), out _));
+        Assert.NotEqual(schedule, Schedule.Parse(text.Replace("tile M0 128", "tile M0 64", StringComparison.Ordinal), out _));
         Assert.Equal(new LoweringChoice(LoweringKind.Vector, "m0"), schedule.LoweringOf("RM"));
         Assert.Null(schedule.LoweringOf("AV"));
     }
@@ -33,6 +36,49 @@ public class ScheduleTests
         var merged = file.With(inline);
         Assert.Equal("serial\nrows blocked\nlower A vector\nlower B contraction\nfold off\n", merged.ToString());
         Assert.Equal(file, Schedule.Default.With(file));
+        // A row walk replaces the whole choice, its block size included; tiles merge by name.
+        var tiled = Schedule.Parse("rows blocked 48; tile M0 128; tile N0 8", out _);
+        Assert.Equal("rows per-row\ntile N0 8\ntile M0 256\n", tiled.With(Schedule.Parse("rows per-row; tile M0 256", out _)).ToString());
+        Assert.Equal("rows blocked\ntile M0 128\ntile N0 8\n", tiled.With(Schedule.Parse("rows blocked", out _)).ToString());
+    }
+
+    [Fact]
+    public void Tiles_become_the_partitions_sizes_of_the_cascade_and_its_plan()
+    {
+        var fusemax = Specs.Load("attention.fusemax");
+        Assert.Equal(64, fusemax.Ranks.Single(r => r.Size == "M0").DefaultSize);
+        var schedule = Schedule.Parse("tile M0 160; rows blocked 30", out _);
+        var tiled = schedule.ApplyTiles(fusemax);
+        Assert.Equal(160, tiled.Ranks.Single(r => r.Size == "M0").DefaultSize);
+        Assert.Same(tiled.Einsums[0].Output, fusemax.Einsums[0].Output); // only the ranks change
+        var plan = KernelPlanner.Plan(fusemax, true, schedule);
+        Assert.Empty(plan.ScheduleErrors);
+        Assert.Equal(160, plan.Cascade.Ranks.Single(r => r.Size == "M0").DefaultSize);
+        Assert.Equal(30, plan.BlockRows);
+        Assert.Contains("rows blocked 30\ntile M0 160\n", plan.Schedule.ToString(), StringComparison.Ordinal);
+        // Without a fixed block the plan sizes it at run time; a cascade without partitions has no tiles to print.
+        Assert.Null(KernelPlanner.Plan(fusemax, true).BlockRows);
+        Assert.Contains("tile M0 64\n", KernelPlanner.Plan(fusemax, true).Schedule.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("tile", KernelPlanner.Plan(Specs.Load("softmax.3pass"), true).Schedule.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("kernel t\ninput X[i]\noutput Y[i1]\npartition I -> I1 x I0 with I0 = 4\nY[i1] = sum[i0] X[i1*I0 + i0]",
+        "shapes the output Y (indexed by i1)", "write it in the spec ('with I0 = ...')")]
+    [InlineData("kernel t\ninput X[i], W[i1,i0]\noutput Y[i]\npartition I -> I1 x I0 with I0 = 4\nY[i1*I0 + i0] = X[i1*I0 + i0] * W[i1,i0]",
+        "shapes the input W (indexed by i1)", "write it in the spec ('with I0 = ...')")]
+    [InlineData("kernel t\ninput X[i]\noutput Y[i]\npartition I -> I1 x I0\nT[i1,i0] = X[i1*I0 + i0]\nY[i1*I0 + i0] = T[i1,i0] * 2",
+        "gives the tile I0 no size", "the kernel takes it as an argument at run time")]
+    public void A_tile_a_schedule_may_not_set_is_KRN0036(string spec, string message, string fix)
+    {
+        var compiled = CascadeCompiler.Compile(spec);
+        Assert.True(compiled.Success, string.Join("\n", compiled.Diagnostics));
+        var plan = KernelPlanner.Plan(compiled.Cascade!, true, Schedule.Parse("tile I0 8", out _));
+        var error = Assert.Single(plan.ScheduleErrors);
+        Assert.Equal(("tile", "I0"), (error.Directive!.Keyword, error.Directive.Subject));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        Assert.Contains(fix, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("tile", plan.Schedule.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -43,7 +89,14 @@ public class ScheduleTests
     [InlineData("lower QK", 1, 1, "lower", "'lower' needs a tensor and a lowering")]
     [InlineData("lower QK fast", 1, 10, "fast", "Unknown lowering 'fast'")]
     [InlineData("lower QK vector m0 extra", 1, 20, "extra", "Unexpected 'extra' after 'lower QK vector m0'")]
-    [InlineData("serial; tile p 64", 1, 9, "tile", "Unknown schedule directive 'tile'")]
+    [InlineData("serial; tiles p 64", 1, 9, "tiles", "Unknown schedule directive 'tiles'")]
+    [InlineData("tile M0", 1, 1, "tile", "'tile' needs 2 arguments; write 'tile TILE SIZE'")]
+    [InlineData("tile M0 0", 1, 9, "0", "'0' is not a number of elements in a tile; write a whole number from 1 to 1048576")]
+    [InlineData("tile M0 64.5", 1, 9, "64.5", "'64.5' is not a number of elements in a tile")]
+    [InlineData("tile M0 64; tile M0 128", 1, 13, "tile", "'tile M0' is already given")]
+    [InlineData("rows blocked -3", 1, 14, "-3", "'-3' is not a number of rows")]
+    [InlineData("rows blocked 2000000", 1, 14, "2000000", "'2000000' is not a number of rows")]
+    [InlineData("rows per-row 48", 1, 14, "48", "Unexpected '48' after 'rows per-row'")]
     [InlineData("rows blocked\nrows per-row", 2, 1, "rows", "'rows' is already given")]
     [InlineData("parallel p; serial", 1, 13, "serial", "'parallel' is already given")]
     [InlineData("lower A scalar\nlower A vector", 2, 1, "lower", "'lower A' is already given")]
@@ -117,6 +170,8 @@ public class ScheduleTests
     [InlineData("softmax.3pass", "lower GM vector p", "lower", "'p' cannot be the vector rank of the Einsum for 'GM'", "Write 'lower GM vector n'")]
     [InlineData("softmax.3pass", "lower GM contraction", "lower", "The Einsum for 'GM' is not a contraction", "Write 'lower GM vector n'")]
     [InlineData("attention.3pass", "rows per-row\nlower QK contraction", "lower", "a matrix product only for a block of its rows", "add 'rows blocked'")]
+    [InlineData("attention.fusemax", "tile Q0 128", "tile", "'Q0' is not a tile of this cascade", "its tiles are M0")]
+    [InlineData("softmax.3pass", "tile M0 128", "tile", "'M0' is not a tile", "the cascade partitions no rank")]
     public void Illegal_choices_are_KRN0036_at_the_directive(string spec, string text, string keyword, string message, string fix)
     {
         var schedule = Schedule.Parse(text, out var syntax);

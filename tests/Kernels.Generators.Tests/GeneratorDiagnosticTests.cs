@@ -107,6 +107,27 @@ public class GeneratorDiagnosticTests
         Assert.Empty(result.Run.GeneratedTrees);
     }
 
+    private const string TiledSum = "\"input X[i,j]\\noutput Y[i]\\npartition J -> J1 x J0 with J0 = 4\\nY[i] = X[i, j1*J0 + j0]\"";
+
+    [Fact]
+    public void A_schedule_tile_sets_the_partition_and_one_the_method_binds_is_KRN0036()
+    {
+        var good = GeneratorHarness.Generate(Header + "public static partial class K { [Einsum(" + TiledSum + ", Schedule = \"tile J0 16; rows blocked 12\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }");
+        Assert.Empty(good.GeneratorDiagnostics);
+        var kernel = good.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
+        Assert.Contains("int J0 = 16; // the schedule's tile", kernel, StringComparison.Ordinal);
+        Assert.Contains("//   tile J0 16", kernel, StringComparison.Ordinal);
+        // The descriptor describes the cascade the kernel runs: the tile as its default size.
+        var descriptor = good.Run.GeneratedTrees.Single(t => t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
+        Assert.Contains("tileSize: 16", descriptor, StringComparison.Ordinal);
+
+        // With J0 a parameter of the method, the call sets the tile and the schedule's would never be used.
+        var source = Header + "public static partial class K { [Einsum(" + TiledSum + ", Schedule = \"serial; tile J0 16\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J, int J0); }";
+        var (d, marked) = Single(source, "KRN0036");
+        Assert.Equal("tile J0 16", marked);
+        Assert.Contains("remove the parameter or the 'tile' directive", d.GetMessage());
+    }
+
     [Fact]
     public void A_schedule_file_beside_the_spec_file_applies_and_its_errors_point_into_it()
     {

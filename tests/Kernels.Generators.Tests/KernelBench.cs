@@ -44,7 +44,9 @@ public sealed class KernelBench
         {
             var result = CascadeCompiler.Compile(c.Spec, c.Name);
             if (!result.Success) throw new ArgumentException($"{c.Name} is not a valid cascade:\n{string.Join("\n", result.Diagnostics)}\n{c.Spec}");
-            _kernels.Add((c, result.Cascade!, KernelSignature.Canonical(result.Cascade!)));
+            // A schedule's tiles are the partitions' sizes: the reference interpreter runs the cascade with them too.
+            var cascade = c.Schedule is null ? result.Cascade! : Kernels.Einsum.Planning.Schedule.Parse(c.Schedule, out _).ApplyTiles(result.Cascade!);
+            _kernels.Add((c, cascade, KernelSignature.Canonical(cascade)));
         }
     }
 
@@ -105,6 +107,7 @@ public sealed class KernelBench
         {
             var spec = _kernels[i].Case.Spec;
             var compiled = CascadeCompiler.Compile(spec, "Kernel" + i).Cascade!;
+            if (_kernels[i].Case.Schedule is { } schedule) compiled = Kernels.Einsum.Planning.Schedule.Parse(schedule, out _).ApplyTiles(compiled);
             var descriptor = Descriptor(i);
             var checks = new (string What, string Expected, string Actual)[]
             {

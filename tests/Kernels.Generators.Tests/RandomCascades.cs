@@ -39,7 +39,7 @@ public static class RandomCascades
 
     /// <summary>
     /// A random legal schedule for a cascade, on top of the attribute's row choice: a parallel rank (or serial, or the
-    /// planner's), a row walk, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction) and
+    /// planner's), a row walk (blocks sized by the cache or of 1 to 20 rows), the partitions' tiles, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction) and
     /// the fold. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
     /// </summary>
     public static Kernels.Einsum.Planning.Schedule? Draw(Kernels.Einsum.Ir.Cascade cascade, Random random, string rowBlocking = "Auto")
@@ -49,7 +49,10 @@ public static class RandomCascades
         var pick = random.Next(4);
         if (pick == 0) lines.Add("serial");
         else if (pick == 1 && parallel.Count > 0) lines.Add("parallel " + parallel[random.Next(parallel.Count)]);
-        if (random.Next(3) == 0) lines.Add(random.Next(2) == 0 ? "rows per-row" : "rows blocked");
+        if (random.Next(2) == 0) lines.Add(random.Next(3) switch { 0 => "rows per-row", 1 => "rows blocked", _ => "rows blocked " + random.Next(1, 21) });
+        // A partition's tile in place of the spec's (any size, dividing nothing in particular).
+        foreach (var tile in Kernels.Einsum.Planning.KernelPlanner.SchedulableTiles(cascade))
+            if (random.Next(2) == 0) lines.Add($"tile {tile.Size} {random.Next(1, 2 * tile.DefaultSize!.Value + 4)}");
         foreach (var e in cascade.Einsums.Where(e => !e.IsInit))
         {
             if (random.Next(2) == 0) continue;
@@ -72,7 +75,7 @@ public static class RandomCascades
             var errors = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, assumeDivisible: true, attribute.With(schedule)).ScheduleErrors;
             if (errors.Count == 0) return schedule;
             // An error without a directive is the attribute's row choice against 'serial': drop 'serial'.
-            var rejected = errors.Select(x => x.Directive is { } d ? (d.Keyword == "lower" ? "lower " + d.Subject + " " : d.Keyword) : "serial").ToList();
+            var rejected = errors.Select(x => x.Directive is { } d ? (d.Keyword is "lower" or "tile" ? d.Keyword + " " + d.Subject + " " : d.Keyword) : "serial").ToList();
             lines.RemoveAll(l => rejected.Any(r => l == r || l.StartsWith(r, StringComparison.Ordinal) || (r == "parallel" && l == "serial")));
         }
         return null;

@@ -42,6 +42,7 @@ public static class CSharpKernelEmitter
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
         if (signature is null) throw new ArgumentNullException(nameof(signature));
+        if (signature.Schedule is { } schedule) cascade = schedule.ApplyTiles(cascade); // the sizes' prologue and the plan agree
         return CodeWriter.GeneratedFile(signature, "the kernel of " + CodeWriter.CascadeOrigin(cascade, signature), disableMissingDocs: true,
             w => new Body(cascade, signature, w).Emit());
     }
@@ -335,7 +336,7 @@ public static class CSharpKernelEmitter
                 }
                 else if (rank.DefaultSize is { } d)
                 {
-                    _w.Line($"int {rank.Size} = {d}; // the spec's default");
+                    _w.Line($"int {rank.Size} = {d}; // {(_sig.Schedule?.TileOf(rank.Size) == d ? "the schedule's tile" : "the spec's default")}");
                 }
             }
             foreach (var alias in _c.Ranks.Where(r => r.AliasOf is not null))
@@ -577,7 +578,8 @@ public static class CSharpKernelEmitter
                 if (plan.RowBlocks)
                 {
                     var perRow = local.Select(x => StorageCount(x, "1")).DefaultIfEmpty("0L");
-                    _w.Line($"int _PB = {Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }}); // rows of {sr} per block, sized to the cache");
+                    if (plan.BlockRows is { } rows) _w.Line($"int _PB = {rows}; // rows of {sr} per block, as the schedule asks");
+                    else _w.Line($"int _PB = {Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }}); // rows of {sr} per block, sized to the cache");
                     scope.Add(("int", "_PB"));
                     foreach (var x in local)
                     {

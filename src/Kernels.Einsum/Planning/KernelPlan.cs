@@ -137,6 +137,9 @@ public sealed record KernelPlan(
     /// Einsum over the whole block, then the next), so that a contraction over those rows is a matrix product.</summary>
     public bool RowBlocks { get; init; }
 
+    /// <summary>Rows per block when <see cref="RowBlocks"/>, as the schedule fixed them; null: sized at run time to the cache.</summary>
+    public int? BlockRows { get; init; }
+
     /// <summary>
     /// Set when this plan (made assuming divisible sizes) is also exact for sizes that do not divide their tiles: every
     /// point past a partition's edge is absent wherever it appears, so each Einsum over such points runs its inner rank
@@ -200,6 +203,8 @@ public sealed record KernelPlan(
         Serial = SliceRank is null,
         Parallel = SliceRank,
         RowBlocks = SliceRank is null ? null : RowBlocks,
+        BlockRows = BlockRows,
+        Tiles = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(KernelPlanner.SchedulableTiles(Cascade), r => new KeyValuePair<string, int>(r.Size, r.DefaultSize!.Value))),
         Lowerings = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(
             System.Linq.Enumerable.Where(Cascade.Einsums, e => !e.IsInit),
             e => new KeyValuePair<string, LoweringChoice>(e.Output.Name, Einsums[e.Id] switch

@@ -36,6 +36,10 @@ public static class KernelPlanner
         schedule ??= Schedule.Default;
         var errors = new List<ScheduleError>();
         void Reject(string keyword, string? subject, string message) => errors.Add(new ScheduleError(schedule.DirectiveOf(keyword, subject), message));
+        // The tiles are checked against the spec's partitions, then become the plan's cascade's sizes (idempotent).
+        foreach (var tile in schedule.Tiles)
+            if (TileProblem(cascade, tile.Key) is { } problem) Reject("tile", tile.Key, problem);
+        cascade = schedule.ApplyTiles(cascade);
         // Filters on output ranks that a stored value can stand for (FilterFills): those Einsums keep their fast lowering.
         var (fills, fillHolders) = fillFilters ? FilterFills.Choose(cascade) : (new Dictionary<int, double>(), Array.Empty<string>());
         var slice = schedule.Serial ? null : ChooseSliceRank(cascade, fills);
@@ -184,6 +188,7 @@ public static class KernelPlanner
             ScheduleErrors = errors,
             FoldsAsked = schedule.Folds,
             RowBlocks = rowBlocks && slice is not null,
+            BlockRows = rowBlocks && slice is not null ? schedule.BlockRows : null,
             EdgeBounds = edges?.Bounds,
             EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
             Folds = folds,
@@ -879,6 +884,33 @@ public static class KernelPlanner
         vectorRanks.AddRange(options.Select(o => o.VectorRank!));
         return options.FirstOrDefault(o => wantedRank is null || o.VectorRank == wantedRank) ?? options.FirstOrDefault()
             ?? new EinsumPlan(e, EinsumLowering.Dense, outer.Concat(reduced).ToList(), null, slice is not null);
+    }
+
+    /// <summary>
+    /// The partition tiles a schedule may set (<c>tile M0 256</c>): those with a default size in the spec whose ranks
+    /// index no input or output, so that the tile changes how the kernel walks the data and not the data's shapes.
+    /// </summary>
+    public static IEnumerable<Rank> SchedulableTiles(Cascade cascade) =>
+        cascade.Ranks.Where(r => r.Kind == RankKind.PartitionInner && r.AliasOf is null && TileProblem(cascade, r.Size) is null);
+
+    /// <summary>Why a schedule may not set the tile named <paramref name="size"/>, or null when it may.</summary>
+    public static string? TileProblem(Cascade cascade, string size)
+    {
+        var inner = cascade.Ranks.FirstOrDefault(r => r.Kind == RankKind.PartitionInner && r.AliasOf is null && r.Size == size);
+        if (inner is null)
+        {
+            var tiles = cascade.Ranks.Where(r => r.Kind == RankKind.PartitionInner && r.AliasOf is null).Select(r => r.Size).ToList();
+            return tiles.Count == 0
+                ? $"'{size}' is not a tile: the cascade partitions no rank ('partition M -> M1 x M0 with M0 = 64' makes the tile M0)."
+                : $"'{size}' is not a tile of this cascade; its tiles are {string.Join(", ", tiles)}.";
+        }
+        if (inner.DefaultSize is null)
+            return $"The spec gives the tile {size} no size ('with {size} = ...'), so the kernel takes it as an argument at run time; give it there, or write a default in the spec.";
+        var ranks = new HashSet<string>(cascade.Ranks.Where(r => r.PartitionOf == inner.PartitionOf || r.AliasOf == inner.Index).Select(r => r.Index), StringComparer.Ordinal);
+        foreach (var t in cascade.Tensors.Where(t => t.Role != TensorRole.Intermediate))
+            if (t.Dims.FirstOrDefault(d => ranks.Contains(d.Rank)) is { } dim)
+                return $"The tile {size} shapes the {(t.Role == TensorRole.Input ? "input" : "output")} {t.Name} (indexed by {dim.Rank}), so it is part of what the kernel computes, not how; write it in the spec ('with {size} = ...') instead.";
+        return null;
     }
 
     private static string ParallelProblem(Cascade cascade, string rank)

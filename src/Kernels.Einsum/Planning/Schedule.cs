@@ -33,8 +33,8 @@ public sealed record LoweringChoice(LoweringKind Kind, string? Rank = null)
 }
 
 /// <summary>One line of a schedule's text, kept with its place for diagnostics.</summary>
-/// <param name="Keyword">The directive: parallel, serial, rows, fold or lower.</param>
-/// <param name="Subject">The tensor of a <c>lower</c> directive, else null.</param>
+/// <param name="Keyword">The directive: parallel, serial, rows, tile, fold or lower.</param>
+/// <param name="Subject">The tensor of a <c>lower</c> directive, the tile of a <c>tile</c> directive, else null.</param>
 /// <param name="Span">Its place in the text it was parsed from.</param>
 public sealed record ScheduleDirective(string Keyword, string? Subject, SourceSpan Span)
 {
@@ -59,7 +59,8 @@ public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
 /// The text form, one directive per line (or separated by <c>;</c>), <c>#</c> to the end of a line a comment:
 /// <code>
 /// parallel p            # or: serial (no rank split across threads)
-/// rows blocked          # or: rows per-row
+/// rows blocked          # or: rows per-row, or rows blocked 48 (48 rows a block instead of the cache's choice)
+/// tile M0 256           # a partition's tile, in place of the spec's 'with M0 = 64'
 /// lower QK contraction  # or: lower T scalar, lower T vector, lower T vector m0
 /// fold on               # or: fold off
 /// </code>
@@ -80,6 +81,14 @@ public sealed class Schedule : IEquatable<Schedule>
     /// <summary>Blocks of rows of the parallel rank (true) or one row at a time (false); null: the planner chooses.</summary>
     public bool? RowBlocks { get; init; }
 
+    /// <summary>Rows of the parallel rank per block when <see cref="RowBlocks"/> is true; null: sized at run time to
+    /// keep a block's scratch in the cache (<c>KernelRuntime.RowBlock</c>).</summary>
+    public int? BlockRows { get; init; }
+
+    /// <summary>Partitions' tile sizes by the tile's size name (<c>M0</c>), in place of the spec's <c>with M0 = 64</c>,
+    /// in the order given.</summary>
+    public IReadOnlyList<KeyValuePair<string, int>> Tiles { get; init; } = Array.Empty<KeyValuePair<string, int>>();
+
     /// <summary>Whether rescaled running sums fold into the contraction that feeds them; null: wherever they can.</summary>
     public bool? Folds { get; init; }
 
@@ -88,6 +97,33 @@ public sealed class Schedule : IEquatable<Schedule>
 
     /// <summary>The directives as parsed, with their places (empty for a schedule built in code); not part of equality.</summary>
     public IReadOnlyList<ScheduleDirective> Directives { get; init; } = Array.Empty<ScheduleDirective>();
+
+    /// <summary>The largest row block or tile a schedule may ask for.</summary>
+    public const int MostRowsOrTile = 1 << 20;
+
+    /// <summary>The tile this schedule gives the partition tile named <paramref name="size"/>, or null.</summary>
+    public int? TileOf(string size)
+    {
+        foreach (var pair in Tiles)
+            if (pair.Key == size) return pair.Value;
+        return null;
+    }
+
+    /// <summary>
+    /// The cascade with this schedule's tiles as its partitions' default tile sizes, as if the spec had written them in
+    /// its <c>with</c> clauses: every sink then plans, runs and describes the same tiles. A tile the schedule may not set
+    /// (<see cref="KernelPlanner.TileProblem"/>) is left out here; the planner reports it (KRN0036).
+    /// </summary>
+    public Ir.Cascade ApplyTiles(Ir.Cascade cascade)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        if (Tiles.Count == 0) return cascade;
+        return cascade with
+        {
+            Ranks = cascade.Ranks.Select(r => r.Kind == Ir.RankKind.PartitionInner && r.AliasOf is null && TileOf(r.Size) is { } tile && KernelPlanner.TileProblem(cascade, r.Size) is null
+                ? r with { DefaultSize = tile } : r).ToList(),
+        };
+    }
 
     public LoweringChoice? LoweringOf(string tensor)
     {
@@ -101,12 +137,15 @@ public sealed class Schedule : IEquatable<Schedule>
     {
         if (over is null) throw new ArgumentNullException(nameof(over));
         var lowerings = Lowerings.Where(p => over.LoweringOf(p.Key) is null).Concat(over.Lowerings).ToList();
+        var tiles = Tiles.Where(p => over.TileOf(p.Key) is null).Concat(over.Tiles).ToList();
         var overParallel = over.Serial || over.Parallel is not null;
         return new Schedule
         {
             Parallel = overParallel ? over.Parallel : Parallel,
             Serial = overParallel ? over.Serial : Serial,
             RowBlocks = over.RowBlocks ?? RowBlocks,
+            BlockRows = over.RowBlocks is not null ? over.BlockRows : BlockRows,
+            Tiles = tiles,
             Folds = over.Folds ?? Folds,
             Lowerings = lowerings,
             Directives = Directives.Concat(over.Directives).ToList(),
@@ -119,7 +158,8 @@ public sealed class Schedule : IEquatable<Schedule>
         var sb = new StringBuilder();
         if (Serial) sb.Append("serial\n");
         else if (Parallel is not null) sb.Append("parallel ").Append(Parallel).Append('\n');
-        if (RowBlocks is { } rows) sb.Append("rows ").Append(rows ? "blocked" : "per-row").Append('\n');
+        if (RowBlocks is { } rows) sb.Append("rows ").Append(rows ? "blocked" : "per-row").Append(rows && BlockRows is { } n ? " " + n.ToString(System.Globalization.CultureInfo.InvariantCulture) : "").Append('\n');
+        foreach (var pair in Tiles) sb.Append("tile ").Append(pair.Key).Append(' ').Append(pair.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         foreach (var pair in Lowerings) sb.Append("lower ").Append(pair.Key).Append(' ').Append(pair.Value).Append('\n');
         if (Folds is { } folds) sb.Append("fold ").Append(folds ? "on" : "off").Append('\n');
         return sb.ToString();
@@ -149,6 +189,8 @@ public sealed class Schedule : IEquatable<Schedule>
         string? parallel = null;
         bool serial = false;
         bool? rows = null, folds = null;
+        int? blockRows = null;
+        var tiles = new List<KeyValuePair<string, int>>();
         var lowerings = new List<KeyValuePair<string, LoweringChoice>>();
         var directives = new List<ScheduleDirective>();
         var seen = new Dictionary<string, ScheduleDirective>(StringComparer.Ordinal);
@@ -158,6 +200,12 @@ public sealed class Schedule : IEquatable<Schedule>
             var head = words[0];
             var span = Span(words[0], words[words.Count - 1]);
             void Error(Word at, string message) => errors.Add(new Diagnostic("KRN0035", DiagnosticSeverity.Error, Span(at, at), message));
+            int? Count(Word at, string what)
+            {
+                if (int.TryParse(at.Text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= MostRowsOrTile) return n;
+                Error(at, $"'{at.Text}' is not a number of {what}; write a whole number from 1 to {MostRowsOrTile}.");
+                return null;
+            }
             bool Arguments(int count, string usage)
             {
                 if (words.Count - 1 == count) return true;
@@ -166,8 +214,8 @@ public sealed class Schedule : IEquatable<Schedule>
                     : $"'{head.Text}' needs {(count == 1 ? "an argument" : count + " arguments")}; write '{usage}'.");
                 return false;
             }
-            var key = head.Text == "serial" ? "parallel" : head.Text == "lower" && words.Count > 1 ? "lower " + words[1].Text : head.Text;
-            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower")
+            var key = head.Text == "serial" ? "parallel" : head.Text is "lower" or "tile" && words.Count > 1 ? head.Text + " " + words[1].Text : head.Text;
+            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile")
             {
                 Error(head, $"'{key}' is already given by an earlier directive; give each choice once.");
                 continue;
@@ -183,9 +231,19 @@ public sealed class Schedule : IEquatable<Schedule>
                     serial = true;
                     break;
                 case "rows":
-                    if (!Arguments(1, "rows per-row|blocked")) continue;
-                    if (words[1].Text is not ("per-row" or "blocked")) { Error(words[1], $"Unknown row walk '{words[1].Text}'; write 'rows per-row' (the whole cascade for one row, then the next) or 'rows blocked' (each Einsum for a block of rows)."); continue; }
+                    if (words.Count == 3 && words[1].Text == "blocked")
+                    {
+                        if (Count(words[2], "rows") is not { } n) continue;
+                        blockRows = n;
+                    }
+                    else if (!Arguments(1, words.Count > 1 && words[1].Text == "blocked" ? "rows blocked [ROWS]" : "rows per-row|blocked [ROWS]")) continue;
+                    if (words[1].Text is not ("per-row" or "blocked")) { Error(words[1], $"Unknown row walk '{words[1].Text}'; write 'rows per-row' (the whole cascade for one row, then the next) or 'rows blocked' (each Einsum for a block of rows; 'rows blocked 48' for blocks of 48)."); continue; }
                     rows = words[1].Text == "blocked";
+                    break;
+                case "tile":
+                    if (!Arguments(2, "tile TILE SIZE")) continue;
+                    if (Count(words[2], "elements in a tile") is not { } size) continue;
+                    tiles.Add(new KeyValuePair<string, int>(words[1].Text, size));
                     break;
                 case "fold":
                     if (!Arguments(1, "fold on|off")) continue;
@@ -208,18 +266,18 @@ public sealed class Schedule : IEquatable<Schedule>
                     lowerings.Add(new KeyValuePair<string, LoweringChoice>(words[1].Text, choice));
                     break;
                 default:
-                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked', 'lower TENSOR scalar|vector [RANK]|contraction' or 'fold on|off'.");
+                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'lower TENSOR scalar|vector [RANK]|contraction' or 'fold on|off'.");
                     continue;
             }
-            var directive = new ScheduleDirective(head.Text, head.Text == "lower" ? words[1].Text : null, span) { Origin = origin };
+            var directive = new ScheduleDirective(head.Text, head.Text is "lower" or "tile" ? words[1].Text : null, span) { Origin = origin };
             seen[key] = directive;
             directives.Add(directive);
         }
-        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, Folds = folds, Lowerings = lowerings, Directives = directives };
+        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Directives = directives };
     }
 
-    /// <summary>The directive that set a choice (<c>parallel</c>/<c>serial</c>, <c>rows</c>, <c>fold</c> or a tensor's
-    /// <c>lower</c>), or null for a choice made in code.</summary>
+    /// <summary>The directive that set a choice (<c>parallel</c>/<c>serial</c>, <c>rows</c>, <c>fold</c>, a tile's
+    /// <c>tile</c> or a tensor's <c>lower</c>), or null for a choice made in code.</summary>
     public ScheduleDirective? DirectiveOf(string keyword, string? subject = null)
     {
         for (var i = Directives.Count - 1; i >= 0; i--)
