@@ -14,6 +14,32 @@ if (args.Length > 0 && args[0] == "smoke")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "paired")
+{
+    // `paired [FILTER] [--rounds 5] [--params Name=Value,...]`: ours, the peers and the limits taking turns in this
+    // process, ratios formed within each round; prints their medians and ranges.
+    var rest = args.Skip(1).ToList();
+    string? Option(string name)
+    {
+        var i = rest.IndexOf(name);
+        if (i < 0 || i + 1 >= rest.Count) return null;
+        var value = rest[i + 1];
+        rest.RemoveRange(i, 2);
+        return value;
+    }
+    var rounds = int.Parse(Option("--rounds") ?? "5", System.Globalization.CultureInfo.InvariantCulture);
+    var fixedParameters = (Option("--params") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+        .Select(p => p.Split('=', 2)).ToDictionary(p => p[0].Trim(), p => p.Length > 1 ? p[1].Trim() : "");
+    var ratios = Paired.Run(rest.FirstOrDefault(), fixedParameters, new Paired.Options(rounds), Console.Out);
+    if (ratios.Count == 0)
+    {
+        Console.Error.WriteLine("paired: no ratios (does the filter name a suite, and do the --params values match its [Params]?).");
+        return 2;
+    }
+    Paired.Report(ratios, Console.Out);
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "plot")
 {
     // `plot [RESULTS_DIR] [OUTPUT_DIR]`: SVG charts of the latest full JSON reports.

@@ -73,6 +73,29 @@ public class PerfSuiteTests
     }
 
     [Fact]
+    public void Paired_rounds_form_the_gates_ratios_in_one_process_at_the_fixed_parameters_only()
+    {
+        var log = new StringWriter();
+        var ratios = Paired.Run("SoftmaxBenchmarks", new Dictionary<string, string> { ["Shape"] = "64x4096" },
+            new Paired.Options(Rounds: 3, Batch: TimeSpan.FromMilliseconds(2), Pause: TimeSpan.Zero), log);
+        // Every ours against every peer and limit of its class, as the gate pairs them, at 64x4096 only.
+        var expected = new[] { "Ours", "OursThreePass", "OursTwoPass" }
+            .SelectMany(o => new[] { "Copy", "Onnx", "TensorPrimitivesRows" }.Select(x => $"SoftmaxBenchmarks(Shape=64x4096): {o} / {x}")).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, ratios.Select(r => r.Key));
+        foreach (var r in ratios)
+        {
+            Assert.Equal(3, r.Rounds);
+            Assert.True(r.Low > 0 && r.Low <= r.Median && r.Median <= r.High && double.IsFinite(r.High), r.ToString());
+        }
+        Assert.Equal(3, log.ToString().Split('\n').Count(l => l.StartsWith("paired: SoftmaxBenchmarks(Shape=64x4096) round ", StringComparison.Ordinal)));
+        var table = new StringWriter();
+        Paired.Report(ratios, table);
+        Assert.Contains("| SoftmaxBenchmarks(Shape=64x4096): Ours / Onnx | ", table.ToString());
+        Assert.Empty(Paired.Run("NoSuchSuite", new Dictionary<string, string>(), new Paired.Options(Rounds: 1), TextWriter.Null));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Paired.Run(null, new Dictionary<string, string>(), new Paired.Options(Rounds: 0), TextWriter.Null));
+    }
+
+    [Fact]
     public void Plots_draw_throughput_against_length_and_a_roofline_of_the_measured_points()
     {
         Plots.Result R(Type t, string m, string p, double s) => new(t, m, p.Length == 0 ? new Dictionary<string, string>() : new Dictionary<string, string> { [p.Split('=')[0]] = p.Split('=')[1] }, s);
