@@ -89,6 +89,57 @@ public class BuiltInKernelTests
         return output;
     }
 
+    /// <summary>
+    /// A decode step with its keys split into blocks computed apart and merged (flash-decoding), forced here so that it
+    /// runs on a machine of any size: one sequence and key/value head with a remainder block (1000 keys in 3 blocks),
+    /// several with blocks that divide the keys, grouped query heads (8 of them: the dot products' four-row quads twice),
+    /// a few queries unmasked, one query causal, a scale, and key lengths that end inside a block, at a block's edge,
+    /// in the remainder and at 0 (a row with no key gives zeros); against the double loop, as is the call the machine chooses.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 4, 1, 1, 1000, 64, 48, 3, false, null)]
+    [InlineData(1, 8, 1, 1, 1000, 32, 16, 4, true, new[] { 999 })]
+    [InlineData(1, 2, 1, 3, 700, 16, 8, 2, false, new[] { 351 })]
+    [InlineData(2, 4, 2, 1, 600, 24, 40, 3, false, new[] { 600, 0 })]
+    [InlineData(2, 6, 3, 2, 512, 16, 16, 4, false, new[] { 128, 300 })]
+    [InlineData(1, 1, 1, 1, 4097, 128, 128, 5, true, new[] { 4096 })]
+    public void A_decode_step_split_over_key_blocks_matches_the_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, int blocks, bool causal, int[]? lengths)
+    {
+        var shape = new AttentionShape(batch, heads, kvHeads, p, m, e, f);
+        var q = Random(batch * heads * p * e, 11, 3); var k = Random(batch * kvHeads * m * e, 12, 3); var v = Random(batch * kvHeads * m * f, 13, 1);
+        var options = new AttentionOptions(Causal: causal, Scale: 0.2f, KeyLengths: lengths);
+        var split = new float[batch * heads * p * f];
+        var whole = new float[split.Length]; // as the machine chooses: split or not
+        Attention.ForcedKeyBlocks = blocks;
+        try
+        {
+            Attention.Forward(F(q), F(k), F(v), split, shape, options);
+        }
+        finally
+        {
+            Attention.ForcedKeyBlocks = 0;
+        }
+        Attention.Forward(F(q), F(k), F(v), whole, shape, options);
+        var expected = AttentionLoop(q, k, v, shape, causal, scale: 0.2f, lengths: lengths);
+        AssertClose(expected, split, 2e-5);
+        AssertClose(expected, whole, 2e-5);
+        if (lengths is not null && lengths.Contains(0))
+            Assert.All(split.Skip(Array.IndexOf(lengths, 0) * heads * p * f).Take(heads * p * f), x => Assert.Equal(0f, x));
+    }
+
+    [Fact]
+    public void Key_blocks_are_chosen_for_few_pairs_and_long_caches_and_divide_the_keys_of_several()
+    {
+        Assert.Equal(0, Attention.KeyBlocks(pairs: 8, rows: 4, keys: 8192, threads: 2));      // every core has a pair
+        Assert.Equal(4, Attention.KeyBlocks(pairs: 1, rows: 32, keys: 65536, threads: 2));    // two blocks per core
+        Assert.Equal(0, Attention.KeyBlocks(pairs: 1, rows: 1, keys: 4095, threads: 2));      // too few keys to split
+        Assert.Equal(2, Attention.KeyBlocks(pairs: 1, rows: 1, keys: 4097, threads: 16));     // blocks of 2048 keys at least
+        Assert.Equal(0, Attention.KeyBlocks(pairs: 1, rows: 65, keys: 1 << 20, threads: 2));  // a prefill, not a decode step
+        Assert.Equal(4, Attention.KeyBlocks(pairs: 4, rows: 8, keys: 16384, threads: 8));     // 4 divides the keys
+        Assert.Equal(3, Attention.KeyBlocks(pairs: 4, rows: 8, keys: 3 * 4099, threads: 8));  // 4 does not: 3 does
+        Assert.Equal(0, Attention.KeyBlocks(pairs: 4, rows: 8, keys: 16381, threads: 8));     // neither 4, 3 nor 2: no split
+    }
+
     /// <summary>Multi-head, grouped-query (2 and all heads per key/value head) and causal attention, on shapes that divide no
     /// tile: a KV cache (fewer queries than keys), as many, and more queries than keys (the first rows see no key: zeros).</summary>
     [Theory]

@@ -4,7 +4,7 @@ namespace Kernels.Generators.Tests;
 
 /// <summary>
 /// The contraction micro-kernel against a double-precision loop: every row count up to two register tiles and one
-/// more, every column count up to two pairs of vectors and one more (every tail), eight vectors (one row's widest
+/// more and around the dot products' limit, every column count up to two pairs of vectors and one more (every tail), eight vectors (one row's widest
 /// block) and nine and one, several depths, A row- or
 /// column-major, B with j contiguous or k contiguous (the packed path), at every width.
 /// </summary>
@@ -20,7 +20,8 @@ public unsafe class GemmTests
         var random = new Random(7);
         var failures = new List<string>();
         var cases = 0;
-        foreach (var m in Enumerable.Range(0, 2 * Gemm.RowTile + 2))
+        // Past the dot products' rows too (Gemm.DotRows), where B stored k-innermost is copied into a panel.
+        foreach (var m in Enumerable.Range(0, 2 * Gemm.RowTile + 2).Concat(new[] { Gemm.DotRows - 1, Gemm.DotRows, Gemm.DotRows + 7 }))
         foreach (var n in Enumerable.Range(0, 4 * count + 2).Where(x => x <= 2 * count + 1 || x % count <= 1 || x == 4 * count + 1).Concat(new[] { 8 * count, 9 * count + 1 }))
         foreach (var k in new[] { 0, 1, 3, 17, 2 * count + 3 }) // 2 * count + 3: the dot products' two accumulators, one vector and a tail
         foreach (var aColumnMajor in new[] { false, true })

@@ -57,7 +57,8 @@ public static partial class Attention
     /// queries holds between the two contractions. Each tile costs a fixed amount per query row (the running max's
     /// horizontal reductions, the rescale of the numerator), so a prefill wants tiles as long as keep K's and V's tile
     /// (M0 (E + F) floats, 128 KB) within the core's L2 beside the scores: at D = 64 a tile of 256 keys took 111-118 ms
-    /// for B=1 H=8 L=4096 where 64 took 127-159 ms. A decode step (a few rows) splits the keys across threads instead;
+    /// for B=1 H=8 L=4096 where 64 took 127-159 ms. A decode step (a few rows) splits its keys across threads when it
+    /// has fewer (sequence, key/value head) pairs than threads (<see cref="SplitKeys"/>);
     /// its tiles hold 256 keys whatever the head dim (one query per head over 8192 keys, 32 query heads, D = 128: 8 key/value
     /// heads 1.74-2.03 ms where 64 keys took 1.97-2.31, 32 heads 4.71-5.60 where 64 took 5.44-6.19). A masked kernel
     /// computes the whole tile where the mask cuts it, so its tiles stay shorter.
@@ -73,6 +74,116 @@ public static partial class Attention
         while (tile < most && (long)tile * 2 * ((long)headDim + valueDim) <= 32768) tile *= 2;
         return tile;
     }
+
+    /// <summary>
+    /// Key blocks a decode step splits its keys into, whatever the machine (0: chosen from the processors); for tests,
+    /// so that the split runs on a machine of any size.
+    /// </summary>
+    internal static int ForcedKeyBlocks { get; set; }
+
+    /// <summary>
+    /// The key blocks of a decode step (flash-decoding): with fewer (sequence, key/value head) pairs than threads, each
+    /// pair's keys are split into blocks, so that every core streams a part of the cache once instead of idling, or of
+    /// two cores reading the same keys for different query heads. 0 or 1: no split. A split needs blocks of one length:
+    /// the key length must divide into them, except for one pair, whose last keys then run as a block of their own.
+    /// </summary>
+    internal static int KeyBlocks(long pairs, long rows, int keys, int threads)
+    {
+        if (ForcedKeyBlocks > 0) return ForcedKeyBlocks;
+        if (rows > KeyBlockRows || pairs >= threads || keys < 2 * KeyBlockLeast) return 0;
+        var blocks = (int)Math.Min((2L * threads + pairs - 1) / pairs, keys / KeyBlockLeast);
+        if (pairs == 1) return blocks;
+        for (; blocks >= 2; blocks--)
+            if (keys % blocks == 0) return blocks;
+        return 0;
+    }
+
+    /// <summary>Rows (query heads of a key/value head times queries) up to which a step counts as decode.</summary>
+    private const int KeyBlockRows = 64;
+
+    /// <summary>The fewest keys a block holds: below about 2048 keys the partials' merge and the second kernel's start cost
+    /// more than a second core gains.</summary>
+    private const int KeyBlockLeast = 2048;
+
+    /// <summary>
+    /// Attention for a decode step with its keys split into blocks computed apart and merged (flash-decoding), when
+    /// <see cref="KeyBlocks"/> asks for a split: the blocks run as the batch of the generated log-sum-exp kernel
+    /// (specs/attention.lse.einsum, each block a sequence with its own key length, the G query heads of a key/value
+    /// head as rows of one head), and <see cref="MergeBlocks"/> (generated too) weighs each block's output by
+    /// exp(LSE_block - LSE). Only unmasked attention (or one query, causal aligned bottom-right, which sees every key)
+    /// without a window or a soft cap, in the [batch, heads, sequence, dim] layout. Returns false when it does not apply.
+    /// </summary>
+    private static unsafe bool SplitKeys(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, ReadOnlySpan<int> lengths, float scale, Span<float> output, AttentionShape shape, AttentionOptions options, int groups)
+    {
+        var (b, kvh, p, m, e, f) = (shape.Batch, shape.KeyValueHeads, shape.QueryLength, shape.KeyLength, shape.HeadDim, shape.ValueDim);
+        var seesEveryKey = !options.Causal || (p == 1 && options.Alignment == CausalAlignment.BottomRight && (options.Window == 0 || options.Window >= m));
+        if (!seesEveryKey || options.SoftCap != 0 || options.Layout != AttentionLayout.BatchHeadSequence) return false;
+        long pairs = (long)b * kvh, rows = (long)groups * p;
+        if (pairs == 0 || rows == 0 || e == 0 || f == 0) return false;
+        var blocks = KeyBlocks(pairs, rows, m, Environment.ProcessorCount);
+        if (blocks < 2 || m < blocks) return false;
+        var length = m / blocks;                   // keys per block
+        var rest = m - blocks * length;            // the last keys of a single pair, as a block of their own
+        if (rest != 0 && pairs != 1) return false;
+        var parts = blocks + (rest != 0 ? 1 : 0);
+        var (r, queryFloats) = ((int)rows, rows * e);
+        // Every block's queries are the pair's queries (the kernel reads a batch of them); outputs and log-sum-exps per block.
+        var q = Runtime.KernelRuntime.Allocate(pairs * parts * queryFloats);
+        var o = Runtime.KernelRuntime.Allocate(pairs * parts * rows * f);
+        var lse = Runtime.KernelRuntime.Allocate(pairs * parts * rows);
+        var count = (int)(pairs * blocks);
+        Span<int> blockLengths = count <= 256 ? stackalloc int[count] : new int[count];
+        Span<int> lastLength = stackalloc int[1];
+        try
+        {
+            for (long g = 0; g < pairs; g++)
+            {
+                var source = query.Slice((int)(g * queryFloats), (int)queryFloats);
+                for (var s = 0; s < parts; s++) source.CopyTo(new Span<float>(q + (g * parts + s) * queryFloats, (int)queryFloats));
+                for (var s = 0; s < blocks; s++) blockLengths[(int)(g * blocks + s)] = Math.Clamp(lengths[(int)(g / kvh)] - s * length, 0, length);
+            }
+            long blockRows = pairs * blocks;
+            WithLogSumExp(new ReadOnlySpan<float>(q, (int)(blockRows * queryFloats)), key.Slice(0, (int)(blockRows * length * e)), value.Slice(0, (int)(blockRows * length * f)),
+                blockLengths, scale, new Span<float>(o, (int)(blockRows * rows * f)), new Span<float>(lse, (int)(blockRows * rows)),
+                (int)blockRows, 1, r, e, length, f, r + length, 2 * (r + length), 0, 1, KeyTile(rows, e, f));
+            if (rest != 0)
+            {
+                // One pair: its last keys, after the whole blocks, as one more block written after them.
+                lastLength[0] = Math.Clamp(lengths[0] - blocks * length, 0, rest);
+                WithLogSumExp(new ReadOnlySpan<float>(q + blocks * queryFloats, (int)queryFloats), key.Slice(blocks * length * e, rest * e), value.Slice(blocks * length * f, rest * f),
+                    lastLength, scale, new Span<float>(o + blocks * rows * f, (int)(rows * f)), new Span<float>(lse + blocks * rows, r),
+                    1, 1, r, e, rest, f, r + rest, 2 * (r + rest), 0, 1, KeyTile(rows, e, f));
+            }
+            MergeBlocks(new ReadOnlySpan<float>(o, (int)(pairs * parts * rows * f)), new ReadOnlySpan<float>(lse, (int)(pairs * parts * rows)), output, (int)pairs, parts, r, f);
+        }
+        finally
+        {
+            Runtime.KernelRuntime.Free(lse);
+            Runtime.KernelRuntime.Free(o);
+            Runtime.KernelRuntime.Free(q);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Merges attention computed over blocks of keys apart: block s's output O and log-sum-exp L give the whole as
+    /// sum_s exp(L_s - M) O_s / sum_s exp(L_s - M), M the largest L (at least the lowest finite float, so that a row no
+    /// block has a key for gives 0 / 0, which the language's divide makes 0, not exp(-inf + inf) = NaN).
+    /// </summary>
+    [Einsum(@"
+kernel attention_merge_blocks
+
+input  O[g,s,r,f], L[g,s,r]
+output AV[g,r,f]
+
+LM[g,r]   = max[s] L[g,s,r]
+M[g,r]    = max(LM[g,r], -3.4028235e38)
+W[g,s,r]  = exp(L[g,s,r] - M[g,r])
+D[g,r]    = sum[s] W[g,s,r]
+N[g,r,f]  = sum[s] W[g,s,r] * O[g,s,r,f]
+AV[g,r,f] = N[g,r,f] / D[g,r]
+")]
+    private static partial void MergeBlocks(ReadOnlySpan<float> O, ReadOnlySpan<float> L, Span<float> AV, int G, int S, int R, int F);
 
     /// <summary>The key tile of a causal or windowed kernel: a diagonal tile computes scores the mask then drops, about
     /// M0 / 2 per row, so at most 128 keys, and a quarter of the window.</summary>
@@ -133,6 +244,7 @@ public static partial class Attention
         var scale = options.Scale == 0 ? 1 / MathF.Sqrt(e) : options.Scale;
         var tile = options.Causal ? MaskedKeyTile(p, e, f, options.Window) : KeyTile(p, e, f);
         var lengths = KeyLengths(options, shape, b <= 256 ? stackalloc int[b] : new int[b]);
+        if (SplitKeys(query, key, value, lengths, scale, output, shape, options, groups)) return;
         if (options.Layout == AttentionLayout.BatchSequenceHead)
         {
             SequenceMajor(query, key, value, lengths, scale, output, b, h, p, e, m, f, c, w, t, groups, tile);

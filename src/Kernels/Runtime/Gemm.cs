@@ -23,6 +23,11 @@ namespace Kernels.Runtime;
 /// </remarks>
 public static unsafe class Gemm
 {
+    /// <summary>Rows below which a product with B stored k-innermost runs as dot products when vectors hold 16 floats
+    /// (four rows share each load of B): a decode step's 8 query heads of a key/value head (B=4, P=8, 16384 keys, D =
+    /// 128) took 15.7 ms through the panel, whose copy was a scalar loop then.</summary>
+    internal const int DotRows = 16;
+
     /// <summary>Rows of C per register tile.</summary>
     public const int RowTile = 6;
 
@@ -78,10 +83,11 @@ public static unsafe class Gemm
                 for (var j = 0; j < n; j++) c[i * cRow + j] = tail.Apply(i, j, 0f);
             return;
         }
-        if (bCol != 1 && n > 1 && bRow == 1 && aCol == 1 && m < RowTile)
+        if (bCol != 1 && n > 1 && bRow == 1 && aCol == 1 && m < (TV.Count == 16 ? DotRows : RowTile))
         {
-            // A few rows against B stored k-innermost (one query against a tile of keys): dot products along k read B
-            // once with whole vectors, where a panel would cost k*n scalar moves for m rows of work.
+            // A few rows against B stored k-innermost (one query against a tile of keys, or the query heads of a
+            // key/value head): dot products along k read B with whole vectors, four rows at a time with 512-bit
+            // vectors, where a panel would cost k*n moves for m rows of work.
             Dots<TV>(m, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
             return;
         }
@@ -102,6 +108,13 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transposed(int k, int n, float* b, nint bRow, nint bCol, float* packed, nint pitch)
     {
+        if (bRow == 1)
+        {
+            // B's columns are contiguous rows of k floats: 8 x 8 blocks through registers, where the scalar loop wrote
+            // one float per panel row per step.
+            Transpose.Copy(b, bCol, packed, pitch, n, k);
+            return;
+        }
         for (var j = 0; j < n; j++)
         {
             var source = b + j * bCol;
