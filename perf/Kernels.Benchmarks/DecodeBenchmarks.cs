@@ -4,7 +4,8 @@ namespace Kernels.Benchmarks;
 
 /// <summary>
 /// One decode step: one query per head against a KV cache, B = 1, H = 32, D = 128, M = 8192 keys (a 7B-class model
-/// at 8K context), with 32 key/value heads (multi-head) or 8 (grouped-query, as Llama 3 8B and Mistral 7B). Ours
+/// at 8K context), with 32 key/value heads (multi-head), 8 (grouped-query, as Llama 3 8B and Mistral 7B) or 1
+/// (multi-query: fewer key/value heads than cores, so the step splits its keys into blocks across them). Ours
 /// (Attention.Forward with an AttentionShape; below KernelRuntime.FewRows queries it reads K and V in place, and the
 /// four query heads of a key/value head are rows of one) against ONNX Runtime's MultiHeadAttention over the same cache
 /// (with 8 key/value heads, over the cache repeated to 32 heads, as a model without grouped-query support runs it; the
@@ -19,7 +20,7 @@ public class DecodeBenchmarks : IWork
 
     [Params(8192)] public int Keys;
 
-    [Params(32, 8)] public int KeyValueHeads;
+    [Params(32, 8, 1)] public int KeyValueHeads;
 
     public double Flops => 4.0 * Heads * Keys * HeadDim;
 
