@@ -142,6 +142,8 @@ public class SpecKernelTests
         {
             var descriptor = bench.Descriptor(i);
             var compiled = Kernels.Einsum.CascadeCompiler.Compile(bench.Case(i).Spec, "Kernel" + i).Cascade!;
+            // A scheduled case's tiles are its partitions' sizes, in the descriptor as in the kernel.
+            if (bench.Case(i).Schedule is { } schedule) compiled = Kernels.Einsum.Planning.Schedule.Parse(schedule, out _).ApplyTiles(compiled);
             foreach (var sizes in bench.Case(i).Sizes.Where(s => s.Values.All(v => v > 0)))
             {
                 foreach (var target in Kernels.Hardware.Targets.SpatialPresets.Names.Select(Kernels.Hardware.Targets.SpatialPresets.Get))
