@@ -242,7 +242,8 @@ public sealed class EinsumGenerator : IIncrementalGenerator
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ForSpec(d.Id), model.ScheduleLiteral?.Map(d.Span.Start, d.Span.Length) ?? model.AttributeLocation, d.Message));
         }
         if (diagnostics.Any(d => d.Id == "KRN0035")) return schedule;
-        var illegal = KernelPlanner.Plan(cascade, assumeDivisible: true, schedule).ScheduleErrors.ToList();
+        // Checked on the cascade the kernel is planned from, whose plan prints the schedule in the kernel's header.
+        var illegal = CSharpKernelEmitter.ScheduleErrors(cascade, schedule).ToList();
         foreach (var tile in schedule.Tiles)
             if (model.Parameters.Any(p => p.Name == tile.Key))
                 illegal.Add(new Kernels.Einsum.Planning.ScheduleError(schedule.DirectiveOf("tile", tile.Key),

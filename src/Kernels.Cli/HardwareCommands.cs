@@ -215,7 +215,7 @@ internal static class HardwareCommands
         schedule = Schedule.Parse(text, out var syntax);
         foreach (var d in syntax) stderr.WriteLine(d.Format(where));
         if (syntax.Count > 0) return false;
-        var errors = KernelPlanner.Plan(Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade), assumeDivisible: true, schedule).ScheduleErrors;
+        var errors = Kernels.Einsum.Emit.CSharpKernelEmitter.ScheduleErrors(cascade, schedule);
         foreach (var e in errors) stderr.WriteLine(e.ToDiagnostic().Format(where));
         return errors.Count == 0;
     }

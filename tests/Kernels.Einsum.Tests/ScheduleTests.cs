@@ -29,6 +29,26 @@ public class ScheduleTests
     }
 
     [Fact]
+    public void Orders_and_fusions_round_trip_and_merge_by_tensor()
+    {
+        var text = "lower SN vector n\norder SN p n\norder BK t1 d t0\nfuse SN SD\nfuse A off\n";
+        var schedule = Schedule.Parse(text, out var errors);
+        Assert.Empty(errors);
+        Assert.Equal(text, schedule.ToString());
+        Assert.Equal(schedule, Schedule.Parse(schedule.ToInlineString(), out _));
+        Assert.Equal(new[] { "t1", "d", "t0" }, schedule.OrderOf("BK"));
+        Assert.Null(schedule.OrderOf("SD"));
+        Assert.True(schedule.FusionOf("SN", out var with));
+        Assert.Equal("SD", with);
+        Assert.True(schedule.FusionOf("A", out with));
+        Assert.Null(with);
+        Assert.False(schedule.FusionOf("SD", out _));
+        Assert.NotEqual(schedule, Schedule.Parse(text.Replace("order SN p n", "order SN n p", StringComparison.Ordinal), out _));
+        var merged = schedule.With(Schedule.Parse("order SN n p; fuse SN off", out _));
+        Assert.Equal("lower SN vector n\norder BK t1 d t0\norder SN n p\nfuse A off\nfuse SN off\n", merged.ToString());
+    }
+
+    [Fact]
     public void With_lets_later_choices_override_earlier_ones()
     {
         var file = Schedule.Parse("parallel p\nrows blocked\nlower A scalar\nfold off", out _);
@@ -100,6 +120,13 @@ public class ScheduleTests
     [InlineData("rows blocked\nrows per-row", 2, 1, "rows", "'rows' is already given")]
     [InlineData("parallel p; serial", 1, 13, "serial", "'parallel' is already given")]
     [InlineData("lower A scalar\nlower A vector", 2, 1, "lower", "'lower A' is already given")]
+    [InlineData("order SN", 1, 1, "order", "'order' needs a tensor and its Einsum's loops")]
+    [InlineData("order SN p n p", 1, 14, "p", "'p' is already in this order; name each loop once")]
+    [InlineData("order SN p n; order SN n p", 1, 15, "order", "'order SN' is already given")]
+    [InlineData("fuse SN", 1, 1, "fuse", "'fuse' needs 2 arguments; write 'fuse MAP REDUCTION|off'")]
+    [InlineData("fuse SN SD Y", 1, 12, "Y", "Unexpected 'Y' after 'fuse SN SD'")]
+    [InlineData("fuse SN SN", 1, 9, "SN", "not with itself; write 'fuse SN REDUCTION'")]
+    [InlineData("fuse SN off\nfuse SN SD", 2, 1, "fuse", "'fuse SN' is already given")]
     public void Syntax_errors_are_KRN0035_at_the_word(string text, int line, int column, string marked, string message)
     {
         Schedule.Parse(text, out var errors);
@@ -128,7 +155,8 @@ public class ScheduleTests
                 Assert.Equal(plan.RowBlocks, again.RowBlocks);
                 Assert.Equal(plan.Folds.Keys.Order(), again.Folds.Keys.Order());
                 foreach (var (id, e) in plan.Einsums)
-                    Assert.Equal((e.Lowering, e.VectorRank), (again.Einsums[id].Lowering, again.Einsums[id].VectorRank));
+                    Assert.Equal((e.Lowering, e.VectorRank, string.Join(" ", e.LoopOrder)), (again.Einsums[id].Lowering, again.Einsums[id].VectorRank, string.Join(" ", again.Einsums[id].LoopOrder)));
+                Assert.Equal(plan.Fusions.OrderBy(x => x.Key), again.Fusions.OrderBy(x => x.Key));
                 foreach (var (tensor, storage) in plan.Storage)
                     Assert.Equal(storage.StorageOrder, again.Storage[tensor].StorageOrder);
             }
@@ -154,8 +182,26 @@ public class ScheduleTests
         // With no contraction left to gain from them, the planner walks one row at a time.
         Assert.False(Plan(threePass, "lower QK vector; lower AV vector").RowBlocks);
 
+        // Loop orders: any order of a copy's output loops, its vector rank last; the order is the plan's and the schedule it prints.
+        var linear = Specs.Load("linear_attention.causal");
+        var bk = linear.Writer("BK")!.Id;
+        Assert.Equal(new[] { "t1", "t0", "d" }, KernelPlanner.Plan(linear, true).Einsums[bk].LoopOrder);
+        var reordered = Plan(linear, "order BK t0 t1 d");
+        Assert.Equal(new[] { "t0", "t1", "d" }, reordered.Einsums[bk].LoopOrder);
+        Assert.Contains("order BK t0 t1 d\n", reordered.Schedule.ToString(), StringComparison.Ordinal);
+        Assert.Contains("its vector rank d is innermost. Write 'order BK t1 t0 d'", KernelPlanner.Plan(linear, true, Schedule.Parse("order BK d t0 t1", out _)).ScheduleErrors.Single().Message, StringComparison.Ordinal);
+
+        // Fusions: softmax's numerator is summed as it is written, unless the schedule keeps the two apart.
         var softmax = Specs.Load("softmax.3pass");
-        var sd = softmax.Writer("SD")!.Id;
+        var (sn, sd) = (softmax.Writer("SN")!.Id, softmax.Writer("SD")!.Id);
+        Assert.Equal(sd, KernelPlanner.Plan(softmax, true).Fusions[sn]);
+        Assert.Contains("fuse SN SD\n", KernelPlanner.Plan(softmax, true).Schedule.ToString(), StringComparison.Ordinal);
+        var apart = Plan(softmax, "fuse SN off");
+        Assert.Empty(apart.Fusions);
+        Assert.Equal(new[] { (sn, sd) }, apart.FusionCandidates);
+        Assert.Contains("fuse SN off\n", apart.Schedule.ToString(), StringComparison.Ordinal);
+        Assert.Equal(sd, Plan(softmax, "fuse SN SD").Fusions[sn]);
+
         Assert.Equal(EinsumLowering.VectorReduce, KernelPlanner.Plan(softmax, true).Einsums[sd].Lowering);
         Assert.Equal(EinsumLowering.Dense, Plan(softmax, "lower SD scalar").Einsums[sd].Lowering);
         Assert.True(Plan(softmax, "rows blocked").RowBlocks);
@@ -172,6 +218,15 @@ public class ScheduleTests
     [InlineData("attention.3pass", "rows per-row\nlower QK contraction", "lower", "a matrix product only for a block of its rows", "add 'rows blocked'")]
     [InlineData("attention.fusemax", "tile Q0 128", "tile", "'Q0' is not a tile of this cascade", "its tiles are M0")]
     [InlineData("softmax.3pass", "tile M0 128", "tile", "'M0' is not a tile", "the cascade partitions no rank")]
+    [InlineData("softmax.3pass", "order GM n p", "order", "'p' is not a loop of its own there", "Write 'order GM n'")]
+    [InlineData("softmax.3pass", "order X p n", "order", "'X' is an input", "GM, SN, SD, Y")]
+    [InlineData("attention.3pass", "order GM m p", "order", "its vector rank m is innermost", "Write 'order GM p m'")]
+    [InlineData("attention.3pass", "order SD p", "order", "it leaves out m", "Write 'order SD p m'")]
+    [InlineData("attention.3pass", "order QK p", "order", "'p' is looped inside the micro-kernel", "Remove the directive")]
+    [InlineData("softmax.3pass", "fuse GM SN", "fuse", "the Einsum for 'GM' reduces", "Write 'fuse GM off'")]
+    [InlineData("softmax.3pass", "fuse SN Y", "fuse", "'Y' is not computed by the step right after the one for 'SN' (that computes 'SD')", "Write 'fuse SN off'")]
+    [InlineData("softmax.3pass", "fuse SN NOPE", "fuse", "The cascade has no tensor 'NOPE'", "GM, SN, SD, Y")]
+    [InlineData("attention.3pass", "lower SN scalar\nfuse SN SD", "fuse", "the Einsum for 'SN' is scalar, not a row vectorised", "Write 'fuse SN off'")]
     public void Illegal_choices_are_KRN0036_at_the_directive(string spec, string text, string keyword, string message, string fix)
     {
         var schedule = Schedule.Parse(text, out var syntax);

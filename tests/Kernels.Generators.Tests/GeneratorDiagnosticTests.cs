@@ -107,6 +107,40 @@ public class GeneratorDiagnosticTests
         Assert.Empty(result.Run.GeneratedTrees);
     }
 
+    private const string ExpSum = "\"input X[i,j]\\noutput Y[i]\\nS[i,j] = exp(X[i,j])\\nY[i] = sum[j] S[i,j]\"";
+
+    [Fact]
+    public void A_schedule_keeps_a_fusion_apart_and_a_bad_loop_order_points_at_its_directive()
+    {
+        string Kernel(string schedule)
+        {
+            var result = GeneratorHarness.Generate(Header + "public static partial class K { [Einsum(" + ExpSum + schedule + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }");
+            Assert.Empty(result.GeneratorDiagnostics);
+            return result.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
+        }
+        var fused = Kernel("");
+        Assert.Contains("one sweep over j: S vectorised and stored, and reduced into Y as it is written", fused, StringComparison.Ordinal);
+        Assert.Contains("//   fuse S Y", fused, StringComparison.Ordinal);
+        var apart = Kernel(", Schedule = \"fuse S off\"");
+        Assert.DoesNotContain("one sweep over", apart, StringComparison.Ordinal);
+        Assert.Contains("//   fuse S off", apart, StringComparison.Ordinal);
+
+        var source = Header + "public static partial class K { [Einsum(" + ExpSum + ", Schedule = \"serial; order Y j i\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var (d, marked) = Single(source, "KRN0036");
+        Assert.Equal("order Y j i", marked);
+        Assert.Contains("its output ranks loop outside its reduced ranks and its vector rank j is innermost. Write 'order Y i j'", d.GetMessage());
+    }
+
+    [Fact]
+    public void A_schedule_directive_on_a_tile_copy_read_in_place_says_so()
+    {
+        const string copy = "\"input X[i,j]\\noutput Y[i,j]\\npartition J -> J1 x J0 with J0 = 4\\nB[i,j1,j0] = X[i, j1*J0 + j0]\\nY[i, j1*J0 + j0] = B[i,j1,j0] * 2\"";
+        var source = Header + "public static partial class K { [Einsum(" + copy + ", Schedule = \"lower B scalar\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var (d, marked) = Single(source, "KRN0036");
+        Assert.Equal("lower B scalar", marked);
+        Assert.Contains("'B' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so 'lower B' has nothing to apply to; remove the directive.", d.GetMessage());
+    }
+
     private const string TiledSum = "\"input X[i,j]\\noutput Y[i]\\npartition J -> J1 x J0 with J0 = 4\\nY[i] = X[i, j1*J0 + j0]\"";
 
     [Fact]

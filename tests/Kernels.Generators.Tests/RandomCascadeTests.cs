@@ -20,6 +20,7 @@ public class RandomCascadeTests
         Assert.True(cases.Count(c => c.Spec.Contains("where")) >= 20);
         Assert.True(plans.Count(p => p.SliceRank is not null) >= 20);
         Assert.True(plans.Count(p => p.RowBlocks) >= 10, $"{plans.Count(p => p.RowBlocks)} plans block rows");
+        Assert.True(plans.Count(p => p.Fusions.Count > 0) >= 20, $"{plans.Count(p => p.Fusions.Count > 0)} plans fuse a map with a reduction");
         // Partial tiles run as loop bounds (the dense plan serving sizes that do not divide) on enough of them, with such sizes.
         var bounded = cases.Where(c => Kernels.Einsum.Planning.KernelPlanner.Plan(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!, assumeDivisible: true).EdgeBounds is not null).ToList();
         Assert.True(bounded.Count(c => c.Sizes.Any(s => s.Any(p => p.Key.EndsWith('0')) || c.Spec.Contains("0 = "))) >= 20, $"{bounded.Count} cascades bound their partial tiles");
@@ -27,7 +28,7 @@ public class RandomCascadeTests
         // Half of them run a random legal schedule: every kind of choice must be among them.
         var scheduled = cases.Where(c => c.Schedule is not null).Select(c => c.Schedule!).ToList();
         Assert.True(scheduled.Count >= 80, $"{scheduled.Count} random schedules");
-        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold ", "tile " })
+        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold ", "tile ", "order ", "fuse " })
             Assert.True(scheduled.Count(x => (x + ";").Contains(kind, StringComparison.Ordinal)) >= 3, $"fewer than 3 random schedules choose '{kind}'");
         Assert.True(scheduled.Count(x => System.Text.RegularExpressions.Regex.IsMatch(x, "rows blocked [0-9]")) >= 3, "fewer than 3 random schedules fix the rows of a block");
         var bench = new KernelBench(cases);
@@ -44,7 +45,7 @@ public class RandomCascadeTests
     {
         foreach (var c in RandomCascades.Generate(200, seed: 20261123))
         {
-            var cascade = Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!;
+            var cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!);
             // As the generator reads it: the attribute's RowBlocking, then its Schedule.
             var asked = new Kernels.Einsum.Planning.Schedule { RowBlocks = c.RowBlocking switch { "PerRow" => false, "Blocked" => true, _ => null } }
                 .With(Kernels.Einsum.Planning.Schedule.Parse(c.Schedule ?? "", out _));
@@ -57,6 +58,9 @@ public class RandomCascadeTests
                 Assert.Equal(plan.Schedule, again.Schedule);
                 foreach (var (id, e) in plan.Einsums)
                     Assert.True((e.Lowering, e.VectorRank) == (again.Einsums[id].Lowering, again.Einsums[id].VectorRank), $"{c.Name}: Einsum {id} planned {e.Lowering} {e.VectorRank}, then {again.Einsums[id].Lowering} {again.Einsums[id].VectorRank}\n{plan.Schedule}\n{c.Spec}");
+                foreach (var (id, e) in plan.Einsums)
+                    Assert.True(e.LoopOrder.SequenceEqual(again.Einsums[id].LoopOrder), $"{c.Name}: Einsum {id} looped {string.Join(" ", e.LoopOrder)}, then {string.Join(" ", again.Einsums[id].LoopOrder)}\n{plan.Schedule}\n{c.Spec}");
+                Assert.Equal(plan.Fusions.OrderBy(x => x.Key), again.Fusions.OrderBy(x => x.Key));
             }
         }
     }

@@ -39,11 +39,14 @@ public static class RandomCascades
 
     /// <summary>
     /// A random legal schedule for a cascade, on top of the attribute's row choice: a parallel rank (or serial, or the
-    /// planner's), a row walk (blocks sized by the cache or of 1 to 20 rows), the partitions' tiles, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction) and
-    /// the fold. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
+    /// planner's), a row walk (blocks sized by the cache or of 1 to 20 rows), the partitions' tiles, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction),
+    /// the fold, loop orders and fusions kept apart. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
     /// </summary>
     public static Kernels.Einsum.Planning.Schedule? Draw(Kernels.Einsum.Ir.Cascade cascade, Random random, string rowBlocking = "Auto")
     {
+        // Drawn for the cascade the C# kernel is planned from (tile copies read in place, the rewrites done), as the
+        // generator checks it: its Einsums and their loops are those the kernel's header names.
+        cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade);
         var parallel = cascade.Ranks.Where(r => Kernels.Einsum.Planning.KernelPlanner.CanSlice(cascade, r.Index)).Select(r => r.Index).ToList();
         var lines = new List<string>();
         var pick = random.Next(4);
@@ -68,6 +71,39 @@ public static class RandomCascades
         }
         if (random.Next(3) == 0) lines.Add(random.Next(2) == 0 ? "fold on" : "fold off");
         var attribute = new Kernels.Einsum.Planning.Schedule { RowBlocks = rowBlocking switch { "PerRow" => false, "Blocked" => true, _ => null } };
+        var chosen = Accept(cascade, attribute, lines);
+        // Then loop orders and fusions, drawn from the plan those choices give: some Einsums' loops shuffled within the
+        // shape their lowering allows (output ranks, then reduced ranks, a vector rank last; a contraction's in any
+        // order), and some map-then-reduce pairs kept apart.
+        var plan = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, assumeDivisible: true, attribute.With(chosen ?? Kernels.Einsum.Planning.Schedule.Default));
+        var more = false;
+        foreach (var e in cascade.Einsums.Where(e => !e.IsInit && cascade.Writer(e.Output.Name) == e))
+        {
+            var p = plan.Einsums[e.Id];
+            if (p.LoopOrder.Count < 2 || random.Next(3) != 0) continue;
+            List<string> Shuffled(IEnumerable<string> ranks) => ranks.OrderBy(_ => random.Next()).ToList();
+            var order = p.Lowering == Kernels.Einsum.Planning.EinsumLowering.Contraction ? Shuffled(p.LoopOrder)
+                : Shuffled(p.LoopOrder.Where(r => !e.ReducedRanks.Contains(r) && r != p.VectorRank))
+                    .Concat(Shuffled(p.LoopOrder.Where(r => e.ReducedRanks.Contains(r) && r != p.VectorRank)))
+                    .Concat(p.VectorRank is { } v ? new[] { v } : Array.Empty<string>()).ToList();
+            lines.Add($"order {e.Output.Name} {string.Join(" ", order)}");
+            more = true;
+        }
+        string Name(int id) => cascade.Einsums.First(x => x.Id == id).Output.Name;
+        foreach (var (map, reduce) in plan.FusionCandidates)
+        {
+            var pick2 = random.Next(4);
+            if (pick2 == 0) lines.Add($"fuse {Name(map)} {Name(reduce)}");
+            else if (pick2 <= 2) lines.Add($"fuse {Name(map)} off");
+            more |= pick2 <= 2;
+        }
+        return more ? Accept(cascade, attribute, lines) : chosen;
+    }
+
+    /// <summary>The schedule of <paramref name="lines"/> after dropping the choices the planner rejects (KRN0036) until
+    /// it accepts the rest; null when nothing is left.</summary>
+    private static Kernels.Einsum.Planning.Schedule? Accept(Kernels.Einsum.Ir.Cascade cascade, Kernels.Einsum.Planning.Schedule attribute, List<string> lines)
+    {
         for (var attempt = 0; attempt < 10 && lines.Count > 0; attempt++)
         {
             var schedule = Kernels.Einsum.Planning.Schedule.Parse(string.Join("\n", lines), out var syntax);
@@ -75,7 +111,7 @@ public static class RandomCascades
             var errors = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, assumeDivisible: true, attribute.With(schedule)).ScheduleErrors;
             if (errors.Count == 0) return schedule;
             // An error without a directive is the attribute's row choice against 'serial': drop 'serial'.
-            var rejected = errors.Select(x => x.Directive is { } d ? (d.Keyword is "lower" or "tile" ? d.Keyword + " " + d.Subject + " " : d.Keyword) : "serial").ToList();
+            var rejected = errors.Select(x => x.Directive is { } d ? (d.Subject is not null ? d.Keyword + " " + d.Subject + " " : d.Keyword) : "serial").ToList();
             lines.RemoveAll(l => rejected.Any(r => l == r || l.StartsWith(r, StringComparison.Ordinal) || (r == "parallel" && l == "serial")));
         }
         return null;
@@ -175,6 +211,8 @@ public static class RandomCascades
         // micro-kernel, which multiplies floats.
         for (var d = 0; d < decls.Count; d++)
             if (decls[d].StartsWith("input ", StringComparison.Ordinal) && extra.NextDouble() < 0.15) decls[d] += " : i32";
+        // Drawn after the integer inputs, so that the cascades drawn before this part existed keep theirs.
+        if (extra.NextDouble() < 0.25) RowSweep(extra, sizes, decls, body);
         sb.Append(string.Join("\n", decls)).Append('\n').Append(body);
         return (sb.ToString(), sizes);
     }
@@ -200,6 +238,23 @@ public static class RandomCascades
         decls.Add($"input NB[{r}]");
         decls.Add($"output YB[{string.Join(",", kept)}]");
         body.Append($"YB[{string.Join(",", kept)}] = {op}[{s}] {name}[{string.Join(",", dims)}] * 2 where {s} {cmp} {bound}\n");
+    }
+
+    /// <summary>
+    /// A row reduction with a pointwise prologue (<c>RS[i,j] = exp(..)</c>, then a sum, max or min over j of
+    /// <c>RS[i,j]</c> times an input), which the planner fuses into one sweep unless a schedule keeps the two apart.
+    /// </summary>
+    private static void RowSweep(Random r, Dictionary<string, int> sizes, List<string> decls, StringBuilder body)
+    {
+        var names = Ranks.OrderBy(_ => r.Next()).ToList();
+        var (i, j) = (names[0], names[1]);
+        if (!sizes.ContainsKey(i.ToUpperInvariant())) sizes[i.ToUpperInvariant()] = r.Next(1, 12);
+        if (!sizes.ContainsKey(j.ToUpperInvariant())) sizes[j.ToUpperInvariant()] = r.Next(1, 90);
+        var op = new[] { "sum", "max", "min" }[r.Next(3)];
+        decls.Add($"input RA[{i},{j}]");
+        decls.Add($"output RR[{i}]");
+        body.Append($"RS[{i},{j}] = exp(RA[{i},{j}] * 0.5 - 1)\n");
+        body.Append($"RR[{i}] = {op}[{j}] RS[{i},{j}] * RA[{i},{j}]\n");
     }
 
     /// <summary>

@@ -34,6 +34,25 @@ public static class CSharpKernelEmitter
     /// </summary>
     public static Cascade PlannedCascade(Cascade cascade) => Rewrite(TileViews.Apply(cascade));
 
+    /// <summary>
+    /// The choices of <paramref name="schedule"/> the C# kernel of <paramref name="cascade"/> cannot honour (KRN0036, at
+    /// their directives), found on the cascade the kernel is planned from (<see cref="PlannedCascade"/>, the schedule's
+    /// tiles applied), so that every order and lowering the kernel's header prints is accepted back. A directive that
+    /// names a tile copy the kernel reads in place is told so.
+    /// </summary>
+    public static IReadOnlyList<ScheduleError> ScheduleErrors(Cascade cascade, Schedule schedule)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        if (schedule is null) throw new ArgumentNullException(nameof(schedule));
+        var planned = PlannedCascade(schedule.ApplyTiles(cascade));
+        var errors = KernelPlanner.Plan(planned, assumeDivisible: true, schedule).ScheduleErrors.ToList();
+        for (var i = 0; i < errors.Count; i++)
+            if (errors[i].Directive is { Subject: { } tensor, Keyword: "lower" or "order" or "fuse" } d && planned.Tensors.All(t => t.Name != tensor)
+                && cascade.Tensors.Any(t => t.Name == tensor && t.Role == TensorRole.Intermediate))
+                errors[i] = new ScheduleError(d, $"'{tensor}' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so '{d.Keyword} {tensor}' has nothing to apply to; remove the directive.");
+        return errors;
+    }
+
     /// <summary>The rewrites after the tile views: sums split from their factors that do not vary with the summed rank
     /// (<see cref="ReductionFactors"/>), inputs read across the steps copied (<see cref="StepTransposes"/>).</summary>
     private static Cascade Rewrite(Cascade views) => StepTransposes.Apply(ReductionFactors.Apply(views));
@@ -805,7 +824,7 @@ public static class CSharpKernelEmitter
                     EmitFold(update, fold);
                     continue;
                 }
-                if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && !_plan.Folded.Contains(reduce.Id) && !_plan.Folds.ContainsKey(reduce.Id) && FusesWith(map, reduce))
+                if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && _plan.Fusions.TryGetValue(map.Id, out var fused) && fused == reduce.Id)
                 {
                     EmitMapThenReduce(map, reduce);
                     i++;
@@ -813,27 +832,6 @@ public static class CSharpKernelEmitter
                 }
                 EmitStep(steps[i]);
             }
-        }
-
-        /// <summary>
-        /// A row reduction with a pointwise prologue: <paramref name="map"/> writes a row vectorised over v, and
-        /// <paramref name="reduce"/> reduces over v alone, reading that row only at the point just written, with the
-        /// same outer loops. Then one sweep computes both and the row is not read back.
-        /// </summary>
-        private bool FusesWith(ExtendedEinsum map, ExtendedEinsum reduce)
-        {
-            var pm = _plan.Einsums[map.Id];
-            var pr = _plan.Einsums[reduce.Id];
-            if (pm.Lowering != EinsumLowering.VectorRow || pr.Lowering != EinsumLowering.VectorReduce) return false;
-            if (map.Reduction is not null || map.Filters.Count > 0 || reduce.Filters.Count > 0) return false;
-            if (reduce.Reduction is not (ReduceOperator.Sum or ReduceOperator.Prod or ReduceOperator.Max or ReduceOperator.Min)) return false;
-            var v = pm.VectorRank!;
-            if (pr.VectorRank != v || !ReducedLoops(reduce, pr).SequenceEqual(new[] { v })) return false;
-            if (!OuterLoops(map, pm).Where(r => r != v).SequenceEqual(OuterLoops(reduce, pr))) return false;
-            if (IsPair(map.Output) || _plan.Storage[map.Output.Name].HasPresence) return false;
-            var point = string.Join(",", map.OutputIndices);
-            var reads = Reads(reduce.Body).Where(r => r.Tensor.Name == map.Output.Name).ToList();
-            return reads.Count > 0 && reads.All(r => string.Join(",", r.Indices) == point) && !Reads(map.Body).Any(r => r.Tensor.Name == reduce.Output.Name);
         }
 
         private static IEnumerable<TensorRead> Reads(Expr x) => x switch

@@ -181,6 +181,13 @@ public sealed record KernelPlan(
     /// <summary>Einsums computed inside a <see cref="Folds"/> entry's call instead of on their own.</summary>
     public IReadOnlyCollection<int> Folded { get; init; } = System.Array.Empty<int>();
 
+    /// <summary>Maps fused with the reduction right after them into one sweep (a row reduction with a pointwise prologue),
+    /// by the map's id, with the reduction's id: the map's row is reduced as it is written and not read back.</summary>
+    public IReadOnlyDictionary<int, int> Fusions { get; init; } = new Dictionary<int, int>();
+
+    /// <summary>Every (map, reduction) pair that could fuse, fused or kept apart by the schedule (<c>fuse MAP off</c>).</summary>
+    public IReadOnlyList<(int Map, int Reduce)> FusionCandidates { get; init; } = System.Array.Empty<(int, int)>();
+
     /// <summary>Ranks whose sizes must not be 0 for <see cref="EdgeBounds"/> to hold: a sum over an empty rank is 0 and
     /// present even where its operands are absent, so the points past the edge would exist.</summary>
     public IReadOnlyList<string> EdgeBoundsNeedNonEmpty { get; init; } = System.Array.Empty<string>();
@@ -213,8 +220,16 @@ public sealed record KernelPlan(
                 { VectorRank: { } v } => new LoweringChoice(LoweringKind.Vector, v),
                 _ => new LoweringChoice(LoweringKind.Scalar),
             }))),
+        Orders = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(
+            System.Linq.Enumerable.Where(Cascade.Einsums, e => !e.IsInit && Einsums[e.Id].LoopOrder.Count >= 2 && Cascade.Writer(e.Output.Name) == e
+                && !System.Linq.Enumerable.Contains(Folded, e.Id) && !Folds.ContainsKey(e.Id)),
+            e => new KeyValuePair<string, IReadOnlyList<string>>(e.Output.Name, Einsums[e.Id].LoopOrder))),
+        Fusions = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(FusionCandidates,
+            c => new KeyValuePair<string, string?>(Name(c.Map), Fusions.TryGetValue(c.Map, out var r) ? Name(r) : null))),
         Folds = Folds.Count > 0 ? true : FoldsAsked == false ? false : null,
     };
+
+    private string Name(int einsum) => System.Linq.Enumerable.First(Cascade.Einsums, e => e.Id == einsum).Output.Name;
 
     /// <summary>True when two plans emit the same code (the general plan is then not emitted).</summary>
     public bool SameLoweringAs(KernelPlan other)

@@ -178,9 +178,21 @@ public static class KernelPlanner
         }
         if (schedule.RowBlocks is null && rowBlocks && !plans.Values.Any(x => x.Contraction is { } g && (g.I == slice || g.J == slice)))
             return Plan(cascade, assumeDivisible, schedule.With(new Schedule { RowBlocks = false }), fillFilters); // no contraction gained from blocks
+        foreach (var pair in schedule.Orders)
+        {
+            var computing = cascade.Einsums.Where(x => !x.IsInit && x.Output.Name == pair.Key).ToList();
+            if (computing.Count == 0) Reject("order", pair.Key, NotComputed(cascade, "order", pair.Key));
+            foreach (var e in computing)
+            {
+                if (OrderProblem(plans[e.Id], pair.Value) is { } problem) Reject("order", pair.Key, problem);
+                else plans[e.Id] = plans[e.Id] with { LoopOrder = pair.Value.ToList() };
+            }
+        }
         var distinct = divisibility.Distinct().ToList();
         var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
         var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse, fills);
+        var folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList();
+        var (fusionCandidates, fusions) = Fusions(cascade, plans, storage, hoisted, sliced, chunks, folded, folds, schedule, Reject);
         var skipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
         {
@@ -198,8 +210,129 @@ public static class KernelPlanner
                 .Select(b => (b.Rank, Clips: FilterFills.ClippableBy(b, fills, outerSlices.Append(b.Rank).Concat(slice is null ? Array.Empty<string>() : new[] { slice }).ToList())))
                 .Where(x => x.Clips.Count > 0).ToDictionary(x => x.Rank, x => x.Clips, StringComparer.Ordinal),
             Chunks = chunks,
-            Folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList(),
+            Folded = folded,
+            Fusions = fusions,
+            FusionCandidates = fusionCandidates,
         };
+    }
+
+    /// <summary>Why <c>order</c> or another directive may not name <paramref name="tensor"/>: no Einsum computes it.</summary>
+    private static string NotComputed(Cascade cascade, string keyword, string tensor) =>
+        (cascade.Tensors.Any(t => t.Name == tensor) ? $"'{tensor}' is an input; '{keyword}' names a tensor that an Einsum computes"
+            : $"The cascade has no tensor '{tensor}'; '{keyword}' names a tensor that an Einsum computes")
+        + $" ({string.Join(", ", cascade.Einsums.Where(x => !x.IsInit).Select(x => x.Output.Name).Distinct())}).";
+
+    /// <summary>
+    /// Why <paramref name="asked"/> is not a loop order of the Einsum's lowering, or null when it is: the same loops, the
+    /// output ranks outside the reduced ones (a reduction accumulates over the reduced loops for each output point, or
+    /// into the output row of a vectorised row), and a vector rank innermost. A contraction's loops (around its
+    /// micro-kernel call) may come in any order.
+    /// </summary>
+    private static string? OrderProblem(EinsumPlan plan, IReadOnlyList<string> asked)
+    {
+        var e = plan.Einsum;
+        var loops = plan.LoopOrder;
+        var name = e.Output.Name;
+        var how = plan.Describe();
+        var stray = asked.FirstOrDefault(r => !loops.Contains(r));
+        if (stray is not null || asked.Count != loops.Count)
+        {
+            var why = stray is null ? $"it leaves out {string.Join(", ", loops.Where(r => !asked.Contains(r)))}"
+                : !e.Ranks.Contains(stray) ? $"'{stray}' is not a rank of that Einsum"
+                : plan.Lowering == EinsumLowering.Contraction && plan.Contraction is { } g && (stray == g.I || stray == g.J || stray == g.K) ? $"'{stray}' is looped inside the micro-kernel"
+                : $"'{stray}' is not a loop of its own there (the parallel split or an iteration block's step fixes it)";
+            return $"'order {name} {string.Join(" ", asked)}' does not name the loops of the Einsum for '{name}' ({how}), which are {(loops.Count == 0 ? "none" : string.Join(", ", loops))}: {why}. "
+                + (loops.Count == 0 ? "Remove the directive." : $"Write 'order {name} {string.Join(" ", loops)}' or another order of those loops.");
+        }
+        if (plan.Lowering == EinsumLowering.Contraction) return null;
+        var reduced = e.ReducedRanks.ToList();
+        var v = plan.VectorRank;
+        var lastOuter = asked.Select((r, i) => (r, i)).Where(x => !reduced.Contains(x.r) && x.r != v).Select(x => x.i).DefaultIfEmpty(-1).Max();
+        var firstReduced = asked.Select((r, i) => (r, i)).Where(x => reduced.Contains(x.r) && x.r != v).Select(x => x.i).DefaultIfEmpty(int.MaxValue).Min();
+        var ok = lastOuter < firstReduced && (v is null || asked[asked.Count - 1] == v);
+        if (ok) return null;
+        var rule = string.Join(" and ", new[] { reduced.Count > 0 ? "its output ranks loop outside its reduced ranks" : null, v is null ? null : $"its vector rank {v} is innermost" }.Where(x => x is not null));
+        return $"'order {name} {string.Join(" ", asked)}' is not a loop order of the Einsum for '{name}' ({how}): {rule}. Write 'order {name} {string.Join(" ", loops)}' or another order that keeps that shape.";
+    }
+
+    /// <summary>
+    /// The map-then-reduce fusions (a row reduction with a pointwise prologue): a map vectorised as a row over v and, right
+    /// after it in the same list of steps, a sum, product, max or min over v alone, vectorised over v, with the same outer
+    /// loops, reading the map's row only at the point just written. One sweep then computes both and the row is not read
+    /// back. Pairs are taken from the left (a reduction fused with its map is no map of the next); a schedule's
+    /// <c>fuse MAP off</c> keeps a pair apart and <c>fuse MAP REDUCTION</c> asks for one (KRN0036 when it cannot be).
+    /// Returns every pair that could fuse, and the pairs that do (by the map's id).
+    /// </summary>
+    private static (List<(int Map, int Reduce)> Candidates, Dictionary<int, int> Chosen) Fusions(Cascade cascade, Dictionary<int, EinsumPlan> plans,
+        Dictionary<string, TensorStorage> storage, List<CascadeStep> hoisted, List<CascadeStep> sliced, IReadOnlyDictionary<string, StepChunk> chunks,
+        IReadOnlyCollection<int> folded, IReadOnlyDictionary<int, RescaleFold> folds, Schedule schedule, Action<string, string?, string> reject)
+    {
+        var candidates = new List<(int, int)>();
+        var chosen = new Dictionary<int, int>();
+        // The lists of steps the kernel runs in order (the top level before and inside the parallel loop, each iteration
+        // block's step, a chunked block's serial chain); an iteration block in a list separates its neighbours.
+        var lists = new List<List<ExtendedEinsum?>> { hoisted.Select(s => s.Einsum).ToList(), sliced.Select(s => s.Einsum).ToList() };
+        foreach (var block in cascade.Blocks)
+        {
+            var moved = chunks.TryGetValue(block.Rank, out var chunk) ? new HashSet<int>(chunk.Before.Concat(chunk.After)) : new HashSet<int>();
+            lists.Add(block.Einsums.Where(x => !moved.Contains(x.Id)).Select(x => (ExtendedEinsum?)x).ToList());
+        }
+        var next = new Dictionary<int, ExtendedEinsum>();
+        foreach (var list in lists)
+        {
+            for (var i = 0; i + 1 < list.Count; i++)
+            {
+                if (list[i] is not { } map || list[i + 1] is not { } reduce) continue;
+                next[map.Id] = reduce;
+                if (folded.Contains(map.Id) || folds.ContainsKey(map.Id) || folded.Contains(reduce.Id) || folds.ContainsKey(reduce.Id)) continue;
+                if (FusionProblem(plans, storage, map, reduce) is not null) continue;
+                candidates.Add((map.Id, reduce.Id));
+                if (schedule.FusionOf(map.Output.Name, out var asked) && asked is null) continue;
+                chosen[map.Id] = reduce.Id;
+                i++;
+            }
+        }
+        foreach (var pair in schedule.Fusions)
+        {
+            var map = cascade.Writer(pair.Key);
+            if (map is null) { reject("fuse", pair.Key, NotComputed(cascade, "fuse", pair.Key)); continue; }
+            if (pair.Value is not { } wanted || (chosen.TryGetValue(map.Id, out var r) && cascade.Einsums.First(x => x.Id == r).Output.Name == wanted)) continue;
+            string why;
+            if (cascade.Writer(wanted) is null) why = NotComputed(cascade, "fuse", wanted).Replace("'fuse' names a tensor", "'fuse' names as its second tensor one");
+            else if (!next.TryGetValue(map.Id, out var after) || after.Output.Name != wanted)
+                why = $"'{wanted}' is not computed by the step right after the one for '{pair.Key}' ({(next.TryGetValue(map.Id, out var a) ? $"that computes '{a.Output.Name}'" : "none follows it in its loop nest")}); a map fuses with the reduction that follows it.";
+            else if (folded.Contains(map.Id) || folds.ContainsKey(map.Id) || folded.Contains(after.Id) || folds.ContainsKey(after.Id))
+                why = $"'{(folded.Contains(map.Id) || folds.ContainsKey(map.Id) ? pair.Key : wanted)}' is computed in a contraction's micro-kernel call (a folded running sum); write 'fold off' to fuse it.";
+            else if (FusionProblem(plans, storage, map, after) is { } problem) why = problem;
+            else why = $"the Einsum for '{cascade.Einsums.First(x => chosen.TryGetValue(x.Id, out var y) && y == map.Id).Output.Name}' before it already fuses with '{pair.Key}'; write 'fuse {cascade.Einsums.First(x => chosen.TryGetValue(x.Id, out var y) && y == map.Id).Output.Name} off' first.";
+            reject("fuse", pair.Key, $"'fuse {pair.Key} {wanted}' cannot be honoured: {why}{(why.EndsWith(".", StringComparison.Ordinal) ? "" : ".")} Write 'fuse {pair.Key} off' or remove the directive.");
+        }
+        return (candidates, chosen);
+    }
+
+    /// <summary>Why a map and the reduction after it cannot run as one sweep (<see cref="Fusions"/>), or null when they can.</summary>
+    private static string? FusionProblem(Dictionary<int, EinsumPlan> plans, Dictionary<string, TensorStorage> storage, ExtendedEinsum map, ExtendedEinsum reduce)
+    {
+        var pm = plans[map.Id];
+        var pr = plans[reduce.Id];
+        if (map.Reduction is not null) return $"the Einsum for '{map.Output.Name}' reduces; the first of a fusion is a map";
+        if (pm.Lowering != EinsumLowering.VectorRow) return $"the Einsum for '{map.Output.Name}' is {pm.Describe()}, not a row vectorised over its innermost rank";
+        if (pr.Lowering != EinsumLowering.VectorReduce) return $"the Einsum for '{reduce.Output.Name}' is {pr.Describe()}, not a vectorised reduction";
+        if (map.Filters.Count > 0 || reduce.Filters.Count > 0) return "a filtered Einsum runs on its own";
+        if (reduce.Reduction is not (ReduceOperator.Sum or ReduceOperator.Prod or ReduceOperator.Max or ReduceOperator.Min)) return $"a {reduce.Reduction!.Value.ToString().ToLowerInvariant()} reduction runs on its own (only sum, prod, max and min fuse)";
+        var v = pm.VectorRank!;
+        List<string> Outer(ExtendedEinsum e, EinsumPlan p) => p.LoopOrder.Where(r => !e.ReducedRanks.Contains(r)).ToList();
+        if (pr.VectorRank != v || !pr.LoopOrder.Where(r => reduce.ReducedRanks.Contains(r)).SequenceEqual(new[] { v }))
+            return $"the reduction for '{reduce.Output.Name}' is not over {v} alone, the rank the map's row is vectorised over";
+        if (!Outer(map, pm).Where(r => r != v).SequenceEqual(Outer(reduce, pr)))
+            return $"their outer loops differ ({string.Join(", ", Outer(map, pm).Where(r => r != v))} and {string.Join(", ", Outer(reduce, pr))})";
+        if (storage[map.Output.Name].HasPresence) return $"'{map.Output.Name}' keeps presence flags";
+        var point = string.Join(",", map.OutputIndices);
+        var reads = reduce.Reads().Where(r => r.Tensor.Name == map.Output.Name).ToList();
+        if (reads.Count == 0) return $"the reduction for '{reduce.Output.Name}' does not read '{map.Output.Name}'";
+        if (reads.Any(r => string.Join(",", r.Indices) != point)) return $"the reduction reads '{map.Output.Name}' at other points than the one the map just wrote";
+        if (map.Reads().Any(r => r.Tensor.Name == reduce.Output.Name)) return $"the map reads '{reduce.Output.Name}'";
+        return null;
     }
 
     /// <summary>

@@ -33,8 +33,8 @@ public sealed record LoweringChoice(LoweringKind Kind, string? Rank = null)
 }
 
 /// <summary>One line of a schedule's text, kept with its place for diagnostics.</summary>
-/// <param name="Keyword">The directive: parallel, serial, rows, tile, fold or lower.</param>
-/// <param name="Subject">The tensor of a <c>lower</c> directive, the tile of a <c>tile</c> directive, else null.</param>
+/// <param name="Keyword">The directive: parallel, serial, rows, tile, lower, order, fuse or fold.</param>
+/// <param name="Subject">The tensor of a <c>lower</c>, <c>order</c> or <c>fuse</c> directive, the tile of a <c>tile</c> directive, else null.</param>
 /// <param name="Span">Its place in the text it was parsed from.</param>
 public sealed record ScheduleDirective(string Keyword, string? Subject, SourceSpan Span)
 {
@@ -51,8 +51,8 @@ public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
 
 /// <summary>
 /// How a cascade is run, separate from what it computes: the parallel rank, whether each thread runs the cascade for a
-/// block of rows of it at a time, the lowering of each Einsum, and whether rescaled running sums fold into the
-/// contraction that feeds them. Any field left null is the planner's choice; <see cref="KernelPlan.Schedule"/> is the
+/// block of rows of it at a time, the partitions' tiles, the lowering of each Einsum and the order of its loops, which
+/// Einsums fuse into one loop nest, and whether rescaled running sums fold into the contraction that feeds them. Any field left null is the planner's choice; <see cref="KernelPlan.Schedule"/> is the
 /// schedule a plan follows, with every field set. Every legal schedule gives the interpreter's results to float rounding.
 /// </summary>
 /// <remarks>
@@ -62,10 +62,15 @@ public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
 /// rows blocked          # or: rows per-row, or rows blocked 48 (48 rows a block instead of the cache's choice)
 /// tile M0 256           # a partition's tile, in place of the spec's 'with M0 = 64'
 /// lower QK contraction  # or: lower T scalar, lower T vector, lower T vector m0
+/// order S p m0          # the loops of the Einsum that computes S, outermost first
+/// fuse SLN SLD          # or: fuse SLN off (the map of SLN and the reduction of SLD in one sweep, or apart)
 /// fold on               # or: fold off
 /// </code>
-/// <c>lower</c> names the tensor an Einsum computes and applies to the Einsum that computes it (not to its
-/// <c>init</c>). A schedule applies to the plan for sizes that divide their tiles; where the cascade needs exact
+/// <c>lower</c>, <c>order</c> and <c>fuse</c> name the tensor an Einsum computes and apply to the Einsum that computes
+/// it (not to its <c>init</c>). An order lists the Einsum's loops as its lowering runs them: the output ranks in any
+/// order, then the reduced ranks in any order, a vector rank last; a contraction's loops are the ranks around its
+/// micro-kernel call. A fusion joins a vectorised map with the reduction that follows it and reads its row only at the
+/// point just written (softmax's numerator and its sum), so the row is reduced as it is written. A schedule applies to the plan for sizes that divide their tiles; where the cascade needs exact
 /// presence tracking (other sizes), the Einsum stays scalar.
 /// </remarks>
 public sealed class Schedule : IEquatable<Schedule>
@@ -94,6 +99,13 @@ public sealed class Schedule : IEquatable<Schedule>
 
     /// <summary>The lowering asked for, by the tensor an Einsum computes, in the order given.</summary>
     public IReadOnlyList<KeyValuePair<string, LoweringChoice>> Lowerings { get; init; } = Array.Empty<KeyValuePair<string, LoweringChoice>>();
+
+    /// <summary>The loop order asked for (ranks, outermost first), by the tensor an Einsum computes, in the order given.</summary>
+    public IReadOnlyList<KeyValuePair<string, IReadOnlyList<string>>> Orders { get; init; } = Array.Empty<KeyValuePair<string, IReadOnlyList<string>>>();
+
+    /// <summary>Fusions asked for, by the tensor a map computes: the tensor of the reduction it fuses with, or null for
+    /// none (<c>fuse T off</c>); a map not listed fuses wherever it can.</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> Fusions { get; init; } = Array.Empty<KeyValuePair<string, string?>>();
 
     /// <summary>The directives as parsed, with their places (empty for a schedule built in code); not part of equality.</summary>
     public IReadOnlyList<ScheduleDirective> Directives { get; init; } = Array.Empty<ScheduleDirective>();
@@ -132,12 +144,32 @@ public sealed class Schedule : IEquatable<Schedule>
         return null;
     }
 
+    /// <summary>The loop order asked for the Einsum that computes <paramref name="tensor"/>, or null.</summary>
+    public IReadOnlyList<string>? OrderOf(string tensor)
+    {
+        foreach (var pair in Orders)
+            if (pair.Key == tensor) return pair.Value;
+        return null;
+    }
+
+    /// <summary>Whether a fusion is asked for the map that computes <paramref name="map"/>, and the reduction's tensor
+    /// it fuses with (null: none).</summary>
+    public bool FusionOf(string map, out string? reduce)
+    {
+        foreach (var pair in Fusions)
+            if (pair.Key == map) { reduce = pair.Value; return true; }
+        reduce = null;
+        return false;
+    }
+
     /// <summary>This schedule with every choice <paramref name="over"/> makes replacing this one's.</summary>
     public Schedule With(Schedule over)
     {
         if (over is null) throw new ArgumentNullException(nameof(over));
         var lowerings = Lowerings.Where(p => over.LoweringOf(p.Key) is null).Concat(over.Lowerings).ToList();
         var tiles = Tiles.Where(p => over.TileOf(p.Key) is null).Concat(over.Tiles).ToList();
+        var orders = Orders.Where(p => over.OrderOf(p.Key) is null).Concat(over.Orders).ToList();
+        var fusions = Fusions.Where(p => !over.FusionOf(p.Key, out _)).Concat(over.Fusions).ToList();
         var overParallel = over.Serial || over.Parallel is not null;
         return new Schedule
         {
@@ -148,6 +180,8 @@ public sealed class Schedule : IEquatable<Schedule>
             Tiles = tiles,
             Folds = over.Folds ?? Folds,
             Lowerings = lowerings,
+            Orders = orders,
+            Fusions = fusions,
             Directives = Directives.Concat(over.Directives).ToList(),
         };
     }
@@ -161,6 +195,8 @@ public sealed class Schedule : IEquatable<Schedule>
         if (RowBlocks is { } rows) sb.Append("rows ").Append(rows ? "blocked" : "per-row").Append(rows && BlockRows is { } n ? " " + n.ToString(System.Globalization.CultureInfo.InvariantCulture) : "").Append('\n');
         foreach (var pair in Tiles) sb.Append("tile ").Append(pair.Key).Append(' ').Append(pair.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         foreach (var pair in Lowerings) sb.Append("lower ").Append(pair.Key).Append(' ').Append(pair.Value).Append('\n');
+        foreach (var pair in Orders) sb.Append("order ").Append(pair.Key).Append(' ').Append(string.Join(" ", pair.Value)).Append('\n');
+        foreach (var pair in Fusions) sb.Append("fuse ").Append(pair.Key).Append(' ').Append(pair.Value ?? "off").Append('\n');
         if (Folds is { } folds) sb.Append("fold ").Append(folds ? "on" : "off").Append('\n');
         return sb.ToString();
     }
@@ -192,6 +228,8 @@ public sealed class Schedule : IEquatable<Schedule>
         int? blockRows = null;
         var tiles = new List<KeyValuePair<string, int>>();
         var lowerings = new List<KeyValuePair<string, LoweringChoice>>();
+        var orders = new List<KeyValuePair<string, IReadOnlyList<string>>>();
+        var fusions = new List<KeyValuePair<string, string?>>();
         var directives = new List<ScheduleDirective>();
         var seen = new Dictionary<string, ScheduleDirective>(StringComparer.Ordinal);
 
@@ -214,8 +252,9 @@ public sealed class Schedule : IEquatable<Schedule>
                     : $"'{head.Text}' needs {(count == 1 ? "an argument" : count + " arguments")}; write '{usage}'.");
                 return false;
             }
-            var key = head.Text == "serial" ? "parallel" : head.Text is "lower" or "tile" && words.Count > 1 ? head.Text + " " + words[1].Text : head.Text;
-            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile")
+            var subjected = head.Text is "lower" or "tile" or "order" or "fuse";
+            var key = head.Text == "serial" ? "parallel" : subjected && words.Count > 1 ? head.Text + " " + words[1].Text : head.Text;
+            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile" or "order" or "fuse")
             {
                 Error(head, $"'{key}' is already given by an earlier directive; give each choice once.");
                 continue;
@@ -265,19 +304,31 @@ public sealed class Schedule : IEquatable<Schedule>
                     }
                     lowerings.Add(new KeyValuePair<string, LoweringChoice>(words[1].Text, choice));
                     break;
+                case "order":
+                    if (words.Count < 3) { Error(head, "'order' needs a tensor and its Einsum's loops, outermost first; write 'order TENSOR RANK [RANK ...]'."); continue; }
+                    var ranks = words.Skip(2).Select(w => w.Text).ToList();
+                    var twice = words.Skip(2).Where((w, i) => ranks.IndexOf(w.Text) != i).FirstOrDefault();
+                    if (twice.Text is not null) { Error(twice, $"'{twice.Text}' is already in this order; name each loop once."); continue; }
+                    orders.Add(new KeyValuePair<string, IReadOnlyList<string>>(words[1].Text, ranks));
+                    break;
+                case "fuse":
+                    if (!Arguments(2, "fuse MAP REDUCTION|off")) continue;
+                    if (words[2].Text == words[1].Text) { Error(words[2], $"A map fuses with the reduction that follows it, not with itself; write 'fuse {words[1].Text} REDUCTION' (the tensor the reduction computes) or 'fuse {words[1].Text} off'."); continue; }
+                    fusions.Add(new KeyValuePair<string, string?>(words[1].Text, words[2].Text == "off" ? null : words[2].Text));
+                    break;
                 default:
-                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'lower TENSOR scalar|vector [RANK]|contraction' or 'fold on|off'.");
+                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off' or 'fold on|off'.");
                     continue;
             }
-            var directive = new ScheduleDirective(head.Text, head.Text is "lower" or "tile" ? words[1].Text : null, span) { Origin = origin };
+            var directive = new ScheduleDirective(head.Text, subjected ? words[1].Text : null, span) { Origin = origin };
             seen[key] = directive;
             directives.Add(directive);
         }
-        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Directives = directives };
+        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Orders = orders, Fusions = fusions, Directives = directives };
     }
 
     /// <summary>The directive that set a choice (<c>parallel</c>/<c>serial</c>, <c>rows</c>, <c>fold</c>, a tile's
-    /// <c>tile</c> or a tensor's <c>lower</c>), or null for a choice made in code.</summary>
+    /// <c>tile</c> or a tensor's <c>lower</c>, <c>order</c> or <c>fuse</c>), or null for a choice made in code.</summary>
     public ScheduleDirective? DirectiveOf(string keyword, string? subject = null)
     {
         for (var i = Directives.Count - 1; i >= 0; i--)
