@@ -241,7 +241,7 @@ internal static class HardwareCommands
                 return 0;
             case "schedule":
                 // The schedule the generated kernel runs: the planner's choices with the given ones applied.
-                Write(KernelPlanner.Plan(Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade), assumeDivisible: true, schedule).Schedule.ToString(), output, stdout);
+                Write(Kernels.Einsum.Emit.CSharpKernelEmitter.ChosenSchedule(cascade, schedule).ToString(), output, stdout);
                 return 0;
             case "descriptor":
                 // The KernelDescriptor the generator writes next to that kernel: the IR and analysis as constructor calls.

@@ -31,7 +31,7 @@ public class ScheduleTests
     [Fact]
     public void Orders_and_fusions_round_trip_and_merge_by_tensor()
     {
-        var text = "lower SN vector n\norder SN p n\norder BK t1 d t0\nfuse SN SD\nfuse A off\n";
+        var text = "place BK copy\nplace BV view\nlower SN vector n\norder SN p n\norder BK t1 d t0\nfuse SN SD\nfuse A off\n";
         var schedule = Schedule.Parse(text, out var errors);
         Assert.Empty(errors);
         Assert.Equal(text, schedule.ToString());
@@ -45,7 +45,10 @@ public class ScheduleTests
         Assert.False(schedule.FusionOf("SD", out _));
         Assert.NotEqual(schedule, Schedule.Parse(text.Replace("order SN p n", "order SN n p", StringComparison.Ordinal), out _));
         var merged = schedule.With(Schedule.Parse("order SN n p; fuse SN off", out _));
-        Assert.Equal("lower SN vector n\norder BK t1 d t0\norder SN n p\nfuse A off\nfuse SN off\n", merged.ToString());
+        Assert.Equal("place BK copy\nplace BV view\nlower SN vector n\norder BK t1 d t0\norder SN n p\nfuse A off\nfuse SN off\n", merged.ToString());
+        Assert.Equal((TensorPlacement?)TensorPlacement.Copy, schedule.PlacementOf("BK"));
+        Assert.Null(schedule.PlacementOf("SN"));
+        Assert.Equal("place BV view\nplace BK view\n", Schedule.Parse("place BK copy; place BV view", out _).With(Schedule.Parse("place BK view", out _)).ToString());
     }
 
     [Fact]
@@ -120,6 +123,9 @@ public class ScheduleTests
     [InlineData("rows blocked\nrows per-row", 2, 1, "rows", "'rows' is already given")]
     [InlineData("parallel p; serial", 1, 13, "serial", "'parallel' is already given")]
     [InlineData("lower A scalar\nlower A vector", 2, 1, "lower", "'lower A' is already given")]
+    [InlineData("place BK", 1, 1, "place", "'place' needs 2 arguments; write 'place TENSOR view|copy'")]
+    [InlineData("place BK registers", 1, 10, "registers", "Unknown placement 'registers'; write 'place BK view' (the tile copy read in place) or 'place BK copy'")]
+    [InlineData("place BK view; place BK copy", 1, 16, "place", "'place BK' is already given")]
     [InlineData("order SN", 1, 1, "order", "'order' needs a tensor and its Einsum's loops")]
     [InlineData("order SN p n p", 1, 14, "p", "'p' is already in this order; name each loop once")]
     [InlineData("order SN p n; order SN n p", 1, 15, "order", "'order SN' is already given")]
@@ -161,6 +167,53 @@ public class ScheduleTests
                     Assert.Equal(storage.StorageOrder, again.Storage[tensor].StorageOrder);
             }
         }
+    }
+
+    /// <summary>The whole schedule a C# kernel prints (its plan's, and where each tile copy lives) is accepted back and
+    /// gives the same kernel: the same schedule, the same code for sizes that divide the tiles.</summary>
+    [Fact]
+    public void Every_specs_kernel_schedule_gives_the_same_kernel_again()
+    {
+        foreach (var name in Specs.Names)
+        {
+            var cascade = Specs.Load(name);
+            var chosen = Emit.CSharpKernelEmitter.ChosenSchedule(cascade);
+            Assert.Empty(Emit.CSharpKernelEmitter.ScheduleErrors(cascade, chosen));
+            Assert.Equal(chosen, Emit.CSharpKernelEmitter.ChosenSchedule(cascade, chosen));
+            var signature = Emit.KernelSignature.Canonical(cascade);
+            var emitted = Emit.CSharpKernelEmitter.Emit(cascade, signature);
+            var again = Emit.CSharpKernelEmitter.Emit(cascade, signature with { Schedule = chosen });
+            // Placing every copy fixes it for every call: the few-rows variant that reads K's tiles in place goes.
+            if (emitted.Contains("_DispatchFewRows", StringComparison.Ordinal))
+            {
+                Assert.DoesNotContain("_DispatchFewRows", again, StringComparison.Ordinal);
+                continue;
+            }
+            // The plan for sizes that do not divide the tiles (scalar, tracking absent points) takes the printed loop
+            // orders too where they fit it, so its loops may change; the code before it must not.
+            static string Main(string code) => code.IndexOf("private static void _DispatchGeneral", StringComparison.Ordinal) is var cut and >= 0 ? code.Substring(0, cut) : code;
+            Assert.True(Main(emitted.Replace("the spec's default", "the schedule's tile", StringComparison.Ordinal)) == Main(again), name);
+        }
+    }
+
+    [Fact]
+    public void Placements_choose_which_tile_copies_are_read_in_place()
+    {
+        var mha = Specs.Load("attention.mha");
+        Assert.Equal(new[] { "BK", "BV" }, Planning.TileViews.Placeable(mha));
+        Assert.Contains("place BK copy\nplace BV view\n", Emit.CSharpKernelEmitter.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
+        Assert.Equal(new[] { "BK" }, Emit.CSharpKernelEmitter.PlannedCascade(mha).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
+        var swapped = Schedule.Parse("place BK view; place BV copy", out _);
+        Assert.Equal(new[] { "BV" }, Emit.CSharpKernelEmitter.PlannedCascade(mha, swapped).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
+        Assert.Contains("place BK view\nplace BV copy\n", Emit.CSharpKernelEmitter.ChosenSchedule(mha, swapped).ToString(), StringComparison.Ordinal);
+        Assert.Empty(Emit.CSharpKernelEmitter.ScheduleErrors(mha, swapped));
+
+        var errors = Emit.CSharpKernelEmitter.ScheduleErrors(mha, Schedule.Parse("place Q view\nlower BV vector", out _));
+        Assert.Equal(2, errors.Count);
+        Assert.Contains("'Q' is not a tile copy of an input that can be read in place", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);
+        Assert.Contains("this cascade's are BK, BV. Remove the directive.", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);
+        Assert.Contains("'BV' is a tile copy of an input that the kernel reads in place (a view)", errors.Single(e => e.Directive!.Keyword == "lower").Message, StringComparison.Ordinal);
+        Assert.Contains("and this cascade has none", Emit.CSharpKernelEmitter.ScheduleErrors(Specs.Load("softmax.3pass"), Schedule.Parse("place SN view", out _)).Single().Message, StringComparison.Ordinal);
     }
 
     [Fact]

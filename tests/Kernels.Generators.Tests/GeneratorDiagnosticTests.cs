@@ -141,6 +141,31 @@ public class GeneratorDiagnosticTests
         Assert.Contains("'B' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so 'lower B' has nothing to apply to; remove the directive.", d.GetMessage());
     }
 
+    [Fact]
+    public void A_schedule_places_a_tile_copy_in_scratch_and_rejects_a_place_of_anything_else()
+    {
+        const string copy = "\"input X[i,j]\\noutput Y[i,j]\\npartition J -> J1 x J0 with J0 = 4\\nB[i,j1,j0] = X[i, j1*J0 + j0]\\nY[i, j1*J0 + j0] = B[i,j1,j0] * 2\"";
+        string Kernel(string schedule)
+        {
+            var result = GeneratorHarness.Generate(Header + "public static partial class K { [Einsum(" + copy + schedule + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }");
+            Assert.Empty(result.GeneratorDiagnostics);
+            return result.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
+        }
+        var view = Kernel("");
+        Assert.Contains("//   place B view", view, StringComparison.Ordinal);
+        Assert.Contains("B is a view", view, StringComparison.Ordinal);
+        var stored = Kernel(", Schedule = \"place B copy\"");
+        Assert.Contains("//   place B copy", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain("B is a view", stored, StringComparison.Ordinal);
+        Assert.Contains("float* B = global::Kernels.Runtime.KernelRuntime.Allocate", stored, StringComparison.Ordinal);
+
+        var source = Header + "public static partial class K { [Einsum(" + copy + ", Schedule = \"place X view\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+        var (d, marked) = Single(source, "KRN0036");
+        Assert.Equal("place X view", marked);
+        Assert.Contains("'X' is not a tile copy of an input that can be read in place", d.GetMessage());
+        Assert.Contains("this cascade's are B. Remove the directive.", d.GetMessage());
+    }
+
     private const string TiledSum = "\"input X[i,j]\\noutput Y[i]\\npartition J -> J1 x J0 with J0 = 4\\nY[i] = X[i, j1*J0 + j0]\"";
 
     [Fact]

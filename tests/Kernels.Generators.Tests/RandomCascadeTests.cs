@@ -28,7 +28,7 @@ public class RandomCascadeTests
         // Half of them run a random legal schedule: every kind of choice must be among them.
         var scheduled = cases.Where(c => c.Schedule is not null).Select(c => c.Schedule!).ToList();
         Assert.True(scheduled.Count >= 80, $"{scheduled.Count} random schedules");
-        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold ", "tile ", "order ", "fuse " })
+        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold ", "tile ", "order ", "fuse ", "place " })
             Assert.True(scheduled.Count(x => (x + ";").Contains(kind, StringComparison.Ordinal)) >= 3, $"fewer than 3 random schedules choose '{kind}'");
         Assert.True(scheduled.Count(x => System.Text.RegularExpressions.Regex.IsMatch(x, "rows blocked [0-9]")) >= 3, "fewer than 3 random schedules fix the rows of a block");
         var bench = new KernelBench(cases);
@@ -45,10 +45,14 @@ public class RandomCascadeTests
     {
         foreach (var c in RandomCascades.Generate(200, seed: 20261123))
         {
-            var cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!);
             // As the generator reads it: the attribute's RowBlocking, then its Schedule.
             var asked = new Kernels.Einsum.Planning.Schedule { RowBlocks = c.RowBlocking switch { "PerRow" => false, "Blocked" => true, _ => null } }
                 .With(Kernels.Einsum.Planning.Schedule.Parse(c.Schedule ?? "", out _));
+            var raw = Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!;
+            Assert.Empty(Kernels.Einsum.Emit.CSharpKernelEmitter.ScheduleErrors(raw, asked));
+            var chosen = Kernels.Einsum.Emit.CSharpKernelEmitter.ChosenSchedule(raw, asked);
+            Assert.Equal(chosen, Kernels.Einsum.Emit.CSharpKernelEmitter.ChosenSchedule(raw, chosen));
+            var cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(asked.ApplyTiles(raw), asked);
             foreach (var divisible in new[] { true, false })
             {
                 var plan = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, divisible, asked);

@@ -40,15 +40,17 @@ public static class RandomCascades
     /// <summary>
     /// A random legal schedule for a cascade, on top of the attribute's row choice: a parallel rank (or serial, or the
     /// planner's), a row walk (blocks sized by the cache or of 1 to 20 rows), the partitions' tiles, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction),
-    /// the fold, loop orders and fusions kept apart. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
+    /// the fold, loop orders, fusions kept apart and where tile copies live. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
     /// </summary>
     public static Kernels.Einsum.Planning.Schedule? Draw(Kernels.Einsum.Ir.Cascade cascade, Random random, string rowBlocking = "Auto")
     {
         // Drawn for the cascade the C# kernel is planned from (tile copies read in place, the rewrites done), as the
         // generator checks it: its Einsums and their loops are those the kernel's header names.
-        cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade);
+        // First where some tile copies live (read in place or computed), since that decides which Einsums the kernel has.
+        var lines = Kernels.Einsum.Planning.TileViews.Placeable(cascade).Where(_ => random.Next(3) == 0)
+            .Select(t => $"place {t} {(random.Next(2) == 0 ? "view" : "copy")}").ToList();
+        cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade, Kernels.Einsum.Planning.Schedule.Parse(string.Join("\n", lines), out _));
         var parallel = cascade.Ranks.Where(r => Kernels.Einsum.Planning.KernelPlanner.CanSlice(cascade, r.Index)).Select(r => r.Index).ToList();
-        var lines = new List<string>();
         var pick = random.Next(4);
         if (pick == 0) lines.Add("serial");
         else if (pick == 1 && parallel.Count > 0) lines.Add("parallel " + parallel[random.Next(parallel.Count)]);

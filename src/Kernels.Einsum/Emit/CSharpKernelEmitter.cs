@@ -32,7 +32,29 @@ public static class CSharpKernelEmitter
     /// sums split from factors that do not vary with the summed rank (<see cref="ReductionFactors"/>), and inputs read
     /// across an iteration block's steps copied with its rank outermost (<see cref="StepTransposes"/>).
     /// </summary>
-    public static Cascade PlannedCascade(Cascade cascade) => Rewrite(TileViews.Apply(cascade));
+    /// <param name="cascade">The cascade, its schedule's tiles applied.</param>
+    /// <param name="schedule">Its placements choose which tile copies are read in place (<c>place BK view|copy</c>).</param>
+    public static Cascade PlannedCascade(Cascade cascade, Schedule? schedule = null) => Rewrite(TileViews.Apply(cascade, schedule: schedule));
+
+    /// <summary>
+    /// The whole schedule the C# kernel of <paramref name="cascade"/> runs with <paramref name="schedule"/>'s choices:
+    /// the plan's (<see cref="KernelPlan.Schedule"/>) and where each tile copy of an input lives. For fewer than
+    /// <c>KernelRuntime.FewRows</c> rows the kernel may also read the copies it stores in place, unless the schedule places them.
+    /// </summary>
+    public static Schedule ChosenSchedule(Cascade cascade, Schedule? schedule = null)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        if (schedule is not null) cascade = schedule.ApplyTiles(cascade);
+        return WithPlacements(KernelPlanner.Plan(PlannedCascade(cascade, schedule), assumeDivisible: true, schedule).Schedule, cascade, schedule);
+    }
+
+    /// <summary>A plan's schedule with the placement of every tile copy that may be read in place.</summary>
+    private static Schedule WithPlacements(Schedule planned, Cascade cascade, Schedule? schedule)
+    {
+        var viewed = TileViews.Viewed(cascade, transposed: false, schedule);
+        var placements = TileViews.Placeable(cascade).Select(t => new KeyValuePair<string, TensorPlacement>(t, viewed.Contains(t) ? TensorPlacement.View : TensorPlacement.Copy)).ToList();
+        return placements.Count == 0 ? planned : planned.With(new Schedule { Placements = placements });
+    }
 
     /// <summary>
     /// The choices of <paramref name="schedule"/> the C# kernel of <paramref name="cascade"/> cannot honour (KRN0036, at
@@ -44,8 +66,14 @@ public static class CSharpKernelEmitter
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
         if (schedule is null) throw new ArgumentNullException(nameof(schedule));
-        var planned = PlannedCascade(schedule.ApplyTiles(cascade));
+        cascade = schedule.ApplyTiles(cascade);
+        var planned = PlannedCascade(cascade, schedule);
         var errors = KernelPlanner.Plan(planned, assumeDivisible: true, schedule).ScheduleErrors.ToList();
+        var placeable = TileViews.Placeable(cascade);
+        foreach (var pair in schedule.Placements)
+            if (!placeable.Contains(pair.Key))
+                errors.Add(new ScheduleError(schedule.DirectiveOf("place", pair.Key),
+                    $"'{pair.Key}' is not a tile copy of an input that can be read in place; 'place' chooses where such a copy lives (T[..] = X[..] over every point of T, outside any iteration block, read only inside its extent){(placeable.Count == 0 ? ", and this cascade has none" : $": this cascade's are {string.Join(", ", placeable)}")}. Remove the directive."));
         for (var i = 0; i < errors.Count; i++)
             if (errors[i].Directive is { Subject: { } tensor, Keyword: "lower" or "order" or "fuse" } d && planned.Tensors.All(t => t.Name != tensor)
                 && cascade.Tensors.Any(t => t.Name == tensor && t.Role == TensorRole.Intermediate))
@@ -132,7 +160,7 @@ public static class CSharpKernelEmitter
             // Tile copies of inputs are read in place (TileViews): the kernel is planned and printed from the cascade without them.
             _source = cascade;
             // Inputs read across an iteration block's rank get a copy with it outermost (StepTransposes).
-            var tileViews = TileViews.Apply(cascade);
+            var tileViews = TileViews.Apply(cascade, schedule: signature.Schedule);
             _c = Rewrite(tileViews);
             _sig = signature;
             _w = writer;
@@ -142,10 +170,10 @@ public static class CSharpKernelEmitter
             _twoPlans = _dense.AssumesDivisible && !(_dense.EdgeBounds is not null && _dense.EdgeBoundsNeedNonEmpty.Count == 0) && !_dense.SameLoweringAs(_general);
             // With few rows per call, a copy stored transposed for the micro-kernel (K's tiles) costs more than it saves:
             // a plan that reads it in place too runs then, where it is exact (sizes that divide, or bounded partial tiles).
-            var views = TileViews.Apply(cascade, transposed: true);
-            if (!ReferenceEquals(views, tileViews))
+            // (Unless the schedule places them: 'place BK copy' keeps the copy for every call, 'place BK view' reads it in place for every call.)
+            if (!TileViews.Viewed(cascade, transposed: true, signature.Schedule).SequenceEqual(TileViews.Viewed(cascade, transposed: false, signature.Schedule)))
             {
-                views = Rewrite(views);
+                var views = Rewrite(TileViews.Apply(cascade, transposed: true, signature.Schedule));
                 var few = KernelPlanner.Plan(views, assumeDivisible: true, signature.Schedule);
                 if (few.SliceRank is not null && (!few.AssumesDivisible || few.EdgeBounds is not null))
                     (_fewRows, _fewRowsCascade) = (few, views);
@@ -278,8 +306,13 @@ public static class CSharpKernelEmitter
             foreach (var line in _c.Source.Replace("\r\n", "\n").Split('\n'))
                 _w.Line(("//   " + line).TrimEnd());
             _w.Line("// The schedule it runs (set parts of it with [Einsum(Schedule = \"...\")] or a .schedule file beside the spec):");
-            foreach (var line in _dense.Schedule.ToString().TrimEnd('\n').Split('\n'))
+            foreach (var line in WithPlacements(_dense.Schedule, _source, _sig.Schedule).ToString().TrimEnd('\n').Split('\n'))
                 _w.Line("//   " + line);
+            if (_fewRows is not null)
+            {
+                var few = TileViews.Viewed(_source, transposed: true, _sig.Schedule).Except(TileViews.Viewed(_source, transposed: false, _sig.Schedule));
+                _w.Line($"// and, for fewer than KernelRuntime.FewRows rows of {_fewRows.SliceRank}: {string.Join("; ", few.Select(t => $"place {t} view"))}");
+            }
             _w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             var parameters = string.Join(", ", _sig.Parameters.Select(p => $"{ParameterType(p.Kind)} {Id(p.Name)}"));
             _w.Open($"{_sig.Accessibility} static partial void {Id(_sig.MethodName)}({parameters})");

@@ -32,9 +32,19 @@ public sealed record LoweringChoice(LoweringKind Kind, string? Rank = null)
     };
 }
 
+/// <summary>Where a tile copy of an input lives (<c>place TENSOR view|copy</c>).</summary>
+public enum TensorPlacement
+{
+    /// <summary>Read in place: the copy is not computed, and each read of it reads the input (<see cref="TileViews"/>).</summary>
+    View,
+
+    /// <summary>Computed once into scratch (stored transposed when a contraction sums along its innermost rank).</summary>
+    Copy,
+}
+
 /// <summary>One line of a schedule's text, kept with its place for diagnostics.</summary>
-/// <param name="Keyword">The directive: parallel, serial, rows, tile, lower, order, fuse or fold.</param>
-/// <param name="Subject">The tensor of a <c>lower</c>, <c>order</c> or <c>fuse</c> directive, the tile of a <c>tile</c> directive, else null.</param>
+/// <param name="Keyword">The directive: parallel, serial, rows, tile, place, lower, order, fuse or fold.</param>
+/// <param name="Subject">The tensor of a <c>place</c>, <c>lower</c>, <c>order</c> or <c>fuse</c> directive, the tile of a <c>tile</c> directive, else null.</param>
 /// <param name="Span">Its place in the text it was parsed from.</param>
 public sealed record ScheduleDirective(string Keyword, string? Subject, SourceSpan Span)
 {
@@ -61,11 +71,13 @@ public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
 /// parallel p            # or: serial (no rank split across threads)
 /// rows blocked          # or: rows per-row, or rows blocked 48 (48 rows a block instead of the cache's choice)
 /// tile M0 256           # a partition's tile, in place of the spec's 'with M0 = 64'
+/// place BV view         # or: place BK copy (a tile copy of an input read in place, or computed into scratch)
 /// lower QK contraction  # or: lower T scalar, lower T vector, lower T vector m0
 /// order S p m0          # the loops of the Einsum that computes S, outermost first
 /// fuse SLN SLD          # or: fuse SLN off (the map of SLN and the reduction of SLD in one sweep, or apart)
 /// fold on               # or: fold off
 /// </code>
+/// <c>place</c> names a tile copy of an input (<c>BK[m1,m0,e] = K[m1*M0 + m0, e]</c>) and applies to the C# kernel.
 /// <c>lower</c>, <c>order</c> and <c>fuse</c> name the tensor an Einsum computes and apply to the Einsum that computes
 /// it (not to its <c>init</c>). An order lists the Einsum's loops as its lowering runs them: the output ranks in any
 /// order, then the reduced ranks in any order, a vector rank last; a contraction's loops are the ranks around its
@@ -96,6 +108,11 @@ public sealed class Schedule : IEquatable<Schedule>
 
     /// <summary>Whether rescaled running sums fold into the contraction that feeds them; null: wherever they can.</summary>
     public bool? Folds { get; init; }
+
+    /// <summary>Where tile copies of inputs live, by the copy's tensor, in the order given; a copy not listed is read in
+    /// place unless a contraction sums along its innermost rank (then it is stored transposed once, and read in place only
+    /// by a call with few rows).</summary>
+    public IReadOnlyList<KeyValuePair<string, TensorPlacement>> Placements { get; init; } = Array.Empty<KeyValuePair<string, TensorPlacement>>();
 
     /// <summary>The lowering asked for, by the tensor an Einsum computes, in the order given.</summary>
     public IReadOnlyList<KeyValuePair<string, LoweringChoice>> Lowerings { get; init; } = Array.Empty<KeyValuePair<string, LoweringChoice>>();
@@ -144,6 +161,14 @@ public sealed class Schedule : IEquatable<Schedule>
         return null;
     }
 
+    /// <summary>Where the schedule places the tile copy <paramref name="tensor"/>, or null.</summary>
+    public TensorPlacement? PlacementOf(string tensor)
+    {
+        foreach (var pair in Placements)
+            if (pair.Key == tensor) return pair.Value;
+        return null;
+    }
+
     /// <summary>The loop order asked for the Einsum that computes <paramref name="tensor"/>, or null.</summary>
     public IReadOnlyList<string>? OrderOf(string tensor)
     {
@@ -169,6 +194,7 @@ public sealed class Schedule : IEquatable<Schedule>
         var lowerings = Lowerings.Where(p => over.LoweringOf(p.Key) is null).Concat(over.Lowerings).ToList();
         var tiles = Tiles.Where(p => over.TileOf(p.Key) is null).Concat(over.Tiles).ToList();
         var orders = Orders.Where(p => over.OrderOf(p.Key) is null).Concat(over.Orders).ToList();
+        var placements = Placements.Where(p => over.PlacementOf(p.Key) is null).Concat(over.Placements).ToList();
         var fusions = Fusions.Where(p => !over.FusionOf(p.Key, out _)).Concat(over.Fusions).ToList();
         var overParallel = over.Serial || over.Parallel is not null;
         return new Schedule
@@ -182,6 +208,7 @@ public sealed class Schedule : IEquatable<Schedule>
             Lowerings = lowerings,
             Orders = orders,
             Fusions = fusions,
+            Placements = placements,
             Directives = Directives.Concat(over.Directives).ToList(),
         };
     }
@@ -194,6 +221,7 @@ public sealed class Schedule : IEquatable<Schedule>
         else if (Parallel is not null) sb.Append("parallel ").Append(Parallel).Append('\n');
         if (RowBlocks is { } rows) sb.Append("rows ").Append(rows ? "blocked" : "per-row").Append(rows && BlockRows is { } n ? " " + n.ToString(System.Globalization.CultureInfo.InvariantCulture) : "").Append('\n');
         foreach (var pair in Tiles) sb.Append("tile ").Append(pair.Key).Append(' ').Append(pair.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+        foreach (var pair in Placements) sb.Append("place ").Append(pair.Key).Append(' ').Append(pair.Value == TensorPlacement.View ? "view" : "copy").Append('\n');
         foreach (var pair in Lowerings) sb.Append("lower ").Append(pair.Key).Append(' ').Append(pair.Value).Append('\n');
         foreach (var pair in Orders) sb.Append("order ").Append(pair.Key).Append(' ').Append(string.Join(" ", pair.Value)).Append('\n');
         foreach (var pair in Fusions) sb.Append("fuse ").Append(pair.Key).Append(' ').Append(pair.Value ?? "off").Append('\n');
@@ -230,6 +258,7 @@ public sealed class Schedule : IEquatable<Schedule>
         var lowerings = new List<KeyValuePair<string, LoweringChoice>>();
         var orders = new List<KeyValuePair<string, IReadOnlyList<string>>>();
         var fusions = new List<KeyValuePair<string, string?>>();
+        var placements = new List<KeyValuePair<string, TensorPlacement>>();
         var directives = new List<ScheduleDirective>();
         var seen = new Dictionary<string, ScheduleDirective>(StringComparer.Ordinal);
 
@@ -252,9 +281,9 @@ public sealed class Schedule : IEquatable<Schedule>
                     : $"'{head.Text}' needs {(count == 1 ? "an argument" : count + " arguments")}; write '{usage}'.");
                 return false;
             }
-            var subjected = head.Text is "lower" or "tile" or "order" or "fuse";
+            var subjected = head.Text is "lower" or "tile" or "order" or "fuse" or "place";
             var key = head.Text == "serial" ? "parallel" : subjected && words.Count > 1 ? head.Text + " " + words[1].Text : head.Text;
-            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile" or "order" or "fuse")
+            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile" or "order" or "fuse" or "place")
             {
                 Error(head, $"'{key}' is already given by an earlier directive; give each choice once.");
                 continue;
@@ -311,24 +340,29 @@ public sealed class Schedule : IEquatable<Schedule>
                     if (twice.Text is not null) { Error(twice, $"'{twice.Text}' is already in this order; name each loop once."); continue; }
                     orders.Add(new KeyValuePair<string, IReadOnlyList<string>>(words[1].Text, ranks));
                     break;
+                case "place":
+                    if (!Arguments(2, "place TENSOR view|copy")) continue;
+                    if (words[2].Text is not ("view" or "copy")) { Error(words[2], $"Unknown placement '{words[2].Text}'; write 'place {words[1].Text} view' (the tile copy read in place) or 'place {words[1].Text} copy' (computed into scratch)."); continue; }
+                    placements.Add(new KeyValuePair<string, TensorPlacement>(words[1].Text, words[2].Text == "view" ? TensorPlacement.View : TensorPlacement.Copy));
+                    break;
                 case "fuse":
                     if (!Arguments(2, "fuse MAP REDUCTION|off")) continue;
                     if (words[2].Text == words[1].Text) { Error(words[2], $"A map fuses with the reduction that follows it, not with itself; write 'fuse {words[1].Text} REDUCTION' (the tensor the reduction computes) or 'fuse {words[1].Text} off'."); continue; }
                     fusions.Add(new KeyValuePair<string, string?>(words[1].Text, words[2].Text == "off" ? null : words[2].Text));
                     break;
                 default:
-                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off' or 'fold on|off'.");
+                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'place TENSOR view|copy', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off' or 'fold on|off'.");
                     continue;
             }
             var directive = new ScheduleDirective(head.Text, subjected ? words[1].Text : null, span) { Origin = origin };
             seen[key] = directive;
             directives.Add(directive);
         }
-        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Orders = orders, Fusions = fusions, Directives = directives };
+        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Orders = orders, Fusions = fusions, Placements = placements, Directives = directives };
     }
 
     /// <summary>The directive that set a choice (<c>parallel</c>/<c>serial</c>, <c>rows</c>, <c>fold</c>, a tile's
-    /// <c>tile</c> or a tensor's <c>lower</c>, <c>order</c> or <c>fuse</c>), or null for a choice made in code.</summary>
+    /// <c>tile</c> or a tensor's <c>place</c>, <c>lower</c>, <c>order</c> or <c>fuse</c>), or null for a choice made in code.</summary>
     public ScheduleDirective? DirectiveOf(string keyword, string? subject = null)
     {
         for (var i = Directives.Count - 1; i >= 0; i--)

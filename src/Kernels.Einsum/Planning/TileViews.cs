@@ -24,10 +24,12 @@ public static class TileViews
     /// <param name="cascade">The cascade.</param>
     /// <param name="transposed">Also the copies summed along their innermost rank, which the planner would store
     /// transposed once: for a kernel run on a few rows (a decode step), where that copy costs more than the work.</param>
-    public static Cascade Apply(Cascade cascade, bool transposed = false)
+    /// <param name="schedule">Its placements (<c>place BK view|copy</c>) override the choice for the copies they name.</param>
+    public static Cascade Apply(Cascade cascade, bool transposed = false, Schedule? schedule = null)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
-        var copies = cascade.Steps.Where(s => s.Einsum is { } e && IsView(cascade, e, transposed)).Select(s => s.Einsum!).ToList();
+        var viewed = Viewed(cascade, transposed, schedule);
+        var copies = cascade.Steps.Where(s => s.Einsum is { } e && viewed.Contains(e.Output.Name)).Select(s => s.Einsum!).ToList();
         if (copies.Count == 0) return cascade;
         var byTensor = copies.ToDictionary(c => c.Output.Name, StringComparer.Ordinal);
 
@@ -48,6 +50,27 @@ public static class TileViews
             }
         }
         return cascade with { Steps = steps, Tensors = cascade.Tensors.Where(t => !byTensor.ContainsKey(t.Name)).ToList() };
+    }
+
+    /// <summary>
+    /// The tile copies <see cref="Apply"/> reads in place: those a schedule places as views, and those it does not place
+    /// that are views by default (with <paramref name="transposed"/>, the copies summed along their innermost rank too).
+    /// </summary>
+    public static IReadOnlyCollection<string> Viewed(Cascade cascade, bool transposed = false, Schedule? schedule = null)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        var viewed = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var e in cascade.Steps.Where(s => s.Einsum is not null).Select(s => s.Einsum!))
+            if (IsView(cascade, e, transposed: true) && (schedule?.PlacementOf(e.Output.Name) ?? (IsView(cascade, e, transposed) ? TensorPlacement.View : TensorPlacement.Copy)) == TensorPlacement.View)
+                viewed.Add(e.Output.Name);
+        return viewed;
+    }
+
+    /// <summary>The tile copies of inputs a schedule may place (<c>place T view|copy</c>): every copy that can be read in place.</summary>
+    public static IReadOnlyList<string> Placeable(Cascade cascade)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        return cascade.Steps.Where(s => s.Einsum is { } e && IsView(cascade, e, transposed: true)).Select(s => s.Einsum!.Output.Name).ToList();
     }
 
     /// <summary>
