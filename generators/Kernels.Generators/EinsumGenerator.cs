@@ -243,7 +243,7 @@ public sealed class EinsumGenerator : IIncrementalGenerator
         }
         if (diagnostics.Any(d => d.Id == "KRN0035")) return schedule;
         // Checked on the cascade the kernel is planned from, whose plan prints the schedule in the kernel's header.
-        var illegal = CSharpKernelEmitter.ScheduleErrors(cascade, schedule).ToList();
+        var illegal = KernelVariants.ScheduleErrors(cascade, schedule).ToList();
         foreach (var tile in schedule.Tiles)
             if (model.Parameters.Any(p => p.Name == tile.Key))
                 illegal.Add(new Kernels.Einsum.Planning.ScheduleError(schedule.DirectiveOf("tile", tile.Key),

@@ -215,7 +215,7 @@ internal static class HardwareCommands
         schedule = Schedule.Parse(text, out var syntax);
         foreach (var d in syntax) stderr.WriteLine(d.Format(where));
         if (syntax.Count > 0) return false;
-        var errors = Kernels.Einsum.Emit.CSharpKernelEmitter.ScheduleErrors(cascade, schedule);
+        var errors = Kernels.Einsum.Planning.KernelVariants.ScheduleErrors(cascade, schedule);
         foreach (var e in errors) stderr.WriteLine(e.ToDiagnostic().Format(where));
         return errors.Count == 0;
     }
@@ -241,7 +241,7 @@ internal static class HardwareCommands
                 return 0;
             case "schedule":
                 // The schedule the generated kernel runs: the planner's choices with the given ones applied.
-                Write(Kernels.Einsum.Emit.CSharpKernelEmitter.ChosenSchedule(cascade, schedule).ToString(), output, stdout);
+                Write(Kernels.Einsum.Planning.KernelVariants.ChosenSchedule(cascade, schedule).ToString(), output, stdout);
                 return 0;
             case "descriptor":
                 // The KernelDescriptor the generator writes next to that kernel: the IR and analysis as constructor calls.

@@ -177,9 +177,9 @@ public class ScheduleTests
         foreach (var name in Specs.Names)
         {
             var cascade = Specs.Load(name);
-            var chosen = Emit.CSharpKernelEmitter.ChosenSchedule(cascade);
-            Assert.Empty(Emit.CSharpKernelEmitter.ScheduleErrors(cascade, chosen));
-            Assert.Equal(chosen, Emit.CSharpKernelEmitter.ChosenSchedule(cascade, chosen));
+            var chosen = KernelVariants.ChosenSchedule(cascade);
+            Assert.Empty(KernelVariants.ScheduleErrors(cascade, chosen));
+            Assert.Equal(chosen, KernelVariants.ChosenSchedule(cascade, chosen));
             var signature = Emit.KernelSignature.Canonical(cascade);
             var emitted = Emit.CSharpKernelEmitter.Emit(cascade, signature);
             var again = Emit.CSharpKernelEmitter.Emit(cascade, signature with { Schedule = chosen });
@@ -201,19 +201,19 @@ public class ScheduleTests
     {
         var mha = Specs.Load("attention.mha");
         Assert.Equal(new[] { "BK", "BV" }, Planning.TileViews.Placeable(mha));
-        Assert.Contains("place BK copy\nplace BV view\n", Emit.CSharpKernelEmitter.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
-        Assert.Equal(new[] { "BK" }, Emit.CSharpKernelEmitter.PlannedCascade(mha).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
+        Assert.Contains("place BK copy\nplace BV view\n", KernelVariants.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
+        Assert.Equal(new[] { "BK" }, KernelVariants.PlannedCascade(mha).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
         var swapped = Schedule.Parse("place BK view; place BV copy", out _);
-        Assert.Equal(new[] { "BV" }, Emit.CSharpKernelEmitter.PlannedCascade(mha, swapped).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
-        Assert.Contains("place BK view\nplace BV copy\n", Emit.CSharpKernelEmitter.ChosenSchedule(mha, swapped).ToString(), StringComparison.Ordinal);
-        Assert.Empty(Emit.CSharpKernelEmitter.ScheduleErrors(mha, swapped));
+        Assert.Equal(new[] { "BV" }, KernelVariants.PlannedCascade(mha, swapped).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
+        Assert.Contains("place BK view\nplace BV copy\n", KernelVariants.ChosenSchedule(mha, swapped).ToString(), StringComparison.Ordinal);
+        Assert.Empty(KernelVariants.ScheduleErrors(mha, swapped));
 
-        var errors = Emit.CSharpKernelEmitter.ScheduleErrors(mha, Schedule.Parse("place Q view\nlower BV vector", out _));
+        var errors = KernelVariants.ScheduleErrors(mha, Schedule.Parse("place Q view\nlower BV vector", out _));
         Assert.Equal(2, errors.Count);
         Assert.Contains("'Q' is not a tile copy of an input that can be read in place", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);
         Assert.Contains("this cascade's are BK, BV. Remove the directive.", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);
         Assert.Contains("'BV' is a tile copy of an input that the kernel reads in place (a view)", errors.Single(e => e.Directive!.Keyword == "lower").Message, StringComparison.Ordinal);
-        Assert.Contains("and this cascade has none", Emit.CSharpKernelEmitter.ScheduleErrors(Specs.Load("softmax.3pass"), Schedule.Parse("place SN view", out _)).Single().Message, StringComparison.Ordinal);
+        Assert.Contains("and this cascade has none", KernelVariants.ScheduleErrors(Specs.Load("softmax.3pass"), Schedule.Parse("place SN view", out _)).Single().Message, StringComparison.Ordinal);
     }
 
     [Fact]

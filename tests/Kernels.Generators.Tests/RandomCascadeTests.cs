@@ -49,10 +49,10 @@ public class RandomCascadeTests
             var asked = new Kernels.Einsum.Planning.Schedule { RowBlocks = c.RowBlocking switch { "PerRow" => false, "Blocked" => true, _ => null } }
                 .With(Kernels.Einsum.Planning.Schedule.Parse(c.Schedule ?? "", out _));
             var raw = Kernels.Einsum.CascadeCompiler.Compile(c.Spec).Cascade!;
-            Assert.Empty(Kernels.Einsum.Emit.CSharpKernelEmitter.ScheduleErrors(raw, asked));
-            var chosen = Kernels.Einsum.Emit.CSharpKernelEmitter.ChosenSchedule(raw, asked);
-            Assert.Equal(chosen, Kernels.Einsum.Emit.CSharpKernelEmitter.ChosenSchedule(raw, chosen));
-            var cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(asked.ApplyTiles(raw), asked);
+            Assert.Empty(Kernels.Einsum.Planning.KernelVariants.ScheduleErrors(raw, asked));
+            var chosen = Kernels.Einsum.Planning.KernelVariants.ChosenSchedule(raw, asked);
+            Assert.Equal(chosen, Kernels.Einsum.Planning.KernelVariants.ChosenSchedule(raw, chosen));
+            var cascade = Kernels.Einsum.Planning.KernelVariants.PlannedCascade(asked.ApplyTiles(raw), asked);
             foreach (var divisible in new[] { true, false })
             {
                 var plan = Kernels.Einsum.Planning.KernelPlanner.Plan(cascade, divisible, asked);

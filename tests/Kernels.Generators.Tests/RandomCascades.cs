@@ -49,7 +49,7 @@ public static class RandomCascades
         // First where some tile copies live (read in place or computed), since that decides which Einsums the kernel has.
         var lines = Kernels.Einsum.Planning.TileViews.Placeable(cascade).Where(_ => random.Next(3) == 0)
             .Select(t => $"place {t} {(random.Next(2) == 0 ? "view" : "copy")}").ToList();
-        cascade = Kernels.Einsum.Emit.CSharpKernelEmitter.PlannedCascade(cascade, Kernels.Einsum.Planning.Schedule.Parse(string.Join("\n", lines), out _));
+        cascade = Kernels.Einsum.Planning.KernelVariants.PlannedCascade(cascade, Kernels.Einsum.Planning.Schedule.Parse(string.Join("\n", lines), out _));
         var parallel = cascade.Ranks.Where(r => Kernels.Einsum.Planning.KernelPlanner.CanSlice(cascade, r.Index)).Select(r => r.Index).ToList();
         var pick = random.Next(4);
         if (pick == 0) lines.Add("serial");

@@ -27,64 +27,6 @@ public static class CSharpKernelEmitter
     private const string Rt = "global::Kernels.Runtime";
     private const string Math = "global::Kernels.Runtime.KernelMath";
 
-    /// <summary>
-    /// The cascade a C# kernel is planned and printed from: tile copies of inputs read in place (<see cref="TileViews"/>),
-    /// sums split from factors that do not vary with the summed rank (<see cref="ReductionFactors"/>), and inputs read
-    /// across an iteration block's steps copied with its rank outermost (<see cref="StepTransposes"/>).
-    /// </summary>
-    /// <param name="cascade">The cascade, its schedule's tiles applied.</param>
-    /// <param name="schedule">Its placements choose which tile copies are read in place (<c>place BK view|copy</c>).</param>
-    public static Cascade PlannedCascade(Cascade cascade, Schedule? schedule = null) => Rewrite(TileViews.Apply(cascade, schedule: schedule));
-
-    /// <summary>
-    /// The whole schedule the C# kernel of <paramref name="cascade"/> runs with <paramref name="schedule"/>'s choices:
-    /// the plan's (<see cref="KernelPlan.Schedule"/>) and where each tile copy of an input lives. For fewer than
-    /// <c>KernelRuntime.FewRows</c> rows the kernel may also read the copies it stores in place, unless the schedule places them.
-    /// </summary>
-    public static Schedule ChosenSchedule(Cascade cascade, Schedule? schedule = null)
-    {
-        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
-        if (schedule is not null) cascade = schedule.ApplyTiles(cascade);
-        return WithPlacements(KernelPlanner.Plan(PlannedCascade(cascade, schedule), assumeDivisible: true, schedule).Schedule, cascade, schedule);
-    }
-
-    /// <summary>A plan's schedule with the placement of every tile copy that may be read in place.</summary>
-    private static Schedule WithPlacements(Schedule planned, Cascade cascade, Schedule? schedule)
-    {
-        var viewed = TileViews.Viewed(cascade, transposed: false, schedule);
-        var placements = TileViews.Placeable(cascade).Select(t => new KeyValuePair<string, TensorPlacement>(t, viewed.Contains(t) ? TensorPlacement.View : TensorPlacement.Copy)).ToList();
-        return placements.Count == 0 ? planned : planned.With(new Schedule { Placements = placements });
-    }
-
-    /// <summary>
-    /// The choices of <paramref name="schedule"/> the C# kernel of <paramref name="cascade"/> cannot honour (KRN0036, at
-    /// their directives), found on the cascade the kernel is planned from (<see cref="PlannedCascade"/>, the schedule's
-    /// tiles applied), so that every order and lowering the kernel's header prints is accepted back. A directive that
-    /// names a tile copy the kernel reads in place is told so.
-    /// </summary>
-    public static IReadOnlyList<ScheduleError> ScheduleErrors(Cascade cascade, Schedule schedule)
-    {
-        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
-        if (schedule is null) throw new ArgumentNullException(nameof(schedule));
-        cascade = schedule.ApplyTiles(cascade);
-        var planned = PlannedCascade(cascade, schedule);
-        var errors = KernelPlanner.Plan(planned, assumeDivisible: true, schedule).ScheduleErrors.ToList();
-        var placeable = TileViews.Placeable(cascade);
-        foreach (var pair in schedule.Placements)
-            if (!placeable.Contains(pair.Key))
-                errors.Add(new ScheduleError(schedule.DirectiveOf("place", pair.Key),
-                    $"'{pair.Key}' is not a tile copy of an input that can be read in place; 'place' chooses where such a copy lives (T[..] = X[..] over every point of T, outside any iteration block, read only inside its extent){(placeable.Count == 0 ? ", and this cascade has none" : $": this cascade's are {string.Join(", ", placeable)}")}. Remove the directive."));
-        for (var i = 0; i < errors.Count; i++)
-            if (errors[i].Directive is { Subject: { } tensor, Keyword: "lower" or "order" or "fuse" } d && planned.Tensors.All(t => t.Name != tensor)
-                && cascade.Tensors.Any(t => t.Name == tensor && t.Role == TensorRole.Intermediate))
-                errors[i] = new ScheduleError(d, $"'{tensor}' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so '{d.Keyword} {tensor}' has nothing to apply to; remove the directive.");
-        return errors;
-    }
-
-    /// <summary>The rewrites after the tile views: sums split from their factors that do not vary with the summed rank
-    /// (<see cref="ReductionFactors"/>), inputs read across the steps copied (<see cref="StepTransposes"/>).</summary>
-    private static Cascade Rewrite(Cascade views) => StepTransposes.Apply(ReductionFactors.Apply(views));
-
     public static string Emit(Cascade cascade, KernelSignature signature)
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
@@ -131,6 +73,9 @@ public static class CSharpKernelEmitter
 
     private sealed class Body
     {
+        // The plans the kernel runs and the choices they share, all decided before anything is printed.
+        private readonly KernelVariants _variants;
+
         // The cascade of the plan being emitted (tile copies as views), and the one the spec wrote.
         private Cascade _c;
         private readonly Cascade _source;
@@ -148,113 +93,28 @@ public static class CSharpKernelEmitter
         private KernelPlan _plan;
         private int _temp;
 
-        /// <summary>
-        /// Log-sum-exp results kept as two floats, the maximum and log(sum exp(x - max)): <c>exp(x - LSE)</c> is then
-        /// <c>exp((x - max) - log(sum))</c>, exact to float rounding however large the maximum, where one float for
-        /// LSE would lose its low bits (softmax of [1e4, 1e4] gave 0.49989, of [1e7, 1e7] 0.3679).
-        /// </summary>
-        private readonly HashSet<string> _pairs;
-
         public Body(Cascade cascade, KernelSignature signature, CodeWriter writer)
         {
-            // Tile copies of inputs are read in place (TileViews): the kernel is planned and printed from the cascade without them.
-            _source = cascade;
-            // Inputs read across an iteration block's rank get a copy with it outermost (StepTransposes).
-            var tileViews = TileViews.Apply(cascade, schedule: signature.Schedule);
-            _c = Rewrite(tileViews);
+            _variants = KernelVariants.Choose(cascade, signature.Schedule);
+            (_source, _c, _dense, _general, _twoPlans) = (cascade, _variants.Planned, _variants.Dense, _variants.General, _variants.TwoPlans);
+            (_fewRows, _fewRowsCascade) = (_variants.FewRows, _variants.FewRowsCascade);
             _sig = signature;
             _w = writer;
-            _dense = KernelPlanner.Plan(_c, assumeDivisible: true, signature.Schedule);
-            _general = KernelPlanner.Plan(_c, assumeDivisible: false, signature.Schedule);
-            // A plan that bounds its partial tiles is exact for every size: then it is the only one.
-            _twoPlans = _dense.AssumesDivisible && !(_dense.EdgeBounds is not null && _dense.EdgeBoundsNeedNonEmpty.Count == 0) && !_dense.SameLoweringAs(_general);
-            // With few rows per call, a copy stored transposed for the micro-kernel (K's tiles) costs more than it saves:
-            // a plan that reads it in place too runs then, where it is exact (sizes that divide, or bounded partial tiles).
-            // (Unless the schedule places them: 'place BK copy' keeps the copy for every call, 'place BK view' reads it in place for every call.)
-            if (!TileViews.Viewed(cascade, transposed: true, signature.Schedule).SequenceEqual(TileViews.Viewed(cascade, transposed: false, signature.Schedule)))
-            {
-                var views = Rewrite(TileViews.Apply(cascade, transposed: true, signature.Schedule));
-                var few = KernelPlanner.Plan(views, assumeDivisible: true, signature.Schedule);
-                if (few.SliceRank is not null && (!few.AssumesDivisible || few.EdgeBounds is not null))
-                    (_fewRows, _fewRowsCascade) = (few, views);
-            }
             _plan = _dense;
             _kernelClass = "__" + signature.MethodName + "Kernel";
             _sizes = cascade.Ranks.Select(r => r.Size).Distinct().ToList();
-            _pairs = PairTensors();
-            _aliases = Aliases();
         }
 
         /// <summary>Every plan the kernel may run.</summary>
-        private IEnumerable<KernelPlan> Plans =>
-            new[] { _dense }.Concat(_twoPlans ? new[] { _general } : Array.Empty<KernelPlan>()).Concat(_fewRows is null ? Array.Empty<KernelPlan>() : new[] { _fewRows });
-
-        /// <summary>Intermediates written by one log-sum-exp reduction that every plan lowers without absent points.</summary>
-        private HashSet<string> PairTensors()
-        {
-            var plans = Plans.ToList();
-            var pairs = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var t in _c.Tensors.Where(t => t.Role == TensorRole.Intermediate))
-            {
-                var writers = _c.Einsums.Where(e => e.Output.Name == t.Name).ToList();
-                if (writers.Count != 1 || writers[0].Reduction != ReduceOperator.LogSumExp) continue;
-                if (plans.All(p => !p.Storage.ContainsKey(t.Name) || (p.Storage[t.Name] is { Home: not TensorHome.Argument, HasPresence: false }
-                    && p.Einsums[writers[0].Id].Lowering is EinsumLowering.VectorReduce or EinsumLowering.Dense)))
-                    pairs.Add(t.Name);
-            }
-            return pairs;
-        }
-
-        private bool IsPair(Tensor t) => _pairs.Contains(t.Name);
+        private IEnumerable<KernelPlan> Plans => _variants.Plans;
 
         /// <summary>
-        /// Intermediates that live in an output's memory instead of scratch (buffer reuse): S[i..] consumed point by
-        /// point by the one Einsum that writes an output Y[i..] of the same ranks, and read by nothing after it. Y's
-        /// region then holds S until Y overwrites each point with its own value: softmax's numerator is written once,
-        /// summed, and scaled in place, with no scratch row however long the row is.
+        /// Log-sum-exp results kept as two floats, the maximum and log(sum exp(x - max)) (<see cref="KernelVariants.Pairs"/>).
         /// </summary>
-        private readonly Dictionary<string, Tensor> _aliases;
+        private bool IsPair(Tensor t) => _variants.Pairs.Contains(t.Name);
 
-        private Dictionary<string, Tensor> Aliases()
-        {
-            // (A tile copy read in place by the few-rows plan is never an alias: it is no output's operand.)
-            var plans = _twoPlans ? new[] { _dense, _general } : new[] { _dense };
-            var aliases = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            var order = _c.Einsums.ToList();
-            bool Plain(ExtendedEinsum e) => e.Filters.Count == 0 && !_c.Blocks.Any(b => b.Einsums.Contains(e) || b.Inits.Contains(e))
-                && e.OutputIndices.Select(i => i is IndexVariable v ? v.Rank : null).SequenceEqual(e.Output.Dims.Select(d => (string?)d.Rank))
-                && e.Output.Dims.All(d => d.Offset == 0);
-            foreach (var y in _c.Outputs)
-            {
-                var yWriters = order.Where(e => e.Output.Name == y.Name).ToList();
-                if (yWriters.Count != 1 || yWriters[0].Reduction is not null || !Plain(yWriters[0])) continue;
-                var wy = yWriters[0];
-                if (plans.Any(p => p.Storage[y.Name] is not { Home: TensorHome.Argument, HasPresence: false } || p.Storage[y.Name].Dims.Any(d => d != DimStorage.Kept))) continue;
-                foreach (var read in Reads(wy.Body).Select(r => r.Tensor).Distinct())
-                {
-                    if (read.Role != TensorRole.Intermediate || IsPair(read) || aliases.ContainsKey(read.Name) || aliases.Values.Contains(y)) continue;
-                    if (!read.Dims.Select(d => d.Rank).SequenceEqual(y.Dims.Select(d => d.Rank))) continue;
-                    var writers = order.Where(e => e.Output.Name == read.Name).ToList();
-                    if (writers.Count != 1 || !Plain(writers[0]) || writers[0].Reduction is not null) continue;
-                    if (plans.Any(p => p.Storage[read.Name].HasPresence || p.Storage[read.Name].Order is not null || p.Einsums[writers[0].Id].Lowering == EinsumLowering.Exact)) continue;
-                    if (plans.Any(p => order.Any(e => p.Einsums[e.Id].Lowering == EinsumLowering.Contraction && (e.Output.Name == read.Name || Reads(e.Body).Any(r => r.Tensor.Name == read.Name))))) continue;
-                    // Read only at Y's own point by Y's writer, and by nothing after it.
-                    var point = string.Join(",", wy.OutputIndices);
-                    if (Reads(wy.Body).Any(r => r.Tensor.Name == read.Name && string.Join(",", r.Indices) != point)) continue;
-                    if (order.Skip(order.IndexOf(wy) + 1).Any(e => Reads(e.Body).Any(r => r.Tensor.Name == read.Name))) continue;
-                    if (order.Take(order.IndexOf(wy)).Any(e => Reads(e.Body).Any(r => r.Tensor.Name == y.Name))) continue;
-                    // A vector loads or stores consecutive floats: every Einsum vectorised over v that touches the tensor
-                    // must find v contiguous in Y's layout too (Y's last rank), as it is in the tensor's own scratch.
-                    var last = y.Dims.Count == 0 ? null : y.Dims[y.Dims.Count - 1].Rank;
-                    IEnumerable<IndexExpr> Accesses(ExtendedEinsum e) =>
-                        (e.Output.Name == read.Name ? e.OutputIndices : Enumerable.Empty<IndexExpr>())
-                        .Concat(Reads(e.Body).Where(r => r.Tensor.Name == read.Name).SelectMany(r => r.Indices));
-                    if (plans.Any(p => order.Any(e => p.Einsums[e.Id].VectorRank is { } v && v != last && Accesses(e).Any(i => i.Variables().Contains(v))))) continue;
-                    aliases[read.Name] = y;
-                }
-            }
-            return aliases;
-        }
+        /// <summary>Intermediates that live in an output's memory instead of scratch (<see cref="KernelVariants.Aliases"/>).</summary>
+        private IReadOnlyDictionary<string, Tensor> _aliases => _variants.Aliases;
 
         private bool IsAlias(Tensor t) => _aliases.ContainsKey(t.Name);
 
@@ -306,13 +166,10 @@ public static class CSharpKernelEmitter
             foreach (var line in _c.Source.Replace("\r\n", "\n").Split('\n'))
                 _w.Line(("//   " + line).TrimEnd());
             _w.Line("// The schedule it runs (set parts of it with [Einsum(Schedule = \"...\")] or a .schedule file beside the spec):");
-            foreach (var line in WithPlacements(_dense.Schedule, _source, _sig.Schedule).ToString().TrimEnd('\n').Split('\n'))
+            foreach (var line in _variants.Chosen.ToString().TrimEnd('\n').Split('\n'))
                 _w.Line("//   " + line);
             if (_fewRows is not null)
-            {
-                var few = TileViews.Viewed(_source, transposed: true, _sig.Schedule).Except(TileViews.Viewed(_source, transposed: false, _sig.Schedule));
-                _w.Line($"// and, for fewer than KernelRuntime.FewRows rows of {_fewRows.SliceRank}: {string.Join("; ", few.Select(t => $"place {t} view"))}");
-            }
+                _w.Line($"// and, for fewer than KernelRuntime.FewRows rows of {_fewRows.SliceRank}: {string.Join("; ", _variants.FewRowsViews.Select(t => $"place {t} view"))}");
             _w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             var parameters = string.Join(", ", _sig.Parameters.Select(p => $"{ParameterType(p.Kind)} {Id(p.Name)}"));
             _w.Open($"{_sig.Accessibility} static partial void {Id(_sig.MethodName)}({parameters})");

@@ -1,0 +1,210 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Ir;
+
+namespace Kernels.Einsum.Planning;
+
+/// <summary>
+/// Everything the C# kernel of a cascade runs, decided before any code is printed: the cascade it is planned from (tile
+/// copies read in place as the schedule places them, the rewrites done), the plan for sizes that divide the tiles, the
+/// plan for other sizes when it differs, the plan for a call with few rows (K's tiles read in place), the intermediates
+/// kept as log-sum-exp pairs, those that live in an output's memory, and the whole schedule the kernel prints. The
+/// emitter prints these; it decides none of them.
+/// </summary>
+public sealed class KernelVariants
+{
+    private KernelVariants(Cascade source, Cascade planned, KernelPlan dense, KernelPlan general, bool twoPlans, KernelPlan? fewRows, Cascade? fewRowsCascade, Schedule? schedule)
+    {
+        (Source, Planned, Dense, General, TwoPlans, FewRows, FewRowsCascade) = (source, planned, dense, general, twoPlans, fewRows, fewRowsCascade);
+        Plans = new[] { dense }.Concat(twoPlans ? new[] { general } : Array.Empty<KernelPlan>()).Concat(fewRows is null ? Array.Empty<KernelPlan>() : new[] { fewRows }).ToList();
+        var pairs = PairTensors(planned, Plans);
+        Pairs = pairs;
+        Aliases = OutputAliases(planned, twoPlans ? new[] { dense, general } : new[] { dense }, pairs);
+        Chosen = WithPlacements(dense.Schedule, source, schedule);
+        FewRowsViews = fewRows is null ? Array.Empty<string>() : TileViews.Viewed(source, transposed: true, schedule).Except(TileViews.Viewed(source, transposed: false, schedule)).ToList();
+    }
+
+    /// <summary>The cascade as the spec wrote it (the schedule's tiles applied).</summary>
+    public Cascade Source { get; }
+
+    /// <summary>The cascade the main plans are made from (<see cref="PlannedCascade"/>).</summary>
+    public Cascade Planned { get; }
+
+    /// <summary>The plan for sizes that divide their tiles (or any sizes, with partial tiles as loop bounds).</summary>
+    public KernelPlan Dense { get; }
+
+    /// <summary>The plan for any sizes, tracking absent points as the interpreter does.</summary>
+    public KernelPlan General { get; }
+
+    /// <summary>True when the kernel runs <see cref="General"/> for sizes <see cref="Dense"/> does not serve.</summary>
+    public bool TwoPlans { get; }
+
+    /// <summary>The plan for fewer than <c>KernelRuntime.FewRows</c> rows of the parallel rank (a decode step), which reads
+    /// in place the tile copies the others store transposed (<see cref="FewRowsViews"/>), or null.</summary>
+    public KernelPlan? FewRows { get; }
+
+    /// <summary>The cascade <see cref="FewRows"/> is made from.</summary>
+    public Cascade? FewRowsCascade { get; }
+
+    /// <summary>The tile copies <see cref="FewRows"/> reads in place and the other plans store.</summary>
+    public IReadOnlyList<string> FewRowsViews { get; }
+
+    /// <summary>Every plan the kernel may run.</summary>
+    public IReadOnlyList<KernelPlan> Plans { get; }
+
+    /// <summary>
+    /// Log-sum-exp results kept as two floats, the maximum and log(sum exp(x - max)): <c>exp(x - LSE)</c> is then
+    /// <c>exp((x - max) - log(sum))</c>, exact to float rounding however large the maximum, where one float for
+    /// LSE would lose its low bits (softmax of [1e4, 1e4] gave 0.49989, of [1e7, 1e7] 0.3679).
+    /// </summary>
+    public IReadOnlyCollection<string> Pairs { get; }
+
+    /// <summary>
+    /// Intermediates that live in an output's memory instead of scratch (buffer reuse): S[i..] consumed point by
+    /// point by the one Einsum that writes an output Y[i..] of the same ranks, and read by nothing after it. Y's
+    /// region then holds S until Y overwrites each point with its own value: softmax's numerator is written once,
+    /// summed, and scaled in place, with no scratch row however long the row is.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor> Aliases { get; }
+
+    /// <summary>The whole schedule the kernel runs (<see cref="ChosenSchedule"/>).</summary>
+    public Schedule Chosen { get; }
+
+    /// <summary>The plans of the C# kernel of <paramref name="cascade"/> (its schedule's tiles applied) under <paramref name="schedule"/>.</summary>
+    public static KernelVariants Choose(Cascade cascade, Schedule? schedule)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        var planned = PlannedCascade(cascade, schedule);
+        var dense = KernelPlanner.Plan(planned, assumeDivisible: true, schedule);
+        var general = KernelPlanner.Plan(planned, assumeDivisible: false, schedule);
+        // A plan that bounds its partial tiles is exact for every size: then it is the only one.
+        var twoPlans = dense.AssumesDivisible && !(dense.EdgeBounds is not null && dense.EdgeBoundsNeedNonEmpty.Count == 0) && !dense.SameLoweringAs(general);
+        // With few rows per call, a copy stored transposed for the micro-kernel (K's tiles) costs more than it saves:
+        // a plan that reads it in place too runs then, where it is exact (sizes that divide, or bounded partial tiles).
+        // (Unless the schedule places them: 'place BK copy' keeps the copy for every call, 'place BK view' reads it in place for every call.)
+        KernelPlan? fewRows = null;
+        Cascade? fewRowsCascade = null;
+        if (!TileViews.Viewed(cascade, transposed: true, schedule).SequenceEqual(TileViews.Viewed(cascade, transposed: false, schedule)))
+        {
+            var views = Rewrite(TileViews.Apply(cascade, transposed: true, schedule));
+            var few = KernelPlanner.Plan(views, assumeDivisible: true, schedule);
+            if (few.SliceRank is not null && (!few.AssumesDivisible || few.EdgeBounds is not null))
+                (fewRows, fewRowsCascade) = (few, views);
+        }
+        return new KernelVariants(cascade, planned, dense, general, twoPlans, fewRows, fewRowsCascade, schedule);
+    }
+
+    /// <summary>
+    /// The cascade a C# kernel is planned and printed from: tile copies of inputs read in place (<see cref="TileViews"/>),
+    /// sums split from factors that do not vary with the summed rank (<see cref="ReductionFactors"/>), and inputs read
+    /// across an iteration block's steps copied with its rank outermost (<see cref="StepTransposes"/>).
+    /// </summary>
+    /// <param name="cascade">The cascade, its schedule's tiles applied.</param>
+    /// <param name="schedule">Its placements choose which tile copies are read in place (<c>place BK view|copy</c>).</param>
+    public static Cascade PlannedCascade(Cascade cascade, Schedule? schedule = null) => Rewrite(TileViews.Apply(cascade, schedule: schedule));
+
+    /// <summary>
+    /// The whole schedule the C# kernel of <paramref name="cascade"/> runs with <paramref name="schedule"/>'s choices:
+    /// the plan's (<see cref="KernelPlan.Schedule"/>) and where each tile copy of an input lives. For fewer than
+    /// <c>KernelRuntime.FewRows</c> rows the kernel may also read the copies it stores in place, unless the schedule places them.
+    /// </summary>
+    public static Schedule ChosenSchedule(Cascade cascade, Schedule? schedule = null)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        if (schedule is not null) cascade = schedule.ApplyTiles(cascade);
+        return WithPlacements(KernelPlanner.Plan(PlannedCascade(cascade, schedule), assumeDivisible: true, schedule).Schedule, cascade, schedule);
+    }
+
+    /// <summary>A plan's schedule with the placement of every tile copy that may be read in place.</summary>
+    private static Schedule WithPlacements(Schedule planned, Cascade cascade, Schedule? schedule)
+    {
+        var viewed = TileViews.Viewed(cascade, transposed: false, schedule);
+        var placements = TileViews.Placeable(cascade).Select(t => new KeyValuePair<string, TensorPlacement>(t, viewed.Contains(t) ? TensorPlacement.View : TensorPlacement.Copy)).ToList();
+        return placements.Count == 0 ? planned : planned.With(new Schedule { Placements = placements });
+    }
+
+    /// <summary>
+    /// The choices of <paramref name="schedule"/> the C# kernel of <paramref name="cascade"/> cannot honour (KRN0036, at
+    /// their directives), found on the cascade the kernel is planned from (<see cref="PlannedCascade"/>, the schedule's
+    /// tiles applied), so that every order and lowering the kernel's header prints is accepted back. A directive that
+    /// names a tile copy the kernel reads in place is told so.
+    /// </summary>
+    public static IReadOnlyList<ScheduleError> ScheduleErrors(Cascade cascade, Schedule schedule)
+    {
+        if (cascade is null) throw new ArgumentNullException(nameof(cascade));
+        if (schedule is null) throw new ArgumentNullException(nameof(schedule));
+        cascade = schedule.ApplyTiles(cascade);
+        var planned = PlannedCascade(cascade, schedule);
+        var errors = KernelPlanner.Plan(planned, assumeDivisible: true, schedule).ScheduleErrors.ToList();
+        var placeable = TileViews.Placeable(cascade);
+        foreach (var pair in schedule.Placements)
+            if (!placeable.Contains(pair.Key))
+                errors.Add(new ScheduleError(schedule.DirectiveOf("place", pair.Key),
+                    $"'{pair.Key}' is not a tile copy of an input that can be read in place; 'place' chooses where such a copy lives (T[..] = X[..] over every point of T, outside any iteration block, read only inside its extent){(placeable.Count == 0 ? ", and this cascade has none" : $": this cascade's are {string.Join(", ", placeable)}")}. Remove the directive."));
+        for (var i = 0; i < errors.Count; i++)
+            if (errors[i].Directive is { Subject: { } tensor, Keyword: "lower" or "order" or "fuse" } d && planned.Tensors.All(t => t.Name != tensor)
+                && cascade.Tensors.Any(t => t.Name == tensor && t.Role == TensorRole.Intermediate))
+                errors[i] = new ScheduleError(d, $"'{tensor}' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so '{d.Keyword} {tensor}' has nothing to apply to; remove the directive.");
+        return errors;
+    }
+
+    /// <summary>The rewrites after the tile views: sums split from their factors that do not vary with the summed rank
+    /// (<see cref="ReductionFactors"/>), inputs read across the steps copied (<see cref="StepTransposes"/>).</summary>
+    private static Cascade Rewrite(Cascade views) => StepTransposes.Apply(ReductionFactors.Apply(views));
+
+    /// <summary>Intermediates written by one log-sum-exp reduction that every plan lowers without absent points.</summary>
+    private static HashSet<string> PairTensors(Cascade c, IReadOnlyList<KernelPlan> plans)
+    {
+        var pairs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in c.Tensors.Where(t => t.Role == TensorRole.Intermediate))
+        {
+            var writers = c.Einsums.Where(e => e.Output.Name == t.Name).ToList();
+            if (writers.Count != 1 || writers[0].Reduction != ReduceOperator.LogSumExp) continue;
+            if (plans.All(p => !p.Storage.ContainsKey(t.Name) || (p.Storage[t.Name] is { Home: not TensorHome.Argument, HasPresence: false }
+                && p.Einsums[writers[0].Id].Lowering is EinsumLowering.VectorReduce or EinsumLowering.Dense)))
+                pairs.Add(t.Name);
+        }
+        return pairs;
+    }
+
+    private static Dictionary<string, Tensor> OutputAliases(Cascade c, IReadOnlyList<KernelPlan> plans, HashSet<string> pairs)
+    {
+        // (A tile copy read in place by the few-rows plan is never an alias: it is no output's operand.)
+        var aliases = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var order = c.Einsums.ToList();
+        bool Plain(ExtendedEinsum e) => e.Filters.Count == 0 && !c.Blocks.Any(b => b.Einsums.Contains(e) || b.Inits.Contains(e))
+            && e.OutputIndices.Select(i => i is IndexVariable v ? v.Rank : null).SequenceEqual(e.Output.Dims.Select(d => (string?)d.Rank))
+            && e.Output.Dims.All(d => d.Offset == 0);
+        foreach (var y in c.Outputs)
+        {
+            var yWriters = order.Where(e => e.Output.Name == y.Name).ToList();
+            if (yWriters.Count != 1 || yWriters[0].Reduction is not null || !Plain(yWriters[0])) continue;
+            var wy = yWriters[0];
+            if (plans.Any(p => p.Storage[y.Name] is not { Home: TensorHome.Argument, HasPresence: false } || p.Storage[y.Name].Dims.Any(d => d != DimStorage.Kept))) continue;
+            foreach (var read in wy.Body.Reads().Select(r => r.Tensor).Distinct())
+            {
+                if (read.Role != TensorRole.Intermediate || pairs.Contains(read.Name) || aliases.ContainsKey(read.Name) || aliases.Values.Contains(y)) continue;
+                if (!read.Dims.Select(d => d.Rank).SequenceEqual(y.Dims.Select(d => d.Rank))) continue;
+                var writers = order.Where(e => e.Output.Name == read.Name).ToList();
+                if (writers.Count != 1 || !Plain(writers[0]) || writers[0].Reduction is not null) continue;
+                if (plans.Any(p => p.Storage[read.Name].HasPresence || p.Storage[read.Name].Order is not null || p.Einsums[writers[0].Id].Lowering == EinsumLowering.Exact)) continue;
+                if (plans.Any(p => order.Any(e => p.Einsums[e.Id].Lowering == EinsumLowering.Contraction && (e.Output.Name == read.Name || e.Body.Reads().Any(r => r.Tensor.Name == read.Name))))) continue;
+                // Read only at Y's own point by Y's writer, and by nothing after it.
+                var point = string.Join(",", wy.OutputIndices);
+                if (wy.Body.Reads().Any(r => r.Tensor.Name == read.Name && string.Join(",", r.Indices) != point)) continue;
+                if (order.Skip(order.IndexOf(wy) + 1).Any(e => e.Body.Reads().Any(r => r.Tensor.Name == read.Name))) continue;
+                if (order.Take(order.IndexOf(wy)).Any(e => e.Body.Reads().Any(r => r.Tensor.Name == y.Name))) continue;
+                // A vector loads or stores consecutive floats: every Einsum vectorised over v that touches the tensor
+                // must find v contiguous in Y's layout too (Y's last rank), as it is in the tensor's own scratch.
+                var last = y.Dims.Count == 0 ? null : y.Dims[y.Dims.Count - 1].Rank;
+                IEnumerable<IndexExpr> Accesses(ExtendedEinsum e) =>
+                    (e.Output.Name == read.Name ? e.OutputIndices : Enumerable.Empty<IndexExpr>())
+                    .Concat(e.Body.Reads().Where(r => r.Tensor.Name == read.Name).SelectMany(r => r.Indices));
+                if (plans.Any(p => order.Any(e => p.Einsums[e.Id].VectorRank is { } v && v != last && Accesses(e).Any(i => i.Variables().Contains(v))))) continue;
+                aliases[read.Name] = y;
+            }
+        }
+        return aliases;
+    }
+}
