@@ -536,16 +536,8 @@ public static class CSharpKernelEmitter
             }
         }
 
-        /// <summary>A plan whose rows can be split: no blocks of rows, no iteration blocks among the Einsums of a row, and
-        /// at least one of them split over a rank (the others run whole, one after the other).</summary>
-        private bool CanSplitRows(KernelPlan plan)
-        {
-            if (plan.RowBlocks || plan.OuterSlices.Count > 0 || plan.Sliced.Any(s => s.Block is not null)) return false;
-            _splitting = true;
-            var any = plan.Sliced.Any(s => s.Einsum is { } e && SplitRank(e) is not null);
-            _splitting = false;
-            return any;
-        }
+        /// <summary>A plan whose rows are split across threads (<see cref="ThreadAndCopyChoices.SplitsRows"/>).</summary>
+        private bool CanSplitRows(KernelPlan plan) => _variants.ChoicesOf(plan).SplitsRows;
 
         /// <summary>The Einsums of a row, for each row in turn, each split across threads where it can be.</summary>
         private void EmitRows(KernelPlan plan, string name, List<TensorStorage> local)
@@ -1105,34 +1097,16 @@ public static class CSharpKernelEmitter
         // True while the top-level Einsums before the parallel rank's loop are emitted: each splits its first loop.
         private bool _hoisting;
 
-        /// <summary>The first loop rank of an Einsum that runs before the parallel rank's loop (or with none), when its
-        /// points along it are independent: it is then split across threads. Null for a contraction or an Einsum whose
-        /// first loop is the bounded inner rank of a partial tile.</summary>
-        private string? HoistedSplitRank(ExtendedEinsum e)
-        {
-            var p = _plan.Einsums[e.Id];
-            if (p.Lowering == EinsumLowering.Contraction) return null;
-            var loops = OuterLoops(e, p);
-            // Past the batch ranks split with the parallel rank (b, h): a batch of one would leave the copy on one thread.
-            var first = loops.FirstOrDefault(r => !_plan.OuterSlices.Contains(r)) ?? loops.FirstOrDefault();
-            return first is null || _edges.ContainsKey(first) ? null : first;
-        }
+        /// <summary>The rank an Einsum before the parallel loop splits across threads (<see cref="ThreadAndCopyChoices.HoistedSplits"/>), or null.</summary>
+        private string? HoistedSplitRank(ExtendedEinsum e) => _variants.ChoicesOf(_plan).HoistedSplits.TryGetValue(e.Id, out var r) ? r : null;
 
         private string WorkOf(ExtendedEinsum e) => Elements(e.Ranks.Select(r => RankOf(r).Size));
 
         // The part of a rank this code runs: [_rs, _re) inside a split.
         private (string Rank, string Lo, string Hi)? _range;
 
-        /// <summary>The rank an Einsum of a row is split over: the vector rank of a map over it alone, or of a sum, max, min
-        /// or product over it alone (whose parts are merged); null when the Einsum runs whole.</summary>
-        private string? SplitRank(ExtendedEinsum e)
-        {
-            var p = _plan.Einsums[e.Id];
-            if (p.VectorRank is not { } v || _edges.ContainsKey(v)) return null;
-            if (e.Reduction is null)
-                return p.Lowering == EinsumLowering.VectorRow && OuterLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
-            return p.Lowering == EinsumLowering.VectorReduce && OuterLoops(e, p).Count == 0 && ReducedLoops(e, p).SequenceEqual(new[] { v }) ? v : null;
-        }
+        /// <summary>The rank an Einsum of a row is split over when rows run one at a time (<see cref="ThreadAndCopyChoices.RowSplits"/>), or null.</summary>
+        private string? SplitRank(ExtendedEinsum e) => _variants.ChoicesOf(_plan).RowSplits.TryGetValue(e.Id, out var r) ? r : null;
 
         private void OpenSplit(ExtendedEinsum reduce, string rank, string? work = null)
         {
@@ -1274,31 +1248,8 @@ public static class CSharpKernelEmitter
             CloseLoops(loops);
         }
 
-        /// <summary>
-        /// A copy whose innermost rank in the output is not the innermost in the source and the other way round
-        /// (<c>BK[m1,e,m0] = K[m1*M0 + m0, e]</c>): the two ranks (output's innermost, source's innermost), or null.
-        /// </summary>
-        private (string Row, string Column)? TransposedCopy(ExtendedEinsum e, EinsumPlan p)
-        {
-            if (e.Reduction is not null || e.Filters.Count > 0 || e.Body is not TensorRead r) return null;
-            static string? Innermost(TensorStorage s, IReadOnlyList<IndexExpr> indices)
-            {
-                for (var i = s.StorageOrder.Count - 1; i >= 0; i--)
-                {
-                    var d = s.StorageOrder[i];
-                    if (s.Dims[d] == DimStorage.Dropped) continue;
-                    return s.Dims[d] == DimStorage.Kept && indices[d] is IndexVariable v ? v.Rank : null;
-                }
-                return null;
-            }
-            var loops = OuterLoops(e, p);
-            var row = Innermost(StorageOf(e.Output), e.OutputIndices);
-            var column = Innermost(StorageOf(r.Tensor), r.Indices);
-            if (row is null || column is null || row == column || !loops.Contains(row) || !loops.Contains(column) || _range?.Rank == row || _range?.Rank == column) return null;
-            if (StorageOf(e.Output).HasPresence || StorageOf(r.Tensor).HasPresence || IsInteger(r.Tensor)) return null;
-            if (KernelPlanner.AffineCoefficient(r.Indices.Last(i => i.Variables().Contains(row)), row) is not > 0) return null;
-            return Stride(e.Output, e.OutputIndices, row) == "1" && Stride(r.Tensor, r.Indices, column) == "1" ? (row, column) : null;
-        }
+        /// <summary>A copy moved as a blocked transpose (<see cref="ThreadAndCopyChoices.Transposes"/>): the output's and the source's innermost ranks, or null.</summary>
+        private (string Row, string Column)? TransposedCopy(ExtendedEinsum e) => _variants.ChoicesOf(_plan).Transposes.TryGetValue(e.Id, out var t) ? t : null;
 
         /// <summary>A <see cref="TransposedCopy"/> as a call of the runtime's blocked transpose per point of the other ranks.</summary>
         private void EmitTransposedCopy(ExtendedEinsum e, EinsumPlan p, string row, string column)
@@ -1376,7 +1327,7 @@ public static class CSharpKernelEmitter
 
         private void EmitDense(ExtendedEinsum e, EinsumPlan p)
         {
-            if (TransposedCopy(e, p) is { } swap)
+            if (TransposedCopy(e) is { } swap)
             {
                 EmitTransposedCopy(e, p, swap.Row, swap.Column);
                 return;

@@ -22,6 +22,7 @@ public sealed class KernelVariants
         Pairs = pairs;
         Aliases = OutputAliases(planned, twoPlans ? new[] { dense, general } : new[] { dense }, pairs);
         Chosen = WithPlacements(dense.Schedule, source, schedule);
+        foreach (var plan in Plans.Append(general)) _choices.Add((plan, Choices(plan)));
         FewRowsViews = fewRows is null ? Array.Empty<string>() : TileViews.Viewed(source, transposed: true, schedule).Except(TileViews.Viewed(source, transposed: false, schedule)).ToList();
     }
 
@@ -70,6 +71,93 @@ public sealed class KernelVariants
 
     /// <summary>The whole schedule the kernel runs (<see cref="ChosenSchedule"/>).</summary>
     public Schedule Chosen { get; }
+
+    private readonly List<(KernelPlan Plan, ThreadAndCopyChoices Choices)> _choices = new();
+
+    /// <summary>How <paramref name="plan"/> splits work across threads beyond its parallel rank, and which copies it moves as blocked transposes.</summary>
+    public ThreadAndCopyChoices ChoicesOf(KernelPlan plan) => _choices.First(x => ReferenceEquals(x.Plan, plan)).Choices;
+
+    /// <summary>The storage an access of <paramref name="tensor"/> goes to: its own, or the output's it lives in.</summary>
+    public TensorStorage StorageOf(KernelPlan plan, Tensor tensor) => plan.Storage[Aliases.TryGetValue(tensor.Name, out var y) ? y.Name : tensor.Name];
+
+    private ThreadAndCopyChoices Choices(KernelPlan plan)
+    {
+        var c = plan.Cascade;
+        HashSet<string> Edges(ExtendedEinsum e) => new(plan.EdgeBounds is { } all && all.TryGetValue(e.Id, out var b) ? b.Select(x => x.Inner) : Array.Empty<string>(), StringComparer.Ordinal);
+        List<string> Outer(ExtendedEinsum e, EinsumPlan p) => p.LoopOrder.Where(r => !e.ReducedRanks.Contains(r)).ToList();
+        bool Apart(ExtendedEinsum e) => !plan.Folded.Contains(e.Id) && !plan.Folds.ContainsKey(e.Id) && !plan.Fusions.ContainsKey(e.Id) && !plan.Fusions.Values.Contains(e.Id);
+
+        // The Einsums before the parallel loop (or of a plan without one) split their first loop across the threads: past
+        // the batch ranks split with the parallel rank (b, h), since a batch of one would leave a copy on one thread; not
+        // a contraction, nor over the bounded inner rank of a partial tile.
+        var hoisted = new Dictionary<int, string>();
+        foreach (var e in plan.Hoisted.Where(s => s.Einsum is not null).Select(s => s.Einsum!).Where(Apart))
+        {
+            var p = plan.Einsums[e.Id];
+            if (p.Lowering == EinsumLowering.Contraction) continue;
+            var loops = Outer(e, p);
+            var first = loops.FirstOrDefault(r => !plan.OuterSlices.Contains(r)) ?? loops.FirstOrDefault();
+            if (first is not null && !Edges(e).Contains(first)) hoisted[e.Id] = first;
+        }
+
+        // With one row at a time (no blocks of rows, no iteration block in a row), each row's Einsums that map or reduce
+        // over their vector rank alone split it across the threads (a reduction merges its parts): fewer rows than threads
+        // then still use every core. A fused map and reduction split together, over the reduction's rank.
+        var rows = new Dictionary<int, string>();
+        if (!plan.RowBlocks && plan.OuterSlices.Count == 0 && plan.SliceRank is not null && !plan.Sliced.Any(s => s.Block is not null))
+        {
+            foreach (var e in plan.Sliced.Where(s => s.Einsum is not null).Select(s => s.Einsum!))
+            {
+                if (plan.Folded.Contains(e.Id) || plan.Folds.ContainsKey(e.Id) || plan.Fusions.ContainsKey(e.Id)) continue;
+                var p = plan.Einsums[e.Id];
+                var edges = Edges(e);
+                if (c.Einsums.FirstOrDefault(x => plan.Fusions.TryGetValue(x.Id, out var r) && r == e.Id) is { } map) edges.UnionWith(Edges(map));
+                if (p.VectorRank is not { } v || edges.Contains(v)) continue;
+                var whole = e.Reduction is null
+                    ? p.Lowering == EinsumLowering.VectorRow && Outer(e, p).SequenceEqual(new[] { v })
+                    : p.Lowering == EinsumLowering.VectorReduce && Outer(e, p).Count == 0 && p.LoopOrder.Where(r => e.ReducedRanks.Contains(r)).SequenceEqual(new[] { v });
+                if (whole) rows[e.Id] = v;
+            }
+        }
+
+        // A copy whose innermost rank in the output is not the innermost in the source and the other way round
+        // (BK[m1,e,m0] = K[m1*M0 + m0, e]) runs as the runtime's blocked transpose, unless its split rank is one of the two.
+        var transposes = new Dictionary<int, (string Row, string Column)>();
+        foreach (var e0 in c.Einsums.Where(x => plan.Einsums[x.Id].Lowering == EinsumLowering.Dense && Apart(x)))
+        {
+            var e = plan.Fills.ContainsKey(e0.Id) ? e0 with { Filters = Array.Empty<Comparison>() } : e0; // the fill pass applies the filters
+            if (e.Reduction is not null || e.Filters.Count > 0 || e.Body is not TensorRead r) continue;
+            static string? Innermost(TensorStorage s, IReadOnlyList<IndexExpr> indices)
+            {
+                for (var i = s.StorageOrder.Count - 1; i >= 0; i--)
+                {
+                    var d = s.StorageOrder[i];
+                    if (s.Dims[d] == DimStorage.Dropped) continue;
+                    return s.Dims[d] == DimStorage.Kept && indices[d] is IndexVariable v ? v.Rank : null;
+                }
+                return null;
+            }
+            var (output, source) = (StorageOf(plan, e.Output), StorageOf(plan, r.Tensor));
+            var loops = Outer(e, plan.Einsums[e.Id]);
+            var row = Innermost(output, e.OutputIndices);
+            var column = Innermost(source, r.Indices);
+            var split = hoisted.TryGetValue(e.Id, out var h) ? h : null;
+            if (row is null || column is null || row == column || !loops.Contains(row) || !loops.Contains(column) || split == row || split == column) continue;
+            if (output.HasPresence || source.HasPresence || r.Tensor.ElementType == ElementType.Int32) continue;
+            if (KernelPlanner.AffineCoefficient(r.Indices.Last(i => i.Variables().Contains(row)), row) is not > 0) continue;
+            if (UnitStride(output, e.OutputIndices, row) && UnitStride(source, r.Indices, column)) transposes[e.Id] = (row, column);
+        }
+        return new ThreadAndCopyChoices(hoisted, rows, rows.Count > 0, transposes);
+    }
+
+    /// <summary>Whether the access steps one element in memory per step of <paramref name="rank"/>: the rank in the
+    /// innermost stored dimension alone, with coefficient 1.</summary>
+    private static bool UnitStride(TensorStorage s, IReadOnlyList<IndexExpr> indices, string rank)
+    {
+        var dims = s.StorageOrder.Where(d => s.Dims[d] != DimStorage.Dropped).ToList();
+        var moving = dims.Where(d => KernelPlanner.AffineCoefficient(indices[d], rank) is not 0).ToList();
+        return moving.Count == 1 && moving[0] == dims[dims.Count - 1] && KernelPlanner.AffineCoefficient(indices[moving[0]], rank) == 1;
+    }
 
     /// <summary>The plans of the C# kernel of <paramref name="cascade"/> (its schedule's tiles applied) under <paramref name="schedule"/>.</summary>
     public static KernelVariants Choose(Cascade cascade, Schedule? schedule)
@@ -208,3 +296,12 @@ public sealed class KernelVariants
         return aliases;
     }
 }
+
+/// <summary>
+/// What a C# kernel's plan does beyond its parallel rank: the Einsums before the parallel loop that split their first
+/// loop across the threads (by id, with the rank), the Einsums of a row that split their vector rank across the threads
+/// when rows run one at a time (<see cref="SplitsRows"/>: the kernel has a method for few rows that does so), and the
+/// copies moved as blocked transposes (by id, with the output's and the source's innermost ranks).
+/// </summary>
+public sealed record ThreadAndCopyChoices(IReadOnlyDictionary<int, string> HoistedSplits, IReadOnlyDictionary<int, string> RowSplits, bool SplitsRows,
+    IReadOnlyDictionary<int, (string Row, string Column)> Transposes);
