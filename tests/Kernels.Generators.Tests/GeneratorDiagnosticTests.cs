@@ -107,26 +107,34 @@ public class GeneratorDiagnosticTests
         Assert.Empty(result.Run.GeneratedTrees);
     }
 
+    /// <summary>The source of a method whose attribute gives <paramref name="spec"/> (a C# string literal) and then
+    /// <paramref name="more"/> (", Schedule = ..." or nothing), taking X and Y over I and J.</summary>
+    private static string XyMethod(string spec, string more) =>
+        Header + "public static partial class K { [Einsum(" + spec + more + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
+
+    /// <summary>The kernel generated for <see cref="XyMethod"/>, which must have no diagnostic.</summary>
+    private static string XyKernel(string spec, string more)
+    {
+        var result = GeneratorHarness.Generate(XyMethod(spec, more));
+        Assert.Empty(result.GeneratorDiagnostics);
+        return result.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
+    }
+
+    private const string TileCopy = "\"input X[i,j]\\noutput Y[i,j]\\npartition J -> J1 x J0 with J0 = 4\\nB[i,j1,j0] = X[i, j1*J0 + j0]\\nY[i, j1*J0 + j0] = B[i,j1,j0] * 2\"";
+
     private const string ExpSum = "\"input X[i,j]\\noutput Y[i]\\nS[i,j] = exp(X[i,j])\\nY[i] = sum[j] S[i,j]\"";
 
     [Fact]
     public void A_schedule_keeps_a_fusion_apart_and_a_bad_loop_order_points_at_its_directive()
     {
-        string Kernel(string schedule)
-        {
-            var result = GeneratorHarness.Generate(Header + "public static partial class K { [Einsum(" + ExpSum + schedule + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }");
-            Assert.Empty(result.GeneratorDiagnostics);
-            return result.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
-        }
-        var fused = Kernel("");
+        var fused = XyKernel(ExpSum, "");
         Assert.Contains("one sweep over j: S vectorised and stored, and reduced into Y as it is written", fused, StringComparison.Ordinal);
         Assert.Contains("//   fuse S Y", fused, StringComparison.Ordinal);
-        var apart = Kernel(", Schedule = \"fuse S off\"");
+        var apart = XyKernel(ExpSum, ", Schedule = \"fuse S off\"");
         Assert.DoesNotContain("one sweep over", apart, StringComparison.Ordinal);
         Assert.Contains("//   fuse S off", apart, StringComparison.Ordinal);
 
-        var source = Header + "public static partial class K { [Einsum(" + ExpSum + ", Schedule = \"serial; order Y j i\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
-        var (d, marked) = Single(source, "KRN0036");
+        var (d, marked) = Single(XyMethod(ExpSum, ", Schedule = \"serial; order Y j i\""), "KRN0036");
         Assert.Equal("order Y j i", marked);
         Assert.Contains("its output ranks loop outside its reduced ranks and its vector rank j is innermost. Write 'order Y i j'", d.GetMessage());
     }
@@ -134,9 +142,7 @@ public class GeneratorDiagnosticTests
     [Fact]
     public void A_schedule_directive_on_a_tile_copy_read_in_place_says_so()
     {
-        const string copy = "\"input X[i,j]\\noutput Y[i,j]\\npartition J -> J1 x J0 with J0 = 4\\nB[i,j1,j0] = X[i, j1*J0 + j0]\\nY[i, j1*J0 + j0] = B[i,j1,j0] * 2\"";
-        var source = Header + "public static partial class K { [Einsum(" + copy + ", Schedule = \"lower B scalar\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
-        var (d, marked) = Single(source, "KRN0036");
+        var (d, marked) = Single(XyMethod(TileCopy, ", Schedule = \"lower B scalar\""), "KRN0036");
         Assert.Equal("lower B scalar", marked);
         Assert.Contains("'B' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so 'lower B' has nothing to apply to; remove the directive.", d.GetMessage());
     }
@@ -144,23 +150,15 @@ public class GeneratorDiagnosticTests
     [Fact]
     public void A_schedule_places_a_tile_copy_in_scratch_and_rejects_a_place_of_anything_else()
     {
-        const string copy = "\"input X[i,j]\\noutput Y[i,j]\\npartition J -> J1 x J0 with J0 = 4\\nB[i,j1,j0] = X[i, j1*J0 + j0]\\nY[i, j1*J0 + j0] = B[i,j1,j0] * 2\"";
-        string Kernel(string schedule)
-        {
-            var result = GeneratorHarness.Generate(Header + "public static partial class K { [Einsum(" + copy + schedule + ")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }");
-            Assert.Empty(result.GeneratorDiagnostics);
-            return result.Run.GeneratedTrees.Single(t => !t.FilePath.Contains("Descriptor", StringComparison.Ordinal)).ToString();
-        }
-        var view = Kernel("");
+        var view = XyKernel(TileCopy, "");
         Assert.Contains("//   place B view", view, StringComparison.Ordinal);
         Assert.Contains("B is a view", view, StringComparison.Ordinal);
-        var stored = Kernel(", Schedule = \"place B copy\"");
+        var stored = XyKernel(TileCopy, ", Schedule = \"place B copy\"");
         Assert.Contains("//   place B copy", stored, StringComparison.Ordinal);
         Assert.DoesNotContain("B is a view", stored, StringComparison.Ordinal);
         Assert.Contains("float* B = global::Kernels.Runtime.KernelRuntime.Allocate", stored, StringComparison.Ordinal);
 
-        var source = Header + "public static partial class K { [Einsum(" + copy + ", Schedule = \"place X view\")] public static partial void Run(ReadOnlySpan<float> X, Span<float> Y, int I, int J); }";
-        var (d, marked) = Single(source, "KRN0036");
+        var (d, marked) = Single(XyMethod(TileCopy, ", Schedule = \"place X view\""), "KRN0036");
         Assert.Equal("place X view", marked);
         Assert.Contains("'X' is not a tile copy of an input that can be read in place", d.GetMessage());
         Assert.Contains("this cascade's are B. Remove the directive.", d.GetMessage());
