@@ -31,7 +31,7 @@ public class ScheduleTests
     [Fact]
     public void Orders_and_fusions_round_trip_and_merge_by_tensor()
     {
-        var text = "place BK copy\nplace BV view\nlower SN vector n\norder SN p n\norder BK t1 d t0\nfuse SN SD\nfuse A off\n";
+        var text = "place BK copy\nplace BV view\nlower SN vector n\norder SN p n\norder BK t1 d t0\nfuse SN SD\nfuse A off\nsplit BK m1\nsplit SD off\n";
         var schedule = Schedule.Parse(text, out var errors);
         Assert.Empty(errors);
         Assert.Equal(text, schedule.ToString());
@@ -45,7 +45,9 @@ public class ScheduleTests
         Assert.False(schedule.FusionOf("SD", out _));
         Assert.NotEqual(schedule, Schedule.Parse(text.Replace("order SN p n", "order SN n p", StringComparison.Ordinal), out _));
         var merged = schedule.With(Schedule.Parse("order SN n p; fuse SN off", out _));
-        Assert.Equal("place BK copy\nplace BV view\nlower SN vector n\norder BK t1 d t0\norder SN n p\nfuse A off\nfuse SN off\n", merged.ToString());
+        Assert.Equal("place BK copy\nplace BV view\nlower SN vector n\norder BK t1 d t0\norder SN n p\nfuse A off\nfuse SN off\nsplit BK m1\nsplit SD off\n", merged.ToString());
+        Assert.True(schedule.SplitOf("BK", out var rank) && rank == "m1");
+        Assert.True(schedule.SplitOf("SD", out rank) && rank is null);
         Assert.Equal((TensorPlacement?)TensorPlacement.Copy, schedule.PlacementOf("BK"));
         Assert.Null(schedule.PlacementOf("SN"));
         Assert.Equal("place BV view\nplace BK view\n", Schedule.Parse("place BK copy; place BV view", out _).With(Schedule.Parse("place BK view", out _)).ToString());
@@ -123,6 +125,8 @@ public class ScheduleTests
     [InlineData("rows blocked\nrows per-row", 2, 1, "rows", "'rows' is already given")]
     [InlineData("parallel p; serial", 1, 13, "serial", "'parallel' is already given")]
     [InlineData("lower A scalar\nlower A vector", 2, 1, "lower", "'lower A' is already given")]
+    [InlineData("split BK", 1, 1, "split", "'split' needs 2 arguments; write 'split TENSOR RANK|off'")]
+    [InlineData("split BK m1; split BK off", 1, 14, "split", "'split BK' is already given")]
     [InlineData("place BK", 1, 1, "place", "'place' needs 2 arguments; write 'place TENSOR view|copy'")]
     [InlineData("place BK registers", 1, 10, "registers", "Unknown placement 'registers'; write 'place BK view' (the tile copy read in place) or 'place BK copy'")]
     [InlineData("place BK view; place BK copy", 1, 16, "place", "'place BK' is already given")]
@@ -194,6 +198,32 @@ public class ScheduleTests
             static string Main(string code) => code.IndexOf("private static void _DispatchGeneral", StringComparison.Ordinal) is var cut and >= 0 ? code.Substring(0, cut) : code;
             Assert.True(Main(emitted.Replace("the spec's default", "the schedule's tile", StringComparison.Ordinal)) == Main(again), name);
         }
+    }
+
+    [Fact]
+    public void Splits_across_threads_follow_the_schedule()
+    {
+        // Softmax one row at a time: each Einsum of a row splits its vector rank across the threads (the fused numerator
+        // and sum as one, under the sum's name); 'split GM off' keeps the row's max on one thread.
+        var softmax = Specs.Load("softmax.3pass");
+        var variants = KernelVariants.Choose(softmax, null);
+        var choices = variants.ChoicesOf(variants.Dense);
+        Assert.Equal(new[] { "GM n", "SD n", "Y n" }, choices.RowSplits.Select(x => softmax.Einsums.First(e => e.Id == x.Key).Output.Name + " " + x.Value).Order());
+        Assert.Contains("split GM n\nsplit SD n\nsplit Y n\n", variants.Chosen.ToString(), StringComparison.Ordinal);
+        var off = KernelVariants.Choose(softmax, Schedule.Parse("split GM off", out _));
+        Assert.Empty(off.SplitErrors);
+        Assert.Equal(2, off.ChoicesOf(off.Dense).RowSplits.Count);
+        Assert.Contains("split GM off\nsplit SD n\nsplit Y n\n", off.Chosen.ToString(), StringComparison.Ordinal);
+
+        // Attention: K's transposed copy runs before the parallel loop, split over its key tiles past the batch ranks.
+        var mha = Specs.Load("attention.mha");
+        Assert.Contains("split BK m1\n", KernelVariants.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
+        var wrong = KernelVariants.ScheduleErrors(mha, Schedule.Parse("split BK e\nsplit LM p\nsplit Q b", out _));
+        Assert.Equal(3, wrong.Count);
+        Assert.All(wrong, e => Assert.Equal("split", e.Directive!.Keyword));
+        Assert.Contains("the Einsum for 'BK' can split only m1 across the threads (the first loop of an Einsum that runs before the parallel loop, past the batch ranks). Write 'split BK m1' or 'split BK off'.", wrong[0].Message, StringComparison.Ordinal);
+        Assert.Contains("the kernel splits no loop of the Einsum for 'LM' across the threads beyond the parallel rank", wrong[1].Message, StringComparison.Ordinal);
+        Assert.Contains("'Q' is an input", wrong[2].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public static class RandomCascades
     /// <summary>
     /// A random legal schedule for a cascade, on top of the attribute's row choice: a parallel rank (or serial, or the
     /// planner's), a row walk (blocks sized by the cache or of 1 to 20 rows), the partitions' tiles, a lowering for some Einsums (scalar, vector, vector over one of its ranks, contraction),
-    /// the fold, loop orders, fusions kept apart and where tile copies live. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
+    /// the fold, loop orders, fusions kept apart, splits across threads turned off and where tile copies live. Choices the planner rejects (KRN0036) are dropped until it accepts the rest; null when nothing is left.
     /// </summary>
     public static Kernels.Einsum.Planning.Schedule? Draw(Kernels.Einsum.Ir.Cascade cascade, Random random, string rowBlocking = "Auto")
     {
@@ -49,6 +49,7 @@ public static class RandomCascades
         // First where some tile copies live (read in place or computed), since that decides which Einsums the kernel has.
         var lines = Kernels.Einsum.Planning.TileViews.Placeable(cascade).Where(_ => random.Next(3) == 0)
             .Select(t => $"place {t} {(random.Next(2) == 0 ? "view" : "copy")}").ToList();
+        var source = cascade;
         cascade = Kernels.Einsum.Planning.KernelVariants.PlannedCascade(cascade, Kernels.Einsum.Planning.Schedule.Parse(string.Join("\n", lines), out _));
         var parallel = cascade.Ranks.Where(r => Kernels.Einsum.Planning.KernelPlanner.CanSlice(cascade, r.Index)).Select(r => r.Index).ToList();
         var pick = random.Next(4);
@@ -99,7 +100,14 @@ public static class RandomCascades
             else if (pick2 <= 2) lines.Add($"fuse {Name(map)} off");
             more |= pick2 <= 2;
         }
-        return more ? Accept(cascade, attribute, lines) : chosen;
+        // And some of the splits across threads turned off, from the kernel's plans for the schedule so far.
+        if (more) chosen = Accept(cascade, attribute, lines);
+        var asked = attribute.With(chosen ?? Kernels.Einsum.Planning.Schedule.Default);
+        var variants = Kernels.Einsum.Planning.KernelVariants.Choose(asked.ApplyTiles(source), asked);
+        var splits = variants.ChoicesOf(variants.Dense).SplitCandidates.Keys.Select(id => variants.Planned.Einsums.First(x => x.Id == id).Output.Name).Distinct().Where(_ => random.Next(3) == 0).ToList();
+        if (splits.Count == 0) return chosen;
+        lines.AddRange(splits.Select(t => $"split {t} off"));
+        return Accept(cascade, attribute, lines);
     }
 
     /// <summary>The schedule of <paramref name="lines"/> after dropping the choices the planner rejects (KRN0036) until

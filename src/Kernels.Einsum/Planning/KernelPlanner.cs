@@ -217,7 +217,7 @@ public static class KernelPlanner
     }
 
     /// <summary>Why <c>order</c> or another directive may not name <paramref name="tensor"/>: no Einsum computes it.</summary>
-    private static string NotComputed(Cascade cascade, string keyword, string tensor) =>
+    internal static string NotComputed(Cascade cascade, string keyword, string tensor) =>
         (cascade.Tensors.Any(t => t.Name == tensor) ? $"'{tensor}' is an input; '{keyword}' names a tensor that an Einsum computes"
             : $"The cascade has no tensor '{tensor}'; '{keyword}' names a tensor that an Einsum computes")
         + $" ({string.Join(", ", cascade.Einsums.Where(x => !x.IsInit).Select(x => x.Output.Name).Distinct())}).";

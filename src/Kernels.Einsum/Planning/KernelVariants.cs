@@ -21,8 +21,8 @@ public sealed class KernelVariants
         var pairs = PairTensors(planned, Plans);
         Pairs = pairs;
         Aliases = OutputAliases(planned, twoPlans ? new[] { dense, general } : new[] { dense }, pairs);
-        Chosen = WithPlacements(dense.Schedule, source, schedule);
-        foreach (var plan in Plans.Append(general)) _choices.Add((plan, Choices(plan)));
+        foreach (var plan in Plans.Append(general)) _choices.Add((plan, Choices(plan, schedule, plan == dense ? _splitErrors : null)));
+        Chosen = WithSplits(WithPlacements(dense.Schedule, source, schedule), dense, ChoicesOf(dense));
         FewRowsViews = fewRows is null ? Array.Empty<string>() : TileViews.Viewed(source, transposed: true, schedule).Except(TileViews.Viewed(source, transposed: false, schedule)).ToList();
     }
 
@@ -80,7 +80,22 @@ public sealed class KernelVariants
     /// <summary>The storage an access of <paramref name="tensor"/> goes to: its own, or the output's it lives in.</summary>
     public TensorStorage StorageOf(KernelPlan plan, Tensor tensor) => plan.Storage[Aliases.TryGetValue(tensor.Name, out var y) ? y.Name : tensor.Name];
 
-    private ThreadAndCopyChoices Choices(KernelPlan plan)
+    /// <summary>The <c>split</c> directives the main plan cannot honour (KRN0036).</summary>
+    public IReadOnlyList<ScheduleError> SplitErrors => _splitErrors;
+
+    private readonly List<ScheduleError> _splitErrors = new();
+
+    /// <summary>The plan's schedule with every thread split it could make: the rank, or off where the schedule turned it off.</summary>
+    private static Schedule WithSplits(Schedule planned, KernelPlan plan, ThreadAndCopyChoices choices)
+    {
+        var splits = new List<KeyValuePair<string, string?>>();
+        foreach (var e in plan.Cascade.Einsums.Where(x => choices.SplitCandidates.ContainsKey(x.Id) && plan.Cascade.Writer(x.Output.Name) == x))
+            splits.Add(new KeyValuePair<string, string?>(e.Output.Name,
+                choices.HoistedSplits.TryGetValue(e.Id, out var r) || choices.RowSplits.TryGetValue(e.Id, out r) ? r : null));
+        return splits.Count == 0 ? planned : planned.With(new Schedule { Splits = splits });
+    }
+
+    private ThreadAndCopyChoices Choices(KernelPlan plan, Schedule? schedule, List<ScheduleError>? errors)
     {
         var c = plan.Cascade;
         HashSet<string> Edges(ExtendedEinsum e) => new(plan.EdgeBounds is { } all && all.TryGetValue(e.Id, out var b) ? b.Select(x => x.Inner) : Array.Empty<string>(), StringComparer.Ordinal);
@@ -120,6 +135,22 @@ public sealed class KernelVariants
             }
         }
 
+        // The schedule turns splits off (split T off) or names the one it expects (split T RANK): an Einsum has one
+        // candidate at most, the rank found above.
+        var candidates = hoisted.Concat(rows).ToDictionary(x => x.Key, x => x.Value);
+        foreach (var pair in schedule?.Splits ?? Array.Empty<KeyValuePair<string, string?>>())
+        {
+            var e = c.Writer(pair.Key);
+            var has = e is not null && candidates.ContainsKey(e.Id);
+            if (pair.Value is null) { if (has) { hoisted.Remove(e!.Id); rows.Remove(e.Id); } continue; }
+            if (has && candidates[e!.Id] == pair.Value) continue;
+            errors?.Add(new ScheduleError(schedule!.DirectiveOf("split", pair.Key), e is null
+                ? KernelPlanner.NotComputed(c, "split", pair.Key)
+                : has
+                    ? $"'split {pair.Key} {pair.Value}': the Einsum for '{pair.Key}' can split only {candidates[e.Id]} across the threads ({(hoisted.ContainsKey(e.Id) ? "the first loop of an Einsum that runs before the parallel loop, past the batch ranks" : "the vector rank of a map or reduction over it alone, when rows run one at a time")}). Write 'split {pair.Key} {candidates[e.Id]}' or 'split {pair.Key} off'."
+                    : $"'split {pair.Key} {pair.Value}': the kernel splits no loop of the Einsum for '{pair.Key}' across the threads beyond the parallel rank: it splits the first loop of an Einsum that runs before the parallel loop (not a contraction, nor a partial tile's bounded rank) and, when rows run one at a time, the vector rank of a map or reduction over it alone. Write 'split {pair.Key} off' or remove the directive."));
+        }
+
         // A copy whose innermost rank in the output is not the innermost in the source and the other way round
         // (BK[m1,e,m0] = K[m1*M0 + m0, e]) runs as the runtime's blocked transpose, unless its split rank is one of the two.
         var transposes = new Dictionary<int, (string Row, string Column)>();
@@ -147,7 +178,7 @@ public sealed class KernelVariants
             if (KernelPlanner.AffineCoefficient(r.Indices.Last(i => i.Variables().Contains(row)), row) is not > 0) continue;
             if (UnitStride(output, e.OutputIndices, row) && UnitStride(source, r.Indices, column)) transposes[e.Id] = (row, column);
         }
-        return new ThreadAndCopyChoices(hoisted, rows, rows.Count > 0, transposes);
+        return new ThreadAndCopyChoices(hoisted, rows, rows.Count > 0, transposes) { SplitCandidates = candidates };
     }
 
     /// <summary>Whether the access steps one element in memory per step of <paramref name="rank"/>: the rank in the
@@ -201,7 +232,7 @@ public sealed class KernelVariants
     {
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
         if (schedule is not null) cascade = schedule.ApplyTiles(cascade);
-        return WithPlacements(KernelPlanner.Plan(PlannedCascade(cascade, schedule), assumeDivisible: true, schedule).Schedule, cascade, schedule);
+        return Choose(cascade, schedule).Chosen;
     }
 
     /// <summary>A plan's schedule with the placement of every tile copy that may be read in place.</summary>
@@ -223,15 +254,16 @@ public sealed class KernelVariants
         if (cascade is null) throw new ArgumentNullException(nameof(cascade));
         if (schedule is null) throw new ArgumentNullException(nameof(schedule));
         cascade = schedule.ApplyTiles(cascade);
-        var planned = PlannedCascade(cascade, schedule);
-        var errors = KernelPlanner.Plan(planned, assumeDivisible: true, schedule).ScheduleErrors.ToList();
+        var variants = Choose(cascade, schedule);
+        var planned = variants.Planned;
+        var errors = variants.Dense.ScheduleErrors.Concat(variants.SplitErrors).ToList();
         var placeable = TileViews.Placeable(cascade);
         foreach (var pair in schedule.Placements)
             if (!placeable.Contains(pair.Key))
                 errors.Add(new ScheduleError(schedule.DirectiveOf("place", pair.Key),
                     $"'{pair.Key}' is not a tile copy of an input that can be read in place; 'place' chooses where such a copy lives (T[..] = X[..] over every point of T, outside any iteration block, read only inside its extent){(placeable.Count == 0 ? ", and this cascade has none" : $": this cascade's are {string.Join(", ", placeable)}")}. Remove the directive."));
         for (var i = 0; i < errors.Count; i++)
-            if (errors[i].Directive is { Subject: { } tensor, Keyword: "lower" or "order" or "fuse" } d && planned.Tensors.All(t => t.Name != tensor)
+            if (errors[i].Directive is { Subject: { } tensor, Keyword: "lower" or "order" or "fuse" or "split" } d && planned.Tensors.All(t => t.Name != tensor)
                 && cascade.Tensors.Any(t => t.Name == tensor && t.Role == TensorRole.Intermediate))
                 errors[i] = new ScheduleError(d, $"'{tensor}' is a tile copy of an input that the kernel reads in place (a view): no Einsum computes it, so '{d.Keyword} {tensor}' has nothing to apply to; remove the directive.");
         return errors;
@@ -304,4 +336,8 @@ public sealed class KernelVariants
 /// copies moved as blocked transposes (by id, with the output's and the source's innermost ranks).
 /// </summary>
 public sealed record ThreadAndCopyChoices(IReadOnlyDictionary<int, string> HoistedSplits, IReadOnlyDictionary<int, string> RowSplits, bool SplitsRows,
-    IReadOnlyDictionary<int, (string Row, string Column)> Transposes);
+    IReadOnlyDictionary<int, (string Row, string Column)> Transposes)
+{
+    /// <summary>Every split the plan could make (by id, with the rank), before the schedule turned any off.</summary>
+    public IReadOnlyDictionary<int, string> SplitCandidates { get; init; } = new Dictionary<int, string>();
+}

@@ -43,8 +43,8 @@ public enum TensorPlacement
 }
 
 /// <summary>One line of a schedule's text, kept with its place for diagnostics.</summary>
-/// <param name="Keyword">The directive: parallel, serial, rows, tile, place, lower, order, fuse or fold.</param>
-/// <param name="Subject">The tensor of a <c>place</c>, <c>lower</c>, <c>order</c> or <c>fuse</c> directive, the tile of a <c>tile</c> directive, else null.</param>
+/// <param name="Keyword">The directive: parallel, serial, rows, tile, place, lower, order, fuse, split or fold.</param>
+/// <param name="Subject">The tensor of a <c>place</c>, <c>lower</c>, <c>order</c>, <c>fuse</c> or <c>split</c> directive, the tile of a <c>tile</c> directive, else null.</param>
 /// <param name="Span">Its place in the text it was parsed from.</param>
 public sealed record ScheduleDirective(string Keyword, string? Subject, SourceSpan Span)
 {
@@ -75,6 +75,7 @@ public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
 /// lower QK contraction  # or: lower T scalar, lower T vector, lower T vector m0
 /// order S p m0          # the loops of the Einsum that computes S, outermost first
 /// fuse SLN SLD          # or: fuse SLN off (the map of SLN and the reduction of SLD in one sweep, or apart)
+/// split BK m1           # or: split BK off (an Einsum's loop split across the threads beyond the parallel rank)
 /// fold on               # or: fold off
 /// </code>
 /// <c>place</c> names a tile copy of an input (<c>BK[m1,m0,e] = K[m1*M0 + m0, e]</c>) and applies to the C# kernel.
@@ -123,6 +124,10 @@ public sealed class Schedule : IEquatable<Schedule>
     /// <summary>Fusions asked for, by the tensor a map computes: the tensor of the reduction it fuses with, or null for
     /// none (<c>fuse T off</c>); a map not listed fuses wherever it can.</summary>
     public IReadOnlyList<KeyValuePair<string, string?>> Fusions { get; init; } = Array.Empty<KeyValuePair<string, string?>>();
+
+    /// <summary>Thread splits asked for, by the tensor an Einsum computes: the rank it splits across the threads beyond
+    /// the parallel rank, or null for none (<c>split T off</c>); an Einsum not listed splits where the planner chooses.</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> Splits { get; init; } = Array.Empty<KeyValuePair<string, string?>>();
 
     /// <summary>The directives as parsed, with their places (empty for a schedule built in code); not part of equality.</summary>
     public IReadOnlyList<ScheduleDirective> Directives { get; init; } = Array.Empty<ScheduleDirective>();
@@ -177,6 +182,15 @@ public sealed class Schedule : IEquatable<Schedule>
         return null;
     }
 
+    /// <summary>Whether a thread split is asked for the Einsum that computes <paramref name="tensor"/>, and its rank (null: none).</summary>
+    public bool SplitOf(string tensor, out string? rank)
+    {
+        foreach (var pair in Splits)
+            if (pair.Key == tensor) { rank = pair.Value; return true; }
+        rank = null;
+        return false;
+    }
+
     /// <summary>Whether a fusion is asked for the map that computes <paramref name="map"/>, and the reduction's tensor
     /// it fuses with (null: none).</summary>
     public bool FusionOf(string map, out string? reduce)
@@ -196,6 +210,7 @@ public sealed class Schedule : IEquatable<Schedule>
         var orders = Orders.Where(p => over.OrderOf(p.Key) is null).Concat(over.Orders).ToList();
         var placements = Placements.Where(p => over.PlacementOf(p.Key) is null).Concat(over.Placements).ToList();
         var fusions = Fusions.Where(p => !over.FusionOf(p.Key, out _)).Concat(over.Fusions).ToList();
+        var splits = Splits.Where(p => !over.SplitOf(p.Key, out _)).Concat(over.Splits).ToList();
         var overParallel = over.Serial || over.Parallel is not null;
         return new Schedule
         {
@@ -208,6 +223,7 @@ public sealed class Schedule : IEquatable<Schedule>
             Lowerings = lowerings,
             Orders = orders,
             Fusions = fusions,
+            Splits = splits,
             Placements = placements,
             Directives = Directives.Concat(over.Directives).ToList(),
         };
@@ -225,6 +241,7 @@ public sealed class Schedule : IEquatable<Schedule>
         foreach (var pair in Lowerings) sb.Append("lower ").Append(pair.Key).Append(' ').Append(pair.Value).Append('\n');
         foreach (var pair in Orders) sb.Append("order ").Append(pair.Key).Append(' ').Append(string.Join(" ", pair.Value)).Append('\n');
         foreach (var pair in Fusions) sb.Append("fuse ").Append(pair.Key).Append(' ').Append(pair.Value ?? "off").Append('\n');
+        foreach (var pair in Splits) sb.Append("split ").Append(pair.Key).Append(' ').Append(pair.Value ?? "off").Append('\n');
         if (Folds is { } folds) sb.Append("fold ").Append(folds ? "on" : "off").Append('\n');
         return sb.ToString();
     }
@@ -259,6 +276,7 @@ public sealed class Schedule : IEquatable<Schedule>
         var orders = new List<KeyValuePair<string, IReadOnlyList<string>>>();
         var fusions = new List<KeyValuePair<string, string?>>();
         var placements = new List<KeyValuePair<string, TensorPlacement>>();
+        var splits = new List<KeyValuePair<string, string?>>();
         var directives = new List<ScheduleDirective>();
         var seen = new Dictionary<string, ScheduleDirective>(StringComparer.Ordinal);
 
@@ -281,9 +299,9 @@ public sealed class Schedule : IEquatable<Schedule>
                     : $"'{head.Text}' needs {(count == 1 ? "an argument" : count + " arguments")}; write '{usage}'.");
                 return false;
             }
-            var subjected = head.Text is "lower" or "tile" or "order" or "fuse" or "place";
+            var subjected = head.Text is "lower" or "tile" or "order" or "fuse" or "place" or "split";
             var key = head.Text == "serial" ? "parallel" : subjected && words.Count > 1 ? head.Text + " " + words[1].Text : head.Text;
-            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile" or "order" or "fuse" or "place")
+            if (seen.ContainsKey(key) && head.Text is "parallel" or "serial" or "rows" or "fold" or "lower" or "tile" or "order" or "fuse" or "place" or "split")
             {
                 Error(head, $"'{key}' is already given by an earlier directive; give each choice once.");
                 continue;
@@ -340,6 +358,10 @@ public sealed class Schedule : IEquatable<Schedule>
                     if (twice.Text is not null) { Error(twice, $"'{twice.Text}' is already in this order; name each loop once."); continue; }
                     orders.Add(new KeyValuePair<string, IReadOnlyList<string>>(words[1].Text, ranks));
                     break;
+                case "split":
+                    if (!Arguments(2, "split TENSOR RANK|off")) continue;
+                    splits.Add(new KeyValuePair<string, string?>(words[1].Text, words[2].Text == "off" ? null : words[2].Text));
+                    break;
                 case "place":
                     if (!Arguments(2, "place TENSOR view|copy")) continue;
                     if (words[2].Text is not ("view" or "copy")) { Error(words[2], $"Unknown placement '{words[2].Text}'; write 'place {words[1].Text} view' (the tile copy read in place) or 'place {words[1].Text} copy' (computed into scratch)."); continue; }
@@ -351,18 +373,18 @@ public sealed class Schedule : IEquatable<Schedule>
                     fusions.Add(new KeyValuePair<string, string?>(words[1].Text, words[2].Text == "off" ? null : words[2].Text));
                     break;
                 default:
-                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'place TENSOR view|copy', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off' or 'fold on|off'.");
+                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'place TENSOR view|copy', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off', 'split TENSOR RANK|off' or 'fold on|off'.");
                     continue;
             }
             var directive = new ScheduleDirective(head.Text, subjected ? words[1].Text : null, span) { Origin = origin };
             seen[key] = directive;
             directives.Add(directive);
         }
-        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Orders = orders, Fusions = fusions, Placements = placements, Directives = directives };
+        return new Schedule { Parallel = parallel, Serial = serial, RowBlocks = rows, BlockRows = blockRows, Tiles = tiles, Folds = folds, Lowerings = lowerings, Orders = orders, Fusions = fusions, Splits = splits, Placements = placements, Directives = directives };
     }
 
     /// <summary>The directive that set a choice (<c>parallel</c>/<c>serial</c>, <c>rows</c>, <c>fold</c>, a tile's
-    /// <c>tile</c> or a tensor's <c>place</c>, <c>lower</c>, <c>order</c> or <c>fuse</c>), or null for a choice made in code.</summary>
+    /// <c>tile</c> or a tensor's <c>place</c>, <c>lower</c>, <c>order</c>, <c>fuse</c> or <c>split</c>), or null for a choice made in code.</summary>
     public ScheduleDirective? DirectiveOf(string keyword, string? subject = null)
     {
         for (var i = Directives.Count - 1; i >= 0; i--)
