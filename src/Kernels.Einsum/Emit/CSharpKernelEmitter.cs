@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using Kernels.Einsum.Interpretation;
 using Kernels.Einsum.Ir;
+using Kernels.Einsum.Loops;
 using Kernels.Einsum.Planning;
 
 namespace Kernels.Einsum.Emit;
@@ -76,18 +77,18 @@ public static class CSharpKernelEmitter
         // The plans the kernel runs and the choices they share, all decided before anything is printed.
         private readonly KernelVariants _variants;
 
+        // The loop nests this class prints (CpuLowering decides them from _variants).
+        private readonly CpuProgram _program;
+
         // The cascade of the plan being emitted (tile copies as views), and the one the spec wrote.
         private Cascade _c;
         private readonly Cascade _source;
 
         // A plan for few rows per call (a decode step), with every tile copy read in place, or null.
         private readonly KernelPlan? _fewRows;
-        private readonly Cascade? _fewRowsCascade;
         private readonly KernelSignature _sig;
         private CodeWriter _w;
         private readonly KernelPlan _dense;
-        private readonly KernelPlan _general;
-        private readonly bool _twoPlans;
         private readonly string _kernelClass;
         private readonly List<string> _sizes;
         private KernelPlan _plan;
@@ -96,8 +97,8 @@ public static class CSharpKernelEmitter
         public Body(Cascade cascade, KernelSignature signature, CodeWriter writer)
         {
             _variants = KernelVariants.Choose(cascade, signature.Schedule);
-            (_source, _c, _dense, _general, _twoPlans) = (cascade, _variants.Planned, _variants.Dense, _variants.General, _variants.TwoPlans);
-            (_fewRows, _fewRowsCascade) = (_variants.FewRows, _variants.FewRowsCascade);
+            _program = CpuLowering.Lower(_variants);
+            (_source, _c, _dense, _fewRows) = (cascade, _variants.Planned, _variants.Dense, _variants.FewRows);
             _sig = signature;
             _w = writer;
             _plan = _dense;
@@ -137,22 +138,19 @@ public static class CSharpKernelEmitter
             EmitArgs();
             _w.Line();
             EmitRun();
-            if (_twoPlans)
-            {
-                EmitPlan(_dense, "Dense", _dense.EdgeBounds is null
-                    ? "the sizes divide their tiles, so every point of every tensor exists"
-                    : $"the sizes divide their tiles, or the last tile is run only up to the edge (no sum over an empty {string.Join(", ", _dense.EdgeBoundsNeedNonEmpty)})");
-                EmitPlan(_general, "General", "a partial last tile: points past a tensor's edge are absent, as in the interpreter");
-            }
-            else
-            {
-                EmitPlan(_dense, "Plan", null);
-            }
-            if (_fewRows is not null)
+            foreach (var plan in _program.Plans)
             {
                 var main = _c;
-                _c = _fewRowsCascade!;
-                EmitPlan(_fewRows, "FewRows", $"fewer than KernelRuntime.FewRows rows of {_fewRows.SliceRank} (a decode step): every tile copy is read in place, where the plans above copy and transpose K's tiles once for many rows");
+                _c = plan.Cascade;
+                EmitPlan(plan, plan.Name switch
+                {
+                    "Dense" => _dense.EdgeBounds is null
+                        ? "the sizes divide their tiles, so every point of every tensor exists"
+                        : $"the sizes divide their tiles, or the last tile is run only up to the edge (no sum over an empty {string.Join(", ", _dense.EdgeBoundsNeedNonEmpty)})",
+                    "General" => "a partial last tile: points past a tensor's edge are absent, as in the interpreter",
+                    "FewRows" => $"fewer than KernelRuntime.FewRows rows of {plan.Plan.SliceRank} (a decode step): every tile copy is read in place, where the plans above copy and transpose K's tiles once for many rows",
+                    _ => null,
+                });
                 _c = main;
             }
             _w.Close();
@@ -268,10 +266,10 @@ public static class CSharpKernelEmitter
             // No output point: nothing to compute, and no scratch or steps sized by the other ranks.
             var outputNeeds = _c.Outputs.Select(o => $"_need{o.Name} == 0").ToList();
             if (outputNeeds.Count > 0) _w.Line($"if ({string.Join(" && ", outputNeeds)}) return;");
-            foreach (var block in _c.Blocks) EmitSteps(block);
+            foreach (var block in _c.Blocks) EmitStepCount(block);
             EmitScratchChecks();
 
-            foreach (var o in _c.Outputs.Where(NeedsClearing))
+            foreach (var o in _c.Outputs.Where(o => _program.ClearedOutputs.Contains(o.Name)))
                 _w.Line($"{Id(o.Name)}.Slice(0, (int)_need{o.Name}).Clear(); // points no Einsum writes are 0");
 
             var pinned = ArgumentTensors.Where(t => !IsScalarInput(t)).ToList();
@@ -289,20 +287,20 @@ public static class CSharpKernelEmitter
                 .Concat(_c.Blocks.Select(b => $"{StepsName(b)} = {StepsName(b)}"));
             _w.Line($"var _args = new _Args {{ {string.Join(", ", fields)} }};");
             var otherwise = "";
-            if (_fewRows is not null)
+            if (_program.FewRowsPlan is { } few)
             {
-                var exact = DenseCondition(_fewRows);
-                _w.Line($"if ({RankOf(_fewRows.SliceRank!).Size} < {Rt}.KernelRuntime.FewRows{(exact is null ? "" : $" && ({exact})")}) _DispatchFewRows(_args); // K's tiles read in place, not copied");
+                var exact = DenseCondition(few.Plan);
+                _w.Line($"if ({RankOf(few.Plan.SliceRank!).Size} < {Rt}.KernelRuntime.FewRows{(exact is null ? "" : $" && ({exact})")}) _Dispatch{few.Name}(_args); // K's tiles read in place, not copied");
                 otherwise = "else ";
             }
-            if (_twoPlans)
+            if (_program.General is { } general)
             {
-                _w.Line($"{otherwise}if ({DenseCondition(_dense)}) _Dispatch{"Dense"}(_args);");
-                _w.Line($"else _Dispatch{"General"}(_args);");
+                _w.Line($"{otherwise}if ({DenseCondition(_program.Main.Plan)}) _Dispatch{_program.Main.Name}(_args);");
+                _w.Line($"else _Dispatch{general.Name}(_args);");
             }
             else
             {
-                _w.Line($"{otherwise}_DispatchPlan(_args);");
+                _w.Line($"{otherwise}_Dispatch{_program.Main.Name}(_args);");
             }
             _w.Close();
             _w.Close();
@@ -323,19 +321,7 @@ public static class CSharpKernelEmitter
 
         private static bool IsScalarInput(Tensor t) => t.Role == TensorRole.Input && t.Rank == 0;
 
-        private bool NeedsClearing(Tensor output)
-        {
-            var writers = _c.Einsums.Where(e => e.Output.Name == output.Name).ToList();
-            foreach (var e in writers)
-            {
-                if (e.Filters.Count > 0 || e.OutputIndices.Any(i => i is not IndexVariable)) return true;
-                var block = _c.Blocks.FirstOrDefault(b => b.Einsums.Contains(e));
-                if (block is not null && !KernelPlanner.IsStandardStop(_c, block)) return true;
-            }
-            return false;
-        }
-
-        private void EmitSteps(IterationBlock block)
+        private void EmitStepCount(IterationBlock block)
         {
             var name = StepsName(block);
             var rank = RankOf(block.Rank);
@@ -396,8 +382,9 @@ public static class CSharpKernelEmitter
 
         private const string Optimized = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
 
-        private void EmitPlan(KernelPlan plan, string name, string? when)
+        private void EmitPlan(CpuPlan program, string? when)
         {
+            var (plan, name) = (program.Plan, program.Name);
             _plan = plan;
             _liveSlots.Clear();
             _w.Line();
@@ -434,11 +421,10 @@ public static class CSharpKernelEmitter
             foreach (var x in sharedScratch) Allocate(x, "_a.");
             foreach (var x in argPresence) AllocatePresence(x, "_a.");
             _w.Open("try");
-            _hoisting = true;
-            EmitSteps(plan.Hoisted);
-            _hoisting = false;
-            if (plan.SliceRank is { } slice && plan.Sliced.Count > 0)
+            EmitNodes(program.Hoisted);
+            if (program.Parallel is { } parallel)
             {
+                var slice = parallel.Rank;
                 var work = string.Join(" + ", plan.Sliced.SelectMany(StepEinsums).Select(e => "(double)" + string.Join(" * ", e.Ranks.Select(r => RankOf(r).Size).DefaultIfEmpty("1"))));
                 _w.Line($"long _work = (long)global::System.Math.Min(9e18, {work});");
                 var any = AnyOutputPoint(plan.Sliced.SelectMany(StepEinsums), slice);
@@ -455,7 +441,7 @@ public static class CSharpKernelEmitter
                     _w.Line($"else for (long _ob = 0; _ob < _outer; _ob++) {{ long _base = _ob * {rows}; {Rt}.KernelRuntime.For({rows}, _work / _outer, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _base + _start, _base + _end)); }}");
                     if (any is not null) _w.Close();
                 }
-                else if (CanSplitRows(plan))
+                else if (parallel.RowByRow is not null)
                 {
                     if (any is not null) _w.Open($"if ({any}) // else no slice writes a point");
                     _w.Line($"if ({Rt}.KernelRuntime.SplitRows({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism})) _{name}Rows<_TV>(_a); // few long rows: each split across threads");
@@ -471,8 +457,9 @@ public static class CSharpKernelEmitter
             _w.Close();
             _w.Close();
 
-            if (plan.SliceRank is { } sr && plan.Sliced.Count > 0)
+            if (program.Parallel is { } par)
             {
+                var sr = par.Rank;
                 var local = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal && !IsAlias(x.Tensor)).ToList();
                 _w.Line();
                 var outer = plan.OuterSlices;
@@ -524,7 +511,7 @@ public static class CSharpKernelEmitter
                         _w.Line($"int _pe = global::System.Math.Min(_pb + _PB, _end); // this block is {sr} in [_pb, _pe)");
                     }
                     else _w.Open($"for (int {Id(sr)} = _start; {Id(sr)} < _end; {Id(sr)}++)");
-                    EmitSteps(plan.Sliced);
+                    EmitNodes(par.Body);
                     _w.Close();
                     if (outer.Count > 0) _w.Close();
                 });
@@ -532,15 +519,12 @@ public static class CSharpKernelEmitter
                 _sliceScope = null;
                 foreach (var m in _stepMethods) _w.Append(m);
                 _stepMethods.Clear();
-                if (CanSplitRows(plan)) EmitRows(plan, name, local);
+                if (par.RowByRow is { } byRow) EmitRows(plan, name, local, byRow);
             }
         }
 
-        /// <summary>A plan whose rows are split across threads (<see cref="ThreadAndCopyChoices.SplitsRows"/>).</summary>
-        private bool CanSplitRows(KernelPlan plan) => _variants.ChoicesOf(plan).SplitsRows;
-
         /// <summary>The Einsums of a row, for each row in turn, each split across threads where it can be.</summary>
-        private void EmitRows(KernelPlan plan, string name, List<TensorStorage> local)
+        private void EmitRows(KernelPlan plan, string name, List<TensorStorage> local, IReadOnlyList<CpuNode> rows)
         {
             var sr = plan.SliceRank!;
             _w.Line();
@@ -551,9 +535,7 @@ public static class CSharpKernelEmitter
             WithScratch(local, () =>
             {
                 _w.Open($"for (int {Id(sr)} = 0; {Id(sr)} < {RankOf(sr).Size}; {Id(sr)}++)");
-                _splitting = true;
-                EmitSteps(plan.Sliced);
-                _splitting = false;
+                EmitNodes(rows);
                 _w.Close();
             });
             _w.Close();
@@ -616,8 +598,9 @@ public static class CSharpKernelEmitter
         /// the slice (scratch, row blocks, steps) is the largest method the generator writes, and the JIT stops inlining
         /// the vector operators of its later loops once a method's inlining budget is spent; a step on its own fits.
         /// </summary>
-        private void EmitStepCall(IterationBlock block, string? live)
+        private void EmitStepCall(CSteps steps, string? live)
         {
+            var block = steps.Block;
             var scope = new List<(string Type, string Name)>(_sliceScope!) { ("int", Id(block.Rank)) };
             if (live is not null) scope.Add(("int", live));
             var method = $"_{_sliceName}Step_{Id(block.Rank)}";
@@ -628,8 +611,8 @@ public static class CSharpKernelEmitter
             _w.Line($"/// <summary>One step of 'iterate {block.Rank}' for a block of rows of _{_sliceName}Slice (a method of its own, so that the JIT inlines its vector operators).</summary>");
             _w.Line(Optimized);
             _w.Open($"private static void {method}<_TV>({string.Join(", ", scope.Select(x => $"{x.Type} {x.Name}"))}) where _TV : unmanaged, {Rt}.ISimdFloat<_TV>");
-            ClipStep(block);
-            EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
+            ClipStep(steps);
+            EmitNodes(steps.Body);
             _clips.Clear();
             _w.Close();
             _stepMethods.Add(_w);
@@ -689,30 +672,31 @@ public static class CSharpKernelEmitter
             if (s.HasPresence) _w.Line($"{Rt}.KernelRuntime.Free({PresenceName(s.Tensor)});");
         }
 
-        /// <summary>Emits steps in order, fusing a vectorised map with the reduction of its output that follows it.</summary>
-        private void EmitSteps(IReadOnlyList<CascadeStep> steps)
+        /// <summary>Prints nodes in order, each as its lowering.</summary>
+        private void EmitNodes(IReadOnlyList<CpuNode> nodes)
         {
-            for (var i = 0; i < steps.Count; i++)
+            foreach (var node in nodes)
             {
-                if (steps[i].Einsum is { } folded && _plan.Folded.Contains(folded.Id))
+                switch (node)
                 {
-                    _w.Line();
-                    _w.Line($"// {CodeWriter.OneLine(folded.Text)}");
-                    _w.Line("//   computed in the micro-kernel call of the running sum's update below");
-                    continue;
+                    case CFolded folded:
+                        _w.Line();
+                        _w.Line($"// {CodeWriter.OneLine(folded.Einsum.Text)}");
+                        _w.Line("//   computed in the micro-kernel call of the running sum's update below");
+                        break;
+                    case CFold fold:
+                        EmitFold(fold.Update, fold.Fold);
+                        break;
+                    case CSweep sweep:
+                        EmitMapThenReduce(sweep);
+                        break;
+                    case CEinsum einsum:
+                        EmitEinsum(einsum);
+                        break;
+                    default:
+                        EmitBlock((CSteps)node);
+                        break;
                 }
-                if (steps[i].Einsum is { } update && _plan.Folds.TryGetValue(update.Id, out var fold))
-                {
-                    EmitFold(update, fold);
-                    continue;
-                }
-                if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && _plan.Fusions.TryGetValue(map.Id, out var fused) && fused == reduce.Id)
-                {
-                    EmitMapThenReduce(map, reduce);
-                    i++;
-                    continue;
-                }
-                EmitStep(steps[i]);
             }
         }
 
@@ -727,9 +711,9 @@ public static class CSharpKernelEmitter
         // A tensor whose current point is held in a register (the fused map's value), read by name instead of loaded.
         private (string Tensor, string Register)? _inRegister;
 
-        private void EmitMapThenReduce(ExtendedEinsum map, ExtendedEinsum reduce)
+        private void EmitMapThenReduce(CSweep sweep)
         {
-            var pm = _plan.Einsums[map.Id];
+            var (map, reduce, pm) = (sweep.Map, sweep.Reduce, sweep.MapPlan);
             var op = reduce.Reduction!.Value;
             var v = pm.VectorRank!;
             SetEdges(map, reduce);
@@ -739,7 +723,7 @@ public static class CSharpKernelEmitter
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
             _w.Open("");
-            var split = _splitting ? SplitRank(reduce) : null;
+            var split = sweep.Split;
             if (split is not null) OpenSplit(reduce, split);
             V = Hi(v);
             var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
@@ -785,19 +769,12 @@ public static class CSharpKernelEmitter
             _w.Close();
         }
 
-        private void EmitStep(CascadeStep step)
+        private void EmitBlock(CSteps steps)
         {
-            if (step.Einsum is { } e)
-            {
-                EmitEinsum(e);
-                return;
-            }
-            var block = step.Block!;
-            var hoisting = _hoisting;
-            _hoisting = false; // a step of an iteration block is too short to split
+            var block = steps.Block;
             _w.Line();
             _w.Line($"// iterate {block.Rank} until {block.Stop}");
-            var skippers = _plan.SkipSteps.TryGetValue(block.Rank, out var ids) ? _c.Einsums.Where(x => ids.Contains(x.Id)).ToList() : null;
+            var skippers = steps.Skippers.Count > 0 ? steps.Skippers : null;
             var live = "_live_" + block.Rank;
             if (skippers is not null)
             {
@@ -806,14 +783,13 @@ public static class CSharpKernelEmitter
                 _w.Line($"int {live} = 0; // the steps run so far: the slot of each carried tensor");
                 foreach (var x in block.Einsums.Where(x => x.Output.CarriedDim is not null)) _liveSlots[x.Output.Name] = (block.Rank, live);
             }
-            foreach (var init in block.Inits) EmitEinsum(init);
+            EmitNodes(steps.Inits);
             var any = AnyOutputPoint(block.Einsums, block.Rank);
             if (any is not null) _w.Open($"if ({any}) // else no step writes a point");
-            if (_plan.Chunks.TryGetValue(block.Rank, out var chunk))
+            if (steps.Chunk is not null)
             {
-                EmitChunkedSteps(block, chunk);
+                EmitChunkedSteps(steps);
                 if (any is not null) _w.Close();
-                _hoisting = hoisting;
                 return;
             }
             _w.Open($"for (int {Id(block.Rank)} = 0; {Id(block.Rank)} < {StepsName(block)}; {Id(block.Rank)}++)");
@@ -826,17 +802,16 @@ public static class CSharpKernelEmitter
                     _w.Line($"if ({string.Join(" || ", dead)}) continue;");
                 }
             }
-            if (_sliceScope is not null) EmitStepCall(block, skippers is not null ? live : null);
+            if (steps.OwnMethod) EmitStepCall(steps, skippers is not null ? live : null);
             else
             {
-                ClipStep(block);
-                EmitSteps(block.Einsums.Select(body => new CascadeStep(body, null)).ToList());
+                ClipStep(steps);
+                EmitNodes(steps.Body);
                 _clips.Clear();
             }
             if (skippers is not null) _w.Line($"{live}++;");
             _w.Close();
             if (any is not null) _w.Close();
-            _hoisting = hoisting;
         }
 
         // Ranks the Einsums of the step being emitted stop at (StepClips), with the variable that holds the bound.
@@ -847,9 +822,10 @@ public static class CSharpKernelEmitter
         /// filtered Einsum keeps for any row of the block, so a causal block's diagonal tile of keys is cut at its last
         /// row's key instead of computed whole and then filled.
         /// </summary>
-        private void ClipStep(IterationBlock block)
+        private void ClipStep(CSteps steps)
         {
-            if (!_plan.StepClips.TryGetValue(block.Rank, out var clips)) return;
+            var clips = steps.Clips;
+            if (clips.Count == 0) return;
             var bounds = new List<(string Rank, string Name)>();
             foreach (var rank in clips.Select(c => c.Rank).Distinct())
             {
@@ -878,44 +854,45 @@ public static class CSharpKernelEmitter
         /// carried state for every step of the chunk (the block's rank one of their loops, so they vectorise along it),
         /// then the serial chain step by step, then the Einsums that only read its results for the whole chunk.
         /// </summary>
-        private void EmitChunkedSteps(IterationBlock block, StepChunk chunk)
+        private void EmitChunkedSteps(CSteps steps)
         {
+            var block = steps.Block;
             var r = Id(block.Rank);
             var (from, to) = (ChunkFrom(block.Rank), ChunkTo(block.Rank));
-            var moved = new HashSet<int>(chunk.Before.Concat(chunk.After));
             _w.Line($"// {ChunkSteps} steps at a time: what does not depend on the carried state runs for the whole chunk, vectorised along {block.Rank}");
             _w.Open($"for (int {from} = 0; {from} < {StepsName(block)}; {from} += {ChunkSteps})");
             _w.Line($"int {to} = global::System.Math.Min({from} + {ChunkSteps}, {StepsName(block)});");
-            void Moved(IEnumerable<int> ids)
+            void Moved(IReadOnlyList<CpuNode> nodes)
             {
                 _chunkRank = block.Rank;
-                foreach (var e in block.Einsums.Where(x => ids.Contains(x.Id))) EmitEinsum(e);
+                EmitNodes(nodes);
                 _chunkRank = null;
             }
-            Moved(chunk.Before);
+            Moved(steps.Before);
             _w.Line();
             _w.Line($"// the serial chain, one step at a time");
             _w.Open($"for (int {r} = {from}; {r} < {to}; {r}++)");
-            EmitSteps(block.Einsums.Where(x => !moved.Contains(x.Id)).Select(body => new CascadeStep(body, null)).ToList());
+            EmitNodes(steps.Body);
             _w.Close();
-            Moved(chunk.After);
+            Moved(steps.After);
             _w.Close();
         }
 
         // ------------------------------------------------------------ one Einsum
 
-        private void EmitEinsum(ExtendedEinsum e)
+        private void EmitEinsum(CEinsum node)
         {
-            var p = _plan.Einsums[e.Id];
+            var (e, p) = (node.Einsum, node.Plan);
             SetEdges(e);
             _w.Line();
             var text = CodeWriter.OneLine(e.Text);
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
             _w.Open("");
-            var split = _splitting ? SplitRank(e) : _hoisting ? HoistedSplitRank(e) : null;
-            if (split is not null) OpenSplit(e, split, _hoisting ? WorkOf(e) : null);
-            var filled = _plan.Fills.TryGetValue(e.Id, out var fill);
+            var split = node.Split;
+            if (split is not null) OpenSplit(e, split, split.BeforeParallel ? WorkOf(e) : null);
+            var filled = node.Fill is not null;
+            var fill = node.Fill.GetValueOrDefault();
             var all = filled ? e with { Filters = Array.Empty<Comparison>() } : e; // every point; the fill pass applies the filters
             switch (p.Lowering)
             {
@@ -923,7 +900,7 @@ public static class CSharpKernelEmitter
                 case EinsumLowering.VectorReduce: EmitVectorReduce(all, p); break;
                 case EinsumLowering.VectorRow: EmitVectorRow(all, p); break;
                 case EinsumLowering.Contraction: EmitContraction(all, p); break;
-                default: EmitDense(all, p); break;
+                default: EmitDense(all, p, node.Transpose); break;
             }
             if (split is not null) CloseSplit(e);
             _w.Close();
@@ -1091,25 +1068,14 @@ public static class CSharpKernelEmitter
 
         // ---- one row split across threads (fewer rows than threads)
 
-        // True while the method that splits each row across threads is emitted.
-        private bool _splitting;
-
-        // True while the top-level Einsums before the parallel rank's loop are emitted: each splits its first loop.
-        private bool _hoisting;
-
-        /// <summary>The rank an Einsum before the parallel loop splits across threads (<see cref="ThreadAndCopyChoices.HoistedSplits"/>), or null.</summary>
-        private string? HoistedSplitRank(ExtendedEinsum e) => _variants.ChoicesOf(_plan).HoistedSplits.TryGetValue(e.Id, out var r) ? r : null;
-
         private string WorkOf(ExtendedEinsum e) => Elements(e.Ranks.Select(r => RankOf(r).Size));
 
         // The part of a rank this code runs: [_rs, _re) inside a split.
         private (string Rank, string Lo, string Hi)? _range;
 
-        /// <summary>The rank an Einsum of a row is split over when rows run one at a time (<see cref="ThreadAndCopyChoices.RowSplits"/>), or null.</summary>
-        private string? SplitRank(ExtendedEinsum e) => _variants.ChoicesOf(_plan).RowSplits.TryGetValue(e.Id, out var r) ? r : null;
-
-        private void OpenSplit(ExtendedEinsum reduce, string rank, string? work = null)
+        private void OpenSplit(ExtendedEinsum reduce, ThreadSplit split, string? work = null)
         {
+            var rank = split.Rank;
             _range = (rank, "_rs", "_re");
             _splitWork = work;
             var size = RankOf(rank).Size;
@@ -1117,7 +1083,7 @@ public static class CSharpKernelEmitter
             _splitMerges = reduce.ReducedRanks.Contains(rank);
             if (!_splitMerges)
             {
-                OpenSplitMap(rank, size);
+                OpenSplitMap(rank, size, split.BeforeParallel);
             }
             else if (reduce.Reduction is ReduceOperator.LogSumExp)
             {
@@ -1131,9 +1097,9 @@ public static class CSharpKernelEmitter
             }
         }
 
-        private void OpenSplitMap(string rank, string size)
+        private void OpenSplitMap(string rank, string size, bool beforeParallel)
         {
-            _w.Line(_hoisting ? $"// {rank} split across the threads (this runs before the parallel loop)" : $"// {rank} in parts, one per thread");
+            _w.Line(beforeParallel ? $"// {rank} split across the threads (this runs before the parallel loop)" : $"// {rank} in parts, one per thread");
             _w.Open($"{Rt}.KernelRuntime.Split({size}, {_sig.MaxDegreeOfParallelism}, (_rs, _re) =>");
         }
 
@@ -1248,10 +1214,7 @@ public static class CSharpKernelEmitter
             CloseLoops(loops);
         }
 
-        /// <summary>A copy moved as a blocked transpose (<see cref="ThreadAndCopyChoices.Transposes"/>): the output's and the source's innermost ranks, or null.</summary>
-        private (string Row, string Column)? TransposedCopy(ExtendedEinsum e) => _variants.ChoicesOf(_plan).Transposes.TryGetValue(e.Id, out var t) ? t : null;
-
-        /// <summary>A <see cref="TransposedCopy"/> as a call of the runtime's blocked transpose per point of the other ranks.</summary>
+        /// <summary>A copy moved as a blocked transpose (<see cref="CEinsum.Transpose"/>) as a call of the runtime's blocked transpose per point of the other ranks.</summary>
         private void EmitTransposedCopy(ExtendedEinsum e, EinsumPlan p, string row, string column)
         {
             var r = (TensorRead)e.Body;
@@ -1325,9 +1288,9 @@ public static class CSharpKernelEmitter
 
         // ---- scalar over dense points
 
-        private void EmitDense(ExtendedEinsum e, EinsumPlan p)
+        private void EmitDense(ExtendedEinsum e, EinsumPlan p, (string Row, string Column)? transpose = null)
         {
-            if (TransposedCopy(e) is { } swap)
+            if (transpose is { } swap)
             {
                 EmitTransposedCopy(e, p, swap.Row, swap.Column);
                 return;

@@ -1,0 +1,259 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Kernels.Einsum.Ir;
+using Kernels.Einsum.Planning;
+
+namespace Kernels.Einsum.Loops;
+
+// The loop-nest program of the C# sink: the same role as LoopProgram for the ILGPU sink, at the grain the CPU kernel is
+// built from. A program is the plans a call may run and when; a plan is the Einsums run before the parallel loop and the
+// parallel loop's body; a body is a list of nodes, each one of the lowerings the C# sink prints (an Einsum's loop nest, a
+// fused map-and-reduce sweep, a micro-kernel call with a folded running sum, an iteration block's steps). Every decision
+// (which plan, which nodes in which order, which loop a thread split takes, which steps a block skips) is made when the
+// program is built (CpuLowering); the emitter prints it, and CpuInterpreter runs it as a second oracle.
+
+/// <summary>A node of a plan's body.</summary>
+public abstract record CpuNode;
+
+/// <summary>A loop of an Einsum spread over the threads beyond the parallel rank: before the parallel loop
+/// (<see cref="BeforeParallel"/>, its first loop) or, with rows run one at a time, its vector rank.</summary>
+public sealed record ThreadSplit(string Rank, bool BeforeParallel);
+
+/// <summary>
+/// One Einsum's loop nest, as its plan says (lowering, loop order, vector rank), over every point the planner keeps;
+/// with <see cref="Fill"/>, its filters (all on output ranks) run as a pass after it that stores the fill at the points
+/// they leave out; with <see cref="Transpose"/>, a copy moved in blocks (the output's and the source's innermost ranks).
+/// </summary>
+public sealed record CEinsum(ExtendedEinsum Einsum, EinsumPlan Plan) : CpuNode
+{
+    public ThreadSplit? Split { get; init; }
+
+    public double? Fill { get; init; }
+
+    public (string Row, string Column)? Transpose { get; init; }
+}
+
+/// <summary>A vectorised map and the reduction of its output right after it, as one sweep: the map's value is stored
+/// and reduced as it is written, not read back.</summary>
+public sealed record CSweep(ExtendedEinsum Map, ExtendedEinsum Reduce, EinsumPlan MapPlan) : CpuNode
+{
+    public ThreadSplit? Split { get; init; }
+}
+
+/// <summary>An Einsum computed inside a <see cref="CFold"/>'s call (the contraction and the rescale of a running sum):
+/// nothing runs here.</summary>
+public sealed record CFolded(ExtendedEinsum Einsum) : CpuNode;
+
+/// <summary>A running sum's update <c>X[r+1] = A*B + a*X[r]</c> with the contraction that produces A*B, as one
+/// micro-kernel call that adds the rescaled previous sum as it stores.</summary>
+public sealed record CFold(ExtendedEinsum Update, RescaleFold Fold, EinsumPlan Contraction) : CpuNode;
+
+/// <summary>
+/// An iteration block: its inits, then its steps in order. With <see cref="Skippers"/>, a step in which one of them has
+/// no point for the rows at hand is skipped (it changes no carried tensor) and the carried tensors' two slots follow the
+/// steps run. With <see cref="Clips"/>, a step's loops over a rank stop past the last point a filtered Einsum keeps.
+/// With <see cref="Chunk"/>, the steps run a chunk at a time: <see cref="Before"/> for the whole chunk, <see cref="Body"/>
+/// step by step, <see cref="After"/> for the whole chunk. <see cref="OwnMethod"/>: each step is printed as a method of its
+/// own (a step of a blocked slice, so that the JIT inlines its vector operators).
+/// </summary>
+public sealed record CSteps(IterationBlock Block, IReadOnlyList<CpuNode> Inits, IReadOnlyList<CpuNode> Body) : CpuNode
+{
+    public IReadOnlyList<ExtendedEinsum> Skippers { get; init; } = Array.Empty<ExtendedEinsum>();
+
+    public IReadOnlyList<FilterFills.StepClip> Clips { get; init; } = Array.Empty<FilterFills.StepClip>();
+
+    public StepChunk? Chunk { get; init; }
+
+    public IReadOnlyList<CpuNode> Before { get; init; } = Array.Empty<CpuNode>();
+
+    public IReadOnlyList<CpuNode> After { get; init; } = Array.Empty<CpuNode>();
+
+    public bool OwnMethod { get; init; }
+}
+
+/// <summary>
+/// The loop over the parallel rank (<see cref="Rank"/>, with <see cref="OuterSlices"/> before it): the threads take ranges
+/// of rows (of (outer point, row) pairs) and run <see cref="Body"/> for each row, or for each block of rows when
+/// <see cref="RowBlocks"/> (<see cref="BlockRows"/> fixed by the schedule, else sized to the cache at run time). With
+/// <see cref="RowByRow"/>, few long rows run one at a time instead, each Einsum's vector rank split across the threads.
+/// </summary>
+public sealed record CpuParallel(string Rank, IReadOnlyList<string> OuterSlices, bool RowBlocks, int? BlockRows, IReadOnlyList<CpuNode> Body)
+{
+    public IReadOnlyList<CpuNode>? RowByRow { get; init; }
+}
+
+/// <summary>One plan of a kernel: its name, the plan and the cascade it was made from, the nodes run once before the
+/// parallel loop, and the parallel loop (null when no rank is independent across the cascade).</summary>
+public sealed record CpuPlan(string Name, KernelPlan Plan, Cascade Cascade, IReadOnlyList<CpuNode> Hoisted, CpuParallel? Parallel);
+
+/// <summary>
+/// The C# kernel of a cascade as loop nests: its plans, in the order a call tries them (<see cref="Choose"/>), and the
+/// outputs cleared before any runs (some of their points are written by no Einsum and read as 0).
+/// </summary>
+public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> Plans, IReadOnlyList<string> ClearedOutputs)
+{
+    /// <summary>The plan for sizes that divide their tiles (or any, with partial tiles as loop bounds).</summary>
+    public CpuPlan Main => Plans[0];
+
+    /// <summary>The plan for the other sizes, when the kernel has one.</summary>
+    public CpuPlan? General => Plans.FirstOrDefault(p => p.Name == "General");
+
+    /// <summary>The plan for fewer than <see cref="FewRows"/> rows (a decode step), when the kernel has one.</summary>
+    public CpuPlan? FewRowsPlan => Plans.FirstOrDefault(p => p.Name == "FewRows");
+
+    /// <summary>The rows below which <see cref="FewRowsPlan"/> runs (<c>KernelRuntime.FewRows</c>).</summary>
+    public const int FewRows = 64;
+
+    /// <summary>True when <paramref name="plan"/> is exact for these sizes (by size name): it assumes no divisibility,
+    /// bounds its partial tiles (with no sum over an empty rank), or the sizes divide its tiles.</summary>
+    public static bool Serves(KernelPlan plan, Func<string, long> size)
+    {
+        if (!plan.AssumesDivisible || (plan.EdgeBounds is not null && plan.EdgeBoundsNeedNonEmpty.Count == 0)) return true;
+        var divisible = plan.DivisibilityAssumed.All(d => size(plan.Cascade.Rank(d.Of).Size) % size(plan.Cascade.Rank(d.Inner).Size) == 0);
+        return divisible || (plan.EdgeBounds is not null && plan.EdgeBoundsNeedNonEmpty.All(r => size(plan.Cascade.Rank(r).Size) != 0));
+    }
+
+    /// <summary>The plan a call with these sizes runs: the few-rows plan below <see cref="FewRows"/> rows where it
+    /// serves, else the main plan where it serves, else the general one.</summary>
+    public CpuPlan Choose(Func<string, long> size)
+    {
+        if (FewRowsPlan is { } few && size(few.Cascade.Rank(few.Plan.SliceRank!).Size) < FewRows && Serves(few.Plan, size)) return few;
+        if (General is not { } general || Serves(Main.Plan, size)) return Main;
+        return general;
+    }
+}
+
+/// <summary>Builds the <see cref="CpuProgram"/> of a cascade from its <see cref="KernelVariants"/>.</summary>
+public static class CpuLowering
+{
+    public static CpuProgram Lower(KernelVariants variants)
+    {
+        if (variants is null) throw new ArgumentNullException(nameof(variants));
+        var plans = new List<CpuPlan>();
+        if (variants.TwoPlans)
+        {
+            plans.Add(Plan(variants, variants.Dense, variants.Planned, "Dense"));
+            plans.Add(Plan(variants, variants.General, variants.Planned, "General"));
+        }
+        else plans.Add(Plan(variants, variants.Dense, variants.Planned, "Plan"));
+        if (variants.FewRows is { } few) plans.Add(Plan(variants, few, variants.FewRowsCascade!, "FewRows"));
+        var c = variants.Planned;
+        return new CpuProgram(variants, plans, c.Outputs.Where(o => NeedsClearing(c, o)).Select(o => o.Name).ToList());
+    }
+
+    /// <summary>An output some of whose points may be written by no Einsum: one written under a filter, at an index
+    /// that is not a plain rank, or by a block that may stop before its last step.</summary>
+    private static bool NeedsClearing(Cascade c, Tensor output)
+    {
+        foreach (var e in c.Einsums.Where(e => e.Output.Name == output.Name))
+        {
+            if (e.Filters.Count > 0 || e.OutputIndices.Any(i => i is not IndexVariable)) return true;
+            var block = c.Blocks.FirstOrDefault(b => b.Einsums.Contains(e));
+            if (block is not null && !KernelPlanner.IsStandardStop(c, block)) return true;
+        }
+        return false;
+    }
+
+    private enum Context
+    {
+        /// <summary>Before the parallel loop: an Einsum splits its first loop across the threads.</summary>
+        Hoisted,
+
+        /// <summary>In a slice of rows.</summary>
+        Slice,
+
+        /// <summary>In a blocked slice: a block's steps are methods of their own.</summary>
+        BlockedSlice,
+
+        /// <summary>One row at a time, an Einsum's vector rank split across the threads.</summary>
+        RowByRow,
+
+        /// <summary>Inside an iteration block's step: too short to split.</summary>
+        Step,
+    }
+
+    private static CpuPlan Plan(KernelVariants variants, KernelPlan plan, Cascade cascade, string name)
+    {
+        var choices = variants.ChoicesOf(plan);
+        var hoisted = Nodes(plan, choices, cascade, plan.Hoisted, Context.Hoisted);
+        CpuParallel? parallel = null;
+        if (plan.SliceRank is { } slice && plan.Sliced.Count > 0)
+            parallel = new CpuParallel(slice, plan.OuterSlices, plan.RowBlocks, plan.BlockRows,
+                Nodes(plan, choices, cascade, plan.Sliced, plan.RowBlocks ? Context.BlockedSlice : Context.Slice))
+            {
+                RowByRow = choices.SplitsRows ? Nodes(plan, choices, cascade, plan.Sliced, Context.RowByRow) : null,
+            };
+        return new CpuPlan(name, plan, cascade, hoisted, parallel);
+    }
+
+    /// <summary>Steps in order: an Einsum folded into a running sum's call, the call, a map fused with the reduction after
+    /// it, an Einsum alone, an iteration block.</summary>
+    private static List<CpuNode> Nodes(KernelPlan plan, ThreadAndCopyChoices choices, Cascade c, IReadOnlyList<CascadeStep> steps, Context context)
+    {
+        var nodes = new List<CpuNode>();
+        for (var i = 0; i < steps.Count; i++)
+        {
+            if (steps[i].Einsum is { } folded && plan.Folded.Contains(folded.Id))
+            {
+                nodes.Add(new CFolded(folded));
+                continue;
+            }
+            if (steps[i].Einsum is { } update && plan.Folds.TryGetValue(update.Id, out var fold))
+            {
+                nodes.Add(new CFold(update, fold, plan.Einsums[fold.Contraction.Id]));
+                continue;
+            }
+            if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && plan.Fusions.TryGetValue(map.Id, out var fused) && fused == reduce.Id)
+            {
+                nodes.Add(new CSweep(map, reduce, plan.Einsums[map.Id]) { Split = Split(choices, reduce, context) });
+                i++;
+                continue;
+            }
+            if (steps[i].Einsum is { } e)
+            {
+                nodes.Add(Einsum(plan, choices, e, context));
+                continue;
+            }
+            var block = steps[i].Block!;
+            const Context inner = Context.Step;
+            var inits = block.Inits.Select(x => (CpuNode)Einsum(plan, choices, x, Context.Step)).ToList();
+            var skippers = plan.SkipSteps.TryGetValue(block.Rank, out var ids) ? c.Einsums.Where(x => ids.Contains(x.Id)).ToList() : new List<ExtendedEinsum>();
+            if (plan.Chunks.TryGetValue(block.Rank, out var chunk))
+            {
+                var moved = new HashSet<int>(chunk.Before.Concat(chunk.After));
+                List<CpuNode> Moved(IReadOnlyList<int> which) => block.Einsums.Where(x => which.Contains(x.Id)).Select(x => (CpuNode)Einsum(plan, choices, x, inner)).ToList();
+                nodes.Add(new CSteps(block, inits, Nodes(plan, choices, c, block.Einsums.Where(x => !moved.Contains(x.Id)).Select(x => new CascadeStep(x, null)).ToList(), inner))
+                {
+                    Skippers = skippers,
+                    Chunk = chunk,
+                    Before = Moved(chunk.Before),
+                    After = Moved(chunk.After),
+                });
+                continue;
+            }
+            nodes.Add(new CSteps(block, inits, Nodes(plan, choices, c, block.Einsums.Select(x => new CascadeStep(x, null)).ToList(), inner))
+            {
+                Skippers = skippers,
+                Clips = plan.StepClips.TryGetValue(block.Rank, out var clips) ? clips : Array.Empty<FilterFills.StepClip>(),
+                OwnMethod = context == Context.BlockedSlice,
+            });
+        }
+        return nodes;
+    }
+
+    private static CEinsum Einsum(KernelPlan plan, ThreadAndCopyChoices choices, ExtendedEinsum e, Context context) =>
+        new(e, plan.Einsums[e.Id])
+        {
+            Split = Split(choices, e, context),
+            Fill = plan.Fills.TryGetValue(e.Id, out var fill) ? fill : null,
+            Transpose = choices.Transposes.TryGetValue(e.Id, out var t) ? t : null,
+        };
+
+    private static ThreadSplit? Split(ThreadAndCopyChoices choices, ExtendedEinsum e, Context context) => context switch
+    {
+        Context.Hoisted when choices.HoistedSplits.TryGetValue(e.Id, out var r) => new ThreadSplit(r, BeforeParallel: true),
+        Context.RowByRow when choices.RowSplits.TryGetValue(e.Id, out var r) => new ThreadSplit(r, BeforeParallel: false),
+        _ => null,
+    };
+}
