@@ -300,7 +300,7 @@ public sealed class ReferenceInterpreter
     };
 
     /// <summary>Accumulates one reduction; the result of an empty reduction is the operator's identity.</summary>
-    private struct Reducer
+    internal struct Reducer
     {
         private readonly ReduceOperator _op;
         private double _acc;
