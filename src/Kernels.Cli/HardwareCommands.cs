@@ -19,7 +19,7 @@ internal static class HardwareCommands
     private static readonly string[] ModelTargets = SpatialPresets.Names.Concat(new[] { "fpga", "pim" }).ToArray();
 
     /// <summary>Emit targets: each is one case of <see cref="Emit"/>; add a target there and here.</summary>
-    private static readonly string[] EmitTargets = { "hls", "csharp", "ilgpu", "descriptor", "schedule" };
+    private static readonly string[] EmitTargets = { "hls", "csharp", "loops", "ilgpu", "descriptor", "schedule" };
 
     public static void AddTo(RootCommand root, TextWriter stdout, TextWriter stderr)
     {
@@ -170,7 +170,7 @@ internal static class HardwareCommands
         var reuse = new Option<int>("--reuse") { Description = "HLS reuse factor (II of the output loops).", DefaultValueFactory = _ => 1 };
         var harness = new Option<FileInfo?>("--harness") { Description = "HLS: also write a C-simulation test bench (main) to this file." };
         var schedule = new Option<string?>("--schedule") { Description = "Schedule directives (e.g. \"rows per-row; tile M0 128; lower QK vector\") or a .schedule file: the lowerings for C# and schedule, the tiles for every target; by default the .schedule file beside the spec, if any." };
-        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation), the generator's C# kernel, its ILGPU kernels (for Kernels.Gpu), its descriptor, or the schedule the kernel runs.") { spec, target, output, size, reuse, harness, schedule };
+        var command = new Command("emit", "Emit code for a cascade: HLS C++ for FPGAs (compiles with g++ as a C simulation), the generator's C# kernel or its loop program, its ILGPU kernels (for Kernels.Gpu), its descriptor, or the schedule the kernel runs.") { spec, target, output, size, reuse, harness, schedule };
         command.SetAction(r =>
         {
             if (!TryLoad(r.GetValue(spec)!, stderr, out var cascade)) return 1;
@@ -234,6 +234,10 @@ internal static class HardwareCommands
             case "csharp":
                 // Exactly what the generator writes for the spec's canonical declaration (docs/generator.md).
                 Write(Kernels.Einsum.Emit.CSharpKernelEmitter.Emit(cascade, signature), output, stdout);
+                return 0;
+            case "loops":
+                // The C# kernel's loop program, node by node (what the csharp target prints), as an outline.
+                Write(Kernels.Einsum.Loops.CpuLowering.Lower(Kernels.Einsum.Planning.KernelVariants.Choose(cascade, schedule)).Describe(), output, stdout);
                 return 0;
             case "ilgpu":
                 // The GPU sink: the cascade's loop-nest program printed as ILGPU kernels and their launcher (docs/gpu.md).

@@ -242,6 +242,24 @@ public class HardwareCommandTests
     }
 
     [Fact]
+    public void EmitPrintsTheLoopProgramTheCSharpKernelIsPrintedFromAndFollowsTheSchedule()
+    {
+        var loops = Run("emit", Spec("attention.fusemax"), "--target", "loops");
+        Assert.True(loops.Exit == 0, loops.Err);
+        var text = loops.Out.Replace("\r\n", "\n");
+        // The plans in the order a call tries them, and the fold of the running sum into the second contraction.
+        Assert.True(text.IndexOf("plan Dense", StringComparison.Ordinal) < text.IndexOf("plan General", StringComparison.Ordinal)
+            && text.IndexOf("plan General", StringComparison.Ordinal) < text.IndexOf("plan FewRows", StringComparison.Ordinal), text);
+        Assert.Contains("RNV[m1+1,p,f] = SLNV[m1,p,f] + SPNV[m1,p,f]\n          contraction over m0 with the running sum rescaled by PRM as it stores", text, StringComparison.Ordinal);
+        Assert.Contains("one sweep over m0: SLN stored and reduced into SLD", text, StringComparison.Ordinal);
+        Assert.Contains("RM[m1+1: two slots, p: the block's rows]", text, StringComparison.Ordinal);
+        // A schedule changes the program as it changes the kernel.
+        var scalar = Run("emit", Spec("attention.fusemax"), "--target", "loops", "--schedule", "fold off; fuse SLN off").Out;
+        Assert.DoesNotContain("one sweep", scalar, StringComparison.Ordinal);
+        Assert.DoesNotContain("running sum rescaled", scalar, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EmitPrintsTheScheduleAndTakesOverridesWhoseErrorsPointAtTheDirective()
     {
         var chosen = Run("emit", Spec("attention.3pass"), "--target", "schedule");

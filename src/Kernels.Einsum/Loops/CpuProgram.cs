@@ -114,6 +114,113 @@ public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> 
         return divisible || (plan.EdgeBounds is not null && plan.EdgeBoundsNeedNonEmpty.All(r => size(plan.Cascade.Rank(r).Size) != 0));
     }
 
+    /// <summary>
+    /// The program as an outline a reviewer reads next to the spec (<c>kernels emit --target loops</c>): each plan with
+    /// when it runs, then its nodes in order, each with its spec line and its lowering, indented by the loops around it.
+    /// </summary>
+    public string Describe()
+    {
+        var w = new System.Text.StringBuilder();
+        var c = Variants.Planned;
+        w.Append("// The loop program of the C# kernel of '").Append(c.Name).Append("': the plans a call may run and their nodes, in the order the kernel runs them.\n");
+        if (ClearedOutputs.Count > 0) w.Append("// cleared before any plan runs (some points no Einsum writes): ").Append(string.Join(", ", ClearedOutputs)).Append('\n');
+        foreach (var alias in Variants.Aliases) w.Append("// ").Append(alias.Key).Append(" lives in ").Append(alias.Value.Name).Append("'s memory\n");
+        foreach (var pair in Variants.Pairs) w.Append("// ").Append(pair).Append(" is kept as a (maximum, log of the sum) pair\n");
+        foreach (var plan in Plans)
+        {
+            w.Append('\n').Append("plan ").Append(plan.Name).Append(plan.Name switch
+            {
+                "Dense" => ": when the sizes divide their tiles" + (plan.Plan.EdgeBounds is null ? "" : " (or every sum has a point; partial tiles are loop bounds)"),
+                "General" => ": otherwise; points past a tensor's edge are absent",
+                "FewRows" => $": fewer than {FewRows} rows of {plan.Plan.SliceRank}; tile copies read in place",
+                _ => ": every size",
+            }).Append('\n');
+            var scratch = plan.Plan.Storage.Values.Where(x => x.Home != TensorHome.Argument && !Variants.Aliases.ContainsKey(x.Tensor.Name)).ToList();
+            foreach (var home in new[] { TensorHome.Shared, TensorHome.SliceLocal })
+                if (scratch.Where(x => x.Home == home).ToList() is { Count: > 0 } some)
+                    w.Append(home == TensorHome.Shared ? "  scratch for the call: " : "  scratch of each thread: ").Append(string.Join("; ", some.Select(Stored))).Append('\n');
+            if (plan.Hoisted.Count > 0)
+            {
+                w.Append(plan.Parallel is null ? "  on the calling thread:\n" : "  before the parallel loop:\n");
+                Write(w, plan.Hoisted, 2);
+            }
+            if (plan.Parallel is { } par)
+            {
+                var over = string.Join(", ", par.OuterSlices.Append(par.Rank));
+                w.Append("  parallel over ").Append(over).Append(par.RowBlocks ? $", {(par.BlockRows is { } n ? $"blocks of {n} rows of {par.Rank}" : $"blocks of {par.Rank}'s rows sized to the cache")}" : $", one {par.Rank} at a time").Append(":\n");
+                Write(w, par.Body, 2);
+                if (par.RowByRow is { } rows)
+                {
+                    w.Append("  or, with fewer rows than threads, one ").Append(par.Rank).Append(" at a time, each spread over the threads:\n");
+                    Write(w, rows, 2);
+                }
+            }
+        }
+        return w.ToString();
+    }
+
+    /// <summary>A tensor's dimensions as stored: kept, not stored, two slots, the block's rows or a chunk of steps.</summary>
+    private static string Stored(TensorStorage s) =>
+        s.Tensor.Name + "[" + string.Join(", ", s.StorageOrder.Select(i => s.Tensor.Dims[i] + s.Dims[i] switch
+        {
+            DimStorage.Dropped => ": not stored",
+            DimStorage.Rolling => ": two slots",
+            DimStorage.Blocked => ": the block's rows",
+            DimStorage.Chunk => ": a chunk of steps",
+            _ => "",
+        })) + "]" + (s.HasPresence ? " with presence flags" : "");
+
+    private static void Write(System.Text.StringBuilder w, IReadOnlyList<CpuNode> nodes, int depth)
+    {
+        var pad = new string(' ', 2 * depth);
+        string Line(ExtendedEinsum e) => Emit.CodeWriter.OneLine(e.Text);
+        foreach (var node in nodes)
+        {
+            switch (node)
+            {
+                case CFolded f:
+                    w.Append(pad).Append(Line(f.Einsum)).Append("\n").Append(pad).Append("    (in the running sum's call below)\n");
+                    break;
+                case CFold f:
+                    w.Append(pad).Append(Line(f.Update)).Append('\n').Append(pad).Append("    contraction over ").Append(f.Contraction.Contraction!.K)
+                        .Append(" with the running sum rescaled by ").Append(f.Fold.Factor.Tensor.Name).Append(" as it stores: one micro-kernel call\n");
+                    break;
+                case CSweep s:
+                    w.Append(pad).Append(Line(s.Map)).Append('\n').Append(pad).Append(Line(s.Reduce)).Append('\n').Append(pad)
+                        .Append("    one sweep over ").Append(s.MapPlan.VectorRank).Append(": ").Append(s.Map.Output.Name).Append(" stored and reduced into ").Append(s.Reduce.Output.Name)
+                        .Append(s.Split is { } sp ? $"; {sp.Rank} split across the threads" : "").Append('\n');
+                    break;
+                case CEinsum e:
+                    w.Append(pad).Append(Line(e.Einsum)).Append('\n').Append(pad).Append("    ").Append(e.Plan.Describe());
+                    if (e.Plan.LoopOrder.Count > 1) w.Append("; loops ").Append(string.Join(" ", e.Plan.LoopOrder));
+                    if (e.Transpose is { } t) w.Append($"; a blocked transpose ({t.Row} innermost in {e.Einsum.Output.Name}, {t.Column} in the source)");
+                    if (e.Split is { } split) w.Append("; ").Append(split.Rank).Append(" split across the threads");
+                    if (e.Fill is { } fill) w.Append("; then the points its filters leave out filled with ").Append(fill.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+                    w.Append('\n');
+                    break;
+                case CSteps b:
+                    Write(w, b.Inits, depth);
+                    w.Append(pad).Append("iterate ").Append(b.Block.Rank).Append(" until ").Append(b.Block.Stop);
+                    if (b.Chunk is { } chunk) w.Append($", {chunk.Steps} steps at a time");
+                    if (b.Skippers.Count > 0) w.Append(", skipping a step where ").Append(string.Join(" or ", b.Skippers.Select(x => x.Output.Name))).Append(" has no point");
+                    if (b.Clips.Count > 0) w.Append(", its loops over ").Append(string.Join(", ", b.Clips.Select(x => x.Rank).Distinct())).Append(" stopped past the last kept point");
+                    if (b.OwnMethod) w.Append(" (each step a method of its own)");
+                    w.Append(":\n");
+                    if (b.Chunk is not null)
+                    {
+                        w.Append(pad).Append("  for the whole chunk:\n");
+                        Write(w, b.Before, depth + 2);
+                        w.Append(pad).Append("  step by step:\n");
+                        Write(w, b.Body, depth + 2);
+                        w.Append(pad).Append("  for the whole chunk:\n");
+                        Write(w, b.After, depth + 2);
+                    }
+                    else Write(w, b.Body, depth + 1);
+                    break;
+            }
+        }
+    }
+
     /// <summary>The plan a call with these sizes runs: the few-rows plan below <see cref="FewRows"/> rows where it
     /// serves, else the main plan where it serves, else the general one.</summary>
     public CpuPlan Choose(Func<string, long> size)
