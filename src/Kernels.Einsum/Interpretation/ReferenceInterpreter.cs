@@ -264,22 +264,26 @@ public sealed class ReferenceInterpreter
                     value = 0;
                     return false;
                 }
-                value = b.Operator switch
-                {
-                    BinaryOperator.Add => l + r,
-                    BinaryOperator.Subtract => l - r,
-                    BinaryOperator.Multiply => l * r,
-                    BinaryOperator.Divide => r == 0 ? 0.0 : l / r, // the quotient exists only where the divisor is non-zero
-                    BinaryOperator.Max => Math.Max(l, r), // Math.Max/Min propagate NaN
-                    BinaryOperator.Power => Math.Pow(l, r),
-                    _ => Math.Min(l, r),
-                };
+                value = Apply(b.Operator, l, r);
                 return true;
             }
             default:
                 throw new InvalidOperationException("unknown expression " + e.GetType().Name);
         }
     }
+
+    /// <summary>An operator of the language on two present values: <c>x / 0 = 0</c> (the quotient exists only where the
+    /// divisor is non-zero); max and min propagate NaN.</summary>
+    public static double Apply(BinaryOperator op, double l, double r) => op switch
+    {
+        BinaryOperator.Add => l + r,
+        BinaryOperator.Subtract => l - r,
+        BinaryOperator.Multiply => l * r,
+        BinaryOperator.Divide => r == 0 ? 0.0 : l / r,
+        BinaryOperator.Max => Math.Max(l, r),
+        BinaryOperator.Min => Math.Min(l, r),
+        _ => Math.Pow(l, r),
+    };
 
     public static double Apply(UnaryFunction f, double x) => f switch
     {

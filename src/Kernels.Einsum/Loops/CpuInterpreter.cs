@@ -603,7 +603,7 @@ public sealed class CpuInterpreter
             case TensorRead r when _inRegister is { } reg && reg.Tensor == r.Tensor.Name: return reg.Value;
             case TensorRead r: return _memory[MemoryOf(r.Tensor)].Values[Offset(r.Tensor, r.Indices)];
             case Unary u: return ReferenceInterpreter.Apply(u.Function, Value(u.Operand));
-            case Binary b: return Apply(b.Operator, Value(b.Left), Value(b.Right));
+            case Binary b: return ReferenceInterpreter.Apply(b.Operator, Value(b.Left), Value(b.Right));
             default: throw new InvalidOperationException("unknown expression " + x.GetType().Name);
         }
     }
@@ -640,7 +640,7 @@ public sealed class CpuInterpreter
                     value = hl ? l : r;
                     return b.Merge == MergeOperator.Union && (hl || hr);
                 }
-                value = Apply(b.Operator, l, r);
+                value = ReferenceInterpreter.Apply(b.Operator, l, r);
                 return true;
             }
             default:
@@ -648,15 +648,4 @@ public sealed class CpuInterpreter
                 return true;
         }
     }
-
-    private static double Apply(BinaryOperator op, double l, double r) => op switch
-    {
-        BinaryOperator.Add => l + r,
-        BinaryOperator.Subtract => l - r,
-        BinaryOperator.Multiply => l * r,
-        BinaryOperator.Divide => r == 0 ? 0.0 : l / r,
-        BinaryOperator.Max => Math.Max(l, r),
-        BinaryOperator.Power => Math.Pow(l, r),
-        _ => Math.Min(l, r),
-    };
 }

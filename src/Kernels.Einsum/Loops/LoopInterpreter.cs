@@ -414,17 +414,7 @@ public sealed class LoopInterpreter
             case LBinary b:
             {
                 var l = Float(b.Left);
-                var r = Float(b.Right);
-                return b.Operator switch
-                {
-                    BinaryOperator.Add => l + r,
-                    BinaryOperator.Subtract => l - r,
-                    BinaryOperator.Multiply => l * r,
-                    BinaryOperator.Divide => r == 0 ? 0.0 : l / r,
-                    BinaryOperator.Max => Math.Max(l, r),
-                    BinaryOperator.Min => Math.Min(l, r),
-                    _ => Math.Pow(l, r),
-                };
+                return ReferenceInterpreter.Apply(b.Operator, l, Float(b.Right));
             }
             default: throw new InvalidOperationException("not a float: " + v.GetType().Name);
         }

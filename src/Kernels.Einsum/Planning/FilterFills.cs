@@ -78,17 +78,6 @@ public static class FilterFills
     // Finite values a present operand can take next to a fill: a fill combined with all of them to one value is that value.
     private static readonly double[] Samples = { -1e30, -1e4, -3.5, -1, -0.25, 0, 0.5, 1, 2, 7.25, 1e4, 1e30 };
 
-    private static double Apply(BinaryOperator op, double l, double r) => op switch
-    {
-        BinaryOperator.Add => l + r,
-        BinaryOperator.Subtract => l - r,
-        BinaryOperator.Multiply => l * r,
-        BinaryOperator.Divide => r == 0 ? 0.0 : l / r,
-        BinaryOperator.Max => Math.Max(l, r),
-        BinaryOperator.Min => Math.Min(l, r),
-        _ => Math.Pow(l, r),
-    };
-
     private static bool IsUnionIdentity(BinaryOperator op, double v) => op switch
     {
         BinaryOperator.Add => v == 0,
@@ -190,7 +179,7 @@ public static class FilterFills
                     var r = Eval(b.Right);
                     if (l.Present && r.Present) return (true, default);
                     if (!l.Present && !r.Present)
-                        return (false, l.Fill.Known && r.Fill.Known ? Fill.Of(Apply(b.Operator, l.Fill.Value, r.Fill.Value)) : Fill.Unknown);
+                        return (false, l.Fill.Known && r.Fill.Known ? Fill.Of(ReferenceInterpreter.Apply(b.Operator, l.Fill.Value, r.Fill.Value)) : Fill.Unknown);
                     var fill = l.Present ? r.Fill : l.Fill;
                     if (b.Merge == MergeOperator.Union)
                     {
@@ -200,7 +189,7 @@ public static class FilterFills
                         return (false, Fill.Unknown);
                     }
                     if (!fill.Known) return (false, Fill.Unknown);
-                    var values = Samples.Select(s => l.Present ? Apply(b.Operator, s, fill.Value) : Apply(b.Operator, fill.Value, s)).ToList();
+                    var values = Samples.Select(s => l.Present ? ReferenceInterpreter.Apply(b.Operator, s, fill.Value) : ReferenceInterpreter.Apply(b.Operator, fill.Value, s)).ToList();
                     return (false, values.All(v => Same(v, values[0]) || (v == 0 && values[0] == 0)) ? Fill.Of(values[0] == 0 ? 0.0 : values[0]) : Fill.Unknown);
                 }
                 default:
@@ -412,7 +401,7 @@ public static class FilterFills
             if (r is AbsentValue) return l;
         }
         else if (l is AbsentValue || r is AbsentValue) return Absent;
-        if (l is ConstantValue a && r is ConstantValue c) return new ConstantValue(Apply(b.Operator, a.Value, c.Value));
+        if (l is ConstantValue a && r is ConstantValue c) return new ConstantValue(ReferenceInterpreter.Apply(b.Operator, a.Value, c.Value));
         return b.Operator switch
         {
             BinaryOperator.Subtract when l is CarriedValue x && x == r => new ConstantValue(0),
