@@ -33,7 +33,7 @@ public class CpuProgramTests
         return (CpuLowering.Lower(KernelVariants.Choose(cascade, schedule)), cascade);
     }
 
-    internal static List<string> Compare(KernelCase c, int seed)
+    internal static List<string> Compare(KernelCase c, int seed, Dictionary<string, int>? runs = null)
     {
         var failures = new List<string>();
         var (program, cascade) = Program(c);
@@ -43,7 +43,20 @@ public class CpuProgramTests
             var shapes = CascadeShapes.Bind(cascade, sizes);
             return cascade.Einsums.Sum(e => e.Ranks.Aggregate(1L, (n, r) => n * Math.Max(1, shapes.RankSize(r))));
         }
-        var sets = c.Sizes.Where(z => Work(z) <= WorkBudget).ToList();
+        // Each set also with the partitioned sizes rounded up to whole tiles, so the plan that assumes they divide runs too.
+        IReadOnlyDictionary<string, int> Divisible(IReadOnlyDictionary<string, int> sizes)
+        {
+            var shapes = CascadeShapes.Bind(cascade, sizes);
+            var whole = sizes.ToDictionary(p => p.Key, p => p.Value);
+            foreach (var (_, inner, of) in program.Main.Plan.DivisibilityAssumed)
+            {
+                var (size, tile) = (program.Main.Cascade.Rank(of).Size, shapes.RankSize(inner));
+                if (whole.TryGetValue(size, out var n) && tile > 0 && n % tile != 0) whole[size] = (int)((n + tile - 1) / tile * tile);
+            }
+            return whole;
+        }
+        var all = c.Sizes.Concat(c.Sizes.Select(Divisible)).Distinct(new SizesComparer()).ToList();
+        var sets = all.Where(z => Work(z) <= WorkBudget).ToList();
         if (sets.Count == 0) sets.Add(c.Sizes.OrderBy(Work).First());
         foreach (var sizes in sets)
         {
@@ -56,6 +69,7 @@ public class CpuProgramTests
                 foreach (var run in plan == chosen ? Runs : Runs.Skip(1))
                 {
                     var failure = One(program, plan, sizes, inputs, run, expected);
+                    if (runs is not null) runs[plan.Name] = runs.GetValueOrDefault(plan.Name) + 1;
                     if (failure is null) continue;
                     failures.Add($"{c.Name} {KernelBench.Show(sizes)}, {plan.Name} plan, {run}: {failure}\nschedule: {c.Schedule}\n{c.Spec}");
                     break;
@@ -130,11 +144,42 @@ public class CpuProgramTests
         Assert.True(failures.Count == 0, $"{failures.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
     }
 
+    /// <summary>
+    /// Many more random legal schedules than the compiled kernels can afford (each spec under eight, each random cascade
+    /// under three more, every row choice): the program of each must still compute what the spec says.
+    /// </summary>
+    [Fact]
+    public void Random_schedules_of_every_spec_and_random_cascade_run_in_the_loop_program_as_the_reference_interpreter_says()
+    {
+        var cases = new List<KernelCase>();
+        var rows = new[] { "Auto", "PerRow", "Blocked" };
+        foreach (var c in SpecKernelTests.Cases().Where(c => !c.Name.Contains('.' + "perrow") && !c.Name.EndsWith(".blocked", StringComparison.Ordinal) && !c.Name.EndsWith(".scheduled", StringComparison.Ordinal)))
+            for (var k = 0; k < 8; k++)
+                cases.Add(c with { Name = $"{c.Name}.random{k}", RowBlocking = rows[k % 3], Schedule = RandomCascades.Draw(CascadeCompiler.Compile(c.Spec).Cascade!, new Random(1000 * k + c.Name.Length), rows[k % 3])?.ToInlineString() });
+        foreach (var (c, i) in RandomCascades.Generate(200, seed: 20261123).Select((c, i) => (c, i)))
+            for (var k = 0; k < 3; k++)
+                cases.Add(c with { Name = $"{c.Name}.random{k}", RowBlocking = rows[k], Schedule = RandomCascades.Draw(CascadeCompiler.Compile(c.Spec).Cascade!, new Random(77 * i + k), rows[k])?.ToInlineString() });
+        var failures = cases.SelectMany((c, i) => Compare(c, seed: 11 + i)).ToList();
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
+    }
+
     [Fact]
     public void Every_plan_of_the_random_cascades_runs_in_the_loop_program_as_the_reference_interpreter_says()
     {
         var cases = RandomCascades.Generate(200, seed: 20261123).ToList();
-        var failures = cases.SelectMany((c, i) => Compare(c, seed: 7 + i)).ToList();
+        var runs = new Dictionary<string, int>();
+        var failures = cases.SelectMany((c, i) => Compare(c, seed: 7 + i, runs)).ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} differ:\n\n" + string.Join("\n\n", failures.Take(5)));
+        // Each kind of plan ran often enough to prove something (sizes rounded up to whole tiles run the dense plans).
+        foreach (var name in new[] { "Plan", "Dense", "General" })
+            Assert.True(runs.GetValueOrDefault(name) >= 50, $"the {name} plan ran {runs.GetValueOrDefault(name)} times: " + string.Join(", ", runs));
     }
+}
+
+internal sealed class SizesComparer : IEqualityComparer<IReadOnlyDictionary<string, int>>
+{
+    public bool Equals(IReadOnlyDictionary<string, int>? x, IReadOnlyDictionary<string, int>? y) =>
+        x is not null && y is not null && x.Count == y.Count && x.All(p => y.TryGetValue(p.Key, out var v) && v == p.Value);
+
+    public int GetHashCode(IReadOnlyDictionary<string, int> obj) => obj.OrderBy(p => p.Key, StringComparer.Ordinal).Aggregate(17, (h, p) => h * 31 + p.Key.GetHashCode(StringComparison.Ordinal) * 7 + p.Value);
 }
