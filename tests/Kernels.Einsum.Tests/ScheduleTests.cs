@@ -127,8 +127,8 @@ public class ScheduleTests
     [InlineData("lower A scalar\nlower A vector", 2, 1, "lower", "'lower A' is already given")]
     [InlineData("split BK", 1, 1, "split", "'split' needs 2 arguments; write 'split TENSOR RANK|off'")]
     [InlineData("split BK m1; split BK off", 1, 14, "split", "'split BK' is already given")]
-    [InlineData("place BK", 1, 1, "place", "'place' needs 2 arguments; write 'place TENSOR view|copy'")]
-    [InlineData("place BK registers", 1, 10, "registers", "Unknown placement 'registers'; write 'place BK view' (the tile copy read in place) or 'place BK copy'")]
+    [InlineData("place BK", 1, 1, "place", "'place' needs 2 arguments; write 'place TENSOR view|copy|output|scratch'")]
+    [InlineData("place BK registers", 1, 10, "registers", "Unknown placement 'registers'; write 'place BK view' or 'place BK copy' for a tile copy of an input (read in place, or computed into scratch), 'place BK output' or 'place BK scratch'")]
     [InlineData("place BK view; place BK copy", 1, 16, "place", "'place BK' is already given")]
     [InlineData("order SN", 1, 1, "order", "'order' needs a tensor and its Einsum's loops")]
     [InlineData("order SN p n p", 1, 14, "p", "'p' is already in this order; name each loop once")]
@@ -244,6 +244,31 @@ public class ScheduleTests
         Assert.Contains("this cascade's are BK, BV. Remove the directive.", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);
         Assert.Contains("'BV' is a tile copy of an input that the kernel reads in place (a view)", errors.Single(e => e.Directive!.Keyword == "lower").Message, StringComparison.Ordinal);
         Assert.Contains("and this cascade has none", KernelVariants.ScheduleErrors(Specs.Load("softmax.3pass"), Schedule.Parse("place SN view", out _)).Single().Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Placements_choose_whether_an_intermediate_lives_in_the_output_computed_from_it()
+    {
+        // Softmax's numerator SN is read only by Y = SN / SD at Y's own point: by default it is written into Y's memory.
+        var softmax = Specs.Load("softmax.3pass");
+        var chosen = KernelVariants.Choose(softmax, null);
+        Assert.Equal("Y", chosen.Aliases["SN"].Name);
+        Assert.Contains("place SN output\n", chosen.Chosen.ToString(), StringComparison.Ordinal);
+        var scratch = Schedule.Parse("place SN scratch", out _);
+        Assert.Empty(KernelVariants.ScheduleErrors(softmax, scratch));
+        var kept = KernelVariants.Choose(softmax, scratch);
+        Assert.Empty(kept.Aliases);
+        Assert.Equal("Y", kept.AliasCandidates["SN"].Name);
+        Assert.Contains("place SN scratch\n", kept.Chosen.ToString(), StringComparison.Ordinal);
+        Assert.Equal(kept.Chosen, KernelVariants.ChosenSchedule(softmax, kept.Chosen));
+
+        var wrong = KernelVariants.ScheduleErrors(softmax, Schedule.Parse("place GM output; place Y scratch", out _));
+        Assert.Equal(2, wrong.Count);
+        Assert.All(wrong, e => Assert.Contains("cannot live in an output's memory", e.Message, StringComparison.Ordinal));
+        Assert.Contains("this cascade's are SN. Remove the directive.", wrong[0].Message, StringComparison.Ordinal);
+        Assert.Contains("and this cascade has none", KernelVariants.ScheduleErrors(Specs.Load("attention.3pass"), Schedule.Parse("place SN output", out _)).Single().Message, StringComparison.Ordinal);
+        // A tile copy is placed as a view or a copy, not in an output.
+        Assert.Contains("'BK' cannot live in an output's memory", KernelVariants.ScheduleErrors(Specs.Load("attention.mha"), Schedule.Parse("place BK output", out _)).Single().Message, StringComparison.Ordinal);
     }
 
     [Fact]

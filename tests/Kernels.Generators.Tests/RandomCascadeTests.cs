@@ -28,7 +28,7 @@ public class RandomCascadeTests
         // Half of them run a random legal schedule: every kind of choice must be among them.
         var scheduled = cases.Where(c => c.Schedule is not null).Select(c => c.Schedule!).ToList();
         Assert.True(scheduled.Count >= 80, $"{scheduled.Count} random schedules");
-        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold ", "tile ", "order ", "fuse ", "place ", "split " })
+        foreach (var kind in new[] { "serial", "parallel ", "rows ", "scalar", "vector;", "vector ", "contraction", "fold ", "tile ", "order ", "fuse ", "place ", " view;", " copy;", " output;", " scratch;", "split " })
             Assert.True(scheduled.Count(x => (x + ";").Contains(kind, StringComparison.Ordinal)) >= 3, $"fewer than 3 random schedules choose '{kind}'");
         Assert.True(scheduled.Count(x => System.Text.RegularExpressions.Regex.IsMatch(x, "rows blocked [0-9]")) >= 3, "fewer than 3 random schedules fix the rows of a block");
         var bench = new KernelBench(cases);

@@ -105,9 +105,11 @@ public static class RandomCascades
         var asked = attribute.With(chosen ?? Kernels.Einsum.Planning.Schedule.Default);
         var variants = Kernels.Einsum.Planning.KernelVariants.Choose(asked.ApplyTiles(source), asked);
         var splits = variants.ChoicesOf(variants.Dense).SplitCandidates.Keys.Select(id => variants.Planned.Einsums.First(x => x.Id == id).Output.Name).Distinct().Where(_ => random.Next(3) == 0).ToList();
-        if (splits.Count == 0) return chosen;
         lines.AddRange(splits.Select(t => $"split {t} off"));
-        return Accept(cascade, attribute, lines);
+        // And where some intermediates an output is computed from live: in its memory, or in scratch.
+        var aliases = variants.AliasCandidates.Keys.Where(_ => random.Next(2) == 0).Select(t => $"place {t} {(random.Next(2) == 0 ? "scratch" : "output")}").ToList();
+        lines.AddRange(aliases);
+        return splits.Count + aliases.Count == 0 ? chosen : Accept(cascade, attribute, lines);
     }
 
     /// <summary>The schedule of <paramref name="lines"/> after dropping the choices the planner rejects (KRN0036) until

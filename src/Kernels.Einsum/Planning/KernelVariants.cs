@@ -20,9 +20,13 @@ public sealed class KernelVariants
         Plans = new[] { dense }.Concat(twoPlans ? new[] { general } : Array.Empty<KernelPlan>()).Concat(fewRows is null ? Array.Empty<KernelPlan>() : new[] { fewRows }).ToList();
         var pairs = PairTensors(planned, Plans);
         Pairs = pairs;
-        Aliases = OutputAliases(planned, twoPlans ? new[] { dense, general } : new[] { dense }, pairs);
+        // (A tile copy of an input computed into scratch stays there: its placement is 'view' or 'copy'.)
+        var placeable = TileViews.Placeable(source);
+        AliasCandidates = OutputAliases(planned, twoPlans ? new[] { dense, general } : new[] { dense }, pairs)
+            .Where(p => !placeable.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        Aliases = AliasCandidates.Where(p => schedule?.PlacementOf(p.Key) != TensorPlacement.Scratch).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var plan in Plans.Append(general)) _choices.Add((plan, Choices(plan, schedule, plan == dense ? _splitErrors : null)));
-        Chosen = WithSplits(WithPlacements(dense.Schedule, source, schedule), dense, ChoicesOf(dense));
+        Chosen = WithSplits(WithPlacements(dense.Schedule, source, schedule, AliasCandidates.Keys.Select(t => new KeyValuePair<string, TensorPlacement>(t, Aliases.ContainsKey(t) ? TensorPlacement.Output : TensorPlacement.Scratch))), dense, ChoicesOf(dense));
         FewRowsViews = fewRows is null ? Array.Empty<string>() : TileViews.Viewed(source, transposed: true, schedule).Except(TileViews.Viewed(source, transposed: false, schedule)).ToList();
     }
 
@@ -68,6 +72,10 @@ public sealed class KernelVariants
     /// summed, and scaled in place, with no scratch row however long the row is.
     /// </summary>
     public IReadOnlyDictionary<string, Tensor> Aliases { get; }
+
+    /// <summary>Every intermediate that may live in an output's memory, with that output: <see cref="Aliases"/> unless the
+    /// schedule keeps it in scratch (<c>place S scratch</c>).</summary>
+    public IReadOnlyDictionary<string, Tensor> AliasCandidates { get; }
 
     /// <summary>The whole schedule the kernel runs (<see cref="ChosenSchedule"/>).</summary>
     public Schedule Chosen { get; }
@@ -235,11 +243,12 @@ public sealed class KernelVariants
         return Choose(cascade, schedule).Chosen;
     }
 
-    /// <summary>A plan's schedule with the placement of every tile copy that may be read in place.</summary>
-    private static Schedule WithPlacements(Schedule planned, Cascade cascade, Schedule? schedule)
+    /// <summary>A plan's schedule with the placement of every tile copy that may be read in place, then of every
+    /// intermediate that may live in an output's memory.</summary>
+    private static Schedule WithPlacements(Schedule planned, Cascade cascade, Schedule? schedule, IEnumerable<KeyValuePair<string, TensorPlacement>> aliases)
     {
         var viewed = TileViews.Viewed(cascade, transposed: false, schedule);
-        var placements = TileViews.Placeable(cascade).Select(t => new KeyValuePair<string, TensorPlacement>(t, viewed.Contains(t) ? TensorPlacement.View : TensorPlacement.Copy)).ToList();
+        var placements = TileViews.Placeable(cascade).Select(t => new KeyValuePair<string, TensorPlacement>(t, viewed.Contains(t) ? TensorPlacement.View : TensorPlacement.Copy)).Concat(aliases).ToList();
         return placements.Count == 0 ? planned : planned.With(new Schedule { Placements = placements });
     }
 
@@ -258,7 +267,12 @@ public sealed class KernelVariants
         var planned = variants.Planned;
         var errors = variants.Dense.ScheduleErrors.Concat(variants.SplitErrors).ToList();
         var placeable = TileViews.Placeable(cascade);
-        foreach (var pair in schedule.Placements)
+        var candidates = variants.AliasCandidates;
+        foreach (var pair in schedule.Placements.Where(p => p.Value is TensorPlacement.Output or TensorPlacement.Scratch))
+            if (!candidates.ContainsKey(pair.Key))
+                errors.Add(new ScheduleError(schedule.DirectiveOf("place", pair.Key),
+                    $"'{pair.Key}' cannot live in an output's memory; 'place T output|scratch' chooses where an intermediate lives when it is written point by point (no filter, no reduction, outside any iteration block) and read only by the one Einsum that writes an output of the same ranks at the same point, with nothing reading that output before{(candidates.Count == 0 ? ", and this cascade has none" : $": this cascade's are {string.Join(", ", candidates.Keys)}")}. Remove the directive."));
+        foreach (var pair in schedule.Placements.Where(p => p.Value is TensorPlacement.View or TensorPlacement.Copy))
             if (!placeable.Contains(pair.Key))
                 errors.Add(new ScheduleError(schedule.DirectiveOf("place", pair.Key),
                     $"'{pair.Key}' is not a tile copy of an input that can be read in place; 'place' chooses where such a copy lives (T[..] = X[..] over every point of T, outside any iteration block, read only inside its extent){(placeable.Count == 0 ? ", and this cascade has none" : $": this cascade's are {string.Join(", ", placeable)}")}. Remove the directive."));

@@ -32,7 +32,8 @@ public sealed record LoweringChoice(LoweringKind Kind, string? Rank = null)
     };
 }
 
-/// <summary>Where a tile copy of an input lives (<c>place TENSOR view|copy</c>).</summary>
+/// <summary>Where a tile copy of an input (<c>place TENSOR view|copy</c>) or an intermediate consumed point by point by
+/// the Einsum that writes an output (<c>place TENSOR output|scratch</c>) lives.</summary>
 public enum TensorPlacement
 {
     /// <summary>Read in place: the copy is not computed, and each read of it reads the input (<see cref="TileViews"/>).</summary>
@@ -40,6 +41,13 @@ public enum TensorPlacement
 
     /// <summary>Computed once into scratch (stored transposed when a contraction sums along its innermost rank).</summary>
     Copy,
+
+    /// <summary>In the memory of the output computed from it, each point overwritten by the output's own value
+    /// (<see cref="KernelVariants.Aliases"/>): no scratch however long the row.</summary>
+    Output,
+
+    /// <summary>In scratch of its own.</summary>
+    Scratch,
 }
 
 /// <summary>One line of a schedule's text, kept with its place for diagnostics.</summary>
@@ -72,13 +80,15 @@ public sealed record ScheduleError(ScheduleDirective? Directive, string Message)
 /// rows blocked          # or: rows per-row, or rows blocked 48 (48 rows a block instead of the cache's choice)
 /// tile M0 256           # a partition's tile, in place of the spec's 'with M0 = 64'
 /// place BV view         # or: place BK copy (a tile copy of an input read in place, or computed into scratch)
+/// place SN scratch      # or: place SN output (softmax's numerator in scratch, or in the memory of the output Y = SN / SD)
 /// lower QK contraction  # or: lower T scalar, lower T vector, lower T vector m0
 /// order S p m0          # the loops of the Einsum that computes S, outermost first
 /// fuse SLN SLD          # or: fuse SLN off (the map of SLN and the reduction of SLD in one sweep, or apart)
 /// split BK m1           # or: split BK off (an Einsum's loop split across the threads beyond the parallel rank)
 /// fold on               # or: fold off
 /// </code>
-/// <c>place</c> names a tile copy of an input (<c>BK[m1,m0,e] = K[m1*M0 + m0, e]</c>) and applies to the C# kernel.
+/// <c>place</c> names a tile copy of an input (<c>BK[m1,m0,e] = K[m1*M0 + m0, e]</c>), or an intermediate read only by the
+/// Einsum that writes an output of the same ranks at the same point, and applies to the C# kernel.
 /// <c>lower</c>, <c>order</c> and <c>fuse</c> name the tensor an Einsum computes and apply to the Einsum that computes
 /// it (not to its <c>init</c>). An order lists the Einsum's loops as its lowering runs them: the output ranks in any
 /// order, then the reduced ranks in any order, a vector rank last; a contraction's loops are the ranks around its
@@ -237,7 +247,7 @@ public sealed class Schedule : IEquatable<Schedule>
         else if (Parallel is not null) sb.Append("parallel ").Append(Parallel).Append('\n');
         if (RowBlocks is { } rows) sb.Append("rows ").Append(rows ? "blocked" : "per-row").Append(rows && BlockRows is { } n ? " " + n.ToString(System.Globalization.CultureInfo.InvariantCulture) : "").Append('\n');
         foreach (var pair in Tiles) sb.Append("tile ").Append(pair.Key).Append(' ').Append(pair.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
-        foreach (var pair in Placements) sb.Append("place ").Append(pair.Key).Append(' ').Append(pair.Value == TensorPlacement.View ? "view" : "copy").Append('\n');
+        foreach (var pair in Placements) sb.Append("place ").Append(pair.Key).Append(' ').Append(pair.Value.ToString().ToLowerInvariant()).Append('\n');
         foreach (var pair in Lowerings) sb.Append("lower ").Append(pair.Key).Append(' ').Append(pair.Value).Append('\n');
         foreach (var pair in Orders) sb.Append("order ").Append(pair.Key).Append(' ').Append(string.Join(" ", pair.Value)).Append('\n');
         foreach (var pair in Fusions) sb.Append("fuse ").Append(pair.Key).Append(' ').Append(pair.Value ?? "off").Append('\n');
@@ -363,9 +373,15 @@ public sealed class Schedule : IEquatable<Schedule>
                     splits.Add(new KeyValuePair<string, string?>(words[1].Text, words[2].Text == "off" ? null : words[2].Text));
                     break;
                 case "place":
-                    if (!Arguments(2, "place TENSOR view|copy")) continue;
-                    if (words[2].Text is not ("view" or "copy")) { Error(words[2], $"Unknown placement '{words[2].Text}'; write 'place {words[1].Text} view' (the tile copy read in place) or 'place {words[1].Text} copy' (computed into scratch)."); continue; }
-                    placements.Add(new KeyValuePair<string, TensorPlacement>(words[1].Text, words[2].Text == "view" ? TensorPlacement.View : TensorPlacement.Copy));
+                    if (!Arguments(2, "place TENSOR view|copy|output|scratch")) continue;
+                    if (words[2].Text is not ("view" or "copy" or "output" or "scratch")) { Error(words[2], $"Unknown placement '{words[2].Text}'; write 'place {words[1].Text} view' or 'place {words[1].Text} copy' for a tile copy of an input (read in place, or computed into scratch), 'place {words[1].Text} output' or 'place {words[1].Text} scratch' for an intermediate an output is computed from point by point (kept in the output's memory, or in scratch)."); continue; }
+                    placements.Add(new KeyValuePair<string, TensorPlacement>(words[1].Text, words[2].Text switch
+                    {
+                        "view" => TensorPlacement.View,
+                        "copy" => TensorPlacement.Copy,
+                        "output" => TensorPlacement.Output,
+                        _ => TensorPlacement.Scratch,
+                    }));
                     break;
                 case "fuse":
                     if (!Arguments(2, "fuse MAP REDUCTION|off")) continue;
@@ -373,7 +389,7 @@ public sealed class Schedule : IEquatable<Schedule>
                     fusions.Add(new KeyValuePair<string, string?>(words[1].Text, words[2].Text == "off" ? null : words[2].Text));
                     break;
                 default:
-                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'place TENSOR view|copy', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off', 'split TENSOR RANK|off' or 'fold on|off'.");
+                    Error(head, $"Unknown schedule directive '{head.Text}'; write 'parallel RANK', 'serial', 'rows per-row|blocked [ROWS]', 'tile TILE SIZE', 'place TENSOR view|copy|output|scratch', 'lower TENSOR scalar|vector [RANK]|contraction', 'order TENSOR RANK ...', 'fuse MAP REDUCTION|off', 'split TENSOR RANK|off' or 'fold on|off'.");
                     continue;
             }
             var directive = new ScheduleDirective(head.Text, subjected ? words[1].Text : null, span) { Origin = origin };
