@@ -277,6 +277,9 @@ public class ScheduleTests
         var fusemax = Specs.Load("attention.fusemax");
         Assert.NotEmpty(KernelPlanner.Plan(fusemax, true).Folds);
         Assert.Empty(Plan(fusemax, "fold off").Folds);
+        // What the fold computes in the micro-kernel's registers keeps no scratch; without the fold it is stored.
+        Assert.All(new[] { "SLNV", "SPNV" }, t => Assert.All(KernelPlanner.Plan(fusemax, true).Storage[t].Dims, d => Assert.Equal(DimStorage.Dropped, d)));
+        Assert.Contains(DimStorage.Kept, Plan(fusemax, "fold off").Storage["SLNV"].Dims);
 
         var serial = Plan(fusemax, "serial");
         Assert.Null(serial.SliceRank);

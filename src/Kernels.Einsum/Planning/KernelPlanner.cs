@@ -192,6 +192,12 @@ public static class KernelPlanner
         var edges = assumeDivisible && distinct.Count > 0 ? EdgeBounds(cascade, plans, distinct) : null;
         var folds = schedule.Folds == false ? new Dictionary<int, RescaleFold>() : RescaleFolds(cascade, plans, storage, sparse, fills);
         var folded = folds.Values.SelectMany(f => f.Rescale is { } s ? new[] { f.Contraction.Id, s.Id } : new[] { f.Contraction.Id }).ToList();
+        // What a folded Einsum computes lives only in the micro-kernel's registers: its output is never stored, so it
+        // keeps no scratch (unless something else reads it).
+        foreach (var e in cascade.Einsums.Where(x => folded.Contains(x.Id) && x.Output.Role == TensorRole.Intermediate))
+            if (cascade.Einsums.Where(x => x.Body.Reads().Any(r => r.Tensor.Name == e.Output.Name)).All(x => folded.Contains(x.Id) || folds.ContainsKey(x.Id))
+                && cascade.Einsums.Count(x => x.Output.Name == e.Output.Name) == 1)
+                storage[e.Output.Name] = storage[e.Output.Name] with { Dims = storage[e.Output.Name].Dims.Select(_ => DimStorage.Dropped).ToList() };
         var (fusionCandidates, fusions) = Fusions(cascade, plans, storage, hoisted, sliced, chunks, folded, folds, schedule, Reject);
         var skipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
