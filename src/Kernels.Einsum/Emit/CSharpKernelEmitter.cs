@@ -102,12 +102,36 @@ public static class CSharpKernelEmitter
             _sig = signature;
             _w = writer;
             _plan = _dense;
+            foreach (var planned in new[] { _variants.Planned, _variants.FewRowsCascade })
+                foreach (var e in planned?.Einsums ?? Array.Empty<ExtendedEinsum>())
+                    foreach (var exp in Exps(e.Body))
+                        if (_variants.NonPositiveExps.Contains((e.Id, exp.ToString()))) _nonPositive.Add(exp);
             _kernelClass = "__" + signature.MethodName + "Kernel";
             _sizes = cascade.Ranks.Select(r => r.Size).Distinct().ToList();
         }
 
         /// <summary>Every plan the kernel may run.</summary>
         private IEnumerable<KernelPlan> Plans => _variants.Plans;
+
+        /// <summary>The exps whose argument is at most 0 (<see cref="KernelVariants.NonPositiveExps"/>), as the cascades
+        /// printed hold them: their vectors call ExpNonPositive, clamped only below.</summary>
+        private readonly HashSet<Expr> _nonPositive = new(ReferenceEqualityComparer.Instance);
+
+        private static IEnumerable<Unary> Exps(Expr x) => x switch
+        {
+            Unary { Function: UnaryFunction.Exp } u => Exps(u.Operand).Prepend(u),
+            Unary u => Exps(u.Operand),
+            Binary b => Exps(b.Left).Concat(Exps(b.Right)),
+            _ => Array.Empty<Unary>(),
+        };
+
+        /// <summary>Says which exps of an Einsum's body are clamped only below, and why.</summary>
+        private void BoundComments(params ExtendedEinsum[] einsums)
+        {
+            foreach (var u in einsums.SelectMany(e => Exps(e.Body)).Where(_nonPositive.Contains).Distinct())
+                if (u.Operand is Binary { Left: var value, Right: var bound })
+                    _w.Line($"//   exp({value} - {bound}): {bound} is at least {value} (a maximum over it), so the argument is at most 0 and the exp is clamped only below");
+        }
 
         /// <summary>
         /// Log-sum-exp results kept as two floats, the maximum and log(sum exp(x - max)) (<see cref="KernelVariants.Pairs"/>).
@@ -722,6 +746,7 @@ public static class CSharpKernelEmitter
             _w.Line($"// {CodeWriter.OneLine(map.Text)}");
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
+            BoundComments(map, reduce);
             _w.Open("");
             var split = sweep.Split;
             if (split is not null) OpenSplit(reduce, split);
@@ -888,6 +913,7 @@ public static class CSharpKernelEmitter
             var text = CodeWriter.OneLine(e.Text);
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
+            if (p.Lowering != EinsumLowering.Exact && p.Lowering != EinsumLowering.Dense) BoundComments(e);
             _w.Open("");
             var split = node.Split;
             if (split is not null) OpenSplit(e, split, split.BeforeParallel ? WorkOf(e) : null);
@@ -1572,6 +1598,7 @@ public static class CSharpKernelEmitter
                     return $"{t}.Affine((float)({Ix(iv.Index, env)}), {coefficient}f)";
                 case Unary u:
                     var operand = Vector(u.Operand, t, v, at, hoisted);
+                    if (u.Function == UnaryFunction.Exp && t == "_TV" && _nonPositive.Contains(u)) return $"_TV.ExpNonPositive({operand})";
                     return u.Function == UnaryFunction.Negate ? $"(-{operand})" : $"{t}.{u.Function}({operand})";
                 case Binary b:
                     var l = Vector(b.Left, t, v, at, hoisted);

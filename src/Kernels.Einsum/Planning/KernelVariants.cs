@@ -27,6 +27,7 @@ public sealed class KernelVariants
         Aliases = AliasCandidates.Where(p => schedule?.PlacementOf(p.Key) != TensorPlacement.Scratch).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         foreach (var plan in Plans.Append(general)) _choices.Add((plan, Choices(plan, schedule, plan == dense ? _splitErrors : null)));
         Chosen = WithSplits(WithPlacements(dense.Schedule, source, schedule, AliasCandidates.Keys.Select(t => new KeyValuePair<string, TensorPlacement>(t, Aliases.ContainsKey(t) ? TensorPlacement.Output : TensorPlacement.Scratch))), dense, ChoicesOf(dense));
+        NonPositiveExps = fewRowsCascade is null ? ExpBounds.NonPositive(planned) : new HashSet<(int, string)>(ExpBounds.NonPositive(planned).Intersect(ExpBounds.NonPositive(fewRowsCascade)));
         FewRowsViews = fewRows is null ? Array.Empty<string>() : TileViews.Viewed(source, transposed: true, schedule).Except(TileViews.Viewed(source, transposed: false, schedule)).ToList();
     }
 
@@ -64,6 +65,12 @@ public sealed class KernelVariants
     /// LSE would lose its low bits (softmax of [1e4, 1e4] gave 0.49989, of [1e7, 1e7] 0.3679).
     /// </summary>
     public IReadOnlyCollection<string> Pairs { get; }
+
+    /// <summary>
+    /// The exps whose argument is at most 0 by construction (<see cref="ExpBounds"/>), as (Einsum id, the exp as printed),
+    /// in every cascade the kernel is planned from: <c>exp(x - max x)</c>, whose vectors need no clamp from above.
+    /// </summary>
+    public ISet<(int Einsum, string Exp)> NonPositiveExps { get; }
 
     /// <summary>
     /// Intermediates that live in an output's memory instead of scratch (buffer reuse): S[i..] consumed point by

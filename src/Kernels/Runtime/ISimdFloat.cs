@@ -71,6 +71,10 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     /// </summary>
     static abstract TSelf Clamp(TSelf value, float low, float high);
 
+    /// <summary><paramref name="value"/> limited below by <paramref name="low"/>, NaN staying NaN: one max instruction
+    /// with the vector widths.</summary>
+    static virtual TSelf AtLeast(TSelf value, float low) => TSelf.Clamp(value, low, float.PositiveInfinity);
+
     /// <summary><c>a * b + c</c> rounded once (a fused multiply-add).</summary>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
 
@@ -108,6 +112,15 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     static abstract float GetLane(TSelf value, int lane);
 
     // ---- Composite functions: one definition for every width. ----
+
+    /// <summary>
+    /// exp(x) for an argument the compiler proved at most 0 (<c>x - max x</c>; Kernels.Einsum's ExpBounds): the same
+    /// value as <see cref="Exp"/> for every x &lt;= 0, -inf and NaN, clamped only below, which saves one of the fourteen
+    /// operations an exp sweep spends per vector. Positive arguments are not its business (the widths with a table
+    /// still give exp(x) up to about 1e7, but +inf gives NaN).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf ExpNonPositive(TSelf value) => TSelf.Exp(value);
 
     /// <summary>
     /// exp(x) in float: x = n ln2 + t with n = round(x / ln2) and |t| &lt;= ln2/2 (Cody-Waite, ln2 in two parts,
@@ -320,9 +333,18 @@ public static class SimdExp
     /// Cody-Waite form takes ten; softmax is bound by them. Clamped as <see cref="ISimdFloat{TSelf}.Exp"/>; ScaleB keeps subnormal results.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TSelf ByTable<TSelf>(TSelf value, float bias, float c2, float c3) where TSelf : unmanaged, ISimdFloat<TSelf>
+    public static TSelf ByTable<TSelf>(TSelf value, float bias, float c2, float c3) where TSelf : unmanaged, ISimdFloat<TSelf> =>
+        Reduced(TSelf.Clamp(value, -104f, 89f), bias, c2, c3);
+
+    /// <summary><see cref="ByTable"/> for x &lt;= 0 (<see cref="ISimdFloat{TSelf}.ExpNonPositive"/>): clamped below only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TSelf ByTableNonPositive<TSelf>(TSelf value, float bias, float c2, float c3) where TSelf : unmanaged, ISimdFloat<TSelf> =>
+        Reduced(TSelf.AtLeast(value, -104f), bias, c2, c3);
+
+    /// <summary><see cref="ByTable"/> of a clamped x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TSelf Reduced<TSelf>(TSelf x, float bias, float c2, float c3) where TSelf : unmanaged, ISimdFloat<TSelf>
     {
-        var x = TSelf.Clamp(value, -104f, 89f);
         var biased = TSelf.MultiplyAdd(x, TSelf.Create(1.44269504f), TSelf.Create(bias));
         var n = biased - TSelf.Create(bias); // n/K, exact
         var t = TSelf.MultiplyAdd(n, TSelf.Create(-0.693359375f), x);

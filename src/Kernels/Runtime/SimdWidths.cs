@@ -38,6 +38,7 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Sqrt(V512 x) => new(Vector512.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Clamp(V512 x, float low, float high) => new(Compat512.MaxNative(Vector512.Create(low), Compat512.MinNative(Vector512.Create(high), x.Value)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 AtLeast(V512 x, float low) => new(Compat512.MaxNative(Vector512.Create(low), x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 MultiplyAdd(V512 a, V512 b, V512 c) => new(Compat512.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V512 Round(V512 x) => new(Compat512.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -62,6 +63,10 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     /// <summary>exp by a table of 16 powers of two (SimdExp.ByTable; minimax error of the polynomial 1.6e-9).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Exp(V512 value) => SimdExp.ByTable(value, 786432f, 0.5000162f, 0.16666074f);
+
+    /// <summary><see cref="Exp"/> of an argument at most 0: clamped below only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 ExpNonPositive(V512 value) => SimdExp.ByTableNonPositive(value, 786432f, 0.5000162f, 0.16666074f);
 
     /// <summary>Per lane, 2^(k/16) for k the four low bits of <paramref name="biased"/>: one vpermps with AVX-512, a shuffle elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -123,6 +128,7 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Sqrt(V256 x) => new(Vector256.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Clamp(V256 x, float low, float high) => new(Compat256.MaxNative(Vector256.Create(low), Compat256.MinNative(Vector256.Create(high), x.Value)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 AtLeast(V256 x, float low) => new(Compat256.MaxNative(Vector256.Create(low), x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 MultiplyAdd(V256 a, V256 b, V256 c) => new(Compat256.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V256 Round(V256 x) => new(Compat256.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -147,6 +153,10 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     /// <summary>exp by a table of 8 powers of two (SimdExp.ByTable; minimax error of the polynomial 2.5e-8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Exp(V256 value) => SimdExp.ByTable(value, 1572864f, 0.5000648f, 0.16664298f);
+
+    /// <summary><see cref="Exp"/> of an argument at most 0: clamped below only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 ExpNonPositive(V256 value) => SimdExp.ByTableNonPositive(value, 1572864f, 0.5000648f, 0.16664298f);
 
     /// <summary>Per lane, 2^(k/8) for k the three low bits of <paramref name="biased"/>: one vpermps with AVX2, a shuffle elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -194,6 +204,7 @@ public readonly struct V128(Vector128<float> value) : ISimdFloat<V128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Sqrt(V128 x) => new(Vector128.Sqrt(x.Value));
     // x86 minps/maxps return their second operand when either is NaN, so the bound goes first; Arm's propagate NaN.
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Clamp(V128 x, float low, float high) => new(Compat128.MaxNative(Vector128.Create(low), Compat128.MinNative(Vector128.Create(high), x.Value)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 AtLeast(V128 x, float low) => new(Compat128.MaxNative(Vector128.Create(low), x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 MultiplyAdd(V128 a, V128 b, V128 c) => new(Compat128.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static V128 Round(V128 x) => new(Compat128.Round(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
