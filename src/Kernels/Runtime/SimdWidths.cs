@@ -66,7 +66,7 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
 
     /// <summary><see cref="Exp"/> of an argument at most 0: clamped below only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V512 ExpNonPositive(V512 value) => SimdExp.ByTableNonPositive(value, 786432f, 0.5000162f, 0.16666074f);
+    public static V512 ExpNonPositive(V512 value) => SimdExp.ByTable(value, 786432f, 0.5000162f, 0.16666074f, nonPositive: true);
 
     /// <summary>Per lane, 2^(k/16) for k the four low bits of <paramref name="biased"/>: one vpermps with AVX-512, a shuffle elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -156,7 +156,7 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
 
     /// <summary><see cref="Exp"/> of an argument at most 0: clamped below only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static V256 ExpNonPositive(V256 value) => SimdExp.ByTableNonPositive(value, 1572864f, 0.5000648f, 0.16664298f);
+    public static V256 ExpNonPositive(V256 value) => SimdExp.ByTable(value, 1572864f, 0.5000648f, 0.16664298f, nonPositive: true);
 
     /// <summary>Per lane, 2^(k/8) for k the three low bits of <paramref name="biased"/>: one vpermps with AVX2, a shuffle elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
