@@ -14,11 +14,16 @@ public static class Smoke
         .Where(t => t.IsClass && !t.IsAbstract && t.GetMethods().Any(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null))
         .OrderBy(t => t.Name, StringComparer.Ordinal);
 
-    /// <summary>Runs the suites whose name contains <paramref name="filter"/> (all when null); returns the methods run.</summary>
+    /// <summary>
+    /// Runs the suites whose name contains <paramref name="filter"/> (all when null), or with <c>Suite.Method</c> the
+    /// methods of that suite whose name starts with Method; returns the methods run.
+    /// </summary>
     public static List<string> Run(string? filter, TextWriter log)
     {
         var ran = new List<string>();
-        foreach (var type in Suites.Where(t => filter is null || t.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)))
+        var dot = filter?.IndexOf('.') ?? -1;
+        var (suiteFilter, methodFilter) = dot < 0 ? (filter, null) : (filter![..dot], filter[(dot + 1)..]);
+        foreach (var type in Suites.Where(t => suiteFilter is null || t.Name.Contains(suiteFilter, StringComparison.OrdinalIgnoreCase)))
         {
             var instance = Activator.CreateInstance(type)!;
             foreach (var field in type.GetFields().Where(f => f.GetCustomAttribute<ParamsAttribute>() is not null))
@@ -28,7 +33,8 @@ public static class Smoke
             Invoke<GlobalSetupAttribute>(type, instance);
             try
             {
-                foreach (var method in type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null))
+                foreach (var method in type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null
+                    && (methodFilter is null || m.Name.StartsWith(methodFilter, StringComparison.Ordinal))))
                 {
                     method.Invoke(instance, null);
                     ran.Add($"{type.Name}.{method.Name}");

@@ -22,6 +22,47 @@ public class PerfSuiteTests
         }
     }
 
+    /// <summary>
+    /// The generated kernels' vector operations are inlined: in a process that runs ours of the attention, prefill,
+    /// decode and softmax suites with every method compiled optimised at once (no tiering), no method of the vector
+    /// widths (V512, V256, V128, F32, their exp and compat helpers) is compiled on its own, which would mean some
+    /// optimised caller calls it. A method that spends the JIT's inlining budget does so silently (the later loops of
+    /// an attention step once called V512 operators: 5% of multi-head attention at L = 512, docs/generator.md).
+    /// Checked against a vector exp marked NoInlining, which it names.
+    /// </summary>
+    [Fact]
+    public async Task The_kernels_inline_every_vector_operation()
+    {
+        var listing = Path.Combine(Path.GetTempPath(), $"kernels-jit-{Environment.ProcessId}.txt");
+        try
+        {
+            foreach (var filter in new[] { "AttentionBenchmarks.Ours", "PrefillBenchmarks.Ours", "DecodeBenchmarks.Ours", "SoftmaxBenchmarks.Ours" })
+            {
+                File.Delete(listing);
+                var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (var argument in new[] { typeof(Smoke).Assembly.Location, "smoke", filter }) start.ArgumentList.Add(argument);
+                start.Environment["DOTNET_TieredCompilation"] = "0";
+                start.Environment["DOTNET_JitDisasmSummary"] = "1";
+                start.Environment["DOTNET_JitStdOutFile"] = listing;
+                using var process = System.Diagnostics.Process.Start(start)!;
+                var output = process.StandardOutput.ReadToEndAsync();
+                var errors = await process.StandardError.ReadToEndAsync();
+                await process.WaitForExitAsync();
+                Assert.True(process.ExitCode == 0, $"smoke {filter} failed: {await output}{errors}");
+                var compiled = File.ReadAllLines(listing);
+                // Not vacuous: the kernels' step methods were compiled, and they are what calls the vector operations.
+                Assert.Contains(compiled, line => line.Contains("JIT compiled Kernels.", StringComparison.Ordinal) && line.Contains("Kernel:_", StringComparison.Ordinal));
+                var alone = compiled.Where(line => System.Text.RegularExpressions.Regex.IsMatch(line,
+                    @"JIT compiled Kernels\.Runtime\.(V512|V256|V128|F32|SimdExp|Compat\d+|Portable\d+|ISimdFloat`1\[[^\]]*\]):")).ToList();
+                Assert.True(alone.Count == 0, $"smoke {filter}: vector operations compiled on their own (not inlined):\n{string.Join("\n", alone.Take(20))}");
+            }
+        }
+        finally
+        {
+            File.Delete(listing);
+        }
+    }
+
     [Fact]
     public void Ratios_pair_ours_with_each_peer_and_limit_at_the_same_parameters_and_respect_versus()
     {

@@ -337,10 +337,8 @@ public static class SimdExp
     /// <param name="c2">The coefficient of t^2.</param>
     /// <param name="c3">The coefficient of t^3.</param>
     /// <param name="nonPositive">True for an x the compiler proved at most 0 (<see cref="ISimdFloat{TSelf}.ExpNonPositive"/>):
-    /// clamped below only. A constant at every call, so the JIT keeps one of the two clamps; one method rather than a
-    /// second one calling a shared core, which cost a level of inlining and, in the attention kernel's step method,
-    /// more of the JIT's inlining budget than it has: grouped-query attention B1 H32/8 D128 L2048 took 238-257 ms
-    /// instead of 205-212, B4 H16 D64 L1024 fell from 0.77 to 0.69 of the FMA peak.</param>
+    /// clamped below only. A constant at every call, so the JIT keeps one of the two clamps and the kernels inline one
+    /// method whichever exp they call (PerfSuiteTests checks that no vector operation of a kernel is left a call).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TSelf ByTable<TSelf>(TSelf value, float bias, float c2, float c3, bool nonPositive = false) where TSelf : unmanaged, ISimdFloat<TSelf>
     {
