@@ -49,13 +49,13 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     static abstract TSelf Sqrt(TSelf value);
 
     /// <summary>
-    /// <see cref="Max"/> where neither operand is NaN (signed zeros ordered); where one is, either operand. With AVX-512
-    /// one instruction (vrangeps), where the IEEE <see cref="Max"/> takes three. A reduction keeps its NaN with
+    /// <see cref="Max"/> where neither operand is NaN (signed zeros ordered); where one is, any value. With AVX-512
+    /// one instruction (vrangeps), where the IEEE <see cref="Max"/> takes three (nine with AVX2). A reduction keeps its NaN with
     /// <see cref="TakeNaN"/>: max over x is <c>TakeNaN(MaxUnlessNaN-fold, TakeNaN-fold of 0)</c>.
     /// </summary>
     static virtual TSelf MaxUnlessNaN(TSelf left, TSelf right) => TSelf.Max(left, right);
 
-    /// <summary><see cref="Min"/> where neither operand is NaN; where one is, either operand (see <see cref="MaxUnlessNaN"/>).</summary>
+    /// <summary><see cref="Min"/> where neither operand is NaN; where one is, any value (see <see cref="MaxUnlessNaN"/>).</summary>
     static virtual TSelf MinUnlessNaN(TSelf left, TSelf right) => TSelf.Min(left, right);
 
     /// <summary>
