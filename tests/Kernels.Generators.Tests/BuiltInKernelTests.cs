@@ -142,6 +142,21 @@ public class BuiltInKernelTests
 
     /// <summary>Multi-head, grouped-query (2 and all heads per key/value head) and causal attention, on shapes that divide no
     /// tile: a KV cache (fewer queries than keys), as many, and more queries than keys (the first rows see no key: zeros).</summary>
+    /// <summary>A prefill's key tile keeps K's and V's tile within an eighth of the core's L2 (whole powers of two from 64,
+    /// capped by the mask's most); a decode step's is 256 whatever the cache; the L2 read from the machine is a sane size.</summary>
+    [Fact]
+    public void Key_tiles_follow_the_cores_L2()
+    {
+        Assert.Equal(256, Attention.KeyTile(96, 64, 64, l2Bytes: 1 << 20));
+        Assert.Equal(128, Attention.KeyTile(96, 64, 64, l2Bytes: 512 << 10));
+        Assert.Equal(128, Attention.KeyTile(96, 128, 128, l2Bytes: 1 << 20));
+        Assert.Equal(64, Attention.KeyTile(96, 128, 128, l2Bytes: 512 << 10));
+        Assert.Equal(64, Attention.KeyTile(96, 256, 256, l2Bytes: 256 << 10));
+        Assert.Equal(128, Attention.KeyTile(96, 64, 64, most: 128, l2Bytes: 4 << 20));
+        Assert.Equal(256, Attention.KeyTile(4, 128, 128, l2Bytes: 256 << 10));
+        Assert.InRange(Kernels.Runtime.KernelRuntime.L2CacheBytes, 256L << 10, 4L << 20);
+    }
+
     [Theory]
     [InlineData(2, 4, 4, 37, 100, 16, 8, false)]
     [InlineData(2, 4, 4, 37, 100, 16, 8, true)]
@@ -152,7 +167,7 @@ public class BuiltInKernelTests
     [InlineData(2, 4, 1, 5, 33, 8, 8, false)]
     [InlineData(1, 32, 8, 1, 129, 128, 128, false)]
     [InlineData(1, 2, 2, 3, 0, 4, 4, true)]
-    // Key tiles longer than the specs' 64 (Attention.KeyTile: 256 keys at D = 64, 128 when causal), several of them and a partial one.
+    // Key tiles longer than the specs' 64 (Attention.KeyTile: 128 or 256 keys at D = 64 by the L2, 128 when causal), several of them and a partial one.
     [InlineData(1, 4, 2, 40, 1100, 64, 64, false)]
     [InlineData(1, 2, 2, 300, 700, 64, 64, true)]
     public void Attention_with_shape_and_options_matches_a_double_loop(int batch, int heads, int kvHeads, int p, int m, int e, int f, bool causal)

@@ -56,8 +56,10 @@ public static partial class Attention
     /// The key tile M0 the CPU kernels run with (the specs' default is 64): the number of keys whose scores a block of
     /// queries holds between the two contractions. Each tile costs a fixed amount per query row (the running max's
     /// horizontal reductions, the rescale of the numerator), so a prefill wants tiles as long as keep K's and V's tile
-    /// (M0 (E + F) floats, 128 KB) within the core's L2 beside the scores: at D = 64 a tile of 256 keys took 111-118 ms
-    /// for B=1 H=8 L=4096 where 64 took 127-159 ms. A decode step (a few rows) splits its keys across threads when it
+    /// (M0 (E + F) floats) within an eighth of the core's L2 (<see cref="Runtime.KernelRuntime.L2CacheBytes"/>) beside the
+    /// scores: with 1 MB (an AVX-512 EPYC), at D = 64 a tile of 256 keys took 111-118 ms for B=1 H=8 L=4096 where 64 took
+    /// 127-159 ms; with 512 KB (a Zen 3 EPYC, AVX2), B=1 H=8 L=2048 D=64 ran at 122-134 GFLOP/s with 128 keys, 95-121
+    /// with 256 and 103-128 with 64 (two threads, two alternations). A decode step (a few rows) splits its keys across threads when it
     /// has fewer (sequence, key/value head) pairs than threads (<see cref="SplitKeys"/>);
     /// its tiles hold 256 keys whatever the head dim (one query per head over 8192 keys, 32 query heads, D = 128: 8 key/value
     /// heads 1.74-2.03 ms where 64 keys took 1.97-2.31, 32 heads 4.71-5.60 where 64 took 5.44-6.19). A masked kernel
@@ -67,11 +69,13 @@ public static partial class Attention
     /// <param name="headDim">E.</param>
     /// <param name="valueDim">F.</param>
     /// <param name="most">The longest tile the mask makes worthwhile.</param>
-    internal static int KeyTile(long rows, int headDim, int valueDim, int most = 512)
+    /// <param name="l2Bytes">The core's L2 (0: <see cref="Runtime.KernelRuntime.L2CacheBytes"/>).</param>
+    internal static int KeyTile(long rows, int headDim, int valueDim, int most = 512, long l2Bytes = 0)
     {
         if (rows <= 8) return Math.Min(256, most);
+        var floats = (l2Bytes > 0 ? l2Bytes : Runtime.KernelRuntime.L2CacheBytes) / 8 / sizeof(float);
         var tile = 64;
-        while (tile < most && (long)tile * 2 * ((long)headDim + valueDim) <= 32768) tile *= 2;
+        while (tile < most && (long)tile * 2 * ((long)headDim + valueDim) <= floats) tile *= 2;
         return tile;
     }
 

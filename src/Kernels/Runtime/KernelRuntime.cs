@@ -13,6 +13,37 @@ public static unsafe class KernelRuntime
     public const long ParallelThreshold = 1 << 15;
 
     /// <summary>
+    /// The L2 cache of one core in bytes, which the built-in attention sizes its key tiles by: read on Linux from
+    /// /sys/devices/system/cpu/cpu0/cache (the unified or data cache of level 2); 1 MB where it cannot be read, and
+    /// clamped to [256 KB, 4 MB] (a VM may report what its host has).
+    /// </summary>
+    public static long L2CacheBytes => s_l2 ??= ReadL2();
+
+    private static long? s_l2;
+
+    private static long ReadL2()
+    {
+        const long fallback = 1 << 20;
+        try
+        {
+            const string root = "/sys/devices/system/cpu/cpu0/cache";
+            if (!System.IO.Directory.Exists(root)) return fallback;
+            foreach (var index in System.IO.Directory.GetDirectories(root, "index*"))
+            {
+                string Read(string name) => System.IO.File.ReadAllText(System.IO.Path.Combine(index, name)).Trim();
+                if (Read("level") != "2" || Read("type") == "Instruction") continue;
+                var size = Read("size");
+                var scale = size.EndsWith('K') ? 1L << 10 : size.EndsWith('M') ? 1L << 20 : 1L;
+                if (long.TryParse(size.TrimEnd('K', 'M'), out var value) && value > 0) return Math.Clamp(value * scale, 256L << 10, 4L << 20);
+            }
+        }
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+        {
+        }
+        return fallback;
+    }
+
+    /// <summary>
     /// The number of elements of a shape, or <see cref="long.MaxValue"/> when the product does not fit in a long
     /// (0 when any extent is 0, however large the others). Generated size checks compare spans against it, so a
     /// shape whose product would wrap around can never pass them.
