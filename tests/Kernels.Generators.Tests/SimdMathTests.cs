@@ -282,7 +282,16 @@ public class SimdMathTests(ITestOutputHelper output)
 
         static float Canonical(float x) => float.IsNaN(x) ? float.NaN : x;
 
-        static float Fold<TV>(float[] data, bool isMax) where TV : unmanaged, ISimdFloat<TV>
+        static float Fold<TV>(float[] data, bool isMax) where TV : unmanaged, ISimdFloat<TV> =>
+            FoldWith<TV>(data, isMax, TV.MaxUnlessNaN, TV.MinUnlessNaN, TV.TakeNaN);
+
+        // V256's AVX forms, which an AVX-512 machine does not take: run here wherever AVX is, so both are tested anywhere.
+        static float FoldAvx(float[] data, bool isMax) => System.Runtime.Intrinsics.X86.Avx.IsSupported
+            ? FoldWith<V256>(data, isMax, V256.MaxUnlessNaNAvx, V256.MinUnlessNaNAvx, V256.TakeNaNAvx)
+            : Fold<V256>(data, isMax);
+
+        static float FoldWith<TV>(float[] data, bool isMax, Func<TV, TV, TV> max, Func<TV, TV, TV> min, Func<TV, TV, TV> takeNaN)
+            where TV : unmanaged, ISimdFloat<TV>
         {
             var acc = TV.Create(isMax ? float.NegativeInfinity : float.PositiveInfinity);
             var flag = TV.Create(0f);
@@ -291,29 +300,11 @@ public class SimdMathTests(ITestOutputHelper output)
             {
                 for (var l = 0; l < TV.Count; l++) lanes[l] = data[i + l];
                 var x = Load<TV>(lanes);
-                acc = isMax ? TV.MaxUnlessNaN(acc, x) : TV.MinUnlessNaN(acc, x);
-                flag = TV.TakeNaN(flag, x);
+                acc = isMax ? max(acc, x) : min(acc, x);
+                flag = takeNaN(flag, x);
             }
-            var whole = TV.TakeNaN(acc, flag);
+            var whole = takeNaN(acc, flag);
             return isMax ? TV.MaxAcross(whole) : TV.MinAcross(whole);
-        }
-
-        // V256's AVX forms, which an AVX-512 machine does not take: run here wherever AVX is, so both are tested anywhere.
-        static float FoldAvx(float[] data, bool isMax)
-        {
-            if (!System.Runtime.Intrinsics.X86.Avx.IsSupported) return Fold<V256>(data, isMax);
-            var acc = V256.Create(isMax ? float.NegativeInfinity : float.PositiveInfinity);
-            var flag = V256.Create(0f);
-            var lanes = new float[V256.Count];
-            for (var i = 0; i < data.Length; i += V256.Count)
-            {
-                for (var l = 0; l < V256.Count; l++) lanes[l] = data[i + l];
-                var x = Load<V256>(lanes);
-                acc = isMax ? V256.MaxUnlessNaNAvx(acc, x) : V256.MinUnlessNaNAvx(acc, x);
-                flag = V256.TakeNaNAvx(flag, x);
-            }
-            var whole = V256.TakeNaNAvx(acc, flag);
-            return isMax ? V256.MaxAcross(whole) : V256.MinAcross(whole);
         }
 
         static unsafe TV Load<TV>(float[] lanes) where TV : unmanaged, ISimdFloat<TV>
