@@ -23,7 +23,9 @@ public unsafe class GemmTests
         // Past the dot products' rows too (Gemm.DotRows), where B stored k-innermost is copied into a panel.
         foreach (var m in Enumerable.Range(0, 2 * Gemm.RowTile + 2).Concat(new[] { Gemm.DotRows - 1, Gemm.DotRows, Gemm.DotRows + 7 }))
         foreach (var n in Enumerable.Range(0, 4 * count + 2).Where(x => x <= 2 * count + 1 || x % count <= 1 || x == 4 * count + 1).Concat(new[] { 8 * count, 9 * count + 1 }))
-        foreach (var k in new[] { 0, 1, 3, 17, 2 * count + 3 }) // 2 * count + 3: the dot products' two accumulators, one vector and a tail
+        // 2 * count + 3: the dot products' two accumulators, one vector and a tail; 3 * count + 3 adds a step of one vector;
+        // 53: three whole blocks of B's rows and a part (the four-row tile of 256-bit vectors runs B 16 rows at a time).
+        foreach (var k in new[] { 0, 1, 3, 17, 2 * count + 3, 3 * count + 3, 53 })
         foreach (var aColumnMajor in new[] { false, true })
         foreach (var bKInner in new[] { false, true })
         {
@@ -133,7 +135,7 @@ public unsafe class GemmTests
         var failures = new List<string>();
         foreach (var m in new[] { 0, 1, 5, 6, 7, 13 })
         foreach (var n in new[] { 1, 3, 16, 17, 33, 64, 65 })
-        foreach (var k in new[] { 0, 2, 19 })
+        foreach (var k in new[] { 0, 2, 19, 53 })
         foreach (var inPlace in new[] { false, true })
         foreach (var alpha in new[] { 0.5f, 1f })
         {

@@ -144,6 +144,11 @@ public static unsafe class Gemm
     private static void Dots<TV>(int m, int n, int k, float alpha, float* a, nint aRow, float* b, nint bCol, float* c, nint cRow, Epilogue tail)
         where TV : unmanaged, ISimdFloat<TV>
     {
+        if (typeof(TV) == typeof(V256))
+        {
+            DotsByKey<TV>(m, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+            return;
+        }
         var i = 0;
         // 512-bit vectors come with 32 registers: four rows by four columns (sixteen accumulators), so that the query
         // heads of a grouped key/value head read each key once (two rows at a time read the tile of keys twice).
@@ -208,6 +213,99 @@ public static unsafe class Gemm
             DotRow<TV>(i + 1, j, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
         }
         for (; i < m; i++) DotRow<TV>(i, 0, n, k, alpha, a, aRow, b, bCol, c, cRow, tail);
+    }
+
+    /// <summary>
+    /// <see cref="Dots{TV}"/> with 256-bit vectors: one column of B (a key) at a time, read from its start to its end,
+    /// against every row: four rows at a time with two accumulators each (the column's vectors loaded once for the four,
+    /// the four sums folded by three horizontal adds), then single rows with four; the key sixteen columns ahead is asked
+    /// for as the column starts. Read out of memory, columns in order are one sequential stream. Measured on one Zen 3
+    /// core, tiles of 256 keys at D = 128 out of a 32 MB cache: four query rows 8-9 -> 15-17 GB/s (two rows by four
+    /// columns read each column twice, as four streams 512 bytes apart), one row 11-12 -> 16; a vector sum reads 15-19.
+    /// Over <see cref="Vector256{T}"/> in a method of its own, as <see cref="Pairs6{TV}"/>: through the V256 wrapper each
+    /// product was a load, a vfmadd213ps and a register move.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotsByKey<TV>(int m, int n, int k, float alpha, float* a, nint aRow, float* b, nint bCol, float* c, nint cRow, Epilogue tail)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        const int w = 8;
+        for (var j = 0; j < n; j++)
+        {
+            var column = b + j * bCol;
+            PrefetchSpan(column + 16 * bCol, k);
+            var i = 0;
+            for (; i + 4 <= m; i += 4)
+            {
+                var sums = Dot4(k, a + i * aRow, aRow, column);
+                for (var r = 0; r < 4; r++) c[(i + r) * cRow + j] = tail.Apply(i + r, j, alpha * sums.GetElement(r));
+            }
+            for (; i < m; i++)
+            {
+                var row = a + i * aRow;
+                Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0;
+                var kk = 0;
+                for (; kk + 4 * w <= k; kk += 4 * w)
+                {
+                    s0 = Compat256.FusedMultiplyAdd(Vector256.Load(row + kk), Vector256.Load(column + kk), s0);
+                    s1 = Compat256.FusedMultiplyAdd(Vector256.Load(row + kk + w), Vector256.Load(column + kk + w), s1);
+                    s2 = Compat256.FusedMultiplyAdd(Vector256.Load(row + kk + 2 * w), Vector256.Load(column + kk + 2 * w), s2);
+                    s3 = Compat256.FusedMultiplyAdd(Vector256.Load(row + kk + 3 * w), Vector256.Load(column + kk + 3 * w), s3);
+                }
+                for (; kk + w <= k; kk += w) s0 = Compat256.FusedMultiplyAdd(Vector256.Load(row + kk), Vector256.Load(column + kk), s0);
+                var d = Vector256.Sum((s0 + s1) + (s2 + s3));
+                for (; kk < k; kk++) d = MathF.FusedMultiplyAdd(row[kk], column[kk], d);
+                c[i * cRow + j] = tail.Apply(i, j, alpha * d);
+            }
+        }
+    }
+
+    /// <summary>The dot products of four rows of A (<paramref name="aRow"/> apart) with one column of B, all contiguous
+    /// along k, as lanes 0-3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Dot4(int k, float* r0, nint aRow, float* column)
+    {
+        const int w = 8;
+        float* r2 = r0 + 2 * aRow;
+        Vector256<float> s0 = Vector256<float>.Zero, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+        var kk = 0;
+        for (; kk + 2 * w <= k; kk += 2 * w)
+        {
+            var y = Vector256.Load(column + kk);
+            var z = Vector256.Load(column + kk + w);
+            s0 = Compat256.FusedMultiplyAdd(Vector256.Load(r0 + kk), y, s0); t0 = Compat256.FusedMultiplyAdd(Vector256.Load(r0 + kk + w), z, t0);
+            s1 = Compat256.FusedMultiplyAdd(Vector256.Load(r0 + aRow + kk), y, s1); t1 = Compat256.FusedMultiplyAdd(Vector256.Load(r0 + aRow + kk + w), z, t1);
+            s2 = Compat256.FusedMultiplyAdd(Vector256.Load(r2 + kk), y, s2); t2 = Compat256.FusedMultiplyAdd(Vector256.Load(r2 + kk + w), z, t2);
+            s3 = Compat256.FusedMultiplyAdd(Vector256.Load(r2 + aRow + kk), y, s3); t3 = Compat256.FusedMultiplyAdd(Vector256.Load(r2 + aRow + kk + w), z, t3);
+        }
+        if (kk + w <= k)
+        {
+            var y = Vector256.Load(column + kk);
+            s0 = Compat256.FusedMultiplyAdd(Vector256.Load(r0 + kk), y, s0); s1 = Compat256.FusedMultiplyAdd(Vector256.Load(r0 + aRow + kk), y, s1);
+            s2 = Compat256.FusedMultiplyAdd(Vector256.Load(r2 + kk), y, s2); s3 = Compat256.FusedMultiplyAdd(Vector256.Load(r2 + aRow + kk), y, s3);
+            kk += w;
+        }
+        var sums = SumAcross4(s0 + t0, s1 + t1, s2 + t2, s3 + t3);
+        for (; kk < k; kk++)
+        {
+            var y = Vector128.Create(column[kk]);
+            sums = Compat128.FusedMultiplyAdd(Vector128.Create(r0[kk], r0[aRow + kk], r2[kk], r2[aRow + kk]), y, sums);
+        }
+        return sums;
+    }
+
+    /// <summary>[sum of x0's lanes, x1's, x2's, x3's]: three horizontal adds and one add of halves with AVX (28
+    /// operations as four <see cref="Vector256.Sum{T}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> SumAcross4(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3)
+    {
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+        {
+            var h = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(
+                System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(x0, x1), System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(x2, x3));
+            return h.GetLower() + h.GetUpper();
+        }
+        return Vector128.Create(Vector256.Sum(x0), Vector256.Sum(x1), Vector256.Sum(x2), Vector256.Sum(x3));
     }
 
     /// <summary>The sixteen dot products of four rows of A with four columns of B (both contiguous along k).</summary>
@@ -704,6 +802,9 @@ public static unsafe class Gemm
         var scale = TV.Create(alpha);
         float* a0 = a, a1 = a + aRow, a2 = a + 2 * aRow, a3 = a + 3 * aRow;
         var j = 0;
+        // Narrower vectors: the pairs of vectors a block of B's rows at a time (see Tile4Blocked).
+        if (typeof(TV) == typeof(V256) && k > Tile4Block && n >= 2 * w && n <= Tile4MaxColumns)
+            j = Tile4Blocked<TV>(n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
         // 512-bit vectors come with 32 registers: four vectors of each row (sixteen accumulators), half the passes over B.
         // B's rows are asked for 16 rows ahead: whole rows on the first pass when they are at most 1 KB (a decode step's
         // tile of V, which the later passes then find in the cache), else the pass's four vectors.
@@ -791,6 +892,95 @@ public static unsafe class Gemm
                 Columns(j, n, k, alpha, a + r * aRow, aCol, b, bRow, c + r * cRow, tail.Rows(r));
     }
 
+    /// <summary>Rows of B per block of <see cref="Tile4Blocked{TV}"/>: 16 rows of 128 floats are 8 KB.</summary>
+    private const int Tile4Block = 16;
+
+    /// <summary>Columns up to which <see cref="Tile4Blocked{TV}"/> keeps its partial sums on the stack (16 KB).</summary>
+    private const int Tile4MaxColumns = 1024;
+
+    /// <summary>
+    /// The pairs of vectors of <see cref="Tile4{TV}"/> (four rows of C, columns [0, returned)) for vectors narrower than 512
+    /// bits, whose 16 registers hold four rows by two vectors: B's rows <see cref="Tile4Block"/> at a time, every pair of
+    /// columns over the block before the next, so that the passes over the columns read the block from L1 and B from
+    /// memory is read once, row after row; the partial sums wait on the stack between blocks, and each sum still runs in
+    /// k order. The first pass over a block asks for the rows two blocks ahead; without it a decode step (four query heads
+    /// a key/value head, 8192 keys, H = 32, D = 128, two Zen 3 cores) took 1.5-1.85x the time of a vector read of K and V,
+    /// with it 1.3-1.4x. The k loop is <see cref="Pairs4"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Tile4Blocked<TV>(int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        const int w = 8;
+        var pairs = n / (2 * w) * (2 * w);
+        var sums = stackalloc float[4 * pairs];
+        for (var k0 = 0; k0 < k; k0 += Tile4Block)
+        {
+            var steps = Math.Min(k - k0, Tile4Block);
+            var last = k0 + steps == k;
+            for (var j = 0; j < pairs; j += 2 * w)
+            {
+                // The first pass over a block asks for the rows two blocks ahead (B's rows are read whole by the passes).
+                if (j == 0) PrefetchRows(b + (k0 + 2 * Tile4Block) * bRow, bRow, steps, n);
+                Pairs4(steps, a + k0 * aCol, aRow, aCol, b + k0 * bRow + j, bRow, sums + j, pairs, k0 == 0);
+                if (!last) continue;
+                var scale = TV.Create(alpha);
+                float* s = sums + j, cj = c + j;
+                for (var r = 0; r < 4; r++, s += pairs, cj += cRow)
+                {
+                    TV.Store(cj, tail.Vector(r, j, TV.Load(s) * scale));
+                    TV.Store(cj + w, tail.Vector(r, j + w, TV.Load(s + w) * scale));
+                }
+            }
+        }
+        return pairs;
+    }
+
+    /// <summary>Asks for the cache lines of <paramref name="rows"/> rows of <paramref name="floats"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PrefetchRows(float* p, nint stride, int rows, int floats)
+    {
+        for (var r = 0; r < rows; r++, p += stride) PrefetchSpan(p, floats);
+    }
+
+    /// <summary>
+    /// Four rows by two 256-bit vectors over <paramref name="steps"/> rows of B, the sums started at zero or at
+    /// <paramref name="sums"/> (rows <paramref name="pitch"/> apart) and stored back there: the k loop of
+    /// <see cref="Tile4Blocked{TV}"/> in a method of its own over <see cref="Vector256{T}"/>, so that every product is one
+    /// vfmadd231ps (through the V256 wrapper the JIT added four register moves and kept a row's pointer on the stack).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pairs4(int steps, float* a, nint aRow, nint aCol, float* b, nint bRow, float* sums, nint pitch, bool first)
+    {
+        const int w = 8;
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        if (first)
+        {
+            c00 = Vector256<float>.Zero; c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00;
+        }
+        else
+        {
+            c00 = Vector256.Load(sums); c01 = Vector256.Load(sums + w); c10 = Vector256.Load(sums + pitch); c11 = Vector256.Load(sums + pitch + w);
+            c20 = Vector256.Load(sums + 2 * pitch); c21 = Vector256.Load(sums + 2 * pitch + w); c30 = Vector256.Load(sums + 3 * pitch); c31 = Vector256.Load(sums + 3 * pitch + w);
+        }
+        float* ap = a, aq = a + 2 * aRow;
+        for (var kk = 0; kk < steps; kk++, b += bRow, ap += aCol, aq += aCol)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + w);
+            var x = Vector256.Create(ap[0]);
+            c00 = Compat256.FusedMultiplyAdd(x, b0, c00); c01 = Compat256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(ap[aRow]);
+            c10 = Compat256.FusedMultiplyAdd(x, b0, c10); c11 = Compat256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(aq[0]);
+            c20 = Compat256.FusedMultiplyAdd(x, b0, c20); c21 = Compat256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(aq[aRow]);
+            c30 = Compat256.FusedMultiplyAdd(x, b0, c30); c31 = Compat256.FusedMultiplyAdd(x, b1, c31);
+        }
+        c00.Store(sums); c01.Store(sums + w); c10.Store(sums + pitch); c11.Store(sums + pitch + w);
+        c20.Store(sums + 2 * pitch); c21.Store(sums + 2 * pitch + w); c30.Store(sums + 3 * pitch); c31.Store(sums + 3 * pitch + w);
+    }
+
     /// <summary>One row of C.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1<TV>(int n, int k, float alpha, float* a, nint aCol, float* b, nint bRow, float* c, Epilogue tail)
@@ -799,9 +989,11 @@ public static unsafe class Gemm
         var w = TV.Count;
         var scale = TV.Create(alpha);
         var j = 0;
-        // 512-bit vectors come with 32 registers: eight vectors of the row at once, so that B's rows are read whole in one
-        // pass (a decode step's P*V, D = 128, reads each row of V once where pairs of vectors read it in four strided passes).
-        if (TV.Count == 16)
+        // Eight vectors of the row at once, so that B's rows are read whole in one pass with 512-bit vectors (a decode
+        // step's P*V, D = 128, reads each row of V once where pairs of vectors read it in four strided passes), in two with
+        // 256-bit ones (eight accumulators fit their 16 registers): one query head per key/value head, decode step of 8192
+        // keys, H = 32, D = 128, on a 2-core Zen 3: 1.45x -> 1.2x the time of a vector read of K and V.
+        if (TV.Count >= 8)
             for (; j + 8 * w <= n; j += 8 * w)
             {
                 TV c0 = TV.Create(0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
