@@ -512,6 +512,9 @@ public static unsafe class Gemm
 
         public Epilogue Rows(int first) => None ? this : new Epilogue(c0 + first * c0Row, c0Row, scale + first * scaleStride, scaleStride);
 
+        /// <summary>The epilogue of the columns from <paramref name="first"/> on.</summary>
+        public Epilogue Columns(int first) => None ? this : new Epilogue(c0 + first, c0Row, scale, scaleStride);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public TV Vector<TV>(int row, int j, TV value) where TV : unmanaged, ISimdFloat<TV> =>
             None ? value : TV.MultiplyAdd(TV.Create(scale[row * scaleStride]), TV.Load(c0 + row * c0Row + j), value);
@@ -531,7 +534,13 @@ public static unsafe class Gemm
         // Every whole tile of six rows in one call: a call per tile cost 4% of a 96x64x64 product (224 against 233
         // GFLOP/s on one core whose FMA peak is 232).
         var i = m / RowTile * RowTile;
-        if (i > 0) Tile6<TV>(i, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
+        if (typeof(TV) == typeof(V256) && i >= 2 * RowTile && n >= 16 && bRow != 16)
+        {
+            var strips = n / 16 * 16;
+            Strips<TV>(i, strips, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
+            if (strips < n) Tile6<TV>(i, n - strips, k, alpha, a, aRow, aCol, b + strips, bRow, c + strips, cRow, tail.Columns(strips));
+        }
+        else if (i > 0) Tile6<TV>(i, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
         // Four or five rows left (the query heads of a key/value head in a decode step): eight accumulators keep both FMA
         // pipes busy, where one row at a time waits on its two.
         if (i + 4 <= m)
@@ -797,6 +806,47 @@ public static unsafe class Gemm
         var w = TV.Count;
         TV.Store(c, tail.Vector(row, j, s0 * scale)); TV.Store(c + w, tail.Vector(row, j + w, s1 * scale));
         TV.Store(c + 2 * w, tail.Vector(row, j + 2 * w, s2 * scale)); TV.Store(c + 3 * w, tail.Vector(row, j + 3 * w, s3 * scale));
+    }
+
+    /// <summary>
+    /// The first <paramref name="m"/> rows (a multiple of six, at least two tiles) and <paramref name="n"/> columns (a
+    /// multiple of 16) of C with 256-bit vectors, a strip of 16 columns at a time: the strip of B is copied into a
+    /// contiguous k x 16 buffer of this thread, then every tile of six rows runs <see cref="Pairs6{TV}"/> over it. Read in
+    /// place, a strip's rows a power of two apart (the 512 bytes of a transposed tile of 128 keys, the 256 of V's rows at
+    /// D = 64) fall in a few of the 64 sets of a 32 KB 8-way L1 and evict each other and A between the row tiles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Strips<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var strip = Strip(16L * k);
+        var preload = !tail.None && alpha == 1f;
+        for (var j = 0; j < n; j += 16)
+        {
+            var source = b + j;
+            for (var kk = 0; kk < k; kk++, source += bRow)
+            {
+                Vector256.Load(source).Store(strip + 16 * kk);
+                Vector256.Load(source + 8).Store(strip + 16 * kk + 8);
+            }
+            for (var i = 0; i < m; i += RowTile)
+                Pairs6<TV>(j, k, &alpha, a + i * aRow, aRow, aCol, strip, 16, c + i * cRow + j, cRow, tail.Rows(i), preload);
+        }
+    }
+
+    [ThreadStatic] private static float* t_strip;
+    [ThreadStatic] private static long t_stripFloats;
+
+    /// <summary>This thread's strip buffer for <see cref="Strips{TV}"/> (apart from the panel, which may hold B).</summary>
+    private static float* Strip(long floats)
+    {
+        if (t_stripFloats < floats)
+        {
+            if (t_strip != null) NativeMemory.AlignedFree(t_strip);
+            t_stripFloats = Math.Max(floats, 4096);
+            t_strip = (float*)NativeMemory.AlignedAlloc((nuint)(t_stripFloats * sizeof(float)), 64);
+        }
+        return t_strip;
     }
 
     /// <summary>Four rows of C: pairs of vectors, then single vectors, then single columns.</summary>
