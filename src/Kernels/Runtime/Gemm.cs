@@ -126,15 +126,19 @@ public static unsafe class Gemm
 
     /// <summary>This thread's panel: 64-byte aligned, at least <paramref name="floats"/> long, kept between calls (the
     /// worker threads live as long as the process).</summary>
-    private static float* Panel(long floats)
+    private static float* Panel(long floats) => Grown(ref t_panel, ref t_panelFloats, floats);
+
+    /// <summary><paramref name="buffer"/> (of <paramref name="size"/> floats, 64-byte aligned) made at least
+    /// <paramref name="floats"/> long.</summary>
+    private static float* Grown(ref float* buffer, ref long size, long floats)
     {
-        if (t_panelFloats < floats)
+        if (size < floats)
         {
-            if (t_panel != null) NativeMemory.AlignedFree(t_panel);
-            t_panelFloats = Math.Max(floats, 4096);
-            t_panel = (float*)NativeMemory.AlignedAlloc((nuint)(t_panelFloats * sizeof(float)), 64);
+            if (buffer != null) NativeMemory.AlignedFree(buffer);
+            size = Math.Max(floats, 4096);
+            buffer = (float*)NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64);
         }
-        return t_panel;
+        return buffer;
     }
 
     /// <summary><c>C[i, j] = alpha * dot(A[i, :], B[:, j])</c> with both contiguous along k: two rows by four columns at a
@@ -838,16 +842,7 @@ public static unsafe class Gemm
     [ThreadStatic] private static long t_stripFloats;
 
     /// <summary>This thread's strip buffer for <see cref="Strips{TV}"/> (apart from the panel, which may hold B).</summary>
-    private static float* Strip(long floats)
-    {
-        if (t_stripFloats < floats)
-        {
-            if (t_strip != null) NativeMemory.AlignedFree(t_strip);
-            t_stripFloats = Math.Max(floats, 4096);
-            t_strip = (float*)NativeMemory.AlignedAlloc((nuint)(t_stripFloats * sizeof(float)), 64);
-        }
-        return t_strip;
-    }
+    private static float* Strip(long floats) => Grown(ref t_strip, ref t_stripFloats, floats);
 
     /// <summary>Four rows of C: pairs of vectors, then single vectors, then single columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
