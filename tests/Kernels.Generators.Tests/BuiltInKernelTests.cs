@@ -150,7 +150,8 @@ public class BuiltInKernelTests
         Assert.Equal(256, Attention.KeyTile(96, 64, 64, l2Bytes: 1 << 20));
         Assert.Equal(128, Attention.KeyTile(96, 64, 64, l2Bytes: 512 << 10));
         Assert.Equal(128, Attention.KeyTile(96, 128, 128, l2Bytes: 1 << 20));
-        Assert.Equal(64, Attention.KeyTile(96, 128, 128, l2Bytes: 512 << 10));
+        Assert.Equal(128, Attention.KeyTile(96, 128, 128, l2Bytes: 512 << 10)); // the floor of 128 keys (K and V in L2/4)
+        Assert.Equal(64, Attention.KeyTile(96, 128, 128, l2Bytes: 256 << 10));
         Assert.Equal(64, Attention.KeyTile(96, 256, 256, l2Bytes: 256 << 10));
         Assert.Equal(128, Attention.KeyTile(96, 64, 64, most: 128, l2Bytes: 4 << 20));
         Assert.Equal(256, Attention.KeyTile(4, 128, 128, l2Bytes: 256 << 10));
