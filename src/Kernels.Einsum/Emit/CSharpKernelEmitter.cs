@@ -746,6 +746,7 @@ public static class CSharpKernelEmitter
             _w.Line($"// {CodeWriter.OneLine(map.Text)}");
             _w.Line($"// {CodeWriter.OneLine(reduce.Text)}");
             _w.Line($"//   one sweep over {v}: {map.Output.Name} vectorised and stored, and reduced into {reduce.Output.Name} as it is written");
+            if (sweep.Kernel is not null) _w.Line($"//   the exp of a row less a value invariant along it, with its sum: one call of the row micro-kernel Sweep.ExpSum");
             BoundComments(map, reduce);
             _w.Open("");
             var split = sweep.Split;
@@ -753,6 +754,19 @@ public static class CSharpKernelEmitter
             V = Hi(v);
             var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
+            if (sweep.Kernel is { } call)
+            {
+                _w.Line($"int {Id(v)} = {Lo(v)};");
+                var shift = "_s" + _temp++;
+                _w.Line($"float {shift} = {Scalar(call.Operand!)};");
+                var source = $"{Ptr(call.Source.Tensor)} + {Offset(call.Source.Tensor, call.Source.Indices, null)}";
+                _w.Line($"float _acc = {Rt}.Sweep.ExpSum<_TV>({source}, {row}, {V} - {Id(v)}, {shift}, nonPositive: {(call.NonPositive ? "true" : "false")});");
+                StoreAccumulator(reduce);
+                CloseLoops(outer);
+                if (split is not null) CloseSplit(reduce);
+                _w.Close();
+                return;
+            }
             var hoistedMap = Hoist(map.Body, v);
             var hoistedReduce = Hoist(reduce.Body, v);
             _w.Line($"_TV _a0 = _TV.Create({Identity(op)}), _a1 = _a0, _a2 = _a0, _a3 = _a0;");
@@ -913,6 +927,7 @@ public static class CSharpKernelEmitter
             var text = CodeWriter.OneLine(e.Text);
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}");
+            if (node.Kernel is { } call) _w.Line($"//   the row in one call of the row micro-kernel Sweep.{call.Kernel}");
             if (p.Lowering != EinsumLowering.Exact && p.Lowering != EinsumLowering.Dense) BoundComments(e);
             _w.Open("");
             var split = node.Split;
@@ -922,6 +937,7 @@ public static class CSharpKernelEmitter
             var all = filled ? e with { Filters = Array.Empty<Comparison>() } : e; // every point; the fill pass applies the filters
             switch (p.Lowering)
             {
+                case var _ when node.Kernel is { } kernel: EmitRowKernel(all, p, kernel); break;
                 case EinsumLowering.Exact: EmitExact(all, p); break;
                 case EinsumLowering.VectorReduce: EmitVectorReduce(all, p); break;
                 case EinsumLowering.VectorRow: EmitVectorRow(all, p); break;
@@ -1402,6 +1418,30 @@ public static class CSharpKernelEmitter
             ReduceOperator.Max => "MaxAcross",
             _ => "MinAcross",
         };
+
+        // ---- a row idiom as one call of a row micro-kernel (CpuLowering.RowKernelOf)
+
+        private void EmitRowKernel(ExtendedEinsum e, EinsumPlan p, RowKernelCall call)
+        {
+            var v = p.VectorRank!;
+            var V = Hi(v);
+            var source = $"{Ptr(call.Source.Tensor)} + {Offset(call.Source.Tensor, call.Source.Indices, null)}";
+            if (call.Kernel == RowKernel.Max)
+            {
+                var loops = OpenLoops(OuterLoops(e, p));
+                _w.Line($"int {Id(v)} = {Lo(v)};");
+                _w.Line($"float _acc = {Rt}.Sweep.Max<_TV>({source}, {V} - {Id(v)});");
+                StoreAccumulator(e);
+                CloseLoops(loops);
+                return;
+            }
+            var outer = OpenLoops(OuterLoops(e, p).Where(r => r != v), v);
+            _w.Line($"int {Id(v)} = {Lo(v)};");
+            var divisor = "_s" + _temp++;
+            _w.Line($"float {divisor} = {Scalar(call.Operand!)};");
+            _w.Line($"{Rt}.Sweep.Divide<_TV>({source}, {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, null)}, {V} - {Id(v)}, {divisor});");
+            CloseLoops(outer);
+        }
 
         // ---- vectorised reduction over the innermost reduced rank
 

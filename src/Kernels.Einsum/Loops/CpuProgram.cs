@@ -32,6 +32,10 @@ public sealed record CEinsum(ExtendedEinsum Einsum, EinsumPlan Plan) : CpuNode
     public double? Fill { get; init; }
 
     public (string Row, string Column)? Transpose { get; init; }
+
+    /// <summary>Set when the Einsum is a row idiom one of the runtime's row micro-kernels computes (a maximum over a
+    /// row, a row divided by a value invariant along it): its loop over the vector rank is one call.</summary>
+    public RowKernelCall? Kernel { get; init; }
 }
 
 /// <summary>A vectorised map and the reduction of its output right after it, as one sweep: the map's value is stored
@@ -39,7 +43,29 @@ public sealed record CEinsum(ExtendedEinsum Einsum, EinsumPlan Plan) : CpuNode
 public sealed record CSweep(ExtendedEinsum Map, ExtendedEinsum Reduce, EinsumPlan MapPlan) : CpuNode
 {
     public ThreadSplit? Split { get; init; }
+
+    /// <summary>Set when the map is <c>exp(X[..v] - s)</c> (s invariant along v) and the reduction is its sum: the
+    /// sweep is one call of the runtime's exp-and-sum row micro-kernel (<c>Sweep.ExpSum</c>).</summary>
+    public RowKernelCall? Kernel { get; init; }
 }
+
+/// <summary>The row micro-kernels of the runtime (<c>Kernels.Runtime.Sweep</c>).</summary>
+public enum RowKernel
+{
+    /// <summary><c>Y[v] = exp(X[v] - s)</c> stored, and its sum returned.</summary>
+    ExpSum,
+
+    /// <summary>The maximum of <c>X[v]</c> (NaN where one is NaN).</summary>
+    Max,
+
+    /// <summary><c>Y[v] = X[v] / d</c>, 0 where d is 0 (the language's divide), as a multiply by 1/d.</summary>
+    Divide,
+}
+
+/// <summary>A call of a row micro-kernel: the row read (contiguous along the vector rank, as every read of a
+/// vectorised Einsum), the value invariant along it (the exp's shift, the divisor; none for a maximum), and whether the
+/// exp's argument is proved at most 0 (<see cref="KernelVariants.NonPositiveExps"/>).</summary>
+public sealed record RowKernelCall(RowKernel Kernel, TensorRead Source, Expr? Operand, bool NonPositive = false);
 
 /// <summary>An Einsum computed inside a <see cref="CFold"/>'s call (the contraction and the rescale of a running sum):
 /// nothing runs here.</summary>
@@ -188,13 +214,15 @@ public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> 
                 case CSweep s:
                     w.Append(pad).Append(Line(s.Map)).Append('\n').Append(pad).Append(Line(s.Reduce)).Append('\n').Append(pad)
                         .Append("    one sweep over ").Append(s.MapPlan.VectorRank).Append(": ").Append(s.Map.Output.Name).Append(" stored and reduced into ").Append(s.Reduce.Output.Name)
-                        .Append(s.Split is { } sp ? $"; {sp.Rank} split across the threads" : "").Append('\n');
+                        .Append(s.Split is { } sp ? $"; {sp.Rank} split across the threads" : "")
+                        .Append(s.Kernel is not null ? "; exp and sum in one call of the row micro-kernel" : "").Append('\n');
                     break;
                 case CEinsum e:
                     w.Append(pad).Append(Line(e.Einsum)).Append('\n').Append(pad).Append("    ").Append(e.Plan.Describe());
                     if (e.Plan.LoopOrder.Count > 1) w.Append("; loops ").Append(string.Join(" ", e.Plan.LoopOrder));
                     if (e.Transpose is { } t) w.Append($"; a blocked transpose ({t.Row} innermost in {e.Einsum.Output.Name}, {t.Column} in the source)");
                     if (e.Split is { } split) w.Append("; ").Append(split.Rank).Append(" split across the threads");
+                    if (e.Kernel is { } k) w.Append("; the row in one call of the row micro-kernel ").Append(k.Kernel);
                     if (e.Fill is { } fill) w.Append("; then the points its filters leave out filled with ").Append(fill.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
                     w.Append('\n');
                     break;
@@ -283,20 +311,57 @@ public static class CpuLowering
     private static CpuPlan Plan(KernelVariants variants, KernelPlan plan, Cascade cascade, string name)
     {
         var choices = variants.ChoicesOf(plan);
-        var hoisted = Nodes(plan, choices, cascade, plan.Hoisted, Context.Hoisted);
+        var hoisted = Nodes(variants, plan, choices, cascade, plan.Hoisted, Context.Hoisted);
         CpuParallel? parallel = null;
         if (plan.SliceRank is { } slice && plan.Sliced.Count > 0)
             parallel = new CpuParallel(slice, plan.OuterSlices, plan.RowBlocks, plan.BlockRows,
-                Nodes(plan, choices, cascade, plan.Sliced, plan.RowBlocks ? Context.BlockedSlice : Context.Slice))
+                Nodes(variants, plan, choices, cascade, plan.Sliced, plan.RowBlocks ? Context.BlockedSlice : Context.Slice))
             {
-                RowByRow = choices.SplitsRows ? Nodes(plan, choices, cascade, plan.Sliced, Context.RowByRow) : null,
+                RowByRow = choices.SplitsRows ? Nodes(variants, plan, choices, cascade, plan.Sliced, Context.RowByRow) : null,
             };
         return new CpuPlan(name, plan, cascade, hoisted, parallel);
     }
 
+    /// <summary>
+    /// The exp-and-sum idiom, recognised from the structure of a fused sweep: the map is <c>exp(R - s)</c> with R a read
+    /// of a tensor along the vector rank (contiguous there, as every read of a vectorised row) and s a value that does
+    /// not vary along it, neither kept as a log-sum-exp pair; the reduction is the sum of the map's output and nothing
+    /// else. Null when the sweep is anything else.
+    /// </summary>
+    private static RowKernelCall? ExpSumOf(KernelVariants variants, ExtendedEinsum map, ExtendedEinsum reduce, string v)
+    {
+        if (reduce.Reduction != ReduceOperator.Sum || reduce.Body is not TensorRead summed || summed.Tensor.Name != map.Output.Name) return null;
+        if (map.Body is not Unary { Function: UnaryFunction.Exp, Operand: Binary { Operator: BinaryOperator.Subtract, Left: TensorRead source, Right: var shift } } exp) return null;
+        if (!RowOperands(variants, source, shift, v)) return null;
+        return new RowKernelCall(RowKernel.ExpSum, source, shift, variants.NonPositiveExps.Contains((map.Id, exp.ToString())));
+    }
+
+    /// <summary>
+    /// The row idioms of a single Einsum, recognised from its structure: a vectorised maximum over one rank of a plain
+    /// read (<c>max[v] X[.., v]</c>), or a vectorised row that is a read divided by a value invariant along the row
+    /// (<c>Y[.., v] = X[.., v] / d</c>). Null for anything else, and for Einsums with filters or fills.
+    /// </summary>
+    private static RowKernelCall? RowKernelOf(KernelVariants variants, KernelPlan plan, ExtendedEinsum e)
+    {
+        var p = plan.Einsums[e.Id];
+        if (p.VectorRank is not { } v || e.Filters.Count > 0 || plan.Fills.ContainsKey(e.Id) || variants.Pairs.Contains(e.Output.Name)) return null;
+        if (p.Lowering == EinsumLowering.VectorReduce && e.Reduction == ReduceOperator.Max && e.ReducedRanks.Count == 1 && e.Body is TensorRead row && RowOperands(variants, row, null, v))
+            return new RowKernelCall(RowKernel.Max, row, null);
+        if (p.Lowering == EinsumLowering.VectorRow && e.Reduction is null && e.Body is Binary { Operator: BinaryOperator.Divide, Left: TensorRead source, Right: var divisor } && RowOperands(variants, source, divisor, v))
+            return new RowKernelCall(RowKernel.Divide, source, divisor);
+        return null;
+    }
+
+    /// <summary>A row of floats read along <paramref name="v"/> (the micro-kernels read float rows; an integer input
+    /// is converted as it is loaded) and an operand that does not vary along it, neither kept as a log-sum-exp pair
+    /// (whose reads the emitter prints as two).</summary>
+    private static bool RowOperands(KernelVariants variants, TensorRead row, Expr? invariant, string v) =>
+        KernelPlanner.Mentions(row, v) && row.Tensor.ElementType == ElementType.Float32 && !variants.Pairs.Contains(row.Tensor.Name)
+        && (invariant is null || (!KernelPlanner.Mentions(invariant, v) && !invariant.Reads().Any(r => variants.Pairs.Contains(r.Tensor.Name))));
+
     /// <summary>Steps in order: an Einsum folded into a running sum's call, the call, a map fused with the reduction after
     /// it, an Einsum alone, an iteration block.</summary>
-    private static List<CpuNode> Nodes(KernelPlan plan, ThreadAndCopyChoices choices, Cascade c, IReadOnlyList<CascadeStep> steps, Context context)
+    private static List<CpuNode> Nodes(KernelVariants variants, KernelPlan plan, ThreadAndCopyChoices choices, Cascade c, IReadOnlyList<CascadeStep> steps, Context context)
     {
         var nodes = new List<CpuNode>();
         for (var i = 0; i < steps.Count; i++)
@@ -313,24 +378,24 @@ public static class CpuLowering
             }
             if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && plan.Fusions.TryGetValue(map.Id, out var fused) && fused == reduce.Id)
             {
-                nodes.Add(new CSweep(map, reduce, plan.Einsums[map.Id]) { Split = Split(choices, reduce, context) });
+                nodes.Add(new CSweep(map, reduce, plan.Einsums[map.Id]) { Split = Split(choices, reduce, context), Kernel = ExpSumOf(variants, map, reduce, plan.Einsums[map.Id].VectorRank!) });
                 i++;
                 continue;
             }
             if (steps[i].Einsum is { } e)
             {
-                nodes.Add(Einsum(plan, choices, e, context));
+                nodes.Add(Einsum(variants, plan, choices, e, context));
                 continue;
             }
             var block = steps[i].Block!;
             const Context inner = Context.Step;
-            var inits = block.Inits.Select(x => (CpuNode)Einsum(plan, choices, x, Context.Step)).ToList();
+            var inits = block.Inits.Select(x => (CpuNode)Einsum(variants, plan, choices, x, Context.Step)).ToList();
             var skippers = plan.SkipSteps.TryGetValue(block.Rank, out var ids) ? c.Einsums.Where(x => ids.Contains(x.Id)).ToList() : new List<ExtendedEinsum>();
             if (plan.Chunks.TryGetValue(block.Rank, out var chunk))
             {
                 var moved = new HashSet<int>(chunk.Before.Concat(chunk.After));
-                List<CpuNode> Moved(IReadOnlyList<int> which) => block.Einsums.Where(x => which.Contains(x.Id)).Select(x => (CpuNode)Einsum(plan, choices, x, inner)).ToList();
-                nodes.Add(new CSteps(block, inits, Nodes(plan, choices, c, block.Einsums.Where(x => !moved.Contains(x.Id)).Select(x => new CascadeStep(x, null)).ToList(), inner))
+                List<CpuNode> Moved(IReadOnlyList<int> which) => block.Einsums.Where(x => which.Contains(x.Id)).Select(x => (CpuNode)Einsum(variants, plan, choices, x, inner)).ToList();
+                nodes.Add(new CSteps(block, inits, Nodes(variants, plan, choices, c, block.Einsums.Where(x => !moved.Contains(x.Id)).Select(x => new CascadeStep(x, null)).ToList(), inner))
                 {
                     Skippers = skippers,
                     Chunk = chunk,
@@ -339,7 +404,7 @@ public static class CpuLowering
                 });
                 continue;
             }
-            nodes.Add(new CSteps(block, inits, Nodes(plan, choices, c, block.Einsums.Select(x => new CascadeStep(x, null)).ToList(), inner))
+            nodes.Add(new CSteps(block, inits, Nodes(variants, plan, choices, c, block.Einsums.Select(x => new CascadeStep(x, null)).ToList(), inner))
             {
                 Skippers = skippers,
                 Clips = plan.StepClips.TryGetValue(block.Rank, out var clips) ? clips : Array.Empty<FilterFills.StepClip>(),
@@ -349,9 +414,10 @@ public static class CpuLowering
         return nodes;
     }
 
-    private static CEinsum Einsum(KernelPlan plan, ThreadAndCopyChoices choices, ExtendedEinsum e, Context context) =>
+    private static CEinsum Einsum(KernelVariants variants, KernelPlan plan, ThreadAndCopyChoices choices, ExtendedEinsum e, Context context) =>
         new(e, plan.Einsums[e.Id])
         {
+            Kernel = RowKernelOf(variants, plan, e),
             Split = Split(choices, e, context),
             Fill = plan.Fills.TryGetValue(e.Id, out var fill) ? fill : null,
             Transpose = choices.Transposes.TryGetValue(e.Id, out var t) ? t : null,

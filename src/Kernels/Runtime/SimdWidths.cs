@@ -208,7 +208,7 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
     }
 
     /// <summary>The bits of 2^(j/8) (<see cref="ExpTable"/>) times 2^25, less <c>j &lt;&lt; 20</c>, j = 0..7.</summary>
-    private static Vector256<float> ScaledExpTable
+    internal static Vector256<float> ScaledExpTable
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => Vector256.Create(0x4C000000, 0x4C0B95C2 - (1 << 20), 0x4C1837F0 - (2 << 20), 0x4C25FED7 - (3 << 20),

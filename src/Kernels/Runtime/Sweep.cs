@@ -1,0 +1,252 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Kernels.Runtime;
+
+/// <summary>
+/// Row micro-kernels for the row idioms the compiler recognises by their structure: a map <c>Y[v] = exp(X[v] - s)</c>
+/// (s the same along the row) fused with the sum of Y over v, the numerator and denominator of every softmax and of
+/// each step of one-pass attention; the maximum over a row; a row divided by one value. Generated kernels call them
+/// with a row's first element and its length; rows are contiguous. The results are those of the generic loops the
+/// emitter would print (the same exp and the same reciprocal, bit for bit; sums in a different order, as any
+/// vectorised sum).
+/// </summary>
+/// <remarks>
+/// Why a call and not a printed loop: through the width wrappers the JIT broadcasts each of the exp's nine constants
+/// again for every vector and copies registers before its multiply-adds, and four vectors' chains with four
+/// accumulators do not fit in AVX2's sixteen registers, so the generated 256-bit sweep ran at 2.9-3.2 ns a vector on
+/// Zen 3 where a loop over raw vectors with the constants in registers and two chains interleaved runs at 2.2
+/// (perf/README.md, twenty-second session).
+/// </remarks>
+public static unsafe class Sweep
+{
+    /// <summary>
+    /// <c>destination[i] = exp(source[i] - shift)</c> for <c>i &lt; count</c>; returns the sum of the values stored.
+    /// <paramref name="nonPositive"/>: the compiler proved every argument at most 0 (shift is a maximum over the row),
+    /// so the exp is clamped only below (<see cref="ISimdFloat{TSelf}.ExpNonPositive"/>). The rows may be the same
+    /// memory; otherwise they must not overlap.
+    /// </summary>
+    public static float ExpSum<TV>(float* source, float* destination, int count, float shift, bool nonPositive)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (typeof(TV) == typeof(V256) && nonPositive && Avx2.IsSupported && Fma.IsSupported)
+            return ExpNonPositiveSumAvx2(source, destination, count, shift);
+        return nonPositive ? ExpSumGeneric<TV, NonPositiveExp>(source, destination, count, shift) : ExpSumGeneric<TV, AnyExp>(source, destination, count, shift);
+    }
+
+    private interface IExpKind { static abstract bool ClampedBelowOnly { get; } }
+    private struct NonPositiveExp : IExpKind { public static bool ClampedBelowOnly => true; }
+    private struct AnyExp : IExpKind { public static bool ClampedBelowOnly => false; }
+
+    /// <summary>The loop the emitter printed before this call existed: four vectors a step, each with its accumulator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float ExpSumGeneric<TV, TKind>(float* source, float* destination, int count, float shift)
+        where TV : unmanaged, ISimdFloat<TV> where TKind : struct, IExpKind
+    {
+        var s = TV.Create(shift);
+        TV a0 = TV.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+        var i = 0;
+        for (; i <= count - 4 * TV.Count; i += 4 * TV.Count)
+        {
+            var y0 = Exp<TV, TKind>(TV.Load(source + i) - s);
+            TV.Store(destination + i, y0);
+            var y1 = Exp<TV, TKind>(TV.Load(source + i + TV.Count) - s);
+            TV.Store(destination + i + TV.Count, y1);
+            var y2 = Exp<TV, TKind>(TV.Load(source + i + 2 * TV.Count) - s);
+            TV.Store(destination + i + 2 * TV.Count, y2);
+            var y3 = Exp<TV, TKind>(TV.Load(source + i + 3 * TV.Count) - s);
+            TV.Store(destination + i + 3 * TV.Count, y3);
+            a0 += y0;
+            a1 += y1;
+            a2 += y2;
+            a3 += y3;
+        }
+        a0 = a0 + a1 + a2 + a3;
+        for (; i <= count - TV.Count; i += TV.Count)
+        {
+            var y = Exp<TV, TKind>(TV.Load(source + i) - s);
+            TV.Store(destination + i, y);
+            a0 += y;
+        }
+        return Tail(source, destination, i, count, shift, TV.SumAcross(a0));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Exp<TV, TKind>(TV x) where TV : unmanaged, ISimdFloat<TV> where TKind : struct, IExpKind =>
+        TKind.ClampedBelowOnly ? TV.ExpNonPositive(x) : TV.Exp(x);
+
+    /// <summary>The elements past the last whole vector, one at a time (the scalar exp, as the generated tails).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tail(float* source, float* destination, int from, int count, float shift, float sum)
+    {
+        for (var i = from; i < count; i++)
+        {
+            var y = KernelMath.Exp(source[i] - shift);
+            destination[i] = y;
+            sum += y;
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// <see cref="V256.ExpNonPositiveAvx2"/> over raw vectors, bit for bit: its constants in registers for the whole
+    /// row, two vectors' chains interleaved stage by stage, two accumulators.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float ExpNonPositiveSumAvx2(float* source, float* destination, int count, float shift)
+    {
+        var s = Vector256.Create(shift);
+        var low = Vector256.Create(-104f);
+        var log2e = Vector256.Create(1.44269504f);
+        var bias = Vector256.Create(1572864f);
+        var ln2High = Vector256.Create(-0.693359375f);
+        var ln2Low = Vector256.Create(2.12194440e-4f);
+        var c3 = Vector256.Create(0.16664298f);
+        var c2 = Vector256.Create(0.5000648f);
+        var table = V256.ScaledExpTable;
+        var down = Vector256.Create(2.98023224e-8f); // 2^-25
+        Vector256<float> sum0 = Vector256<float>.Zero, sum1 = Vector256<float>.Zero;
+        var i = 0;
+        for (; i <= count - 16; i += 16)
+        {
+            var xa = Avx.Max(low, Avx.LoadVector256(source + i) - s);
+            var xb = Avx.Max(low, Avx.LoadVector256(source + i + 8) - s);
+            var ba = Fma.MultiplyAdd(xa, log2e, bias);
+            var bb = Fma.MultiplyAdd(xb, log2e, bias);
+            var na = ba - bias;
+            var nb = bb - bias;
+            var ta = Fma.MultiplyAdd(na, ln2High, xa);
+            var tb = Fma.MultiplyAdd(nb, ln2High, xb);
+            ta = Fma.MultiplyAdd(na, ln2Low, ta);
+            tb = Fma.MultiplyAdd(nb, ln2Low, tb);
+            var sa = (Avx2.PermuteVar8x32(table, ba.AsInt32()).AsInt32() + Avx2.ShiftLeftLogical(ba.AsInt32(), 20)).AsSingle();
+            var sb = (Avx2.PermuteVar8x32(table, bb.AsInt32()).AsInt32() + Avx2.ShiftLeftLogical(bb.AsInt32(), 20)).AsSingle();
+            var pa = Fma.MultiplyAdd(c3, ta, c2);
+            var pb = Fma.MultiplyAdd(c3, tb, c2);
+            var qa = Fma.MultiplyAdd(pa, ta * ta, ta);
+            var qb = Fma.MultiplyAdd(pb, tb * tb, tb);
+            var ya = Fma.MultiplyAdd(sa, qa, sa) * down;
+            var yb = Fma.MultiplyAdd(sb, qb, sb) * down;
+            Avx.Store(destination + i, ya);
+            Avx.Store(destination + i + 8, yb);
+            sum0 += ya;
+            sum1 += yb;
+        }
+        sum0 += sum1;
+        if (i <= count - 8)
+        {
+            var y = V256.ExpNonPositiveAvx2(new V256(Avx.LoadVector256(source + i) - s)).Value;
+            Avx.Store(destination + i, y);
+            sum0 += y;
+            i += 8;
+        }
+        return Tail(source, destination, i, count, shift, V256.SumAcross(new V256(sum0)));
+    }
+
+    /// <summary>
+    /// The maximum of <c>source[i]</c>, <c>i &lt; count</c>: -inf for no elements, NaN where one is NaN, +0 above -0 (the
+    /// language's max reduction, <see cref="KernelMath.Max"/> folded over the row).
+    /// </summary>
+    public static float Max<TV>(float* source, int count) where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (typeof(TV) == typeof(V256) && Avx.IsSupported && !Avx512DQ.VL.IsSupported) return MaxAvx(source, count);
+        return MaxGeneric<TV>(source, count);
+    }
+
+    /// <summary>The loop the emitter printed before this call existed (<see cref="ISimdFloat{TSelf}.MaxUnlessNaN"/>
+    /// with the NaNs kept apart by <see cref="ISimdFloat{TSelf}.TakeNaN"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float MaxGeneric<TV>(float* source, int count) where TV : unmanaged, ISimdFloat<TV>
+    {
+        TV a0 = TV.Create(float.NegativeInfinity), a1 = a0, a2 = a0, a3 = a0;
+        TV n0 = TV.Create(0f), n1 = n0;
+        var i = 0;
+        for (; i <= count - 4 * TV.Count; i += 4 * TV.Count)
+        {
+            var x0 = TV.Load(source + i);
+            a0 = TV.MaxUnlessNaN(a0, x0); n0 = TV.TakeNaN(n0, x0);
+            var x1 = TV.Load(source + i + TV.Count);
+            a1 = TV.MaxUnlessNaN(a1, x1); n1 = TV.TakeNaN(n1, x1);
+            var x2 = TV.Load(source + i + 2 * TV.Count);
+            a2 = TV.MaxUnlessNaN(a2, x2); n0 = TV.TakeNaN(n0, x2);
+            var x3 = TV.Load(source + i + 3 * TV.Count);
+            a3 = TV.MaxUnlessNaN(a3, x3); n1 = TV.TakeNaN(n1, x3);
+        }
+        for (; i <= count - TV.Count; i += TV.Count)
+        {
+            var x = TV.Load(source + i);
+            a0 = TV.MaxUnlessNaN(a0, x); n0 = TV.TakeNaN(n0, x);
+        }
+        var max = TV.MaxAcross(TV.TakeNaN(TV.MaxUnlessNaN(TV.MaxUnlessNaN(a0, a1), TV.MaxUnlessNaN(a2, a3)), n0 + n1));
+        for (; i < count; i++) max = KernelMath.Max(max, source[i]);
+        return max;
+    }
+
+    /// <summary>
+    /// <see cref="Max{TV}"/> with AVX: four accumulators of <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round,
+    /// ANDed: +0 above -0) and one unordered compare per two vectors ORed into a flag, for the NaNs the maxima drop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float MaxAvx(float* source, int count)
+    {
+        var a0 = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> a1 = a0, a2 = a0, a3 = a0, nan = Vector256<float>.Zero;
+        var i = 0;
+        for (; i <= count - 32; i += 32)
+        {
+            var x0 = Avx.LoadVector256(source + i);
+            var x1 = Avx.LoadVector256(source + i + 8);
+            var x2 = Avx.LoadVector256(source + i + 16);
+            var x3 = Avx.LoadVector256(source + i + 24);
+            a0 = Avx.And(Avx.Max(a0, x0), Avx.Max(x0, a0));
+            a1 = Avx.And(Avx.Max(a1, x1), Avx.Max(x1, a1));
+            a2 = Avx.And(Avx.Max(a2, x2), Avx.Max(x2, a2));
+            a3 = Avx.And(Avx.Max(a3, x3), Avx.Max(x3, a3));
+            nan = Avx.Or(nan, Avx.Or(Avx.CompareUnordered(x0, x1), Avx.CompareUnordered(x2, x3)));
+        }
+        for (; i <= count - 8; i += 8)
+        {
+            var x = Avx.LoadVector256(source + i);
+            a0 = Avx.And(Avx.Max(a0, x), Avx.Max(x, a0));
+            nan = Avx.Or(nan, Avx.CompareUnordered(x, x));
+        }
+        a0 = Avx.And(Avx.Max(a0, a1), Avx.Max(a1, a0));
+        a2 = Avx.And(Avx.Max(a2, a3), Avx.Max(a3, a2));
+        a0 = Avx.And(Avx.Max(a0, a2), Avx.Max(a2, a0));
+        var max = Avx.MoveMask(nan) != 0 ? float.NaN : V256.MaxAcross(new V256(a0));
+        for (; i < count; i++) max = KernelMath.Max(max, source[i]);
+        return max;
+    }
+
+    /// <summary>
+    /// <c>destination[i] = source[i] / divisor</c>, <c>i &lt; count</c>, as the emitter prints a quotient by a value
+    /// invariant along the row: a multiply by the reciprocal, and 0 everywhere when <paramref name="divisor"/> is 0 (the
+    /// language's divide). The rows may be the same memory; otherwise they must not overlap.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Divide<TV>(float* source, float* destination, int count, float divisor) where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (divisor == 0f)
+        {
+            new System.Span<float>(destination, count).Clear();
+            return;
+        }
+        var inverse = 1f / divisor;
+        var f = TV.Create(inverse);
+        var i = 0;
+        for (; i <= count - 4 * TV.Count; i += 4 * TV.Count)
+        {
+            var y0 = TV.Load(source + i) * f;
+            var y1 = TV.Load(source + i + TV.Count) * f;
+            var y2 = TV.Load(source + i + 2 * TV.Count) * f;
+            var y3 = TV.Load(source + i + 3 * TV.Count) * f;
+            TV.Store(destination + i, y0);
+            TV.Store(destination + i + TV.Count, y1);
+            TV.Store(destination + i + 2 * TV.Count, y2);
+            TV.Store(destination + i + 3 * TV.Count, y3);
+        }
+        for (; i <= count - TV.Count; i += TV.Count) TV.Store(destination + i, TV.Load(source + i) * f);
+        for (; i < count; i++) destination[i] = source[i] * inverse;
+    }
+}

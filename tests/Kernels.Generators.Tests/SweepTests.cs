@@ -1,0 +1,197 @@
+using System.Runtime.Intrinsics;
+using Kernels.Runtime;
+
+namespace Kernels.Generators.Tests;
+
+/// <summary>
+/// The row micro-kernels (<see cref="Sweep"/>) against scalar loops, at every width, for every length up to two vectors'
+/// worth of each unrolled step and a tail (0 to 8 x the width + 3) and a few long rows: the exp-and-sum against a
+/// double-precision exp (and, vector by vector, bit for bit against the width's exp, so the raw 256-bit loop is the
+/// wrapper's exp), the maximum against <see cref="KernelMath.Max"/> folded over the row (NaN anywhere, signed zeros,
+/// all -inf, empty), the divide against a multiply by the reciprocal (and zeros for a zero divisor whatever the row).
+/// </summary>
+public unsafe class SweepTests
+{
+    public static TheoryData<string> Widths => new() { "V512", "V256", "V128", "F32" };
+
+    private static int CountOf(string width) => width switch { "V512" => V512.Count, "V256" => V256.Count, "V128" => V128.Count, _ => F32.Count };
+
+    private static IEnumerable<int> Lengths(string width) =>
+        Enumerable.Range(0, 8 * CountOf(width) + 4).Concat(new[] { 100, 1000, 4096 + 5 });
+
+    private static float ExpSum(string width, float* source, float* destination, int count, float shift, bool nonPositive) => width switch
+    {
+        "V512" => Sweep.ExpSum<V512>(source, destination, count, shift, nonPositive),
+        "V256" => Sweep.ExpSum<V256>(source, destination, count, shift, nonPositive),
+        "V128" => Sweep.ExpSum<V128>(source, destination, count, shift, nonPositive),
+        _ => Sweep.ExpSum<F32>(source, destination, count, shift, nonPositive),
+    };
+
+    /// <summary>The width's own exp of one vector at <paramref name="at"/> into <paramref name="result"/>.</summary>
+    private static void WidthExp(string width, float* at, float shift, bool nonPositive, float* result)
+    {
+        switch (width)
+        {
+            case "V512": WidthExp<V512>(at, shift, nonPositive, result); break;
+            case "V256": WidthExp<V256>(at, shift, nonPositive, result); break;
+            case "V128": WidthExp<V128>(at, shift, nonPositive, result); break;
+            default: WidthExp<F32>(at, shift, nonPositive, result); break;
+        }
+    }
+
+    private static void WidthExp<TV>(float* at, float shift, bool nonPositive, float* result) where TV : unmanaged, ISimdFloat<TV>
+    {
+        var x = TV.Load(at) - TV.Create(shift);
+        TV.Store(result, nonPositive ? TV.ExpNonPositive(x) : TV.Exp(x));
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Exp_and_sum_match_the_widths_exp_and_a_double_sum(string width)
+    {
+        var count = CountOf(width);
+        var random = new Random(11);
+        var failures = new List<string>();
+        foreach (var n in Lengths(width))
+        foreach (var nonPositive in new[] { true, false })
+        foreach (var inPlace in new[] { false, true })
+        {
+            // Scores below a maximum of 3 (so nonPositive holds), with -inf, the clamp's edge and subnormal results among them.
+            var x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 40 - 37)).ToArray();
+            if (n > 2) { x[n / 2] = float.NegativeInfinity; x[n / 3] = -103.5f; x[1] = 3f; }
+            const float shift = 3f;
+            var y = Enumerable.Repeat(float.NaN, n + 3).ToArray(); // stores past the row would show
+            var original = (float[])x.Clone();
+            float sum;
+            fixed (float* px = x, py = y)
+                sum = ExpSum(width, px, inPlace ? px : py, n, shift, nonPositive);
+            var result = inPlace ? x.Concat(new[] { float.NaN, float.NaN, float.NaN }).ToArray() : y;
+            if (!inPlace && y.Skip(n).Any(v => !float.IsNaN(v))) failures.Add($"n={n}: wrote past the row");
+            // Bit for bit the width's exp, vector by vector; the scalar exp for the tail.
+            double expected = 0;
+            var lane = new float[Math.Max(count, 1)];
+            for (var i = 0; i < n; i++)
+            {
+                double e = Math.Exp(original[i] - shift); // of the float difference, as the kernel computes it
+                expected += e;
+                if (Math.Abs(result[i] - e) > 4e-7 * e + 1e-37) failures.Add($"n={n} nonPositive={nonPositive}: y[{i}] = {result[i]:R}, exp = {e:R}");
+            }
+            var whole = n / count * count;
+            fixed (float* po = original, pl = lane)
+                for (var i = 0; i < whole; i += count)
+                {
+                    WidthExp(width, po + i, shift, nonPositive, pl);
+                    for (var l = 0; l < count; l++)
+                        if (BitConverter.SingleToInt32Bits(pl[l]) != BitConverter.SingleToInt32Bits(result[i + l]))
+                            failures.Add($"n={n} nonPositive={nonPositive} inPlace={inPlace}: y[{i + l}] = {result[i + l]:R}, the width's exp {pl[l]:R}");
+                }
+            for (var i = whole; i < n; i++)
+                if (BitConverter.SingleToInt32Bits(KernelMath.Exp(original[i] - shift)) != BitConverter.SingleToInt32Bits(result[i]))
+                    failures.Add($"n={n}: tail y[{i}] = {result[i]:R}, scalar exp {KernelMath.Exp(original[i] - shift):R}");
+            if (Math.Abs(sum - expected) > 1e-5 * expected) failures.Add($"n={n} nonPositive={nonPositive}: sum {sum:R}, expected {expected:R}");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Exp_and_sum_in_place_equal_the_separate_rows(string width)
+    {
+        var random = new Random(12);
+        foreach (var n in Lengths(width))
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * -30)).ToArray();
+            var y = new float[n];
+            var inPlace = (float[])x.Clone();
+            float apart, together;
+            fixed (float* px = x, py = y, pi = inPlace)
+            {
+                apart = ExpSum(width, px, py, n, 0f, nonPositive: true);
+                together = ExpSum(width, pi, pi, n, 0f, nonPositive: true);
+            }
+            Assert.Equal(apart, together);
+            Assert.Equal(y, inPlace);
+        }
+    }
+
+    private static float Max(string width, float* source, int count) => width switch
+    {
+        "V512" => Sweep.Max<V512>(source, count),
+        "V256" => Sweep.Max<V256>(source, count),
+        "V128" => Sweep.Max<V128>(source, count),
+        _ => Sweep.Max<F32>(source, count),
+    };
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Max_matches_the_scalar_fold(string width)
+    {
+        var random = new Random(13);
+        var failures = new List<string>();
+        foreach (var n in Lengths(width))
+        {
+            var rows = new List<(string, float[])>
+            {
+                ("random", Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 200 - 100)).ToArray()),
+                ("all -inf", Enumerable.Repeat(float.NegativeInfinity, n).ToArray()),
+                ("zeros of both signs", Enumerable.Range(0, n).Select(i => i % 3 == 0 ? 0f : -0f).ToArray()),
+                ("only -0 and negatives", Enumerable.Range(0, n).Select(i => i % 2 == 0 ? -0f : -1f).ToArray()),
+            };
+            for (var at = 0; at < n; at += Math.Max(1, n / 7))
+            {
+                var withNaN = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
+                withNaN[at] = float.NaN;
+                rows.Add(($"NaN at {at}", withNaN));
+                var withInf = Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
+                withInf[at] = float.PositiveInfinity;
+                rows.Add(($"+inf at {at}", withInf));
+            }
+            foreach (var (name, row) in rows)
+            {
+                var expected = row.Aggregate(float.NegativeInfinity, KernelMath.Max);
+                float actual;
+                fixed (float* p = row) actual = Max(width, p, n);
+                var same = float.IsNaN(expected) ? float.IsNaN(actual) : BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual);
+                if (!same) failures.Add($"n={n} {name}: {actual:R}, expected {expected:R}");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
+    private static void Divide(string width, float* source, float* destination, int count, float divisor)
+    {
+        switch (width)
+        {
+            case "V512": Sweep.Divide<V512>(source, destination, count, divisor); break;
+            case "V256": Sweep.Divide<V256>(source, destination, count, divisor); break;
+            case "V128": Sweep.Divide<V128>(source, destination, count, divisor); break;
+            default: Sweep.Divide<F32>(source, destination, count, divisor); break;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Divide_multiplies_by_the_reciprocal_and_gives_zero_for_a_zero_divisor(string width)
+    {
+        var random = new Random(14);
+        foreach (var n in Lengths(width))
+        foreach (var divisor in new[] { 3.7f, 0f, -0f, 1e-30f, float.NaN })
+        foreach (var inPlace in new[] { false, true })
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 10 - 5)).ToArray();
+            if (n > 3) { x[0] = float.PositiveInfinity; x[2] = float.NaN; }
+            var original = (float[])x.Clone();
+            var y = Enumerable.Repeat(42f, n + 3).ToArray();
+            fixed (float* px = x, py = y) Divide(width, px, inPlace ? px : py, n, divisor);
+            var result = inPlace ? x : y.Take(n).ToArray();
+            if (!inPlace) Assert.All(y.Skip(n), v => Assert.Equal(42f, v));
+            var inverse = 1f / divisor;
+            for (var i = 0; i < n; i++)
+            {
+                var expected = divisor == 0f ? 0f : original[i] * inverse;
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(result[i]) || (float.IsNaN(expected) && float.IsNaN(result[i])),
+                    $"n={n} divisor={divisor} inPlace={inPlace}: y[{i}] = {result[i]:R}, expected {expected:R}");
+            }
+        }
+    }
+}
