@@ -4,10 +4,11 @@ using System.Numerics.Tensors;
 namespace Kernels.Benchmarks;
 
 /// <summary>
-/// Row softmax: ours (two passes, generated from softmax.2pass) against ONNX Runtime's Softmax (opset 13) with as
+/// Row softmax: ours (Softmax.Rows: three passes from softmax.3pass, or for rows longer than the cache with 512-bit
+/// vectors two from softmax.2pass.lse; and each spec on its own) against ONNX Runtime's Softmax (opset 13) with as
 /// many intra-op threads as we use, TensorPrimitives.SoftMax row by row, and the machine's limit measured in the
-/// same run: a copy of the same array on every core. Two-pass softmax moves 2 reads + 1 write, so its floor is
-/// about 1.5 copies out of cache. Shapes: 4096x4096 (64 MiB, out of cache), 64x4096 (1 MiB, in cache) and one
+/// same run: a copy of the same array on every core. A row in cache between its passes moves 1 read + 1 write out
+/// of cache (a copy); a two-pass row longer than the cache 2 reads + 1 write, about 1.5 copies. Shapes: 4096x4096 (64 MiB, out of cache), 64x4096 (1 MiB, in cache) and one
 /// row of 16M.
 /// </summary>
 [BenchmarkCategory("softmax")]

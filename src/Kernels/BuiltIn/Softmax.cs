@@ -8,9 +8,9 @@ namespace Kernels;
 /// the numerator in the output's memory (no scratch, however long the row) and scales by one reciprocal per row:
 /// a pass for the maximum, a pass that writes exp(x - max) and sums it, a pass that scales in place. That is the
 /// fastest order while a row stays in a core's cache between its passes; a row longer than that
-/// (<see cref="LongRow"/>) is read from memory at each pass, and runs softmax.2pass.lse.einsum instead: one read
-/// for the log-sum-exp (kept as (max, log sum), so exact for any magnitude), one read and one write for
-/// exp(x - LSE). perf/README.md has the figures.
+/// (<see cref="LongRow"/>) is read from memory at each pass, and with 512-bit vectors runs softmax.2pass.lse.einsum
+/// instead: one read for the log-sum-exp (kept as (max, log sum), so exact for any magnitude), one read and one write
+/// for exp(x - LSE). perf/README.md has the figures.
 /// </remarks>
 public static partial class Softmax
 {
@@ -27,6 +27,14 @@ public static partial class Softmax
     /// </summary>
     internal const int LongRow = 1 << 18;
 
+    /// <summary>
+    /// Whether rows of <see cref="LongRow"/> columns or more run the two-pass cascade: where kernels run 512-bit vectors.
+    /// Its exps are general ones (no maximum bounds their argument), whose power of two takes one vscalefps with
+    /// AVX-512 and ten operations without; on a two-core Zen 3 with AVX2 one row of 16M floats took 14.9 ms in two
+    /// passes and 9.6 ms in three (ONNX Runtime 15.4), so there the three passes' extra read costs less.
+    /// </summary>
+    internal static bool TwoPassLongRows => Kernels.Runtime.KernelRuntime.Width == 512;
+
     /// <summary>Writes softmax of each row of <paramref name="input"/> ([rows, columns]) to <paramref name="output"/>.</summary>
     /// <remarks>
     /// -inf gets probability 0. A row whose entries are all -inf, or that holds +inf or NaN, is NaN throughout
@@ -35,7 +43,12 @@ public static partial class Softmax
     /// </remarks>
     /// <exception cref="ArgumentException">A span is shorter than rows x columns, a size is negative, or the spans
     /// overlap; the exception names this method's parameter, and nothing has been written.</exception>
-    public static void Rows(ReadOnlySpan<float> input, Span<float> output, int rows, int columns)
+    public static void Rows(ReadOnlySpan<float> input, Span<float> output, int rows, int columns) =>
+        Rows(input, output, rows, columns, TwoPassLongRows);
+
+    /// <summary><see cref="Rows(ReadOnlySpan{float}, Span{float}, int, int)"/> with the order of long rows chosen by the caller
+    /// (the tests run both on any machine).</summary>
+    internal static void Rows(ReadOnlySpan<float> input, Span<float> output, int rows, int columns, bool twoPassLongRows)
     {
         if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "'rows' is a size and must be zero or more.");
         if (columns < 0) throw new ArgumentOutOfRangeException(nameof(columns), columns, "'columns' is a size and must be zero or more.");
@@ -45,7 +58,7 @@ public static partial class Softmax
         ReadOnlySpan<float> written = output;
         if (needed > 0 && written.Slice(0, (int)needed).Overlaps(input.Slice(0, (int)needed)))
             throw new ArgumentException("'output' overlaps 'input'; softmax reads each row after it starts writing it, so give it memory of its own.", nameof(output));
-        if (columns < LongRow)
+        if (columns < LongRow || !twoPassLongRows)
         {
             ThreePass(input, output, rows, columns);
             return;
@@ -57,7 +70,7 @@ public static partial class Softmax
             if (float.IsPositiveInfinity(lse[p])) output.Slice(p * columns, columns).Fill(float.NaN);
     }
 
-    /// <summary>The cascade of <see cref="Rows"/> (softmax.3pass.einsum) as data, for the hardware models of Kernels.Hardware:
+    /// <summary>The cascade of <see cref="Rows(ReadOnlySpan{float}, Span{float}, int, int)"/> (softmax.3pass.einsum) as data, for the hardware models of Kernels.Hardware:
     /// <c>RowsDescriptor.Cost(SpatialPresets.FuseMax, sizes)</c> with the sizes P (rows) and N (columns).</summary>
     public static Kernels.Einsum.KernelDescriptor RowsDescriptor => ThreePassDescriptor;
 }
