@@ -158,6 +158,79 @@ public unsafe class SweepTests
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
     }
 
+    private static void ExpSumRows(string width, float* source, nint sourcePitch, float* destination, nint destinationPitch, int rows, int count,
+        float* shifts, nint shiftStride, float* sums, nint sumStride, bool nonPositive)
+    {
+        switch (width)
+        {
+            case "V512": Sweep.ExpSum<V512>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
+            case "V256": Sweep.ExpSum<V256>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
+            case "V128": Sweep.ExpSum<V128>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
+            default: Sweep.ExpSum<F32>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
+        }
+    }
+
+    private static void MaxRows(string width, float* source, nint sourcePitch, int rows, int count, float* maxima, nint maximaStride)
+    {
+        switch (width)
+        {
+            case "V512": Sweep.Max<V512>(source, sourcePitch, rows, count, maxima, maximaStride); break;
+            case "V256": Sweep.Max<V256>(source, sourcePitch, rows, count, maxima, maximaStride); break;
+            case "V128": Sweep.Max<V128>(source, sourcePitch, rows, count, maxima, maximaStride); break;
+            default: Sweep.Max<F32>(source, sourcePitch, rows, count, maxima, maximaStride); break;
+        }
+    }
+
+    /// <summary>
+    /// The forms for many rows (what the emitter calls for a block of rows) against one call per row, bit for bit: every
+    /// row count 0 to 5 (odd counts leave the paired maximum a row of its own), row lengths 0 to 4 widths + 3, pitches
+    /// wider than the rows (the gap must stay untouched), shifts and results strided or shared, NaN, -inf and signed
+    /// zeros among the values.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Row_blocks_match_one_call_per_row(string width)
+    {
+        var random = new Random(17);
+        var failures = new List<string>();
+        for (var rows = 0; rows <= 5; rows++)
+        foreach (var n in Enumerable.Range(0, 4 * CountOf(width) + 4).Concat(new[] { 128 }))
+        foreach (var (pitch, stride) in new[] { (n, 1), (n + 5, 3) })
+        {
+            var x = Enumerable.Range(0, rows * pitch + 1).Select(_ => (float)(random.NextDouble() * 40 - 37)).ToArray();
+            for (var i = 0; i < x.Length; i += 1 + random.Next(17))
+                x[i] = (i % 3) switch { 0 => float.NegativeInfinity, 1 => -0f, _ => i % 5 == 0 ? float.NaN : 0f };
+            var shifts = Enumerable.Range(0, Math.Max(1, rows * stride)).Select(_ => (float)(random.NextDouble() * 6)).ToArray();
+            foreach (var nonPositive in new[] { true, false })
+            {
+                var together = Enumerable.Repeat(7f, x.Length).ToArray();
+                var sums = Enumerable.Repeat(7f, Math.Max(1, rows * stride)).ToArray();
+                var apart = (float[])together.Clone();
+                var expectedSums = (float[])sums.Clone();
+                fixed (float* px = x, pt = together, pa = apart, ps = shifts, pu = sums, pe = expectedSums)
+                {
+                    ExpSumRows(width, px, pitch, pt, pitch, rows, n, ps, stride, pu, stride, nonPositive);
+                    for (var r = 0; r < rows; r++)
+                        pe[r * stride] = ExpSum(width, px + r * pitch, pa + r * pitch, n, ps[r * stride], nonPositive);
+                }
+                if (!together.Select(BitConverter.SingleToInt32Bits).SequenceEqual(apart.Select(BitConverter.SingleToInt32Bits)))
+                    failures.Add($"exp rows={rows} n={n} pitch={pitch} nonPositive={nonPositive}: the rows differ");
+                if (!sums.Select(BitConverter.SingleToInt32Bits).SequenceEqual(expectedSums.Select(BitConverter.SingleToInt32Bits)))
+                    failures.Add($"exp rows={rows} n={n} pitch={pitch} nonPositive={nonPositive}: sums [{string.Join(", ", sums)}], expected [{string.Join(", ", expectedSums)}]");
+            }
+            var maxima = Enumerable.Repeat(7f, Math.Max(1, rows * stride)).ToArray();
+            var expectedMaxima = (float[])maxima.Clone();
+            fixed (float* px = x, pm = maxima, pe = expectedMaxima)
+            {
+                MaxRows(width, px, pitch, rows, n, pm, stride);
+                for (var r = 0; r < rows; r++) pe[r * stride] = Max(width, px + r * pitch, n);
+            }
+            if (!maxima.Select(BitConverter.SingleToInt32Bits).SequenceEqual(expectedMaxima.Select(BitConverter.SingleToInt32Bits)))
+                failures.Add($"max rows={rows} n={n} pitch={pitch}: [{string.Join(", ", maxima)}], expected [{string.Join(", ", expectedMaxima)}]");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
     private static void Divide(string width, float* source, float* destination, int count, float divisor)
     {
         switch (width)

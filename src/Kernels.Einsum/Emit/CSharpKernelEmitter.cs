@@ -752,8 +752,25 @@ public static class CSharpKernelEmitter
             var split = sweep.Split;
             if (split is not null) OpenSplit(reduce, split);
             V = Hi(v);
-            var outer = OpenLoops(OuterLoops(map, pm).Where(r => r != v));
+            var outerRanks = OuterLoops(map, pm).Where(r => r != v).ToList();
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
+            if (split is null && sweep.Kernel is { Operand: TensorRead shifts } rowsCall
+                && RowsRank(outerRanks, v, $"{V} - {Lo(v)}", (rowsCall.Source.Tensor, rowsCall.Source.Indices), (map.Output, map.OutputIndices), (shifts.Tensor, shifts.Indices), (reduce.Output, reduce.OutputIndices)) is { } rows)
+            {
+                var around = OpenLoops(outerRanks.Take(outerRanks.Count - 1), rows);
+                _w.Line($"//   all the rows of {rows} in one call");
+                _w.Line($"int {Id(rows)} = {Lo(rows)};");
+                _w.Line($"int {Id(v)} = {Lo(v)};");
+                var source = $"{Ptr(rowsCall.Source.Tensor)} + {Offset(rowsCall.Source.Tensor, rowsCall.Source.Indices, null)}";
+                _w.Line($"{Rt}.Sweep.ExpSum<_TV>({source}, sourcePitch: {Stride(rowsCall.Source.Tensor, rowsCall.Source.Indices, rows)}, "
+                    + $"{row}, destinationPitch: {Stride(map.Output, map.OutputIndices, rows)}, rows: {Hi(rows)} - {Id(rows)}, count: {V} - {Id(v)},");
+                _w.Line($"    {Ptr(shifts.Tensor)} + {Offset(shifts.Tensor, shifts.Indices, null)}, shiftStride: {Stride(shifts.Tensor, shifts.Indices, rows)}, "
+                    + $"{Ptr(reduce.Output)} + {Offset(reduce.Output, reduce.OutputIndices, null)}, sumStride: {Stride(reduce.Output, reduce.OutputIndices, rows)}, nonPositive: {(rowsCall.NonPositive ? "true" : "false")});");
+                CloseLoops(around);
+                _w.Close();
+                return;
+            }
+            var outer = OpenLoops(outerRanks);
             if (sweep.Kernel is { } call)
             {
                 _w.Line($"int {Id(v)} = {Lo(v)};");
@@ -1428,7 +1445,19 @@ public static class CSharpKernelEmitter
             var source = $"{Ptr(call.Source.Tensor)} + {Offset(call.Source.Tensor, call.Source.Indices, null)}";
             if (call.Kernel == RowKernel.Max)
             {
-                var loops = OpenLoops(OuterLoops(e, p));
+                var all = OuterLoops(e, p);
+                if (RowsRank(all, v, $"{V} - {Lo(v)}", (call.Source.Tensor, call.Source.Indices), (e.Output, e.OutputIndices)) is { } rows)
+                {
+                    var around = OpenLoops(all.Take(all.Count - 1), rows);
+                    _w.Line($"//   all the rows of {rows} in one call");
+                    _w.Line($"int {Id(rows)} = {Lo(rows)};");
+                    _w.Line($"int {Id(v)} = {Lo(v)};");
+                    _w.Line($"{Rt}.Sweep.Max<_TV>({source}, sourcePitch: {Stride(call.Source.Tensor, call.Source.Indices, rows)}, rows: {Hi(rows)} - {Id(rows)}, count: {V} - {Id(v)}, "
+                        + $"{Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, null)}, maximaStride: {Stride(e.Output, e.OutputIndices, rows)});");
+                    CloseLoops(around);
+                    return;
+                }
+                var loops = OpenLoops(all);
                 _w.Line($"int {Id(v)} = {Lo(v)};");
                 _w.Line($"float _acc = {Rt}.Sweep.Max<_TV>({source}, {V} - {Id(v)});");
                 StoreAccumulator(e);
@@ -1441,6 +1470,30 @@ public static class CSharpKernelEmitter
             _w.Line($"float {divisor} = {Scalar(call.Operand!)};");
             _w.Line($"{Rt}.Sweep.Divide<_TV>({source}, {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, null)}, {V} - {Id(v)}, {divisor});");
             CloseLoops(outer);
+        }
+
+        /// <summary>
+        /// The rank of a row micro-kernel's innermost outer loop when one call can take all of its rows (the runtime's
+        /// <c>Rows</c> forms): every tensor the call touches is a float tensor addressed affinely in it (so a pitch), the
+        /// row's extent <paramref name="count"/> does not vary with it, and no thread merges a part of the row's
+        /// reduction. Null otherwise: the loop stays and each row is a call.
+        /// </summary>
+        private string? RowsRank(List<string> outer, string v, string count, params (Tensor Tensor, IReadOnlyList<IndexExpr> Indices)[] accesses)
+        {
+            if (outer.Count == 0 || (_range is not null && _splitMerges)) return null;
+            var rank = outer[outer.Count - 1];
+            if (rank == v || System.Text.RegularExpressions.Regex.IsMatch(count, $@"\b{System.Text.RegularExpressions.Regex.Escape(Id(rank))}\b")) return null;
+            foreach (var (tensor, indices) in accesses)
+            {
+                if (tensor.ElementType != ElementType.Float32) return null;
+                var storage = StorageOf(tensor);
+                for (var d = 0; d < indices.Count; d++)
+                {
+                    var coefficient = KernelPlanner.AffineCoefficient(indices[d], rank);
+                    if (coefficient is null || (coefficient != 0 && storage.Dims[d] == DimStorage.Rolling)) return null;
+                }
+            }
+            return rank;
         }
 
         // ---- vectorised reduction over the innermost reduced rank

@@ -109,59 +109,112 @@ public static unsafe class Sweep
     }
 
     /// <summary>
-    /// <see cref="V256.ExpNonPositiveAvx2"/> over raw vectors, bit for bit: its constants in registers for the whole
-    /// row, two vectors' chains interleaved stage by stage, two accumulators.
+    /// <see cref="ExpSum{TV}(float*, float*, int, float, bool)"/> for <paramref name="rows"/> rows at once: row r reads <c>source + r * sourcePitch</c>,
+    /// writes <c>destination + r * destinationPitch</c>, subtracts <c>shifts[r * shiftStride]</c> and stores its sum at
+    /// <c>sums[r * sumStride]</c>, bit for bit what <see cref="ExpSum{TV}(float*, float*, int, float, bool)"/> returns for that row. A row's source and
+    /// destination may be the same memory; otherwise no two rows may overlap.
     /// </summary>
+    /// <remarks>
+    /// Why a call for the rows and not one per row: a softmax step of attention has rows of 64-128 keys (8-16 vectors),
+    /// where the call, the constants and the horizontal sum of each row cost a third of the row's exps (2.8 ns a vector
+    /// one row per call, 2.4 with the rows in one call, 162 rows of 128 on Zen 3; perf/README.md, twenty-fourth
+    /// session).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ExpSum<TV>(float* source, nint sourcePitch, float* destination, nint destinationPitch, int rows, int count,
+        float* shifts, nint shiftStride, float* sums, nint sumStride, bool nonPositive)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (typeof(TV) == typeof(V256) && nonPositive && Avx2.IsSupported && Fma.IsSupported)
+        {
+            ExpNonPositiveSumAvx2(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
+            return;
+        }
+        for (var r = 0; r < rows; r++)
+            sums[r * sumStride] = ExpSum<TV>(source + r * sourcePitch, destination + r * destinationPitch, count, shifts[r * shiftStride], nonPositive);
+    }
+
+    /// <summary>One row of <see cref="ExpNonPositiveSumAvx2(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>.</summary>
     private static float ExpNonPositiveSumAvx2(float* source, float* destination, int count, float shift)
     {
-        var s = Vector256.Create(shift);
-        var low = Vector256.Create(-104f);
-        var log2e = Vector256.Create(1.44269504f);
-        var bias = Vector256.Create(1572864f);
-        var ln2High = Vector256.Create(-0.693359375f);
-        var ln2Low = Vector256.Create(2.12194440e-4f);
-        var c3 = Vector256.Create(0.16664298f);
-        var c2 = Vector256.Create(0.5000648f);
-        var table = V256.ScaledExpTable;
-        var down = Vector256.Create(2.98023224e-8f); // 2^-25
-        Vector256<float> sum0 = Vector256<float>.Zero, sum1 = Vector256<float>.Zero;
-        var i = 0;
-        for (; i <= count - 16; i += 16)
+        float sum;
+        ExpNonPositiveSumAvx2(source, count, destination, count, 1, count, &shift, 0, &sum, 0);
+        return sum;
+    }
+
+    /// <summary>
+    /// <see cref="V256.ExpNonPositiveAvx2"/> over raw vectors, bit for bit: its constants in registers for all the rows,
+    /// two vectors' chains of a row interleaved stage by stage, two accumulators.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ExpNonPositiveSumAvx2(float* sources, nint sourcePitch, float* destinations, nint destinationPitch, int rows, int count,
+        float* shifts, nint shiftStride, float* sums, nint sumStride)
+    {
+        for (var r = 0; r < rows; r++)
         {
-            Sse.Prefetch0(source + count + i); // the next row (see ExpSum)
-            var xa = Avx.Max(low, Avx.LoadVector256(source + i) - s);
-            var xb = Avx.Max(low, Avx.LoadVector256(source + i + 8) - s);
-            var ba = Fma.MultiplyAdd(xa, log2e, bias);
-            var bb = Fma.MultiplyAdd(xb, log2e, bias);
-            var na = ba - bias;
-            var nb = bb - bias;
-            var ta = Fma.MultiplyAdd(na, ln2High, xa);
-            var tb = Fma.MultiplyAdd(nb, ln2High, xb);
-            ta = Fma.MultiplyAdd(na, ln2Low, ta);
-            tb = Fma.MultiplyAdd(nb, ln2Low, tb);
-            var sa = (Avx2.PermuteVar8x32(table, ba.AsInt32()).AsInt32() + Avx2.ShiftLeftLogical(ba.AsInt32(), 20)).AsSingle();
-            var sb = (Avx2.PermuteVar8x32(table, bb.AsInt32()).AsInt32() + Avx2.ShiftLeftLogical(bb.AsInt32(), 20)).AsSingle();
-            var pa = Fma.MultiplyAdd(c3, ta, c2);
-            var pb = Fma.MultiplyAdd(c3, tb, c2);
-            var qa = Fma.MultiplyAdd(pa, ta * ta, ta);
-            var qb = Fma.MultiplyAdd(pb, tb * tb, tb);
-            var ya = Fma.MultiplyAdd(sa, qa, sa) * down;
-            var yb = Fma.MultiplyAdd(sb, qb, sb) * down;
-            Avx.Store(destination + i, ya);
-            Avx.Store(destination + i + 8, yb);
-            sum0 += ya;
-            sum1 += yb;
+            // The constants are made again for each row so that they are dead at RowEnd's call: a vector register
+            // live across a call is kept on the stack, and the JIT reloaded all of them at every step.
+            var low = Vector256.Create(-104f);
+            var log2e = Vector256.Create(1.44269504f);
+            var bias = Vector256.Create(1572864f);
+            var ln2High = Vector256.Create(-0.693359375f);
+            var ln2Low = Vector256.Create(2.12194440e-4f);
+            var c3 = Vector256.Create(0.16664298f);
+            var c2 = Vector256.Create(0.5000648f);
+            var table = V256.ScaledExpTable;
+            var down = Vector256.Create(2.98023224e-8f); // 2^-25
+            var source = sources + r * sourcePitch;
+            var destination = destinations + r * destinationPitch;
+            var shift = shifts[r * shiftStride];
+            var s = Vector256.Create(shift);
+            Vector256<float> sum0 = Vector256<float>.Zero, sum1 = Vector256<float>.Zero;
+            var i = 0;
+            for (; i <= count - 16; i += 16)
+            {
+                Sse.Prefetch0(source + sourcePitch + i); // the next row (see ExpSum)
+                var xa = Avx.Max(low, Avx.LoadVector256(source + i) - s);
+                var xb = Avx.Max(low, Avx.LoadVector256(source + i + 8) - s);
+                var ba = Fma.MultiplyAdd(xa, log2e, bias);
+                var bb = Fma.MultiplyAdd(xb, log2e, bias);
+                var na = ba - bias;
+                var nb = bb - bias;
+                var ta = Fma.MultiplyAdd(na, ln2High, xa);
+                var tb = Fma.MultiplyAdd(nb, ln2High, xb);
+                ta = Fma.MultiplyAdd(na, ln2Low, ta);
+                tb = Fma.MultiplyAdd(nb, ln2Low, tb);
+                var sa = (Avx2.PermuteVar8x32(table, ba.AsInt32()).AsInt32() + Avx2.ShiftLeftLogical(ba.AsInt32(), 20)).AsSingle();
+                var sb = (Avx2.PermuteVar8x32(table, bb.AsInt32()).AsInt32() + Avx2.ShiftLeftLogical(bb.AsInt32(), 20)).AsSingle();
+                var pa = Fma.MultiplyAdd(c3, ta, c2);
+                var pb = Fma.MultiplyAdd(c3, tb, c2);
+                var qa = Fma.MultiplyAdd(pa, ta * ta, ta);
+                var qb = Fma.MultiplyAdd(pb, tb * tb, tb);
+                var ya = Fma.MultiplyAdd(sa, qa, sa) * down;
+                var yb = Fma.MultiplyAdd(sb, qb, sb) * down;
+                Avx.Store(destination + i, ya);
+                Avx.Store(destination + i + 8, yb);
+                sum0 += ya;
+                sum1 += yb;
+            }
+            sum0 += sum1;
+            sums[r * sumStride] = i == count ? V256.SumAcross(new V256(sum0)) : RowEnd(source, destination, i, count, shift, sum0);
         }
-        sum0 += sum1;
+    }
+
+    /// <summary>The end of a row of <see cref="ExpNonPositiveSumAvx2(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>
+    /// past its last pair of vectors: one more vector, then the tail; returns the row's sum. A method of its own, so that
+    /// its registers do not push the main loop's constants out of theirs (the JIT then reloaded eight of them from the
+    /// stack at every step, and the sweep took 3.1 ns a vector instead of 2.4).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float RowEnd(float* source, float* destination, int i, int count, float shift, Vector256<float> sum)
+    {
         if (i <= count - 8)
         {
-            var y = V256.ExpNonPositiveAvx2(new V256(Avx.LoadVector256(source + i) - s)).Value;
+            var y = V256.ExpNonPositiveAvx2(new V256(Avx.LoadVector256(source + i) - Vector256.Create(shift))).Value;
             Avx.Store(destination + i, y);
-            sum0 += y;
+            sum += y;
             i += 8;
         }
-        return Tail(source, destination, i, count, shift, V256.SumAcross(new V256(sum0)));
+        return Tail(source, destination, i, count, shift, V256.SumAcross(new V256(sum)));
     }
 
     /// <summary>
@@ -204,7 +257,7 @@ public static unsafe class Sweep
     }
 
     /// <summary>
-    /// <see cref="Max{TV}"/> with AVX: four accumulators of <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round,
+    /// <see cref="Max{TV}(float*, int)"/> with AVX: four accumulators of <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round,
     /// ANDed: +0 above -0) and one unordered compare per two vectors ORed into a flag, for the NaNs the maxima drop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -237,6 +290,79 @@ public static unsafe class Sweep
         var max = Avx.MoveMask(nan) != 0 ? float.NaN : V256.MaxAcross(new V256(a0));
         for (; i < count; i++) max = KernelMath.Max(max, source[i]);
         return max;
+    }
+
+    /// <summary>
+    /// <see cref="Max{TV}(float*, int)"/> for <paramref name="rows"/> rows at once: row r reads <c>source + r * sourcePitch</c>
+    /// and its maximum is stored at <c>maxima[r * maximaStride]</c>, exactly what <see cref="Max{TV}(float*, int)"/> returns for it (a
+    /// maximum does not depend on the order it is taken in).
+    /// </summary>
+    /// <remarks>
+    /// With AVX, two rows are swept side by side and their horizontal maxima taken in one pass of shuffles: for rows of
+    /// 128 keys a row's call and its reduction had cost as much as its loads (0.95 ns a vector one row per call, 0.60
+    /// two rows at a time, on Zen 3; perf/README.md, twenty-fourth session).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Max<TV>(float* source, nint sourcePitch, int rows, int count, float* maxima, nint maximaStride)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        var r = 0;
+        if (typeof(TV) == typeof(V256) && Avx.IsSupported && !Avx512DQ.VL.IsSupported)
+            for (; r + 1 < rows; r += 2)
+                MaxTwoAvx(source + r * sourcePitch, source + (r + 1) * sourcePitch, count, maxima + r * maximaStride, maxima + (r + 1) * maximaStride);
+        for (; r < rows; r++) maxima[r * maximaStride] = Max<TV>(source + r * sourcePitch, count);
+    }
+
+    /// <summary>The maxima of two rows of <paramref name="count"/> floats, as <see cref="MaxAvx"/> takes them: two
+    /// accumulators and a NaN flag per row, then both rows' lanes reduced together.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxTwoAvx(float* a, float* b, int count, float* maxA, float* maxB)
+    {
+        var a0 = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> a1 = a0, b0 = a0, b1 = a0, nanA = Vector256<float>.Zero, nanB = Vector256<float>.Zero;
+        var i = 0;
+        for (; i <= count - 16; i += 16)
+        {
+            var x0 = Avx.LoadVector256(a + i);
+            var x1 = Avx.LoadVector256(a + i + 8);
+            var y0 = Avx.LoadVector256(b + i);
+            var y1 = Avx.LoadVector256(b + i + 8);
+            a0 = Avx.And(Avx.Max(a0, x0), Avx.Max(x0, a0));
+            a1 = Avx.And(Avx.Max(a1, x1), Avx.Max(x1, a1));
+            b0 = Avx.And(Avx.Max(b0, y0), Avx.Max(y0, b0));
+            b1 = Avx.And(Avx.Max(b1, y1), Avx.Max(y1, b1));
+            nanA = Avx.Or(nanA, Avx.CompareUnordered(x0, x1));
+            nanB = Avx.Or(nanB, Avx.CompareUnordered(y0, y1));
+        }
+        if (i <= count - 8)
+        {
+            var x = Avx.LoadVector256(a + i);
+            var y = Avx.LoadVector256(b + i);
+            a0 = Avx.And(Avx.Max(a0, x), Avx.Max(x, a0));
+            b0 = Avx.And(Avx.Max(b0, y), Avx.Max(y, b0));
+            nanA = Avx.Or(nanA, Avx.CompareUnordered(x, x));
+            nanB = Avx.Or(nanB, Avx.CompareUnordered(y, y));
+            i += 8;
+        }
+        a0 = Avx.And(Avx.Max(a0, a1), Avx.Max(a1, a0));
+        b0 = Avx.And(Avx.Max(b0, b1), Avx.Max(b1, b0));
+        // Lanes 0-3: row a's halves folded; lanes 4-7: row b's. Then pairs, then neighbours, within each half.
+        var low = Avx.Permute2x128(a0, b0, 0x20);
+        var high = Avx.Permute2x128(a0, b0, 0x31);
+        var m = Avx.And(Avx.Max(low, high), Avx.Max(high, low));
+        var swapped = Avx.Permute(m, 0b01_00_11_10);
+        m = Avx.And(Avx.Max(m, swapped), Avx.Max(swapped, m));
+        swapped = Avx.Permute(m, 0b10_11_00_01);
+        m = Avx.And(Avx.Max(m, swapped), Avx.Max(swapped, m));
+        var ma = Avx.MoveMask(nanA) != 0 ? float.NaN : m.ToScalar();
+        var mb = Avx.MoveMask(nanB) != 0 ? float.NaN : m.GetElement(4);
+        for (var j = i; j < count; j++)
+        {
+            ma = KernelMath.Max(ma, a[j]);
+            mb = KernelMath.Max(mb, b[j]);
+        }
+        *maxA = ma;
+        *maxB = mb;
     }
 
     /// <summary>
