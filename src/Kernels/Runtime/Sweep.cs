@@ -257,11 +257,47 @@ public static unsafe class Sweep
     }
 
     /// <summary>
-    /// <see cref="Max{TV}(float*, int)"/> with AVX: four accumulators of <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round,
-    /// ANDed: +0 above -0) and one unordered compare per two vectors ORed into a flag, for the NaNs the maxima drop.
+    /// <see cref="Max{TV}(float*, int)"/> with AVX: four accumulators of plain vmaxps, the row's value first (a NaN there
+    /// leaves the accumulator as it was), and one unordered compare per two vectors ORed into a flag for the NaNs. A plain
+    /// vmaxps may keep -0 over +0, so a row whose maximum comes out zero is taken again by <see cref="MaxSignedZerosAvx"/>
+    /// (+0 above -0): one operation a vector instead of three, for the rows whose maximum is not zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float MaxAvx(float* source, int count)
+    {
+        var a0 = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> a1 = a0, a2 = a0, a3 = a0, nan = Vector256<float>.Zero;
+        var i = 0;
+        for (; i <= count - 32; i += 32)
+        {
+            var x0 = Avx.LoadVector256(source + i);
+            var x1 = Avx.LoadVector256(source + i + 8);
+            var x2 = Avx.LoadVector256(source + i + 16);
+            var x3 = Avx.LoadVector256(source + i + 24);
+            a0 = Avx.Max(x0, a0);
+            a1 = Avx.Max(x1, a1);
+            a2 = Avx.Max(x2, a2);
+            a3 = Avx.Max(x3, a3);
+            nan = Avx.Or(nan, Avx.Or(Avx.CompareUnordered(x0, x1), Avx.CompareUnordered(x2, x3)));
+        }
+        for (; i <= count - 8; i += 8)
+        {
+            var x = Avx.LoadVector256(source + i);
+            a0 = Avx.Max(x, a0);
+            nan = Avx.Or(nan, Avx.CompareUnordered(x, x));
+        }
+        var max = Avx.MoveMask(nan) != 0 ? float.NaN : V256.MaxAcross(new V256(Avx.Max(Avx.Max(a0, a1), Avx.Max(a2, a3))));
+        for (; i < count; i++) max = KernelMath.Max(max, source[i]);
+        return max == 0f ? MaxSignedZerosAvx(source, count) : max;
+    }
+
+    /// <summary>
+    /// <see cref="Max{TV}(float*, int)"/> with AVX for a row whose maximum is zero: four accumulators of
+    /// <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round, ANDed: +0 above -0) and one unordered compare per two
+    /// vectors ORed into a flag, for the NaNs the maxima drop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float MaxSignedZerosAvx(float* source, int count)
     {
         var a0 = Vector256.Create(float.NegativeInfinity);
         Vector256<float> a1 = a0, a2 = a0, a3 = a0, nan = Vector256<float>.Zero;
@@ -313,8 +349,9 @@ public static unsafe class Sweep
         for (; r < rows; r++) maxima[r * maximaStride] = Max<TV>(source + r * sourcePitch, count);
     }
 
-    /// <summary>The maxima of two rows of <paramref name="count"/> floats, as <see cref="MaxAvx"/> takes them: two
-    /// accumulators and a NaN flag per row, then both rows' lanes reduced together.</summary>
+    /// <summary>The maxima of two rows of <paramref name="count"/> floats, as <see cref="MaxAvx"/> takes them (plain vmaxps,
+    /// a row whose maximum is zero taken again with the signs of zeros): two accumulators and a NaN flag per row, then
+    /// both rows' lanes reduced together.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxTwoAvx(float* a, float* b, int count, float* maxA, float* maxB)
     {
@@ -327,10 +364,10 @@ public static unsafe class Sweep
             var x1 = Avx.LoadVector256(a + i + 8);
             var y0 = Avx.LoadVector256(b + i);
             var y1 = Avx.LoadVector256(b + i + 8);
-            a0 = Avx.And(Avx.Max(a0, x0), Avx.Max(x0, a0));
-            a1 = Avx.And(Avx.Max(a1, x1), Avx.Max(x1, a1));
-            b0 = Avx.And(Avx.Max(b0, y0), Avx.Max(y0, b0));
-            b1 = Avx.And(Avx.Max(b1, y1), Avx.Max(y1, b1));
+            a0 = Avx.Max(x0, a0);
+            a1 = Avx.Max(x1, a1);
+            b0 = Avx.Max(y0, b0);
+            b1 = Avx.Max(y1, b1);
             nanA = Avx.Or(nanA, Avx.CompareUnordered(x0, x1));
             nanB = Avx.Or(nanB, Avx.CompareUnordered(y0, y1));
         }
@@ -338,22 +375,20 @@ public static unsafe class Sweep
         {
             var x = Avx.LoadVector256(a + i);
             var y = Avx.LoadVector256(b + i);
-            a0 = Avx.And(Avx.Max(a0, x), Avx.Max(x, a0));
-            b0 = Avx.And(Avx.Max(b0, y), Avx.Max(y, b0));
+            a0 = Avx.Max(x, a0);
+            b0 = Avx.Max(y, b0);
             nanA = Avx.Or(nanA, Avx.CompareUnordered(x, x));
             nanB = Avx.Or(nanB, Avx.CompareUnordered(y, y));
             i += 8;
         }
-        a0 = Avx.And(Avx.Max(a0, a1), Avx.Max(a1, a0));
-        b0 = Avx.And(Avx.Max(b0, b1), Avx.Max(b1, b0));
+        a0 = Avx.Max(a0, a1);
+        b0 = Avx.Max(b0, b1);
         // Lanes 0-3: row a's halves folded; lanes 4-7: row b's. Then pairs, then neighbours, within each half.
         var low = Avx.Permute2x128(a0, b0, 0x20);
         var high = Avx.Permute2x128(a0, b0, 0x31);
-        var m = Avx.And(Avx.Max(low, high), Avx.Max(high, low));
-        var swapped = Avx.Permute(m, 0b01_00_11_10);
-        m = Avx.And(Avx.Max(m, swapped), Avx.Max(swapped, m));
-        swapped = Avx.Permute(m, 0b10_11_00_01);
-        m = Avx.And(Avx.Max(m, swapped), Avx.Max(swapped, m));
+        var m = Avx.Max(low, high);
+        m = Avx.Max(m, Avx.Permute(m, 0b01_00_11_10));
+        m = Avx.Max(m, Avx.Permute(m, 0b10_11_00_01));
         var ma = Avx.MoveMask(nanA) != 0 ? float.NaN : m.ToScalar();
         var mb = Avx.MoveMask(nanB) != 0 ? float.NaN : m.GetElement(4);
         for (var j = i; j < count; j++)
@@ -361,8 +396,8 @@ public static unsafe class Sweep
             ma = KernelMath.Max(ma, a[j]);
             mb = KernelMath.Max(mb, b[j]);
         }
-        *maxA = ma;
-        *maxB = mb;
+        *maxA = ma == 0f ? MaxSignedZerosAvx(a, count) : ma;
+        *maxB = mb == 0f ? MaxSignedZerosAvx(b, count) : mb;
     }
 
     /// <summary>
