@@ -18,6 +18,41 @@ public class LanguageKernelTests
         Assert.Empty(bench.CompareAll(1e-5));
     }
 
+    /// <summary>
+    /// The row micro-kernels over a block of rows (one call for the rows of p in a block, which a contraction makes the
+    /// threads run): the exp's shift a read that varies with the rows, a scalar input or a constant (a local passed with
+    /// a stride of 0), or an expression that varies with them (then one call per row); the maximum's rows. Every width,
+    /// blocks and rows with and without a tail, against the interpreter; and the emitted code takes the form it should.
+    /// </summary>
+    [Fact]
+    public void Row_kernels_over_a_block_of_rows_match_the_interpreter()
+    {
+        const string scores = "QK[p,m] = Q[p,e] * K[m,e]\nR[p] = max[m] QK[p,m]\n";
+        var cases = new (string Name, string Spec, bool Rows)[]
+        {
+            ("shift read per row", "input Q[p,e], K[m,e], T[p]\noutput Y[p,m], S[p], R[p]\n" + scores + "Y[p,m] = exp(QK[p,m] - T[p])\nS[p] = sum[m] Y[p,m]\n", true),
+            ("scalar input shift", "input Q[p,e], K[m,e], s\noutput Y[p,m], S[p], R[p]\n" + scores + "Y[p,m] = exp(QK[p,m] - s)\nS[p] = sum[m] Y[p,m]\n", true),
+            ("constant shift", "input Q[p,e], K[m,e]\noutput Y[p,m], S[p], R[p]\n" + scores + "Y[p,m] = exp(QK[p,m] - 1.5)\nS[p] = sum[m] Y[p,m]\n", true),
+            ("shift computed per row", "input Q[p,e], K[m,e], T[p]\noutput Y[p,m], S[p], R[p]\n" + scores + "Y[p,m] = exp(QK[p,m] - T[p] * 2)\nS[p] = sum[m] Y[p,m]\n", false),
+        };
+        var sizes = new IReadOnlyDictionary<string, int>[]
+        {
+            new Dictionary<string, int> { ["P"] = 13, ["M"] = 37, ["E"] = 5 },
+            new Dictionary<string, int> { ["P"] = 7, ["M"] = 16, ["E"] = 8 },
+            new Dictionary<string, int> { ["P"] = 1, ["M"] = 3, ["E"] = 2 },
+        };
+        foreach (var (name, spec, rows) in cases)
+        {
+            var cascade = CascadeCompiler.Compile(spec).Cascade!;
+            var code = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
+            Assert.True(Regex.Matches(code, "all the rows of p in one call").Count == (rows ? 2 : 1), $"{name}: calls over the rows\n{code}");
+            var bench = new KernelBench(new[] { new KernelCase(name.Replace(' ', '_'), spec, sizes, InputScale: 2,
+                Scalars: spec.Contains(", s\n") ? new Dictionary<string, double> { ["s"] = 1.25 } : null) });
+            bench.Compile();
+            Assert.Empty(bench.CompareAll(1e-5));
+        }
+    }
+
     /// <summary>A tensor may take the name of a size the spec never writes: the batched matmul over rank b with a
     /// tensor B binds its batch size as B_size; the interpreter, the generated kernel and the signature agree.</summary>
     [Fact]

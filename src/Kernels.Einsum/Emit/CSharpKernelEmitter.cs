@@ -754,17 +754,25 @@ public static class CSharpKernelEmitter
             V = Hi(v);
             var outerRanks = OuterLoops(map, pm).Where(r => r != v).ToList();
             var row = $"{Ptr(map.Output)} + {Offset(map.Output, map.OutputIndices, null)}";
-            if (split is null && sweep.Kernel is { Operand: TensorRead shifts } rowsCall
-                && RowsRank(outerRanks, v, $"{V} - {Lo(v)}", (rowsCall.Source.Tensor, rowsCall.Source.Indices), (map.Output, map.OutputIndices), (shifts.Tensor, shifts.Indices), (reduce.Output, reduce.OutputIndices)) is { } rows)
+            if (split is null && sweep.Kernel is { } rowsCall
+                && RowsRank(outerRanks, v, $"{V} - {Lo(v)}", (rowsCall.Source.Tensor, rowsCall.Source.Indices), (map.Output, map.OutputIndices), (reduce.Output, reduce.OutputIndices)) is { } rows
+                && ShiftsOf(rowsCall.Operand!, rows) is (var shifts, var shiftStride))
             {
                 var around = OpenLoops(outerRanks.Take(outerRanks.Count - 1), rows);
                 _w.Line($"//   all the rows of {rows} in one call");
                 _w.Line($"int {Id(rows)} = {Lo(rows)};");
                 _w.Line($"int {Id(v)} = {Lo(v)};");
+                if (shifts is null)
+                {
+                    // One shift for every row: a local that the call reads through a pointer, with a stride of 0.
+                    var shift = "_s" + _temp++;
+                    _w.Line($"float {shift} = {Scalar(rowsCall.Operand!)};");
+                    shifts = "&" + shift;
+                }
                 var source = $"{Ptr(rowsCall.Source.Tensor)} + {Offset(rowsCall.Source.Tensor, rowsCall.Source.Indices, null)}";
                 _w.Line($"{Rt}.Sweep.ExpSum<_TV>({source}, sourcePitch: {Stride(rowsCall.Source.Tensor, rowsCall.Source.Indices, rows)}, "
                     + $"{row}, destinationPitch: {Stride(map.Output, map.OutputIndices, rows)}, rows: {Hi(rows)} - {Id(rows)}, count: {V} - {Id(v)},");
-                _w.Line($"    {Ptr(shifts.Tensor)} + {Offset(shifts.Tensor, shifts.Indices, null)}, shiftStride: {Stride(shifts.Tensor, shifts.Indices, rows)}, "
+                _w.Line($"    {shifts}, shiftStride: {shiftStride}, "
                     + $"{Ptr(reduce.Output)} + {Offset(reduce.Output, reduce.OutputIndices, null)}, sumStride: {Stride(reduce.Output, reduce.OutputIndices, rows)}, nonPositive: {(rowsCall.NonPositive ? "true" : "false")});");
                 CloseLoops(around);
                 _w.Close();
@@ -1494,6 +1502,19 @@ public static class CSharpKernelEmitter
                 }
             }
             return rank;
+        }
+
+        /// <summary>
+        /// The exp's shifts for a call over the rows of <paramref name="rows"/>: a pointer to the first row's and the
+        /// stride between rows when the shift is a read of a float tensor (not a scalar input, which is a value) affine in
+        /// the rank; (null, "0") when it does not vary with the rank (the caller keeps it in a local); null otherwise.
+        /// </summary>
+        private (string? Pointer, string Stride)? ShiftsOf(Expr shift, string rows)
+        {
+            if (!KernelPlanner.Mentions(shift, rows)) return (null, "0");
+            if (shift is not TensorRead read || read.Tensor.ElementType != ElementType.Float32 || read.Tensor.Rank == 0) return null;
+            if (RowsRank(new List<string> { rows }, "", "", (read.Tensor, read.Indices)) is null) return null;
+            return ($"{Ptr(read.Tensor)} + {Offset(read.Tensor, read.Indices, null)}", Stride(read.Tensor, read.Indices, rows));
         }
 
         // ---- vectorised reduction over the innermost reduced rank

@@ -259,45 +259,38 @@ public static unsafe class Sweep
     /// <summary>
     /// <see cref="Max{TV}(float*, int)"/> with AVX: four accumulators of plain vmaxps, the row's value first (a NaN there
     /// leaves the accumulator as it was), and one unordered compare per two vectors ORed into a flag for the NaNs. A plain
-    /// vmaxps may keep -0 over +0, so a row whose maximum comes out zero is taken again by <see cref="MaxSignedZerosAvx"/>
-    /// (+0 above -0): one operation a vector instead of three, for the rows whose maximum is not zero.
+    /// vmaxps may keep -0 over +0, so a row whose maximum comes out zero is taken again with
+    /// <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round, ANDed: +0 above -0): one operation a vector instead of
+    /// three, for the rows whose maximum is not zero.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float MaxAvx(float* source, int count)
     {
-        var a0 = Vector256.Create(float.NegativeInfinity);
-        Vector256<float> a1 = a0, a2 = a0, a3 = a0, nan = Vector256<float>.Zero;
-        var i = 0;
-        for (; i <= count - 32; i += 32)
-        {
-            var x0 = Avx.LoadVector256(source + i);
-            var x1 = Avx.LoadVector256(source + i + 8);
-            var x2 = Avx.LoadVector256(source + i + 16);
-            var x3 = Avx.LoadVector256(source + i + 24);
-            a0 = Avx.Max(x0, a0);
-            a1 = Avx.Max(x1, a1);
-            a2 = Avx.Max(x2, a2);
-            a3 = Avx.Max(x3, a3);
-            nan = Avx.Or(nan, Avx.Or(Avx.CompareUnordered(x0, x1), Avx.CompareUnordered(x2, x3)));
-        }
-        for (; i <= count - 8; i += 8)
-        {
-            var x = Avx.LoadVector256(source + i);
-            a0 = Avx.Max(x, a0);
-            nan = Avx.Or(nan, Avx.CompareUnordered(x, x));
-        }
-        var max = Avx.MoveMask(nan) != 0 ? float.NaN : V256.MaxAcross(new V256(Avx.Max(Avx.Max(a0, a1), Avx.Max(a2, a3))));
-        for (; i < count; i++) max = KernelMath.Max(max, source[i]);
-        return max == 0f ? MaxSignedZerosAvx(source, count) : max;
+        var max = MaxAvx<PlainMax>(source, count);
+        return max == 0f ? MaxAvx<SignedZerosMax>(source, count) : max;
     }
 
-    /// <summary>
-    /// <see cref="Max{TV}(float*, int)"/> with AVX for a row whose maximum is zero: four accumulators of
-    /// <see cref="V256.MaxUnlessNaNAvx"/> (vmaxps both ways round, ANDed: +0 above -0) and one unordered compare per two
-    /// vectors ORed into a flag, for the NaNs the maxima drop.
-    /// </summary>
+    /// <summary>How <see cref="MaxAvx{TStep}"/> and <see cref="MaxTwoAvx"/> fold a vector into a running maximum that
+    /// holds no NaN (the NaNs are flagged apart).</summary>
+    private interface IMaxStep { static abstract Vector256<float> Step(Vector256<float> accumulator, Vector256<float> x); }
+
+    /// <summary>vmaxps, x first: a NaN x leaves the accumulator; -0 and +0 may come out either way.</summary>
+    private struct PlainMax : IMaxStep
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Step(Vector256<float> accumulator, Vector256<float> x) => Avx.Max(x, accumulator);
+    }
+
+    /// <summary>vmaxps both ways round, ANDed: +0 above -0.</summary>
+    private struct SignedZerosMax : IMaxStep
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Step(Vector256<float> accumulator, Vector256<float> x) => Avx.And(Avx.Max(accumulator, x), Avx.Max(x, accumulator));
+    }
+
+    /// <summary>The maximum of a row with four accumulators folded by <typeparamref name="TStep"/> and the NaNs flagged
+    /// by unordered compares (one per two vectors); the last count % 8 elements by <see cref="KernelMath.Max"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float MaxSignedZerosAvx(float* source, int count)
+    private static float MaxAvx<TStep>(float* source, int count) where TStep : struct, IMaxStep
     {
         var a0 = Vector256.Create(float.NegativeInfinity);
         Vector256<float> a1 = a0, a2 = a0, a3 = a0, nan = Vector256<float>.Zero;
@@ -308,22 +301,19 @@ public static unsafe class Sweep
             var x1 = Avx.LoadVector256(source + i + 8);
             var x2 = Avx.LoadVector256(source + i + 16);
             var x3 = Avx.LoadVector256(source + i + 24);
-            a0 = Avx.And(Avx.Max(a0, x0), Avx.Max(x0, a0));
-            a1 = Avx.And(Avx.Max(a1, x1), Avx.Max(x1, a1));
-            a2 = Avx.And(Avx.Max(a2, x2), Avx.Max(x2, a2));
-            a3 = Avx.And(Avx.Max(a3, x3), Avx.Max(x3, a3));
+            a0 = TStep.Step(a0, x0);
+            a1 = TStep.Step(a1, x1);
+            a2 = TStep.Step(a2, x2);
+            a3 = TStep.Step(a3, x3);
             nan = Avx.Or(nan, Avx.Or(Avx.CompareUnordered(x0, x1), Avx.CompareUnordered(x2, x3)));
         }
         for (; i <= count - 8; i += 8)
         {
             var x = Avx.LoadVector256(source + i);
-            a0 = Avx.And(Avx.Max(a0, x), Avx.Max(x, a0));
+            a0 = TStep.Step(a0, x);
             nan = Avx.Or(nan, Avx.CompareUnordered(x, x));
         }
-        a0 = Avx.And(Avx.Max(a0, a1), Avx.Max(a1, a0));
-        a2 = Avx.And(Avx.Max(a2, a3), Avx.Max(a3, a2));
-        a0 = Avx.And(Avx.Max(a0, a2), Avx.Max(a2, a0));
-        var max = Avx.MoveMask(nan) != 0 ? float.NaN : V256.MaxAcross(new V256(a0));
+        var max = Avx.MoveMask(nan) != 0 ? float.NaN : V256.MaxAcross(new V256(TStep.Step(TStep.Step(a0, a1), TStep.Step(a2, a3))));
         for (; i < count; i++) max = KernelMath.Max(max, source[i]);
         return max;
     }
@@ -349,7 +339,7 @@ public static unsafe class Sweep
         for (; r < rows; r++) maxima[r * maximaStride] = Max<TV>(source + r * sourcePitch, count);
     }
 
-    /// <summary>The maxima of two rows of <paramref name="count"/> floats, as <see cref="MaxAvx"/> takes them (plain vmaxps,
+    /// <summary>The maxima of two rows of <paramref name="count"/> floats, as <see cref="MaxAvx(float*, int)"/> takes them (plain vmaxps,
     /// a row whose maximum is zero taken again with the signs of zeros): two accumulators and a NaN flag per row, then
     /// both rows' lanes reduced together.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -396,8 +386,8 @@ public static unsafe class Sweep
             ma = KernelMath.Max(ma, a[j]);
             mb = KernelMath.Max(mb, b[j]);
         }
-        *maxA = ma == 0f ? MaxSignedZerosAvx(a, count) : ma;
-        *maxB = mb == 0f ? MaxSignedZerosAvx(b, count) : mb;
+        *maxA = ma == 0f ? MaxAvx<SignedZerosMax>(a, count) : ma;
+        *maxB = mb == 0f ? MaxAvx<SignedZerosMax>(b, count) : mb;
     }
 
     /// <summary>
