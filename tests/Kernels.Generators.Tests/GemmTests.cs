@@ -168,4 +168,89 @@ public unsafe class GemmTests
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(10)));
     }
+
+    /// <summary>
+    /// B packed into panels (Gemm.Pack) and read from them (Gemm.RunScaledPanels) gives the products of B read in place,
+    /// row by row, bit for bit: blocks of one panel, two and a part, B filling all of the block or part of it (a partial last
+    /// tile: fewer rows and columns than the layout), B with j contiguous, k contiguous (the transposed copy) or neither,
+    /// row counts around the register tiles, with and without a running sum. The packing writes inside the block only.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Panels_give_the_products_of_B_read_in_place(string width)
+    {
+        var failures = new List<string>();
+        var cases = width switch
+        {
+            "V512" => PanelCases<V512>(failures),
+            "V256" => PanelCases<V256>(failures),
+            "V128" => PanelCases<V128>(failures),
+            _ => PanelCases<F32>(failures),
+        };
+        Assert.True(cases > 100, $"only {cases} cases ran");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases} cases failed, e.g.:\n" + string.Join("\n", failures.Take(10)));
+    }
+
+    private static int PanelCases<TV>(List<string> failures) where TV : unmanaged, ISimdFloat<TV>
+    {
+        var w = Gemm.PanelColumns<TV>();
+        var random = new Random(13);
+        float R() => (float)(random.NextDouble() * 2 - 1);
+        var cases = 0;
+        foreach (var (rows, columns) in new[] { (7, w), (19, 2 * w + 5), (64, 2 * w) })
+        foreach (var (k, n) in new[] { (rows, columns), (rows - 3, columns), (rows, columns - 1), (rows - 1, Math.Min(w + 3, columns)), (1, 1), (0, columns) })
+        foreach (var m in new[] { 1, 5, 6, 13, 24 })
+        foreach (var layout in new[] { "j-contiguous", "k-contiguous", "strided" })
+        foreach (var rescaled in new[] { false, true })
+        {
+            cases++;
+            // B[kk, j] at kk * bRow + j * bCol, with room around it.
+            nint bRow = layout == "j-contiguous" ? n + 2 : layout == "k-contiguous" ? 1 : 2 * n + 1;
+            nint bCol = layout == "j-contiguous" ? 1 : layout == "k-contiguous" ? k + 3 : 2;
+            var b = Enumerable.Range(0, (int)(Math.Max(k, 1) * bRow + Math.Max(n, 1) * bCol + 4)).Select(_ => R()).ToArray();
+            var a = Enumerable.Range(0, m * Math.Max(k, 1)).Select(_ => R()).ToArray();
+            var previous = Enumerable.Range(0, m * n).Select(_ => R()).ToArray();
+            var scale = Enumerable.Range(0, m).Select(_ => R()).ToArray();
+            var block = Enumerable.Repeat(float.NaN, rows * columns + 8).ToArray();
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            fixed (float* pa = a, pb = b, pp = previous, ps = scale, pk = block, pe = expected, pc = actual)
+            {
+                float* c0 = rescaled ? pp : null, sc = rescaled ? ps : null;
+                // The reference reads B row by row (a copy of it with j contiguous): B stored k-innermost would run as dot
+                // products for a few rows, whose sums run in another order.
+                var rowMajor = new float[Math.Max(k * n, 1)];
+                for (var kk = 0; kk < k; kk++)
+                    for (var j = 0; j < n; j++) rowMajor[kk * n + j] = pb[kk * bRow + j * bCol];
+                fixed (float* pr = rowMajor) Gemm.RunScaled<TV>(m, n, k, 0.75f, pa, Math.Max(k, 1), 1, pr, n, 1, pe, n, c0, n, sc, 1);
+                Gemm.Pack<TV>(k, n, pb, bRow, bCol, pk + 4, rows, columns);
+                Gemm.RunScaledPanels<TV>(m, n, k, 0.75f, pa, Math.Max(k, 1), 1, pk + 4, rows, columns, pc, n, c0, n, sc, 1);
+            }
+            var where = $"{typeof(TV).Name} block {rows}x{columns}, k={k} n={n} m={m} {layout}{(rescaled ? " rescaled" : "")}";
+            if (block.Take(4).Concat(block.Skip(4 + rows * columns)).Any(x => !float.IsNaN(x))) failures.Add($"{where}: wrote outside the block");
+            for (var i = 0; i < m * n; i++)
+                if (BitConverter.SingleToInt32Bits(actual[i]) != BitConverter.SingleToInt32Bits(expected[i]))
+                {
+                    failures.Add($"{where}: C[{i / n},{i % n}] = {actual[i]} from the panels, {expected[i]} from B in place");
+                    break;
+                }
+        }
+        return cases;
+    }
+
+    [Fact]
+    public void Panels_refuse_more_rows_or_columns_than_their_block_holds()
+    {
+        var b = new float[64];
+        var c = new float[64];
+        fixed (float* pb = b, pc = c)
+        {
+            var pbi = (nint)pb;
+            var pci = (nint)pc;
+            Assert.Equal("n", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Pack<V256>(2, 5, (float*)pbi, 5, 1, (float*)pci, 2, 4)).ParamName);
+            Assert.Equal("k", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Pack<V256>(3, 4, (float*)pbi, 4, 1, (float*)pci, 2, 4)).ParamName);
+            Assert.Equal("n", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.RunPanels<V256>(1, 5, 2, 1f, (float*)pbi, 2, 1, (float*)pci, 2, 4, (float*)pbi, 5)).ParamName);
+            Assert.Equal("k", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.RunPanels<V256>(1, 4, 3, 1f, (float*)pbi, 3, 1, (float*)pci, 2, 4, (float*)pbi, 4)).ParamName);
+        }
+    }
 }

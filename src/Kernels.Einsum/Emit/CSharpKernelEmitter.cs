@@ -951,7 +951,7 @@ public static class CSharpKernelEmitter
             _w.Line();
             var text = CodeWriter.OneLine(e.Text);
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
-            _w.Line($"//   {p.Describe()}");
+            _w.Line($"//   {p.Describe()}{(p.Contraction is { } g && StorageOf(g.B.Tensor).Panels is not null ? $", {g.B.Tensor.Name} read from its panels" : "")}");
             if (node.Kernel is { } call) _w.Line($"//   the row in one call of the row micro-kernel Sweep.{call.Kernel}");
             if (p.Lowering != EinsumLowering.Exact && p.Lowering != EinsumLowering.Dense) BoundComments(e);
             _w.Open("");
@@ -1267,9 +1267,12 @@ public static class CSharpKernelEmitter
                 _w.Line($"float {alpha} = {string.Join(" * ", g.Factors.Select(Scalar))};");
             }
             string Points(string rank) => Blocked(rank) ? "_pe - _pb" : Hi(rank);
-            _w.Line($"{Rt}.Gemm.{(fold is null ? "Run" : "RunScaled")}<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
+            var panels = StorageOf(g.B.Tensor) is { Panels: { } kj } b ? $"{DimExtent(b, kj.K)}, {DimExtent(b, kj.J)}" : null;
+            _w.Line($"{Rt}.Gemm.{(fold is null ? "Run" : "RunScaled")}{(panels is null ? "" : "Panels")}<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
             _w.Line($"    {Ptr(g.A.Tensor)} + {Offset(g.A.Tensor, g.A.Indices, env)}, {Stride(g.A.Tensor, g.A.Indices, g.I)}, {Stride(g.A.Tensor, g.A.Indices, g.K)},");
-            _w.Line($"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},");
+            _w.Line(panels is null
+                ? $"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},"
+                : $"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {panels},");
             if (fold is null)
                 _w.Line($"    {Ptr(output)} + {Offset(output, indices, env)}, {Stride(output, indices, g.I)});");
             else
@@ -1291,6 +1294,21 @@ public static class CSharpKernelEmitter
             _w.Line($"{Rt}.Transpose.Copy({Ptr(r.Tensor)} + {Offset(r.Tensor, r.Indices, env)}, {Stride(r.Tensor, r.Indices, row)},");
             _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {Stride(e.Output, e.OutputIndices, column)}, {Extent(row)}, {Extent(column)});");
             string Extent(string rank) => Lo(rank) == "0" ? Hi(rank) : $"{Hi(rank)} - {Lo(rank)}";
+            CloseLoops(loops);
+        }
+
+        /// <summary>A copy stored in the micro-kernel's panels (<see cref="TensorStorage.Panels"/>): a call of the runtime's
+        /// packing per point of the other ranks, each a whole block of the summed and column ranks.</summary>
+        private void EmitPack(ExtendedEinsum e, EinsumPlan p, (int K, int J) panels)
+        {
+            var r = (TensorRead)e.Body;
+            var (k, j) = (((IndexVariable)e.OutputIndices[panels.K]).Rank, ((IndexVariable)e.OutputIndices[panels.J]).Rank);
+            var storage = StorageOf(e.Output);
+            _w.Line($"//   packed for the micro-kernel: {j} in panels of Gemm.PanelColumns<_TV>() columns, each panel's {k} rows one after the other");
+            var loops = OpenLoops(OuterLoops(e, p).Where(x => x != k && x != j), k, j);
+            var env = new Dictionary<string, string> { [k] = "0", [j] = "0" };
+            _w.Line($"{Rt}.Gemm.Pack<_TV>({Hi(k)}, {Hi(j)}, {Ptr(r.Tensor)} + {Offset(r.Tensor, r.Indices, env)}, {Stride(r.Tensor, r.Indices, k)}, {Stride(r.Tensor, r.Indices, j)},");
+            _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {DimExtent(storage, panels.K)}, {DimExtent(storage, panels.J)});");
             CloseLoops(loops);
         }
 
@@ -1357,6 +1375,11 @@ public static class CSharpKernelEmitter
 
         private void EmitDense(ExtendedEinsum e, EinsumPlan p, (string Row, string Column)? transpose = null)
         {
+            if (StorageOf(e.Output).Panels is { } panels)
+            {
+                EmitPack(e, p, panels);
+                return;
+            }
             if (transpose is { } swap)
             {
                 EmitTransposedCopy(e, p, swap.Row, swap.Column);

@@ -566,7 +566,23 @@ public sealed class CpuInterpreter
                 throw new InvalidOperationException($"{_plan.Name} plan: {t.Name}'s dimension {t.Dims[d]} ({kind}) is at {index} of its {extent} stored points ({Where()}).");
             acc = acc * extent + index;
         }
-        return acc;
+        return s.Panels is { } panels ? PanelOffset(acc, at[panels.K], Extent(s, panels.K), at[panels.J], Extent(s, panels.J)) : acc;
+    }
+
+    /// <summary>Panels' columns in this interpreter: a width of the runtime's (<c>Gemm.PanelColumns</c> of 256-bit vectors),
+    /// so that a kernel whose block of panels is wider than one panel lays some of its points out differently from the plain
+    /// layout, as the C# kernel does.</summary>
+    internal const int PanelWidth = 16;
+
+    /// <summary>The offset of point (k, j) of a copy stored in panels (<see cref="TensorStorage.Panels"/>), given
+    /// <paramref name="plain"/>, its offset in the plain layout (k and j the two innermost dimensions): the block's first
+    /// point stays, and inside it panel q of the columns holds its <paramref name="rows"/> rows of min(W, columns - qW)
+    /// floats one after the other.</summary>
+    private static long PanelOffset(long plain, long k, long rows, long j, long columns)
+    {
+        var block = plain - (k * columns + j);
+        var first = j / PanelWidth * PanelWidth;
+        return block + first * rows + k * Math.Min(PanelWidth, columns - first) + (j - first);
     }
 
     private string Where() => string.Join(", ", _env.Select(p => p.Key + "=" + p.Value.ToString(CultureInfo.InvariantCulture)))

@@ -194,7 +194,7 @@ public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> 
             DimStorage.Blocked => ": the block's rows",
             DimStorage.Chunk => ": a chunk of steps",
             _ => "",
-        })) + "]" + (s.HasPresence ? " with presence flags" : "");
+        })) + "]" + (s.HasPresence ? " with presence flags" : "") + (s.Panels is { } p ? $" in the micro-kernel's panels of {s.Tensor.Dims[p.J]}" : "");
 
     private static void Write(System.Text.StringBuilder w, IReadOnlyList<CpuNode> nodes, int depth)
     {

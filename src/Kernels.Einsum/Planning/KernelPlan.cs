@@ -63,6 +63,15 @@ public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims
     /// contraction reads its right operand with the output's rank innermost).</summary>
     public IReadOnlyList<int>? Order { get; init; }
 
+    /// <summary>
+    /// The dimensions (summed rank, column rank) of a copy read only as the right operand of contractions, when it is
+    /// stored in the micro-kernel's panels (<c>Gemm.Pack</c>): they are the two innermost of <see cref="StorageOrder"/>,
+    /// and each block of them holds panels of <c>Gemm.PanelColumns</c> columns with their rows contiguous, not rows of
+    /// the column rank. The block's place among the other dimensions is unchanged, so the offset of its first point is
+    /// that of the plain layout. Null: stored plainly.
+    /// </summary>
+    public (int K, int J)? Panels { get; init; }
+
     /// <summary>The dimensions in memory order, outermost first: <see cref="Order"/>, else rolling dimensions, then a
     /// blocked one, then the others in declaration order. So per-row state (<c>RM[r+1,p]</c>) is contiguous across the
     /// block's rows, and a block's rows are the outer dimension of its tiles (the rows of a matrix product).</summary>

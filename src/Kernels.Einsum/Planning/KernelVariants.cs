@@ -127,6 +127,9 @@ public sealed class KernelVariants
             if (p.Lowering == EinsumLowering.Contraction) continue;
             var loops = Outer(e, p);
             var first = loops.FirstOrDefault(r => !plan.OuterSlices.Contains(r)) ?? loops.FirstOrDefault();
+            // A copy packed into panels is packed a whole block of its two inner dimensions at a time.
+            if (plan.Storage[e.Output.Name].Panels is { } panels && first is not null
+                && (RankAt(e.OutputIndices[panels.K]) == first || RankAt(e.OutputIndices[panels.J]) == first)) continue;
             if (first is not null && !Edges(e).Contains(first)) hoisted[e.Id] = first;
         }
 
@@ -172,7 +175,7 @@ public sealed class KernelVariants
         foreach (var e0 in c.Einsums.Where(x => plan.Einsums[x.Id].Lowering == EinsumLowering.Dense && Apart(x)))
         {
             var e = plan.Fills.ContainsKey(e0.Id) ? e0 with { Filters = Array.Empty<Comparison>() } : e0; // the fill pass applies the filters
-            if (e.Reduction is not null || e.Filters.Count > 0 || e.Body is not TensorRead r) continue;
+            if (e.Reduction is not null || e.Filters.Count > 0 || e.Body is not TensorRead r || plan.Storage[e.Output.Name].Panels is not null) continue;
             static string? Innermost(TensorStorage s, IReadOnlyList<IndexExpr> indices)
             {
                 for (var i = s.StorageOrder.Count - 1; i >= 0; i--)
@@ -195,6 +198,8 @@ public sealed class KernelVariants
         }
         return new ThreadAndCopyChoices(hoisted, rows, rows.Count > 0, transposes) { SplitCandidates = candidates };
     }
+
+    private static string? RankAt(IndexExpr index) => index is IndexVariable v ? v.Rank : null;
 
     /// <summary>Whether the access steps one element in memory per step of <paramref name="rank"/>: the rank in the
     /// innermost stored dimension alone, with coefficient 1.</summary>

@@ -104,6 +104,107 @@ public static unsafe class Gemm
         Rows<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
     }
 
+    /// <summary>
+    /// Columns per panel of a right operand packed by <see cref="Pack{TV}"/>: the width of the widest register tile
+    /// the micro-kernel runs with <typeparamref name="TV"/> (four 512-bit vectors, else two 256-bit ones), so that each
+    /// tile reads its panel's rows contiguously, one after the other.
+    /// </summary>
+    public static int PanelColumns<TV>() where TV : unmanaged, ISimdFloat<TV> => TV.Count == 16 ? 64 : 16;
+
+    /// <summary>
+    /// Packs B (k x n, strides <paramref name="bRow"/> along k and <paramref name="bCol"/> along j) into the panels of
+    /// a block of <paramref name="panelRows"/> x <paramref name="panelColumns"/> floats for <see cref="RunPanels{TV}"/>:
+    /// panel q holds columns [qW, qW + w) with W = <see cref="PanelColumns{TV}"/> and w = min(W, panelColumns - qW),
+    /// as panelRows rows of w floats at <c>packed + qW * panelRows</c>; no padding. B may fill only part of the block
+    /// (a partial last tile), which <see cref="RunPanels{TV}"/> then reads with the same layout. A copy
+    /// of B made once for every block of rows that reads it (K's tiles in attention) then needs no strip copied per
+    /// call: read with a stride, each strip's rows came from the outer caches at a stall each (6% of attention at
+    /// L = 2048, D = 64, one core, in the copy's two loads).
+    /// </summary>
+    /// <param name="k">B's rows (the summed rank).</param>
+    /// <param name="n">B's columns.</param>
+    /// <param name="b">B[0, 0].</param>
+    /// <param name="bRow">Elements between B[k, j] and B[k+1, j].</param>
+    /// <param name="bCol">Elements between B[k, j] and B[k, j+1].</param>
+    /// <param name="packed">The block: panelRows * panelColumns floats, not overlapping B.</param>
+    /// <param name="panelRows">The block's rows (at least <paramref name="k"/>).</param>
+    /// <param name="panelColumns">The block's columns (at least <paramref name="n"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException">B does not fit in the block.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Pack<TV>(int k, int n, float* b, nint bRow, nint bCol, float* packed, int panelRows, int panelColumns) where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (k > panelRows) throw new ArgumentOutOfRangeException(nameof(k), k, $"The panels hold {panelRows} rows.");
+        if (n > panelColumns) throw new ArgumentOutOfRangeException(nameof(n), n, $"The panels hold {panelColumns} columns.");
+        if (k <= 0 || n <= 0) return;
+        var width = PanelColumns<TV>();
+        for (var j = 0; j < n; j += width)
+        {
+            var w = Math.Min(width, panelColumns - j);
+            var panel = packed + (nint)j * panelRows;
+            var columns = Math.Min(width, n - j);
+            var source = b + j * bCol;
+            if (bRow == 1)
+                Transpose.Copy(source, bCol, panel, w, columns, k); // B's columns are rows of k floats
+            else if (bCol == 1)
+                for (var kk = 0; kk < k; kk++) Buffer.MemoryCopy(source + kk * bRow, panel + kk * w, columns * sizeof(float), columns * sizeof(float));
+            else
+                for (var kk = 0; kk < k; kk++)
+                    for (var jj = 0; jj < columns; jj++) panel[kk * w + jj] = source[kk * bRow + jj * bCol];
+        }
+    }
+
+    /// <summary><see cref="RunScaledPanels{TV}"/> without a running sum: <c>C = alpha * A * B</c>, B in panels.</summary>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C, at most <paramref name="panelColumns"/>.</param>
+    /// <param name="k">The extent of the summed rank, at most <paramref name="panelRows"/>.</param>
+    /// <param name="alpha">A factor applied to every sum.</param>
+    /// <param name="a">A[0, 0].</param>
+    /// <param name="aRow">A's row stride.</param>
+    /// <param name="aCol">A's stride along k.</param>
+    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
+    /// <param name="panelRows">The rows of the block B was packed into (the layout of its panels; the sum may take fewer).</param>
+    /// <param name="panelColumns">The columns of that block (C may take fewer).</param>
+    /// <param name="c">C[0, 0].</param>
+    /// <param name="cRow">C's row stride (j is contiguous).</param>
+    public static void RunPanels<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* panels, int panelRows, int panelColumns, float* c, nint cRow)
+        where TV : unmanaged, ISimdFloat<TV> =>
+        RunScaledPanels<TV>(m, n, k, alpha, a, aRow, aCol, panels, panelRows, panelColumns, c, cRow, null, 0, null, 0);
+
+    /// <summary>
+    /// <see cref="RunScaled{TV}"/> with B packed by <see cref="Pack{TV}"/> into a block of panelRows x panelColumns:
+    /// each panel is read in place, with its rows contiguous, by every tile of rows. The sums are those of
+    /// <see cref="RunScaled{TV}"/> bit for bit (each runs in k order either way).
+    /// </summary>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C, at most <paramref name="panelColumns"/>.</param>
+    /// <param name="k">The extent of the summed rank, at most <paramref name="panelRows"/>.</param>
+    /// <param name="alpha">A factor applied to every sum.</param>
+    /// <param name="a">A[0, 0].</param>
+    /// <param name="aRow">A's row stride.</param>
+    /// <param name="aCol">A's stride along k.</param>
+    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
+    /// <param name="panelRows">The rows of the block B was packed into.</param>
+    /// <param name="panelColumns">The columns of that block.</param>
+    /// <param name="c">C[0, 0].</param>
+    /// <param name="cRow">C's row stride (j is contiguous).</param>
+    /// <param name="c0">C0[0, 0], the sum's previous value (may not overlap C unless it is C), or null.</param>
+    /// <param name="c0Row">Elements between C0[i, j] and C0[i+1, j]; j is contiguous.</param>
+    /// <param name="scale">The factor of row 0.</param>
+    /// <param name="scaleStride">Elements between the factors of rows i and i+1 (0: one factor for all rows).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="k"/> or <paramref name="n"/> is more than the block holds.</exception>
+    public static void RunScaledPanels<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* panels, int panelRows, int panelColumns, float* c, nint cRow,
+        float* c0, nint c0Row, float* scale, nint scaleStride)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (k > panelRows) throw new ArgumentOutOfRangeException(nameof(k), k, $"The panels hold {panelRows} rows.");
+        if (n > panelColumns) throw new ArgumentOutOfRangeException(nameof(n), n, $"The panels hold {panelColumns} columns.");
+        if (m <= 0 || n <= 0) return;
+        var width = PanelColumns<TV>();
+        for (var j = 0; j < n; j += width)
+            RunScaled<TV>(m, Math.Min(width, n - j), k, alpha, a, aRow, aCol, panels + (nint)j * panelRows, Math.Min(width, panelColumns - j), 1,
+                c + j, cRow, c0 == null ? null : c0 + j, c0Row, scale, scaleStride);
+    }
+
     /// <summary>B read along k (contiguous when B is stored k-innermost) and written to the panel along j (compiled
     /// optimised at once: a scalar double loop of k*n moves ran at tier 0 for the first calls of RunScaled).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -538,7 +639,12 @@ public static unsafe class Gemm
         // Every whole tile of six rows in one call: a call per tile cost 4% of a 96x64x64 product (224 against 233
         // GFLOP/s on one core whose FMA peak is 232).
         var i = m / RowTile * RowTile;
-        if (typeof(TV) == typeof(V256) && i >= 2 * RowTile && n >= 16 && bRow != 16)
+        if (typeof(TV) == typeof(V256) && i >= 2 * RowTile && n == 16 && bRow == 16)
+        {
+            // B is one strip already (a panel of Pack): every tile reads it in place.
+            Pairs6<TV>(0, i, k, &alpha, a, aRow, aCol, b, 16, c, cRow, tail, !tail.None && alpha == 1f);
+        }
+        else if (typeof(TV) == typeof(V256) && i >= 2 * RowTile && n >= 16 && bRow != 16)
         {
             var strips = n / 16 * 16;
             Strips<TV>(i, strips, k, alpha, a, aRow, aCol, b, bRow, c, cRow, tail);
