@@ -154,18 +154,7 @@ public static unsafe class Gemm
     }
 
     /// <summary><see cref="RunScaledPanels{TV}"/> without a running sum: <c>C = alpha * A * B</c>, B in panels.</summary>
-    /// <param name="m">Rows of C.</param>
-    /// <param name="n">Columns of C, at most <paramref name="panelColumns"/>.</param>
-    /// <param name="k">The extent of the summed rank, at most <paramref name="panelRows"/>.</param>
-    /// <param name="alpha">A factor applied to every sum.</param>
-    /// <param name="a">A[0, 0].</param>
-    /// <param name="aRow">A's row stride.</param>
-    /// <param name="aCol">A's stride along k.</param>
-    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
-    /// <param name="panelRows">The rows of the block B was packed into (the layout of its panels; the sum may take fewer).</param>
-    /// <param name="panelColumns">The columns of that block (C may take fewer).</param>
-    /// <param name="c">C[0, 0].</param>
-    /// <param name="cRow">C's row stride (j is contiguous).</param>
+    /// <inheritdoc cref="RunScaledPanels{TV}" path="/param"/>
     public static void RunPanels<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* panels, int panelRows, int panelColumns, float* c, nint cRow)
         where TV : unmanaged, ISimdFloat<TV> =>
         RunScaledPanels<TV>(m, n, k, alpha, a, aRow, aCol, panels, panelRows, panelColumns, c, cRow, null, 0, null, 0);
@@ -175,16 +164,16 @@ public static unsafe class Gemm
     /// each panel is read in place, with its rows contiguous, by every tile of rows. The sums are those of
     /// <see cref="RunScaled{TV}"/> bit for bit (each runs in k order either way).
     /// </summary>
-    /// <param name="m">Rows of C.</param>
     /// <param name="n">Columns of C, at most <paramref name="panelColumns"/>.</param>
     /// <param name="k">The extent of the summed rank, at most <paramref name="panelRows"/>.</param>
+    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
+    /// <param name="panelRows">The rows of the block B was packed into (the layout of its panels; the sum may take fewer).</param>
+    /// <param name="panelColumns">The columns of that block (C may take fewer).</param>
+    /// <param name="m">Rows of C.</param>
     /// <param name="alpha">A factor applied to every sum.</param>
     /// <param name="a">A[0, 0].</param>
     /// <param name="aRow">A's row stride.</param>
     /// <param name="aCol">A's stride along k.</param>
-    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
-    /// <param name="panelRows">The rows of the block B was packed into.</param>
-    /// <param name="panelColumns">The columns of that block.</param>
     /// <param name="c">C[0, 0].</param>
     /// <param name="cRow">C's row stride (j is contiguous).</param>
     /// <param name="c0">C0[0, 0], the sum's previous value (may not overlap C unless it is C), or null.</param>
