@@ -228,7 +228,7 @@ public static class KernelPlanner
     /// parallel loop (K's tiles, <c>BK[b,h,m1,m0,e] = K[b,h,m1*M0 + m0, e]</c>) and read only as the right operand of
     /// contractions, each read at the first row and column of the same two dimensions, is packed as it is copied. Every
     /// block of rows then reads its panels in place, where a plain copy had each call copy strips of it again: read with
-    /// a stride, those came from the outer caches at a stall a row (attention, L = 2048, D = 64, one core: 6% of the
+    /// a stride, those missed L1 at a stall a row (attention, L = 2048, D = 64, one core: 6% of the
     /// time in the strip copy; 77 -> 79.5 GFLOP/s with the panels). The copy costs what it did; the values are the same.
     /// </summary>
     private static void Panels(Cascade cascade, Dictionary<int, EinsumPlan> plans, Dictionary<string, TensorStorage> storage, List<CascadeStep> hoisted)

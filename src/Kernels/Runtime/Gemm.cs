@@ -118,7 +118,7 @@ public static unsafe class Gemm
     /// as panelRows rows of w floats at <c>packed + qW * panelRows</c>; no padding. B may fill only part of the block
     /// (a partial last tile), which <see cref="RunPanels{TV}"/> then reads with the same layout. A copy
     /// of B made once for every block of rows that reads it (K's tiles in attention) then needs no strip copied per
-    /// call: read with a stride, each strip's rows came from the outer caches at a stall each (6% of attention at
+    /// call: read with a stride, each strip's rows missed L1 at a stall each (6% of attention at
     /// L = 2048, D = 64, one core, in the copy's two loads).
     /// </summary>
     /// <param name="k">B's rows (the summed rank).</param>
