@@ -27,13 +27,15 @@ public class AttentionMemoryTests
         var output = new float[length * dim];
         var options = new AttentionOptions(Causal: causal, Window: window);
         Attention.Forward(q, q, q, output, shape, options); // the first call may size the arena; count the second
-        var before = Kernels.Runtime.KernelRuntime.ScratchBytesRequested;
+        var before = Kernels.Runtime.KernelRuntime.ScratchBytesHeld;
+        Kernels.Runtime.KernelRuntime.ResetScratchPeak();
         Attention.Forward(q, q, q, output, shape, options);
-        var used = Kernels.Runtime.KernelRuntime.ScratchBytesRequested - before;
+        var used = Kernels.Runtime.KernelRuntime.ScratchBytesPeak - before;
 
         var keysAndValues = 2L * length * dim * sizeof(float);  // 2 MiB: one head's K and V
         var scores = (long)length * length * sizeof(float);     // 1 GiB: a row of scores per query
         Assert.True(used > 0, "the kernel asked for no scratch: the count does not see it");
+        Assert.Equal(before, Kernels.Runtime.KernelRuntime.ScratchBytesHeld); // all of it given back
         Assert.True(used <= 4 * keysAndValues + (8L << 20), $"{used:N0} bytes of scratch for {keysAndValues:N0} bytes of keys and values");
         Assert.True(used * 64 < scores, $"{used:N0} bytes of scratch is not far below the {scores:N0} of the scores");
     }

@@ -94,6 +94,64 @@ public unsafe class KernelRuntimeTests
     }
 
     [Fact]
+    public void Blocked_ranges_cover_every_row_once_and_cut_blocks_only_on_register_tiles()
+    {
+        var failures = new List<string>();
+        foreach (var rows in new[] { 1, 5, 6, 7, 26, 162, 163, 512, 1000, 2048, 4095 })
+        foreach (var points in new[] { 1, 3, 8 })
+        foreach (var block in new[] { 1, 4, 6, 60, 100, 162, 192, 5000 })
+        foreach (var threads in new[] { 2, 3, 8 })
+        {
+            var count = rows * points;
+            var seen = new int[count];
+            var ranges = new System.Collections.Concurrent.ConcurrentBag<(int Start, int End)>();
+            KernelRuntime.For(count, long.MaxValue / 2, threads, rows, block, (start, end) =>
+            {
+                ranges.Add((start, end));
+                for (var i = start; i < end; i++) Interlocked.Increment(ref seen[i]);
+            });
+            var what = $"rows={rows} points={points} block={block} threads={threads}";
+            if (seen.Any(n => n != 1)) failures.Add($"{what}: row {Array.FindIndex(seen, n => n != 1)} ran {seen.First(n => n != 1)} times");
+            // Every range starts at the start of an outer point or on a register tile of one (when the block is whole
+            // tiles), and the pieces of an outer point a range holds are each at most a block long as a slice cuts them:
+            // a range that covers whole blocks ends on a boundary, so the slice's blocks of `block` rows never leave
+            // fewer than a block between boundaries except at a point's end.
+            var align = block % Gemm.RowTile == 0 ? Gemm.RowTile : 1;
+            foreach (var (start, end) in ranges)
+            {
+                if (start >= end) failures.Add($"{what}: an empty range [{start}, {end}) was run");
+                if (start % rows % align != 0) failures.Add($"{what}: range [{start}, {end}) starts off a register tile");
+            }
+            // While the blocks are few enough that each is a range of its own: none longer than a block, at least four a
+            // thread where the rows allow, and of nearly equal length (within twice the alignment).
+            var perPoint = (rows + block - 1) / block;
+            if ((long)perPoint * points * 2 <= KernelRuntime.MaxChunksPerThread * threads)
+            {
+                var longest = ranges.Max(r => r.End - r.Start);
+                if (longest > block) failures.Add($"{what}: a range of {longest} rows, longer than a block");
+                var most = points * ((rows + align - 1) / align);
+                if (ranges.Count < Math.Min(4 * threads, most)) failures.Add($"{what}: {ranges.Count} ranges for {threads} threads");
+                var shortest = ranges.Min(r => r.End - r.Start);
+                if (longest - shortest >= 2 * align && shortest < rows) failures.Add($"{what}: ranges of {shortest} to {longest} rows");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
+    [Fact]
+    public void Blocked_ranges_run_on_the_caller_for_little_work_and_refuse_a_count_that_is_not_whole_points()
+    {
+        var calls = new List<(int, int)>();
+        KernelRuntime.For(300, KernelRuntime.ParallelThreshold / 2, 0, 100, 60, (s, e) => calls.Add((s, e)));
+        Assert.Equal(new[] { (0, 300) }, calls);
+        KernelRuntime.For(0, long.MaxValue / 2, 0, 0, 0, (s, e) => calls.Add((s, e)));
+        Assert.Single(calls);
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => KernelRuntime.For(301, long.MaxValue / 2, 2, 100, 60, (_, _) => { })).ParamName);
+        Assert.Equal("rows", Assert.Throws<ArgumentOutOfRangeException>(() => KernelRuntime.For(300, long.MaxValue / 2, 2, 0, 60, (_, _) => { })).ParamName);
+        Assert.Equal("block", Assert.Throws<ArgumentOutOfRangeException>(() => KernelRuntime.For(300, long.MaxValue / 2, 2, 100, 0, (_, _) => { })).ParamName);
+    }
+
+    [Fact]
     public void The_workers_run_every_chunk_exactly_once_for_any_count_of_chunks_and_threads()
     {
         for (var chunks = 0; chunks <= 40; chunks++)

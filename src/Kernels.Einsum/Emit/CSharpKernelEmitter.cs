@@ -451,9 +451,16 @@ public static class CSharpKernelEmitter
                 var slice = parallel.Rank;
                 var work = string.Join(" + ", plan.Sliced.SelectMany(StepEinsums).Select(e => "(double)" + string.Join(" * ", e.Ranks.Select(r => RankOf(r).Size).DefaultIfEmpty("1"))));
                 _w.Line($"long _work = (long)global::System.Math.Min(9e18, {work});");
+                // A kernel that runs its rows in blocks hands the threads whole blocks (KernelRuntime.For with the block).
+                var blocks = "";
+                if (plan.RowBlocks)
+                {
+                    _w.Line($"int _PB = {BlockRows(plan)}; // rows of {slice} per block, as each slice cuts them");
+                    blocks = $"{RankOf(slice).Size}, _PB, ";
+                }
                 var any = AnyOutputPoint(plan.Sliced.SelectMany(StepEinsums), slice);
                 if (any is not null && plan.OuterSlices.Count == 0) _w.Line($"if ({any}) // else no slice writes a point");
-                var forAll = $"{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));";
+                var forAll = $"{Rt}.KernelRuntime.For({RankOf(slice).Size}, _work, {_sig.MaxDegreeOfParallelism}, {blocks}(_start, _end) => _{name}Slice<_TV>(_a, _start, _end));";
                 if (plan.OuterSlices.Count > 0)
                 {
                     // The threads take ranges of the (outer point, row) pairs, in one pass over all of them when they fit an int.
@@ -461,8 +468,9 @@ public static class CSharpKernelEmitter
                     var rows = RankOf(slice).Size;
                     if (any is not null) _w.Open($"if ({any}) // else no slice writes a point");
                     _w.Line($"long _outer = {outerCount}, _pairs = _outer * {rows};");
-                    _w.Line($"if (_pairs <= int.MaxValue) {Rt}.KernelRuntime.For((int)_pairs, _work, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _start, _end));");
-                    _w.Line($"else for (long _ob = 0; _ob < _outer; _ob++) {{ long _base = _ob * {rows}; {Rt}.KernelRuntime.For({rows}, _work / _outer, {_sig.MaxDegreeOfParallelism}, (_start, _end) => _{name}Slice<_TV>(_a, _base + _start, _base + _end)); }}");
+                    var outerBlocks = plan.RowBlocks ? $"{rows}, _PB, " : "";
+                    _w.Line($"if (_pairs <= int.MaxValue) {Rt}.KernelRuntime.For((int)_pairs, _work, {_sig.MaxDegreeOfParallelism}, {outerBlocks}(_start, _end) => _{name}Slice<_TV>(_a, _start, _end));");
+                    _w.Line($"else for (long _ob = 0; _ob < _outer; _ob++) {{ long _base = _ob * {rows}; {Rt}.KernelRuntime.For({rows}, _work / _outer, {_sig.MaxDegreeOfParallelism}, {outerBlocks}(_start, _end) => _{name}Slice<_TV>(_a, _base + _start, _base + _end)); }}");
                     if (any is not null) _w.Close();
                 }
                 else if (parallel.RowByRow is not null)
@@ -497,9 +505,7 @@ public static class CSharpKernelEmitter
                 var scope = Unpack(plan, includeSliceLocal: true);
                 if (plan.RowBlocks)
                 {
-                    var perRow = local.Select(x => StorageCount(x, "1")).DefaultIfEmpty("0L");
-                    if (plan.BlockRows is { } rows) _w.Line($"int _PB = {rows}; // rows of {sr} per block, as the schedule asks");
-                    else _w.Line($"int _PB = {Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }}); // rows of {sr} per block, sized to the cache");
+                    _w.Line($"int _PB = {BlockRows(plan)}; // rows of {sr} per block, {(plan.BlockRows is null ? "sized to the cache" : "as the schedule asks")}");
                     scope.Add(("int", "_PB"));
                     foreach (var x in local)
                     {
@@ -641,6 +647,15 @@ public static class CSharpKernelEmitter
             _w.Close();
             _stepMethods.Add(_w);
             _w = caller;
+        }
+
+        /// <summary>The rows of the parallel rank a block holds: the schedule's number, or KernelRuntime.RowBlock of the
+        /// floats each row takes in the slice-local scratch. The parallel method and each slice evaluate it alike.</summary>
+        private string BlockRows(KernelPlan plan)
+        {
+            if (plan.BlockRows is { } rows) return rows.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var perRow = plan.Storage.Values.Where(x => x.Home == TensorHome.SliceLocal && !IsAlias(x.Tensor)).Select(x => StorageCount(x, "1")).DefaultIfEmpty("0L");
+            return $"{Rt}.KernelRuntime.RowBlock(stackalloc long[] {{ {string.Join(", ", perRow)} }})";
         }
 
         /// <param name="s">The tensor's storage.</param>
