@@ -231,14 +231,22 @@ public class ScheduleTests
     {
         var mha = Specs.Load("attention.mha");
         Assert.Equal(new[] { "BK", "BV" }, Planning.TileViews.Placeable(mha));
-        Assert.Contains("place BK copy\nplace BV view\n", KernelVariants.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
-        Assert.Equal(new[] { "BK" }, KernelVariants.PlannedCascade(mha).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
+        // Both are the micro-kernel's right operands (K's tile summed along its innermost rank, V's read along the
+        // product's columns): copied once into its panels, and read in place only by a call with few rows.
+        Assert.Contains("place BK copy\nplace BV copy\n", KernelVariants.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
+        Assert.Equal(new[] { "BK", "BV" }, KernelVariants.PlannedCascade(mha).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
+        var chosen = KernelVariants.Choose(mha, null);
+        Assert.Equal((3, 4), chosen.Dense.Storage["BV"].Panels);
+        Assert.Equal((4, 3), chosen.Dense.Storage["BK"].Panels);
+        Assert.Equal(new[] { "BK", "BV" }, chosen.FewRowsViews);
         var swapped = Schedule.Parse("place BK view; place BV copy", out _);
         Assert.Equal(new[] { "BV" }, KernelVariants.PlannedCascade(mha, swapped).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
         Assert.Contains("place BK view\nplace BV copy\n", KernelVariants.ChosenSchedule(mha, swapped).ToString(), StringComparison.Ordinal);
         Assert.Empty(KernelVariants.ScheduleErrors(mha, swapped));
+        var viewed = Schedule.Parse("place BV view", out _);
+        Assert.Equal(new[] { "BK" }, KernelVariants.PlannedCascade(mha, viewed).Tensors.Where(t => t.Name is "BK" or "BV").Select(t => t.Name));
 
-        var errors = KernelVariants.ScheduleErrors(mha, Schedule.Parse("place Q view\nlower BV vector", out _));
+        var errors = KernelVariants.ScheduleErrors(mha, Schedule.Parse("place Q view\nplace BV view\nlower BV vector", out _));
         Assert.Equal(2, errors.Count);
         Assert.Contains("'Q' is not a tile copy of an input that can be read in place", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);
         Assert.Contains("this cascade's are BK, BV. Remove the directive.", errors.Single(e => e.Directive!.Keyword == "place").Message, StringComparison.Ordinal);

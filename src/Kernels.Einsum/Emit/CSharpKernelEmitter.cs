@@ -314,7 +314,7 @@ public static class CSharpKernelEmitter
             if (_program.FewRowsPlan is { } few)
             {
                 var exact = DenseCondition(few.Plan);
-                _w.Line($"if ({RankOf(few.Plan.SliceRank!).Size} < {Rt}.KernelRuntime.FewRows{(exact is null ? "" : $" && ({exact})")}) _Dispatch{few.Name}(_args); // K's tiles read in place, not copied");
+                _w.Line($"if ({RankOf(few.Plan.SliceRank!).Size} < {Rt}.KernelRuntime.FewRows{(exact is null ? "" : $" && ({exact})")}) _Dispatch{few.Name}(_args); // {Listed(_variants.FewRowsViews)} read in place, not copied");
                 otherwise = "else ";
             }
             if (_program.General is { } general)
@@ -1381,6 +1381,10 @@ public static class CSharpKernelEmitter
         {
             for (var i = 0; i < n; i++) _w.Close();
         }
+
+        /// <summary>"A", "A and B", "A, B and C".</summary>
+        private static string Listed(IReadOnlyList<string> names) =>
+            names.Count <= 1 ? string.Join("", names) : string.Join(", ", names.Take(names.Count - 1)) + " and " + names[names.Count - 1];
 
         private List<string> OuterLoops(ExtendedEinsum e, EinsumPlan p) => p.LoopOrder.Where(r => !e.ReducedRanks.Contains(r)).ToList();
 

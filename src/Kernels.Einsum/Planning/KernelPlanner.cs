@@ -242,7 +242,7 @@ public static class KernelPlanner
             if (writers.Count != 1) continue;
             var copy = writers[0];
             if (!before.Contains(copy.Id) || copy.IsInit || copy.Reduction is not null || copy.Filters.Count > 0 || copy.Body is not TensorRead
-                || plans[copy.Id].Lowering != EinsumLowering.Dense || copy.OutputIndices.Any(i => i is not IndexVariable)
+                || plans[copy.Id].Lowering is not (EinsumLowering.Dense or EinsumLowering.VectorRow) || copy.OutputIndices.Any(i => i is not IndexVariable)
                 || copy.OutputIndices.Select(i => ((IndexVariable)i).Rank).Distinct().Count() != copy.OutputIndices.Count) continue;
             (int K, int J)? dims = null;
             var only = true;
@@ -258,6 +258,10 @@ public static class KernelPlanner
             if (!only || dims is not { } kj) continue;
             var order = s.StorageOrder.Where(d => d != kj.K && d != kj.J).Append(kj.K).Append(kj.J).ToList();
             storage[name] = s with { Order = order.SequenceEqual(s.StorageOrder) ? s.Order : order, Panels = kj };
+            // The pack is one runtime call per point of the other ranks, whatever loop the copy was lowered to (V's
+            // tiles, contiguous along their columns, were vectorised over them).
+            if (plans[copy.Id].Lowering != EinsumLowering.Dense)
+                plans[copy.Id] = plans[copy.Id] with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plans[copy.Id]) };
         }
     }
 

@@ -47,7 +47,7 @@ public sealed class KernelVariants
     public bool TwoPlans { get; }
 
     /// <summary>The plan for fewer than <c>KernelRuntime.FewRows</c> rows of the parallel rank (a decode step), which reads
-    /// in place the tile copies the others store transposed (<see cref="FewRowsViews"/>), or null.</summary>
+    /// in place the tile copies the others store in the micro-kernel's panels (<see cref="FewRowsViews"/>), or null.</summary>
     public KernelPlan? FewRows { get; }
 
     /// <summary>The cascade <see cref="FewRows"/> is made from.</summary>
@@ -219,7 +219,7 @@ public sealed class KernelVariants
         var general = KernelPlanner.Plan(planned, assumeDivisible: false, schedule);
         // A plan that bounds its partial tiles is exact for every size: then it is the only one.
         var twoPlans = dense.AssumesDivisible && !(dense.EdgeBounds is not null && dense.EdgeBoundsNeedNonEmpty.Count == 0) && !dense.SameLoweringAs(general);
-        // With few rows per call, a copy stored transposed for the micro-kernel (K's tiles) costs more than it saves:
+        // With few rows per call, a copy stored in the micro-kernel's panels (K's and V's tiles) costs more than it saves:
         // a plan that reads it in place too runs then, where it is exact (sizes that divide, or bounded partial tiles).
         // (Unless the schedule places them: 'place BK copy' keeps the copy for every call, 'place BK view' reads it in place for every call.)
         KernelPlan? fewRows = null;

@@ -39,7 +39,7 @@ public enum TensorPlacement
     /// <summary>Read in place: the copy is not computed, and each read of it reads the input (<see cref="TileViews"/>).</summary>
     View,
 
-    /// <summary>Computed once into scratch (stored transposed when a contraction sums along its innermost rank).</summary>
+    /// <summary>Computed once into scratch (in the micro-kernel's panels when a contraction reads it as its right operand).</summary>
     Copy,
 
     /// <summary>In the memory of the output computed from it, each point overwritten by the output's own value
@@ -121,8 +121,8 @@ public sealed class Schedule : IEquatable<Schedule>
     public bool? Folds { get; init; }
 
     /// <summary>Where tile copies of inputs live, by the copy's tensor, in the order given; a copy not listed is read in
-    /// place unless a contraction sums along its innermost rank (then it is stored transposed once, and read in place only
-    /// by a call with few rows).</summary>
+    /// place unless it is a contraction's right operand summed along its innermost rank or read along the product's
+    /// columns (then it is stored once in the micro-kernel's panels, and read in place only by a call with few rows).</summary>
     public IReadOnlyList<KeyValuePair<string, TensorPlacement>> Placements { get; init; } = Array.Empty<KeyValuePair<string, TensorPlacement>>();
 
     /// <summary>The lowering asked for, by the tensor an Einsum computes, in the order given.</summary>

@@ -8,10 +8,12 @@ namespace Kernels.Einsum.Planning;
 /// <summary>
 /// Tile copies become views: <c>BK[b,kh,m1,m0,e] = K[b,kh,m1*M0 + m0, e]</c> is not computed, and every read
 /// <c>BK[i..]</c> becomes the read of K it copies, <c>K[b, h / G, m1*M0 + m0, e]</c>. The kernel then reads the input in
-/// place (a contraction packs or dots its tile as it goes) instead of writing a copy of all of K and V to scratch before
-/// the parallel loop: no buffer proportional to the key length (V's tiles in attention). A copy summed along its innermost
-/// rank (K's tiles in <c>Q K^T</c>) stays: the planner stores it transposed once for the micro-kernel, where reading it
-/// in place would transpose each tile again for every block of rows (measured: prefill at L = 4096 took 1.4x as long).
+/// place (a contraction packs or dots its tile as it goes) instead of writing a copy of it to scratch before the
+/// parallel loop. A contraction's right operand stays a copy by default, which the planner stores once in the
+/// micro-kernel's panels: summed along its innermost rank (K's tiles in <c>Q K^T</c>), read in place it would be
+/// transposed again for every block of rows (measured: prefill at L = 4096 took 1.4x as long); read along the
+/// product's columns (V's tiles in <c>P V</c>), each block of rows copied its strips again (3.2% of one core's
+/// attention samples). With few rows per call (a decode step) both are views.
 /// <para>
 /// The rewrite keeps the interpreter's result exactly: a copy writes every point of its output (plain indices, no
 /// filter, no reduction), and every read of it is provably inside its extent, so the read and the substituted one
@@ -95,8 +97,36 @@ public static class TileViews
                 // A copy summed along its innermost rank (K's tile in Q K^T) is what the planner stores transposed, once,
                 // for the micro-kernel's right operand: read in place, every block of rows would transpose it again.
                 if (!transposed && read.Indices[t.Rank - 1] is IndexVariable inner && reader.ReducedRanks.Contains(inner.Rank)) return false;
+                // So is a right operand read along the product's columns (V's tile in P V): stored once in the
+                // micro-kernel's panels, where read in place every block of rows copied each strip of it again.
+                if (!transposed && RightOperandByColumns(reader, read)) return false;
             }
         return true;
+    }
+
+    /// <summary>
+    /// The read is one of the two factors of a sum of products over one rank k (a contraction's shape), its innermost
+    /// subscript the innermost output rank j of the reader, which the other factor does not hold, and k another of its
+    /// subscripts: the micro-kernel's right operand, whose rows of j it reads a strip at a time.
+    /// </summary>
+    private static bool RightOperandByColumns(ExtendedEinsum reader, TensorRead read)
+    {
+        if (reader.Reduction != ReduceOperator.Sum || reader.ReducedRanks.Count != 1 || reader.OutputIndices.Count == 0
+            || reader.OutputIndices[reader.OutputIndices.Count - 1] is not IndexVariable column || read.Indices[read.Indices.Count - 1] is not IndexVariable inner || inner.Rank != column.Rank)
+            return false;
+        var factors = new List<Expr>();
+        void Flatten(Expr x)
+        {
+            if (x is Binary { Operator: BinaryOperator.Multiply } m) { Flatten(m.Left); Flatten(m.Right); }
+            else factors.Add(x);
+        }
+        Flatten(reader.Body);
+        var reads = factors.OfType<TensorRead>().Where(r => r.Indices.Any(i => i.Variables().Any())).ToList();
+        if (reads.Count != 2 || !reads.Contains(read)) return false;
+        var other = reads[0] == read ? reads[1] : reads[0];
+        var k = reader.ReducedRanks[0];
+        return read.Indices.Take(read.Indices.Count - 1).Any(i => i is IndexVariable v && v.Rank == k)
+            && !other.Indices.Any(i => i.Variables().Contains(column.Rank));
     }
 
     /// <summary>The copy's read of its input with the copy's output ranks replaced by the subscripts of <paramref name="read"/>.</summary>
