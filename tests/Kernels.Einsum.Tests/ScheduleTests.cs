@@ -255,6 +255,25 @@ public class ScheduleTests
     }
 
     [Fact]
+    public void A_row_maximum_of_a_contraction_folds_into_its_call_unless_folds_are_off()
+    {
+        // LM = max[m0] BQK right after the contraction BQK: taken as the micro-kernel stores BQK's rows.
+        var mha = Specs.Load("attention.mha");
+        var on = KernelVariants.Choose(mha, null).Dense;
+        var product = mha.Einsums.Single(e => e.Output.Name == "BQK");
+        var maximum = mha.Einsums.Single(e => e.Output.Name == "LM");
+        Assert.Equal(maximum.Id, on.MaxFolds[product.Id]);
+        Assert.DoesNotContain("order LM", KernelVariants.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
+        Assert.Contains("fold on\n", KernelVariants.ChosenSchedule(mha).ToString(), StringComparison.Ordinal);
+        var noFolds = Schedule.Parse("fold off", out _);
+        Assert.Empty(KernelVariants.Choose(mha, noFolds).Dense.MaxFolds);
+        Assert.Contains("order LM p m0\n", KernelVariants.ChosenSchedule(mha, noFolds).ToString(), StringComparison.Ordinal);
+        // Scores with a filter are filled after the call (masked keys): their maximum is not taken in it.
+        var causal = Specs.Load("attention.causal");
+        Assert.Empty(KernelVariants.Choose(causal, null).Dense.MaxFolds);
+    }
+
+    [Fact]
     public void Placements_choose_whether_an_intermediate_lives_in_the_output_computed_from_it()
     {
         // Softmax's numerator SN is read only by Y = SN / SD at Y's own point: by default it is written into Y's memory.

@@ -238,6 +238,79 @@ public unsafe class GemmTests
         return cases;
     }
 
+    /// <summary>
+    /// The products with their row maxima (Gemm.RunPanelsMax, Gemm.RunMax) give the products of RunPanels and RunScaled
+    /// bit for bit, and maxima bit for bit those of Sweep.Max over the stored rows: row counts around the register tiles
+    /// and the two tiles the folded path needs, whole and partial panels, rows with a NaN, rows of zeros of either sign
+    /// (whose maximum's sign the sweep decides), rows of -inf, and a stride between the maxima.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Row_maxima_taken_as_the_product_stores_are_those_of_the_sweep(string width)
+    {
+        var failures = new List<string>();
+        var cases = width switch
+        {
+            "V512" => RowMaxCases<V512>(failures),
+            "V256" => RowMaxCases<V256>(failures),
+            "V128" => RowMaxCases<V128>(failures),
+            _ => RowMaxCases<F32>(failures),
+        };
+        Assert.True(cases > 100, $"only {cases} cases ran");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases} cases failed, e.g.:\n" + string.Join("\n", failures.Take(10)));
+    }
+
+    private static int RowMaxCases<TV>(List<string> failures) where TV : unmanaged, ISimdFloat<TV>
+    {
+        var random = new Random(17);
+        float R() => (float)(random.NextDouble() * 2 - 1);
+        var cases = 0;
+        foreach (var n in new[] { 16, 32, 48, 64, 40, 8, 1, 0 })
+        foreach (var k in new[] { 64, 7, 1 })
+        foreach (var m in new[] { 1, 5, 6, 11, 12, 13, 18, 23, 48 })
+        foreach (var special in new[] { "none", "nan", "zeros", "negative zeros", "-inf" })
+        {
+            cases++;
+            var columns = (n + 63) / 64 * 64 + 64; // the block: room for any panel width
+            var a = Enumerable.Range(0, m * k).Select(_ => R()).ToArray();
+            var b = Enumerable.Range(0, k * Math.Max(n, 1)).Select(_ => R()).ToArray();
+            // Row 1 (or 0) of A picks the special row of C: a NaN in A's row makes that row of C NaN; a row of zeros in A
+            // makes C's row zeros, negative with a negative alpha... zeros times a positive sum stay +0, so the signs
+            // come from B's values instead: -0 = 0 * -x.
+            var row = Math.Min(1, m - 1);
+            if (special == "nan") a[row * k + k / 2] = float.NaN;
+            if (special is "zeros" or "negative zeros") for (var kk = 0; kk < k; kk++) a[row * k + kk] = special == "zeros" ? 0f : -0f;
+            if (special == "-inf") for (var kk = 0; kk < k; kk++) a[row * k + kk] = float.NegativeInfinity;
+            var packed = new float[k * columns + 8];
+            var expected = new float[m * Math.Max(n, 1)];
+            var actual = new float[m * Math.Max(n, 1)];
+            var other = new float[m * Math.Max(n, 1)];
+            var expectedMax = new float[m];
+            var actualMax = Enumerable.Repeat(float.NaN, 2 * m).ToArray();
+            var otherMax = Enumerable.Repeat(float.NaN, m).ToArray();
+            fixed (float* pa = a, pb = b, pk = packed, pe = expected, pc = actual, po = other, pem = expectedMax, pam = actualMax, pom = otherMax)
+            {
+                Gemm.Pack<TV>(k, n, pb, Math.Max(n, 1), 1, pk, k, columns);
+                Gemm.RunPanels<TV>(m, n, k, 0.5f, pa, k, 1, pk, k, columns, pe, Math.Max(n, 1));
+                Sweep.Max<TV>(pe, Math.Max(n, 1), m, n, pem, 1);
+                Gemm.RunPanelsMax<TV>(m, n, k, 0.5f, pa, k, 1, pk, k, columns, pc, Math.Max(n, 1), pam, 2);
+                Gemm.RunMax<TV>(m, n, k, 0.5f, pa, k, 1, pb, Math.Max(n, 1), 1, po, Math.Max(n, 1), pom, 1);
+            }
+            var where = $"{typeof(TV).Name} m={m} n={n} k={k} {special}";
+            static bool Same(float x, float y) => BitConverter.SingleToInt32Bits(x) == BitConverter.SingleToInt32Bits(y) || (float.IsNaN(x) && float.IsNaN(y));
+            if (!expected.Zip(actual).All(p => Same(p.First, p.Second))) failures.Add($"{where}: the panels' products differ from RunPanels'");
+            for (var i = 0; i < m; i++)
+            {
+                if (!Same(actualMax[2 * i], expectedMax[i])) { failures.Add($"{where}: row {i}'s maximum {actualMax[2 * i]} from RunPanelsMax, {expectedMax[i]} from the sweep"); break; }
+                if (!float.IsNaN(actualMax[2 * i + 1])) { failures.Add($"{where}: RunPanelsMax wrote between the maxima"); break; }
+            }
+            var sweptOther = new float[m];
+            fixed (float* po = other, ps = sweptOther) Sweep.Max<TV>(po, Math.Max(n, 1), m, n, ps, 1);
+            if (!sweptOther.Zip(otherMax).All(p => Same(p.First, p.Second))) failures.Add($"{where}: RunMax's maxima are not the sweep's of its products");
+        }
+        return cases;
+    }
+
     [Fact]
     public void Panels_refuse_more_rows_or_columns_than_their_block_holds()
     {

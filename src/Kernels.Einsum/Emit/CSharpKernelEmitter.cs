@@ -723,6 +723,11 @@ public static class CSharpKernelEmitter
                         _w.Line($"// {CodeWriter.OneLine(folded.Einsum.Text)}");
                         _w.Line("//   computed in the micro-kernel call of the running sum's update below");
                         break;
+                    case CMaxFolded maximum:
+                        _w.Line();
+                        _w.Line($"// {CodeWriter.OneLine(maximum.Einsum.Text)}");
+                        _w.Line($"//   computed in the micro-kernel call of {maximum.Contraction.Output.Name} above, as it stored each row (not swept again)");
+                        break;
                     case CFold fold:
                         EmitFold(fold.Update, fold.Fold);
                         break;
@@ -968,6 +973,8 @@ public static class CSharpKernelEmitter
             _w.Line($"// {(e.IsInit && !text.StartsWith("init", StringComparison.Ordinal) ? "init " : "")}{text}");
             _w.Line($"//   {p.Describe()}{(p.Contraction is { } g && StorageOf(g.B.Tensor).Panels is not null ? $", {g.B.Tensor.Name} read from its panels" : "")}");
             if (node.Kernel is { } call) _w.Line($"//   the row in one call of the row micro-kernel Sweep.{call.Kernel}");
+            if (node.MaxFold is { } folded && p.Contraction is { } product)
+                _w.Line($"//   and {CodeWriter.OneLine(folded.Einsum.Text)}: each row's maximum over {product.J}, taken as the micro-kernel stores the row");
             if (p.Lowering != EinsumLowering.Exact && p.Lowering != EinsumLowering.Dense) BoundComments(e);
             _w.Open("");
             var split = node.Split;
@@ -981,7 +988,7 @@ public static class CSharpKernelEmitter
                 case EinsumLowering.Exact: EmitExact(all, p); break;
                 case EinsumLowering.VectorReduce: EmitVectorReduce(all, p); break;
                 case EinsumLowering.VectorRow: EmitVectorRow(all, p); break;
-                case EinsumLowering.Contraction: EmitContraction(all, p); break;
+                case EinsumLowering.Contraction: EmitGemm(p, all.Output, all.OutputIndices, null, node.MaxFold?.Einsum); break;
                 default: EmitDense(all, p, node.Transpose); break;
             }
             if (split is not null) CloseSplit(e);
@@ -1263,11 +1270,10 @@ public static class CSharpKernelEmitter
 
         // ---- contraction: a call of the micro-kernel per point of the batch ranks
 
-        private void EmitContraction(ExtendedEinsum e, EinsumPlan p) => EmitGemm(p, e.Output, e.OutputIndices, null);
-
         /// <summary>A micro-kernel call per point of the batch ranks, writing <paramref name="output"/> at
-        /// <paramref name="indices"/>; with a fold, the running sum's rescaled previous value is added as it is stored.</summary>
-        private void EmitGemm(EinsumPlan p, Tensor output, IReadOnlyList<IndexExpr> indices, RescaleFold? fold)
+        /// <paramref name="indices"/>; with a fold, the running sum's rescaled previous value is added as it is stored;
+        /// with <paramref name="maximum"/>, each row's maximum is taken as it is stored (<see cref="KernelPlan.MaxFolds"/>).</summary>
+        private void EmitGemm(EinsumPlan p, Tensor output, IReadOnlyList<IndexExpr> indices, RescaleFold? fold, ExtendedEinsum? maximum = null)
         {
             var g = p.Contraction!;
             var loops = OpenLoops(p.LoopOrder, g.I, g.J);
@@ -1283,12 +1289,17 @@ public static class CSharpKernelEmitter
             }
             string Points(string rank) => Blocked(rank) ? "_pe - _pb" : Hi(rank);
             var panels = StorageOf(g.B.Tensor) is { Panels: { } kj } b ? $"{DimExtent(b, kj.K)}, {DimExtent(b, kj.J)}" : null;
-            _w.Line($"{Rt}.Gemm.{(fold is null ? "Run" : "RunScaled")}{(panels is null ? "" : "Panels")}<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
+            _w.Line($"{Rt}.Gemm.{(fold is null ? "Run" : "RunScaled")}{(panels is null ? "" : "Panels")}{(maximum is null ? "" : "Max")}<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
             _w.Line($"    {Ptr(g.A.Tensor)} + {Offset(g.A.Tensor, g.A.Indices, env)}, {Stride(g.A.Tensor, g.A.Indices, g.I)}, {Stride(g.A.Tensor, g.A.Indices, g.K)},");
             _w.Line(panels is null
                 ? $"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},"
                 : $"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {panels},");
-            if (fold is null)
+            if (maximum is not null)
+            {
+                _w.Line($"    {Ptr(output)} + {Offset(output, indices, env)}, {Stride(output, indices, g.I)},");
+                _w.Line($"    {Ptr(maximum.Output)} + {Offset(maximum.Output, maximum.OutputIndices, env)}, {Stride(maximum.Output, maximum.OutputIndices, g.I)});");
+            }
+            else if (fold is null)
                 _w.Line($"    {Ptr(output)} + {Offset(output, indices, env)}, {Stride(output, indices, g.I)});");
             else
             {

@@ -212,6 +212,7 @@ public sealed class CpuInterpreter
             switch (node)
             {
                 case CFolded:
+                case CMaxFolded:
                     break;
                 case CFold fold:
                     Fold(fold);
@@ -221,6 +222,7 @@ public sealed class CpuInterpreter
                     break;
                 case CEinsum e:
                     Einsum(e);
+                    if (e.MaxFold is { } maximum) Einsum(maximum); // computed at the contraction's call
                     break;
                 default:
                     Steps((CSteps)node);

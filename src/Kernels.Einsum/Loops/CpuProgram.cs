@@ -36,7 +36,15 @@ public sealed record CEinsum(ExtendedEinsum Einsum, EinsumPlan Plan) : CpuNode
     /// <summary>Set when the Einsum is a row idiom one of the runtime's row micro-kernels computes (a maximum over a
     /// row, a row divided by a value invariant along it): its loop over the vector rank is one call.</summary>
     public RowKernelCall? Kernel { get; init; }
+
+    /// <summary>A row maximum of this contraction's output computed in its micro-kernel call, as it stores
+    /// (<see cref="KernelPlan.MaxFolds"/>): the maximum's Einsum runs here, not at its own place (<see cref="CMaxFolded"/>).</summary>
+    public CEinsum? MaxFold { get; init; }
 }
+
+/// <summary>A row maximum computed in the micro-kernel call of the contraction before it (<see cref="CEinsum.MaxFold"/>):
+/// nothing runs here.</summary>
+public sealed record CMaxFolded(ExtendedEinsum Einsum, ExtendedEinsum Contraction) : CpuNode;
 
 /// <summary>A vectorised map and the reduction of its output right after it, as one sweep: the map's value is stored
 /// and reduced as it is written, not read back.</summary>
@@ -207,6 +215,9 @@ public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> 
                 case CFolded f:
                     w.Append(pad).Append(Line(f.Einsum)).Append("\n").Append(pad).Append("    (in the running sum's call below)\n");
                     break;
+                case CMaxFolded f:
+                    w.Append(pad).Append(Line(f.Einsum)).Append("\n").Append(pad).Append("    (in the micro-kernel call of ").Append(f.Contraction.Output.Name).Append(" above)\n");
+                    break;
                 case CFold f:
                     w.Append(pad).Append(Line(f.Update)).Append('\n').Append(pad).Append("    contraction over ").Append(f.Contraction.Contraction!.K)
                         .Append(" with the running sum rescaled by ").Append(f.Fold.Factor.Tensor.Name).Append(" as it stores: one micro-kernel call\n");
@@ -223,6 +234,7 @@ public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> 
                     if (e.Transpose is { } t) w.Append($"; a blocked transpose ({t.Row} innermost in {e.Einsum.Output.Name}, {t.Column} in the source)");
                     if (e.Split is { } split) w.Append("; ").Append(split.Rank).Append(" split across the threads");
                     if (e.Kernel is { } k) w.Append("; the row in one call of the row micro-kernel ").Append(k.Kernel);
+                    if (e.MaxFold is { } m) w.Append("; the row maxima ").Append(m.Einsum.Output.Name).Append(" taken as it stores");
                     if (e.Fill is { } fill) w.Append("; then the points its filters leave out filled with ").Append(fill.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
                     w.Append('\n');
                     break;
@@ -374,6 +386,17 @@ public static class CpuLowering
             if (steps[i].Einsum is { } update && plan.Folds.TryGetValue(update.Id, out var fold))
             {
                 nodes.Add(new CFold(update, fold, plan.Einsums[fold.Contraction.Id]));
+                continue;
+            }
+            if (steps[i].Einsum is { } maximum && plan.MaxFolds.Values.Contains(maximum.Id))
+            {
+                var contraction = plan.MaxFolds.First(f => f.Value == maximum.Id).Key;
+                nodes.Add(new CMaxFolded(maximum, c.Einsums.First(x => x.Id == contraction)));
+                continue;
+            }
+            if (steps[i].Einsum is { } product && plan.MaxFolds.TryGetValue(product.Id, out var maxId))
+            {
+                nodes.Add(Einsum(variants, plan, choices, product, context) with { MaxFold = Einsum(variants, plan, choices, c.Einsums.First(x => x.Id == maxId), context) });
                 continue;
             }
             if (i + 1 < steps.Count && steps[i].Einsum is { } map && steps[i + 1].Einsum is { } reduce && plan.Fusions.TryGetValue(map.Id, out var fused) && fused == reduce.Id)

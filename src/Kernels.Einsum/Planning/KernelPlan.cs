@@ -187,6 +187,14 @@ public sealed record KernelPlan(
     /// <summary>Iteration blocks (by rank) run a chunk of steps at a time (<see cref="StepChunk"/>).</summary>
     public IReadOnlyDictionary<string, StepChunk> Chunks { get; init; } = new Dictionary<string, StepChunk>();
 
+    /// <summary>
+    /// Row maxima folded into the contraction whose output they reduce, by the contraction's id, with the id of the
+    /// maximum's Einsum: <c>LM[.., i] = max[j] C[.., j, i]</c> right after <c>C = A*B</c> (attention's local maximum of
+    /// the scores). The micro-kernel call stores C and takes each row's maximum as it stores it
+    /// (<c>Gemm.RunPanelsMax</c>), so the rows of C are not swept again.
+    /// </summary>
+    public IReadOnlyDictionary<int, int> MaxFolds { get; init; } = new Dictionary<int, int>();
+
     /// <summary>Einsums computed inside a <see cref="Folds"/> entry's call instead of on their own.</summary>
     public IReadOnlyCollection<int> Folded { get; init; } = System.Array.Empty<int>();
 
@@ -231,11 +239,11 @@ public sealed record KernelPlan(
             }))),
         Orders = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(
             System.Linq.Enumerable.Where(Cascade.Einsums, e => !e.IsInit && Einsums[e.Id].LoopOrder.Count >= 2 && Cascade.Writer(e.Output.Name) == e
-                && !System.Linq.Enumerable.Contains(Folded, e.Id) && !Folds.ContainsKey(e.Id)),
+                && !System.Linq.Enumerable.Contains(Folded, e.Id) && !Folds.ContainsKey(e.Id) && !System.Linq.Enumerable.Contains(MaxFolds.Values, e.Id)),
             e => new KeyValuePair<string, IReadOnlyList<string>>(e.Output.Name, Einsums[e.Id].LoopOrder))),
         Fusions = System.Linq.Enumerable.ToList(System.Linq.Enumerable.Select(FusionCandidates,
             c => new KeyValuePair<string, string?>(Name(c.Map), Fusions.TryGetValue(c.Map, out var r) ? Name(r) : null))),
-        Folds = Folds.Count > 0 ? true : FoldsAsked == false ? false : null,
+        Folds = Folds.Count > 0 || MaxFolds.Count > 0 ? true : FoldsAsked == false ? false : null,
     };
 
     private string Name(int einsum) => System.Linq.Enumerable.First(Cascade.Einsums, e => e.Id == einsum).Output.Name;
@@ -248,6 +256,6 @@ public sealed record KernelPlan(
                 return false;
         foreach (var pair in Storage)
             if (other.Storage[pair.Key].HasPresence != pair.Value.HasPresence) return false;
-        return true;
+        return MaxFolds.Count == other.MaxFolds.Count && System.Linq.Enumerable.All(MaxFolds, f => other.MaxFolds.TryGetValue(f.Key, out var m) && m == f.Value);
     }
 }

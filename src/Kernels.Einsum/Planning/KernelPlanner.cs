@@ -199,6 +199,7 @@ public static class KernelPlanner
                 && cascade.Einsums.Count(x => x.Output.Name == e.Output.Name) == 1)
                 storage[e.Output.Name] = storage[e.Output.Name] with { Dims = storage[e.Output.Name].Dims.Select(_ => DimStorage.Dropped).ToList() };
         Panels(cascade, plans, storage, hoisted);
+        var maxFolds = schedule.Folds == false ? new Dictionary<int, int>() : MaxFolds(cascade, plans, storage, sparse, folded, fills);
         var (fusionCandidates, fusions) = Fusions(cascade, plans, storage, hoisted, sliced, chunks, folded, folds, schedule, Reject);
         var skipSteps = SkipSteps(cascade, fills, storage, slice is null ? null : sliced);
         return new KernelPlan(cascade, assumeDivisible && distinct.Count > 0, distinct, slice, storage, hoisted, sliced, plans)
@@ -211,6 +212,7 @@ public static class KernelPlanner
             EdgeBounds = edges?.Bounds,
             EdgeBoundsNeedNonEmpty = edges?.NonEmpty ?? Array.Empty<string>(),
             Folds = folds,
+            MaxFolds = maxFolds,
             Fills = fills,
             SkipSteps = skipSteps,
             StepClips = skipSteps.Keys.Select(r => cascade.Blocks.First(b => b.Rank == r))
@@ -263,6 +265,48 @@ public static class KernelPlanner
             if (plans[copy.Id].Lowering != EinsumLowering.Dense)
                 plans[copy.Id] = plans[copy.Id] with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plans[copy.Id]) };
         }
+    }
+
+    /// <summary>
+    /// Row maxima folded into a contraction's store (<see cref="KernelPlan.MaxFolds"/>): <c>M[.., i] = max[j] C[.., j, i]</c>
+    /// reading, at its own point, the output of the contraction <c>C = A*B</c> (row rank i, column rank j) that comes
+    /// before it in the same list of steps, with nothing between them that reads M; C unfiltered, dense and stored, M
+    /// dense and stored along i. Recognised from the structure alone (attention's <c>LM = max[m0] BQK</c> in every one-pass spec).
+    /// </summary>
+    private static Dictionary<int, int> MaxFolds(Cascade cascade, Dictionary<int, EinsumPlan> plans, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse,
+        IReadOnlyCollection<int> folded, IReadOnlyDictionary<int, double> fills)
+    {
+        var found = new Dictionary<int, int>();
+        var lists = new List<IReadOnlyList<ExtendedEinsum>> { cascade.Steps.Where(s => s.Einsum is not null).Select(s => s.Einsum!).ToList() };
+        lists.AddRange(cascade.Blocks.Select(b => (IReadOnlyList<ExtendedEinsum>)b.Einsums.ToList()));
+        foreach (var list in lists)
+            for (var at = 0; at < list.Count; at++)
+            {
+                var e = list[at];
+                if (e.IsInit || e.Reduction != ReduceOperator.Max || e.Filters.Count > 0 || e.ReducedRanks.Count != 1 || e.Body is not TensorRead read
+                    || plans[e.Id].Lowering == EinsumLowering.Exact || sparse.Contains(e.Output.Name) || cascade.Einsums.Count(x => x.Output.Name == e.Output.Name) != 1)
+                    continue;
+                var before = list.Take(at).ToList();
+                var c = before.LastOrDefault(x => x.Output.Name == read.Tensor.Name);
+                // A filter on C (a fill pass after the call writes its left-out points) would not be in the maxima taken as it stores.
+                if (c is null || folded.Contains(c.Id) || found.ContainsKey(c.Id) || c.Filters.Count > 0 || fills.ContainsKey(c.Id)
+                    || plans[c.Id] is not { Lowering: EinsumLowering.Contraction, Contraction: { } g }) continue;
+                if (sparse.Contains(c.Output.Name) || storage[c.Output.Name].HasPresence || storage[c.Output.Name].Dims.All(d => d == DimStorage.Dropped)) continue;
+                // M reads C at C's own point, reduces C's column rank and keeps every other rank of C.
+                if (read.Indices.Count != c.OutputIndices.Count || !read.Indices.Zip(c.OutputIndices, (x, y) => x is IndexVariable u && y is IndexVariable v && u.Rank == v.Rank).All(same => same)) continue;
+                if (e.ReducedRanks[0] != g.J || e.OutputIndices.Any(ix => ix is not IndexVariable)) continue;
+                var kept = e.OutputIndices.Select(ix => ((IndexVariable)ix).Rank).ToList();
+                if (!kept.OrderBy(r => r, StringComparer.Ordinal).SequenceEqual(c.OutputRanks.Where(r => r != g.J).OrderBy(r => r, StringComparer.Ordinal))) continue;
+                // The maxima are written a row of i apart: i must be stored (not a single slot) in M.
+                var s = storage[e.Output.Name];
+                var row = kept.IndexOf(g.I);
+                if (row < 0 || s.HasPresence || s.MayBeAbsent || s.Dims[row] is not (DimStorage.Kept or DimStorage.Blocked)) continue;
+                // Computed at C's call instead of its own place: nothing between them may read M.
+                var from = before.LastIndexOf(c);
+                if (list.Skip(from + 1).Take(at - from - 1).Any(x => x.Reads().Any(r => r.Tensor.Name == e.Output.Name))) continue;
+                found[c.Id] = e.Id;
+            }
+        return found;
     }
 
     /// <summary>Why <c>order</c> or another directive may not name <paramref name="tensor"/>: no Einsum computes it.</summary>

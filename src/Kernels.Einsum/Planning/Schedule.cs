@@ -117,7 +117,7 @@ public sealed class Schedule : IEquatable<Schedule>
     /// in the order given.</summary>
     public IReadOnlyList<KeyValuePair<string, int>> Tiles { get; init; } = Array.Empty<KeyValuePair<string, int>>();
 
-    /// <summary>Whether rescaled running sums fold into the contraction that feeds them; null: wherever they can.</summary>
+    /// <summary>Whether rescaled running sums and row maxima fold into the contraction that feeds them; null: wherever they can.</summary>
     public bool? Folds { get; init; }
 
     /// <summary>Where tile copies of inputs live, by the copy's tensor, in the order given; a copy not listed is read in

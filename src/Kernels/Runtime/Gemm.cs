@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Kernels.Runtime;
 
@@ -193,6 +194,130 @@ public static unsafe class Gemm
             RunScaled<TV>(m, Math.Min(width, n - j), k, alpha, a, aRow, aCol, panels + (nint)j * panelRows, Math.Min(width, panelColumns - j), 1,
                 c + j, cRow, c0 == null ? null : c0 + j, c0Row, scale, scaleStride);
     }
+
+    /// <summary>
+    /// <see cref="Run{TV}"/> that also takes each row's maximum of C: <c>rowMax[i * rowMaxStride] = max_j C[i, j]</c>,
+    /// exactly what <see cref="Sweep.Max{TV}(float*, nint, int, int, float*, nint)"/> gives over the stored rows (a NaN anywhere in a row gives NaN; a
+    /// maximum of zero has the sign that sweep gives it). A row maximum after a contraction (attention's
+    /// <c>LM = max[m0] BQK</c>) folded into the product, so that the rows are not read again.
+    /// </summary>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">The extent of the summed rank.</param>
+    /// <param name="alpha">A factor applied to every sum.</param>
+    /// <param name="a">A[0, 0].</param>
+    /// <param name="aRow">A's row stride.</param>
+    /// <param name="aCol">A's stride along k.</param>
+    /// <param name="b">B[0, 0].</param>
+    /// <param name="bRow">B's stride along k.</param>
+    /// <param name="bCol">B's stride along j.</param>
+    /// <param name="c">C[0, 0].</param>
+    /// <param name="cRow">C's row stride (j is contiguous).</param>
+    /// <param name="rowMax">The maximum of row 0.</param>
+    /// <param name="rowMaxStride">Elements between the maxima of rows i and i+1.</param>
+    public static void RunMax<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, nint bCol, float* c, nint cRow, float* rowMax, nint rowMaxStride)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        RunScaled<TV>(m, n, k, alpha, a, aRow, aCol, b, bRow, bCol, c, cRow, null, 0, null, 0);
+        if (m > 0) Sweep.Max<TV>(c, cRow, m, Math.Max(n, 0), rowMax, rowMaxStride);
+    }
+
+    /// <summary>
+    /// <see cref="RunPanels{TV}"/> that also takes each row's maximum of C, as <see cref="RunMax{TV}"/> does. With 256-bit
+    /// vectors and whole 16-column panels, the six-row tiles fold their sums into each row's running maximum as they
+    /// store them (one vmaxps and one unordered compare a row, into a thread buffer of 16 floats a row), so that only the
+    /// rows with a NaN or a maximum of zero are read again; otherwise the rows are swept after the product.
+    /// </summary>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">The extent of the summed rank.</param>
+    /// <param name="alpha">A factor applied to every sum.</param>
+    /// <param name="a">A[0, 0].</param>
+    /// <param name="aRow">A's row stride.</param>
+    /// <param name="aCol">A's stride along k.</param>
+    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
+    /// <param name="panelRows">The rows of the block B was packed into.</param>
+    /// <param name="panelColumns">The columns of that block.</param>
+    /// <param name="c">C[0, 0].</param>
+    /// <param name="cRow">C's row stride (j is contiguous).</param>
+    /// <param name="rowMax">The maximum of row 0.</param>
+    /// <param name="rowMaxStride">Elements between the maxima of rows i and i+1.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunPanelsMax<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* panels, int panelRows, int panelColumns, float* c, nint cRow,
+        float* rowMax, nint rowMaxStride)
+        where TV : unmanaged, ISimdFloat<TV>
+    {
+        if (k > panelRows) throw new ArgumentOutOfRangeException(nameof(k), k, $"The panels hold {panelRows} rows.");
+        if (n > panelColumns) throw new ArgumentOutOfRangeException(nameof(n), n, $"The panels hold {panelColumns} columns.");
+        if (m <= 0) return;
+        var tiled = m / RowTile * RowTile;
+        if (typeof(TV) != typeof(V256) || tiled < 2 * RowTile || n <= 0 || n % 16 != 0 || k <= 0 || !Avx.IsSupported)
+        {
+            RunScaledPanels<TV>(m, n, k, alpha, a, aRow, aCol, panels, panelRows, panelColumns, c, cRow, null, 0, null, 0);
+            Sweep.Max<TV>(c, cRow, m, Math.Max(n, 0), rowMax, rowMaxStride);
+            return;
+        }
+        // Per row: eight running maxima, then eight NaN flags (the first strip writes them).
+        var partial = RowMaxima(16L * tiled);
+        for (var j = 0; j < n; j += 16)
+            Pairs6<TV>(j, tiled, k, &alpha, a, aRow, aCol, panels + (nint)j * panelRows, 16, c + j, cRow, default, false, partial);
+        if (tiled < m)
+            RunScaledPanels<TV>(m - tiled, n, k, alpha, a + tiled * aRow, aRow, aCol, panels, panelRows, panelColumns, c + tiled * cRow, cRow, null, 0, null, 0);
+        var r = 0;
+        for (; r + 8 <= tiled; r += 8)
+        {
+            // Eight rows' lanes reduced together; a row with a NaN or a maximum of zero (whose sign depends on the order
+            // of the folds) is taken again by its own sweep.
+            var most = MaxAcross8(partial + 16 * r, 16);
+            var flags = Vector256.Load(partial + 16 * r + 8);
+            for (var q = 1; q < 8; q++) flags = Avx.Or(flags, Vector256.Load(partial + 16 * (r + q) + 8));
+            var zeros = Avx.MoveMask(Avx.CompareEqual(most, Vector256<float>.Zero));
+            if (rowMaxStride == 1) most.Store(rowMax + r);
+            else
+                for (var q = 0; q < 8; q++) rowMax[(r + q) * rowMaxStride] = most.GetElement(q);
+            if (zeros != 0 || !Avx.TestZ(flags, flags))
+                for (var q = 0; q < 8; q++)
+                {
+                    var f = Vector256.Load(partial + 16 * (r + q) + 8);
+                    if ((zeros & (1 << q)) != 0 || !Avx.TestZ(f, f)) rowMax[(r + q) * rowMaxStride] = Sweep.Max<TV>(c + (r + q) * cRow, n);
+                }
+        }
+        for (; r < tiled; r++)
+        {
+            var flags = Vector256.Load(partial + 16 * r + 8);
+            var most = V256.MaxAcross(new V256(Vector256.Load(partial + 16 * r)));
+            rowMax[r * rowMaxStride] = Avx.TestZ(flags, flags) && most != 0f ? most : Sweep.Max<TV>(c + r * cRow, n);
+        }
+        if (tiled < m) Sweep.Max<TV>(c + tiled * cRow, cRow, m - tiled, n, rowMax + tiled * rowMaxStride, rowMaxStride);
+    }
+
+    /// <summary>The maxima across the lanes of eight vectors <paramref name="pitch"/> floats apart, lane q of the result
+    /// row q's: pairs unpacked and folded, then quads, then the halves (21 operations, where one row at a time took 6).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MaxAcross8(float* rows, nint pitch)
+    {
+        Vector256<float> Pair(float* x)
+        {
+            var u = Vector256.Load(x);
+            var v = Vector256.Load(x + pitch);
+            // Per 128-bit half: (u0 u2 v0 v2) and (u1 u3 v1 v3) folded: u's two maxima, v's two, interleaved.
+            return Avx.Max(Avx.UnpackLow(u, v), Avx.UnpackHigh(u, v));
+        }
+        var t01 = Pair(rows);
+        var t23 = Pair(rows + 2 * pitch);
+        var t45 = Pair(rows + 4 * pitch);
+        var t67 = Pair(rows + 6 * pitch);
+        // Per half: rows 0-3 (4-7), each the maximum of its half's four lanes.
+        var u0 = Avx.Max(Avx.Shuffle(t01, t23, 0x44), Avx.Shuffle(t01, t23, 0xEE));
+        var u1 = Avx.Max(Avx.Shuffle(t45, t67, 0x44), Avx.Shuffle(t45, t67, 0xEE));
+        return Avx.Max(Avx.Permute2x128(u0, u1, 0x20), Avx.Permute2x128(u0, u1, 0x31));
+    }
+
+    [ThreadStatic] private static float* t_rowMaxima;
+    [ThreadStatic] private static long t_rowMaximaFloats;
+
+    /// <summary>This thread's buffer of running row maxima for <see cref="RunPanelsMax{TV}"/>.</summary>
+    private static float* RowMaxima(long floats) => Grown(ref t_rowMaxima, ref t_rowMaximaFloats, floats);
 
     /// <summary>B read along k (contiguous when B is stored k-innermost) and written to the panel along j (compiled
     /// optimised at once: a scalar double loop of k*n moves ran at tier 0 for the first calls of RunScaled).</summary>
@@ -842,11 +967,12 @@ public static unsafe class Gemm
     /// in attention (B1 H4 L2048 D64, perf samples), and one call per strip took it from 71.5 to 75.5 GFLOP/s.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pairs6<TV>(int j, int m, int k, float* alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail, bool preload)
+    private static void Pairs6<TV>(int j, int m, int k, float* alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail, bool preload,
+        float* maxima = null)
         where TV : unmanaged, ISimdFloat<TV>
     {
         const int w = 8;
-        for (var i = 0; i < m; i += RowTile, a += RowTile * aRow, c += RowTile * cRow, tail = tail.Rows(RowTile))
+        for (var i = 0; i < m; i += RowTile, a += RowTile * aRow, c += RowTile * cRow, tail = tail.Rows(RowTile), maxima += maxima == null ? 0 : 16 * RowTile)
         {
             Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
             if (preload)
@@ -892,6 +1018,19 @@ public static unsafe class Gemm
                 continue;
             }
             var scale = TV.Create(*alpha);
+            if (maxima != null)
+            {
+                // No epilogue here (RunPanelsMax): each row's two vectors stored, then folded into its running maximum.
+                var sv = V(scale);
+                var first = j == 0;
+                FoldRow(c, maxima, c00 * sv, c01 * sv, first);
+                FoldRow(c + cRow, maxima + 16, c10 * sv, c11 * sv, first);
+                FoldRow(c + 2 * cRow, maxima + 32, c20 * sv, c21 * sv, first);
+                FoldRow(c + 3 * cRow, maxima + 48, c30 * sv, c31 * sv, first);
+                FoldRow(c + 4 * cRow, maxima + 64, c40 * sv, c41 * sv, first);
+                FoldRow(c + 5 * cRow, maxima + 80, c50 * sv, c51 * sv, first);
+                continue;
+            }
             var cs = c;
             TV.Store(cs, tail.Vector(0, j, T(c00) * scale)); TV.Store(cs + w, tail.Vector(0, j + w, T(c01) * scale)); cs += cRow;
             TV.Store(cs, tail.Vector(1, j, T(c10) * scale)); TV.Store(cs + w, tail.Vector(1, j + w, T(c11) * scale)); cs += cRow;
@@ -903,6 +1042,27 @@ public static unsafe class Gemm
 
         static Vector256<float> V(TV value) => Unsafe.As<TV, Vector256<float>>(ref value);
         static TV T(Vector256<float> value) => Unsafe.As<Vector256<float>, TV>(ref value);
+    }
+
+    /// <summary>Stores a row's two vectors of C and folds them into its running maximum (vmaxps: a NaN is left out of
+    /// it and flagged apart, as <c>Sweep.Max</c> does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FoldRow(float* c, float* maxima, Vector256<float> x0, Vector256<float> x1, bool first)
+    {
+        x0.Store(c);
+        x1.Store(c + 8);
+        // vmaxps(x, y) gives y where either is NaN: x1's NaN would come through the first, so it is flagged and
+        // then left out by the second (or replaced by the next strip's values; the flag stays).
+        var most = Avx.Max(x0, x1);
+        var nan = Avx.CompareUnordered(x0, x1);
+        if (first)
+        {
+            most.Store(maxima);
+            nan.Store(maxima + 8);
+            return;
+        }
+        Avx.Max(most, Vector256.Load(maxima)).Store(maxima);
+        Avx.Or(Vector256.Load(maxima + 8), nan).Store(maxima + 8);
     }
 
     /// <summary>Four vectors of one row of C at <paramref name="c"/> (column j): the sums times alpha plus the epilogue's term.</summary>
