@@ -997,7 +997,7 @@ public static class CSharpKernelEmitter
             {
                 // In a scope of its own: the Einsum's code declares its vector rank's index in its scope.
                 _w.Open("");
-                EmitFillPass(e, p, fill);
+                EmitFillPass(e, p, fill, node.MaxFold);
                 _w.Close();
             }
         }
@@ -1009,7 +1009,7 @@ public static class CSharpKernelEmitter
         /// the interpreter skips absent points. Only where the filters do not hold over the whole tile (the diagonal tile
         /// of a causal mask); the test is on the range of each filter's sides over the loop ranks.
         /// </summary>
-        private void EmitFillPass(ExtendedEinsum e, EinsumPlan p, double fill)
+        private void EmitFillPass(ExtendedEinsum e, EinsumPlan p, double fill, CEinsum? maximum = null)
         {
             var loops = LoopRanks(p).Where(r => e.OutputRanks.Contains(r)).ToList();
             var order = StorageOf(e.Output).StorageOrder.SelectMany(d => e.OutputIndices[d].Variables()).Where(loops.Contains).Distinct().ToList();
@@ -1044,6 +1044,12 @@ public static class CSharpKernelEmitter
                     _w.Close();
                 }
                 CloseLoops(n);
+            }
+            if (maximum is not null)
+            {
+                // The maxima taken as the micro-kernel stored the rows saw the values the fill has just replaced.
+                _w.Line($"//   the fill changed rows whose maxima {maximum.Einsum.Output.Name} the micro-kernel took: taken again over the filled rows");
+                EmitEinsum(maximum with { MaxFold = null });
             }
             if (all is not null) _w.Close();
         }

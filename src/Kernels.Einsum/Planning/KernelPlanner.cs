@@ -270,8 +270,8 @@ public static class KernelPlanner
     /// <summary>
     /// Row maxima folded into a contraction's store (<see cref="KernelPlan.MaxFolds"/>): <c>M[.., i] = max[j] C[.., j, i]</c>
     /// reading, at its own point, the output of the contraction <c>C = A*B</c> (row rank i, column rank j) that comes
-    /// before it in the same list of steps, with nothing between them that reads M; C unfiltered, dense and stored, M
-    /// dense and stored along i. Recognised from the structure alone (attention's <c>LM = max[m0] BQK</c> in every one-pass spec).
+    /// before it in the same list of steps, with nothing between them that reads M; C dense and stored, its filters (if
+    /// any) a fill, M dense and stored along i. Recognised from the structure alone (attention's <c>LM = max[m0] BQK</c> in every one-pass spec).
     /// </summary>
     private static Dictionary<int, int> MaxFolds(Cascade cascade, Dictionary<int, EinsumPlan> plans, IReadOnlyDictionary<string, TensorStorage> storage, HashSet<string> sparse,
         IReadOnlyCollection<int> folded, IReadOnlyDictionary<int, double> fills)
@@ -288,8 +288,9 @@ public static class KernelPlanner
                     continue;
                 var before = list.Take(at).ToList();
                 var c = before.LastOrDefault(x => x.Output.Name == read.Tensor.Name);
-                // A filter on C (a fill pass after the call writes its left-out points) would not be in the maxima taken as it stores.
-                if (c is null || folded.Contains(c.Id) || found.ContainsKey(c.Id) || c.Filters.Count > 0 || fills.ContainsKey(c.Id)
+                // C's filters must be a fill (a pass after the call writes its left-out points): that pass takes the maxima of
+                // the rows it filled again, where the maxima taken as the micro-kernel stored them saw the unfilled values.
+                if (c is null || folded.Contains(c.Id) || found.ContainsKey(c.Id) || (c.Filters.Count > 0 && !fills.ContainsKey(c.Id))
                     || plans[c.Id] is not { Lowering: EinsumLowering.Contraction, Contraction: { } g }) continue;
                 if (sparse.Contains(c.Output.Name) || storage[c.Output.Name].HasPresence || storage[c.Output.Name].Dims.All(d => d == DimStorage.Dropped)) continue;
                 // M reads C at C's own point, reduces C's column rank and keeps every other rank of C.
