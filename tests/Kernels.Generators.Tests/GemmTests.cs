@@ -24,8 +24,9 @@ public unsafe class GemmTests
         foreach (var m in Enumerable.Range(0, 2 * Gemm.RowTile + 2).Concat(new[] { Gemm.DotRows - 1, Gemm.DotRows, Gemm.DotRows + 7 }))
         foreach (var n in Enumerable.Range(0, 4 * count + 2).Where(x => x <= 2 * count + 1 || x % count <= 1 || x == 4 * count + 1).Concat(new[] { 8 * count, 9 * count + 1 }))
         // 2 * count + 3: the dot products' two accumulators, one vector and a tail; 3 * count + 3 adds a step of one vector;
-        // 53: three whole blocks of B's rows and a part (the four-row tile of 256-bit vectors runs B 16 rows at a time).
-        foreach (var k in new[] { 0, 1, 3, 17, 2 * count + 3, 3 * count + 3, 53 })
+        // 53: three whole blocks of B's rows and a part (the four-row tile of 256-bit vectors runs B 16 rows at a time);
+        // 6, 16, 17, 19: the six-row tile's steps of four k with none, two, one and three left over.
+        foreach (var k in new[] { 0, 1, 3, 6, 16, 17, 2 * count + 3, 3 * count + 3, 53 })
         foreach (var aColumnMajor in new[] { false, true })
         foreach (var bKInner in new[] { false, true })
         {
