@@ -36,7 +36,8 @@ public static class Paired
     }
 
     /// <summary>
-    /// Runs the suites whose name contains <paramref name="filter"/> (all when null) at every combination of their
+    /// Runs the suites whose name contains <paramref name="filter"/> (all when null; only the suite of that exact name
+    /// where there is one, so that <c>AttentionBenchmarks</c> does not also run <c>LinearAttentionBenchmarks</c>) at every combination of their
     /// parameters that agrees with <paramref name="fixedParameters"/> (name to value as written in the suite), and
     /// returns the ratios; <paramref name="log"/> gets a line per round.
     /// </summary>
@@ -44,7 +45,7 @@ public static class Paired
     {
         if (options.Rounds < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Rounds, "At least one round is needed.");
         var samples = new Dictionary<string, List<double>>(StringComparer.Ordinal);
-        foreach (var type in Smoke.Suites.Where(t => filter is null || t.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)))
+        foreach (var type in Suites(filter))
         {
             var methods = type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() is not null && HasRole(m)).ToList();
             if (methods.Count < 2) continue;
@@ -90,6 +91,15 @@ public static class Paired
             var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
             return new PairedRatio(p.Key, median, sorted[0], sorted[^1], sorted.Count);
         }).ToList();
+    }
+
+    /// <summary>The suites <see cref="Run"/> takes for <paramref name="filter"/>: every suite whose name contains it
+    /// (case aside; all when null), or only the one of exactly that name where there is one.</summary>
+    public static IReadOnlyList<Type> Suites(string? filter)
+    {
+        if (filter is null) return Smoke.Suites.ToList();
+        var exact = Smoke.Suites.Where(t => t.Name.Equals(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+        return exact.Count > 0 ? exact : Smoke.Suites.Where(t => t.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
     }
 
     /// <summary>Writes the ratios as a table: median, range and rounds.</summary>

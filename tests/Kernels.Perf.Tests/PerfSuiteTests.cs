@@ -137,6 +137,18 @@ public class PerfSuiteTests
     }
 
     [Fact]
+    public void Paired_takes_the_suite_of_exactly_the_filters_name_before_those_that_contain_it()
+    {
+        Assert.Equal(new[] { "AttentionBenchmarks" }, Paired.Suites("AttentionBenchmarks").Select(t => t.Name));
+        Assert.Equal(new[] { "AttentionBenchmarks" }, Paired.Suites("attentionbenchmarks").Select(t => t.Name));
+        var contains = Paired.Suites("AttentionBench").Select(t => t.Name).ToList();
+        Assert.Contains("AttentionBenchmarks", contains);
+        Assert.Contains("LinearAttentionBenchmarks", contains);
+        Assert.Equal(Smoke.Suites.Count(), Paired.Suites(null).Count);
+        Assert.Empty(Paired.Suites("NoSuchSuite"));
+    }
+
+    [Fact]
     public void Plots_draw_throughput_against_length_and_a_roofline_of_the_measured_points()
     {
         Plots.Result R(Type t, string m, string p, double s) => new(t, m, p.Length == 0 ? new Dictionary<string, string>() : new Dictionary<string, string> { [p.Split('=')[0]] = p.Split('=')[1] }, s);
