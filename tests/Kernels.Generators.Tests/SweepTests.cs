@@ -183,7 +183,8 @@ public unsafe class SweepTests
 
     /// <summary>
     /// The forms for many rows (what the emitter calls for a block of rows) against one call per row, bit for bit: every
-    /// row count 0 to 5 (odd counts leave the paired maximum a row of its own), row lengths 0 to 4 widths + 3, pitches
+    /// row count 0 to 5 (odd counts leave the paired maximum a row of its own) and 8, 9 and 17 (the exp's sums are reduced
+    /// across lanes eight rows at a time, with the rest after), row lengths 0 to 4 widths + 3, pitches
     /// wider than the rows (the gap must stay untouched), shifts and results strided or shared, NaN, -inf and signed
     /// zeros among the values.
     /// </summary>
@@ -193,8 +194,8 @@ public unsafe class SweepTests
     {
         var random = new Random(17);
         var failures = new List<string>();
-        for (var rows = 0; rows <= 5; rows++)
-        foreach (var n in Enumerable.Range(0, 4 * CountOf(width) + 4).Concat(new[] { 128 }))
+        foreach (var rows in Enumerable.Range(0, 6).Concat(new[] { 8, 9, 17 }))
+        foreach (var n in Enumerable.Range(0, 4 * CountOf(width) + 4).Concat(new[] { 48, 128 }))
         foreach (var (pitch, stride) in new[] { (n, 1), (n + 5, 3) })
         {
             var x = Enumerable.Range(0, rows * pitch + 1).Select(_ => (float)(random.NextDouble() * 40 - 37)).ToArray();
