@@ -242,7 +242,7 @@ public unsafe class GemmTests
     /// <summary>
     /// The products with their row maxima (Gemm.RunPanelsMax, Gemm.RunMax) give the products of RunPanels and RunScaled
     /// bit for bit, and maxima bit for bit those of Sweep.Max over the stored rows: row counts around the register tiles
-    /// and the two tiles the folded path needs, whole and partial panels, rows with a NaN, rows of zeros of either sign
+    /// and the two tiles the folded path needs, whole and partial panels (two panels of 64 with AVX-512), rows with a NaN, rows of zeros of either sign
     /// (whose maximum's sign the sweep decides), rows of -inf, and a stride between the maxima.
     /// </summary>
     [Theory]
@@ -266,7 +266,7 @@ public unsafe class GemmTests
         var random = new Random(17);
         float R() => (float)(random.NextDouble() * 2 - 1);
         var cases = 0;
-        foreach (var n in new[] { 16, 32, 48, 64, 40, 8, 1, 0 })
+        foreach (var n in new[] { 16, 32, 48, 64, 128, 40, 8, 1, 0 })
         foreach (var k in new[] { 64, 7, 1 })
         foreach (var m in new[] { 1, 5, 6, 11, 12, 13, 18, 23, 48 })
         foreach (var special in new[] { "none", "nan", "zeros", "negative zeros", "-inf" })

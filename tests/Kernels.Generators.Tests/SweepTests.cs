@@ -195,7 +195,7 @@ public unsafe class SweepTests
         var random = new Random(17);
         var failures = new List<string>();
         foreach (var rows in Enumerable.Range(0, 6).Concat(new[] { 8, 9, 17 }))
-        foreach (var n in Enumerable.Range(0, 4 * CountOf(width) + 4).Concat(new[] { 48, 128 }))
+        foreach (var n in Enumerable.Range(0, 4 * CountOf(width) + 4).Concat(new[] { 48, 128, 256 }))
         foreach (var (pitch, stride) in new[] { (n, 1), (n + 5, 3) })
         {
             var x = Enumerable.Range(0, rows * pitch + 1).Select(_ => (float)(random.NextDouble() * 40 - 37)).ToArray();

@@ -234,7 +234,9 @@ public static unsafe class Gemm
     /// <see cref="RunPanels{TV}"/> that also takes each row's maximum of C, as <see cref="RunMax{TV}"/> does. With 256-bit
     /// vectors and whole 16-column panels, the six-row tiles fold their sums into each row's running maximum as they
     /// store them (one vmaxps and one unordered compare a row, into a thread buffer of 16 floats a row), so that only the
-    /// rows with a NaN or a maximum of zero are read again; otherwise the rows are swept after the product.
+    /// rows with a NaN or a maximum of zero are read again; with AVX-512 and whole 64-column panels, the same from
+    /// <see cref="Wide6{TV, TStore}"/>'s four vectors a row, folded to eight lanes (the sweep after the product had taken 1.7% of
+    /// attention's time at B1 H8 L2048 D64 on Zen 5); otherwise the rows are swept after the product.
     /// </summary>
     /// <param name="m">Rows of C.</param>
     /// <param name="n">Columns of C.</param>
@@ -259,7 +261,9 @@ public static unsafe class Gemm
         if (n > panelColumns) throw new ArgumentOutOfRangeException(nameof(n), n, $"The panels hold {panelColumns} columns.");
         if (m <= 0) return;
         var tiled = m / RowTile * RowTile;
-        if (typeof(TV) != typeof(V256) || tiled < 2 * RowTile || n <= 0 || n % 16 != 0 || k <= 0 || !Avx.IsSupported)
+        var pairs = typeof(TV) == typeof(V256) && tiled >= 2 * RowTile && n > 0 && n % 16 == 0 && k > 0 && Avx.IsSupported;
+        var wide = typeof(TV) == typeof(V512) && tiled > 0 && n > 0 && n % 64 == 0 && k > 0 && Avx512F.IsSupported;
+        if (!pairs && !wide)
         {
             RunScaledPanels<TV>(m, n, k, alpha, a, aRow, aCol, panels, panelRows, panelColumns, c, cRow, null, 0, null, 0);
             Sweep.Max<TV>(c, cRow, m, Math.Max(n, 0), rowMax, rowMaxStride);
@@ -267,8 +271,24 @@ public static unsafe class Gemm
         }
         // Per row: eight running maxima, then eight NaN flags (the first strip writes them).
         var partial = RowMaxima(16L * tiled);
-        for (var j = 0; j < n; j += 16)
-            Pairs6<TV>(j, tiled, k, &alpha, a, aRow, aCol, panels + (nint)j * panelRows, 16, c + j, cRow, default, false, partial);
+        if (pairs)
+            for (var j = 0; j < n; j += 16)
+                Pairs6<TV>(j, tiled, k, &alpha, a, aRow, aCol, panels + (nint)j * panelRows, 16, c + j, cRow, default, false, partial);
+        else
+        {
+            // Sixteen running maxima a row and one NaN flag for them all, then folded to the layout of the pairs.
+            var nan = false;
+            for (var j = 0; j < n; j += 64)
+                for (var i = 0; i < tiled; i += RowTile)
+                    nan |= Wide6<TV, FoldMaxima>(j, k, alpha, a + i * aRow, aRow, aCol, panels + (nint)j * panelRows, 64, c + i * cRow + j, cRow, default, partial + 16 * i, j == 0);
+            var flags = nan ? Vector256<float>.AllBitsSet : Vector256<float>.Zero;
+            for (var i = 0; i < tiled; i++)
+            {
+                var most = Vector512.Load(partial + 16 * i);
+                Avx.Max(most.GetLower(), most.GetUpper()).Store(partial + 16 * i);
+                flags.Store(partial + 16 * i + 8);
+            }
+        }
         if (tiled < m)
             RunScaledPanels<TV>(m - tiled, n, k, alpha, a + tiled * aRow, aRow, aCol, panels, panelRows, panelColumns, c + tiled * cRow, cRow, null, 0, null, 0);
         var r = 0;
@@ -808,7 +828,7 @@ public static unsafe class Gemm
             // from 90% to 95% of one core's FMA peak.
             if (TV.Count == 16)
                 for (; j + 4 * w <= n; j += 4 * w)
-                    Wide6<TV>(j, k, alpha, a, aRow, aCol, b + j, bRow, c + j, cRow, tail);
+                    Wide6<TV, StoreOnly>(j, k, alpha, a, aRow, aCol, b + j, bRow, c + j, cRow, tail);
             // 256-bit vectors: the same tile in a method of its own over Vector256 (Pairs6).
             if (typeof(TV) == typeof(V256))
                 for (; j + 2 * w <= n; j += 2 * w)
@@ -925,8 +945,9 @@ public static unsafe class Gemm
     /// made the JIT keep five sums on the stack through the k loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Wide6<TV>(int j, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail)
-        where TV : unmanaged, ISimdFloat<TV>
+    private static bool Wide6<TV, TStore>(int j, int k, float alpha, float* a, nint aRow, nint aCol, float* b, nint bRow, float* c, nint cRow, Epilogue tail,
+        float* maxima = null, bool first = false)
+        where TV : unmanaged, ISimdFloat<TV> where TStore : struct
     {
         var w = TV.Count;
         TV c00 = TV.Create(0f), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
@@ -955,18 +976,38 @@ public static unsafe class Gemm
             c50 = TV.MultiplyAdd(x, b0, c50); c51 = TV.MultiplyAdd(x, b1, c51); c52 = TV.MultiplyAdd(x, b2, c52); c53 = TV.MultiplyAdd(x, b3, c53);
         }
         var scale = TV.Create(alpha);
+        if (typeof(TStore) == typeof(FoldMaxima))
+        {
+            // No epilogue (RunPanelsMax): each row stored and folded into its running maxima from the registers.
+            var nan = FoldRow(c, maxima, c00 * scale, c01 * scale, c02 * scale, c03 * scale, first);
+            nan |= FoldRow(c + cRow, maxima + 16, c10 * scale, c11 * scale, c12 * scale, c13 * scale, first);
+            nan |= FoldRow(c + 2 * cRow, maxima + 32, c20 * scale, c21 * scale, c22 * scale, c23 * scale, first);
+            nan |= FoldRow(c + 3 * cRow, maxima + 48, c30 * scale, c31 * scale, c32 * scale, c33 * scale, first);
+            nan |= FoldRow(c + 4 * cRow, maxima + 64, c40 * scale, c41 * scale, c42 * scale, c43 * scale, first);
+            nan |= FoldRow(c + 5 * cRow, maxima + 80, c50 * scale, c51 * scale, c52 * scale, c53 * scale, first);
+            return nan.ExtractMostSignificantBits() != 0;
+        }
         StoreRow(c, j, 0, c00, c01, c02, c03, tail, scale);
         StoreRow(c + cRow, j, 1, c10, c11, c12, c13, tail, scale);
         StoreRow(c + 2 * cRow, j, 2, c20, c21, c22, c23, tail, scale);
         StoreRow(c + 3 * cRow, j, 3, c30, c31, c32, c33, tail, scale);
         StoreRow(c + 4 * cRow, j, 4, c40, c41, c42, c43, tail, scale);
         StoreRow(c + 5 * cRow, j, 5, c50, c51, c52, c53, tail, scale);
+        return false;
     }
+
+    /// <summary><see cref="Wide6{TV, TStore}"/>'s tile stored through the epilogue.</summary>
+    private struct StoreOnly;
+
+    /// <summary><see cref="Wide6{TV, TStore}"/>'s tile stored and folded into its rows' running maxima (RunPanelsMax): a
+    /// type argument rather than a flag, so that each instantiation imports only its own stores (with both, the JIT ran
+    /// past its inlining budget and called StoreRow unoptimised).</summary>
+    private struct FoldMaxima;
 
     /// <summary>
     /// Six rows by two 256-bit vectors of C (columns j to j + 16), for <see cref="V256"/>: twelve sums, two vectors of B
     /// and a broadcast, in a method of its own over <see cref="Vector256{T}"/> (so nothing else is live in the k loop,
-    /// alpha is read after it, and A through two pointers as in <see cref="Wide6{TV}"/>). Written through the V256
+    /// alpha is read after it, and A through two pointers as in <see cref="Wide6{TV, TStore}"/>). Written through the V256
     /// wrapper, the JIT kept each row's second sum in a temporary: a vfmadd213ps into the broadcast's register and a
     /// vmovaps back, six moves in 32 instructions a step (dotnet/runtime#107538); here every product is one vfmadd231ps.
     /// Measured on a 2-core Zen 3 VM (AVX2), one core, best of six alternations: 96x64x256 (P*V) 76-79 -> 85-87 GFLOP/s,
@@ -1130,8 +1171,34 @@ public static unsafe class Gemm
         x1.Store(c + 8);
         // vmaxps(x, y) gives y where either is NaN: x1's NaN would come through the first, so it is flagged and
         // then left out by the second (or replaced by the next strip's values; the flag stays).
-        var most = Avx.Max(x0, x1);
-        var nan = Avx.CompareUnordered(x0, x1);
+        Fold(maxima, Avx.Max(x0, x1), Avx.CompareUnordered(x0, x1), first);
+    }
+
+    /// <summary>
+    /// Stores a row's four 512-bit vectors of C (<see cref="Wide6{TV, TStore}"/>) and folds them into its sixteen running
+    /// maxima at <paramref name="maxima"/> (the first panel writes them); returns the lanes where one of them is NaN.
+    /// vmaxps gives its second operand where either is NaN, so a NaN may be left out of the maxima: the caller then sweeps
+    /// the rows again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FoldRow<TV>(float* c, float* maxima, TV v0, TV v1, TV v2, TV v3, bool first) where TV : unmanaged, ISimdFloat<TV>
+    {
+        Vector512<float> x0 = Unsafe.As<TV, Vector512<float>>(ref v0), x1 = Unsafe.As<TV, Vector512<float>>(ref v1);
+        Vector512<float> x2 = Unsafe.As<TV, Vector512<float>>(ref v2), x3 = Unsafe.As<TV, Vector512<float>>(ref v3);
+        x0.Store(c);
+        x1.Store(c + 16);
+        x2.Store(c + 32);
+        x3.Store(c + 48);
+        var most = Avx512F.Max(Avx512F.Max(x0, x1), Avx512F.Max(x2, x3));
+        (first ? most : Avx512F.Max(most, Vector512.Load(maxima))).Store(maxima);
+        return Avx512F.CompareUnordered(x0, x1) | Avx512F.CompareUnordered(x2, x3);
+    }
+
+    /// <summary>A row's eight running maxima and NaN flags at <paramref name="maxima"/>: written by the first strip,
+    /// then folded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fold(float* maxima, Vector256<float> most, Vector256<float> nan, bool first)
+    {
         if (first)
         {
             most.Store(maxima);
