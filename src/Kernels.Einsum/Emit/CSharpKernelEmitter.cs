@@ -1297,9 +1297,11 @@ public static class CSharpKernelEmitter
             var panels = StorageOf(g.B.Tensor) is { Panels: { } kj } b ? $"{DimExtent(b, kj.K)}, {DimExtent(b, kj.J)}" : null;
             _w.Line($"{Rt}.Gemm.{(fold is null ? "Run" : "RunScaled")}{(panels is null ? "" : "Panels")}{(maximum is null ? "" : "Max")}<_TV>({Points(g.I)}, {Points(g.J)}, {Hi(g.K)}, {alpha},");
             _w.Line($"    {Ptr(g.A.Tensor)} + {Offset(g.A.Tensor, g.A.Indices, env)}, {Stride(g.A.Tensor, g.A.Indices, g.I)}, {Stride(g.A.Tensor, g.A.Indices, g.K)},");
+            var bPointer = $"{Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}";
+            if (panels is not null && InPlacePanels(g.B, env) is { } inPlace) bPointer = $"({inPlace.Test} ? {inPlace.Pointer} : {bPointer})";
             _w.Line(panels is null
-                ? $"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},"
-                : $"    {Ptr(g.B.Tensor)} + {Offset(g.B.Tensor, g.B.Indices, env)}, {panels},");
+                ? $"    {bPointer}, {Stride(g.B.Tensor, g.B.Indices, g.K)}, {Stride(g.B.Tensor, g.B.Indices, g.J)},"
+                : $"    {bPointer}, {panels},");
             if (maximum is not null)
             {
                 _w.Line($"    {Ptr(output)} + {Offset(output, indices, env)}, {Stride(output, indices, g.I)},");
@@ -1337,11 +1339,48 @@ public static class CSharpKernelEmitter
             var (k, j) = (((IndexVariable)e.OutputIndices[panels.K]).Rank, ((IndexVariable)e.OutputIndices[panels.J]).Rank);
             var storage = StorageOf(e.Output);
             _w.Line($"//   packed for the micro-kernel: {j} in panels of Gemm.PanelColumns<_TV>() columns, each panel's {k} rows one after the other");
+            var test = PanelsInPlaceTest(e, panels);
+            if (test is not null)
+            {
+                _w.Line($"//   unless {r.Tensor.Name}'s blocks already have that layout (one panel, its rows contiguous): then the products read {r.Tensor.Name} in place");
+                _w.Open($"if (!{test})");
+            }
             var loops = OpenLoops(OuterLoops(e, p).Where(x => x != k && x != j), k, j);
             var env = new Dictionary<string, string> { [k] = "0", [j] = "0" };
             _w.Line($"{Rt}.Gemm.Pack<_TV>({Hi(k)}, {Hi(j)}, {Ptr(r.Tensor)} + {Offset(r.Tensor, r.Indices, env)}, {Stride(r.Tensor, r.Indices, k)}, {Stride(r.Tensor, r.Indices, j)},");
             _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {DimExtent(storage, panels.K)}, {DimExtent(storage, panels.J)});");
             CloseLoops(loops);
+            if (test is not null) _w.Close();
+        }
+
+        /// <summary>
+        /// The runtime test under which a copy into panels (<see cref="EmitPack"/>) would write its source's own layout
+        /// (<see cref="TensorStorage.PanelsMayBeTheSource"/>), so that the copy is skipped and the products read the
+        /// source; null where the plan keeps the copy.
+        /// </summary>
+        private string? PanelsInPlaceTest(ExtendedEinsum copy, (int K, int J) panels)
+        {
+            if (!StorageOf(copy.Output).PanelsMayBeTheSource) return null;
+            var r = (TensorRead)copy.Body;
+            var (k, j) = (((IndexVariable)copy.OutputIndices[panels.K]).Rank, ((IndexVariable)copy.OutputIndices[panels.J]).Rank);
+            return $"{Rt}.Gemm.PanelsInPlace<_TV>({DimExtent(StorageOf(copy.Output), panels.J)}, {Stride(r.Tensor, r.Indices, k)}, {Stride(r.Tensor, r.Indices, j)})";
+        }
+
+        /// <summary>For a contraction's right operand stored in panels, the test under which its copy was skipped
+        /// (<see cref="PanelsInPlaceTest"/>) and the pointer into the copy's source that the read then names.</summary>
+        private (string Test, string Pointer)? InPlacePanels(TensorRead read, Dictionary<string, string> env)
+        {
+            if (StorageOf(read.Tensor).Panels is not { } panels) return null;
+            var copy = _c.Einsums.FirstOrDefault(x => !x.IsInit && x.Output.Name == read.Tensor.Name);
+            if (copy?.Body is not TensorRead source || PanelsInPlaceTest(copy, panels) is not { } test) return null;
+            // The source's subscripts with the copy's ranks replaced by what the read names at them.
+            var at = new Dictionary<string, string>();
+            for (var d = 0; d < copy.OutputIndices.Count; d++)
+            {
+                var index = Ix(read.Indices[d], env);
+                at[((IndexVariable)copy.OutputIndices[d]).Rank] = index.All(ch => char.IsLetterOrDigit(ch) || ch == '_') ? index : $"({index})";
+            }
+            return (test, $"{Ptr(source.Tensor)} + {Offset(source.Tensor, source.Indices, at)}");
         }
 
         /// <summary>A running sum's update with its rescale and the contraction that feeds it, as one micro-kernel call.</summary>

@@ -72,6 +72,15 @@ public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims
     /// </summary>
     public (int K, int J)? Panels { get; init; }
 
+    /// <summary>
+    /// With <see cref="Panels"/>: the copy's source is an input whose column rank is its innermost, contiguous
+    /// dimension, so that where its block is one panel and its rows are as far apart as the block is wide
+    /// (<c>Gemm.PanelsInPlace</c>, a test at run time: the panels' width is the vector width's) the copy would write the
+    /// source's own layout. The kernel then skips the copy and the contractions read the source in place (attention's
+    /// V at F = 64 with 512-bit vectors).
+    /// </summary>
+    public bool PanelsMayBeTheSource { get; init; }
+
     /// <summary>The dimensions in memory order, outermost first: <see cref="Order"/>, else rolling dimensions, then a
     /// blocked one, then the others in declaration order. So per-row state (<c>RM[r+1,p]</c>) is contiguous across the
     /// block's rows, and a block's rows are the outer dimension of its tiles (the rows of a matrix product).</summary>

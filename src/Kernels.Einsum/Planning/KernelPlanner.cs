@@ -259,7 +259,11 @@ public static class KernelPlanner
                 }
             if (!only || dims is not { } kj) continue;
             var order = s.StorageOrder.Where(d => d != kj.K && d != kj.J).Append(kj.K).Append(kj.J).ToList();
-            storage[name] = s with { Order = order.SequenceEqual(s.StorageOrder) ? s.Order : order, Panels = kj };
+            var source = (TensorRead)copy.Body;
+            var column = ((IndexVariable)copy.OutputIndices[kj.J]).Rank;
+            var inPlace = source.Tensor.Role == TensorRole.Input && source.Indices[source.Indices.Count - 1] is IndexVariable { Rank: var last } && last == column
+                && source.Indices.Take(source.Indices.Count - 1).All(i => AffineCoefficient(i, column) == 0);
+            storage[name] = s with { Order = order.SequenceEqual(s.StorageOrder) ? s.Order : order, Panels = kj, PanelsMayBeTheSource = inPlace };
             // The pack is one runtime call per point of the other ranks, whatever loop the copy was lowered to (V's
             // tiles, contiguous along their columns, were vectorised over them).
             if (plans[copy.Id].Lowering != EinsumLowering.Dense)
