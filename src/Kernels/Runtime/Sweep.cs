@@ -165,6 +165,10 @@ public static unsafe class Sweep
     /// when the row ends (a chain of six operations behind the last exp) cost as much again, and reduced later, eight
     /// rows together, 2.08 (perf/README.md, twenty-eighth session). The constants are written where they are used, so
     /// that the JIT loads them as operands rather than keeping ten registers live through four chains.
+    /// Two things that do not help (Zen 5, this code, one core; thirtieth session): run after a 6 x 16 tile of products,
+    /// the exp of 48 vectors takes as long as alone (108 + 72 ns, 180-183 together), so fusing it into the micro-kernel
+    /// would hide nothing; and a base-2 reduction (<c>t = x log2(e)</c>, a polynomial in base 2) has as many
+    /// operations, ran 1.58 against 1.49 ns a vector, and loses accuracy as the argument grows (64 ulp near -87).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExpNonPositiveSumAvx2(float* sources, nint sourcePitch, float* destinations, nint destinationPitch, int rows, int count,
