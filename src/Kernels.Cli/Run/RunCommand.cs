@@ -49,12 +49,13 @@ internal static class RunCommand
         var state = new Option<int>("--state") { Description = "Selective scan: state size (d_state).", DefaultValueFactory = _ => defaults.StateSize };
         var minTime = new Option<double>("--min-time") { Description = "Seconds to time each kernel and peer for (at least 3 runs; the median run is reported).", DefaultValueFactory = _ => 0.3 };
         var noPeers = new Option<bool>("--no-peers") { Description = "Do not run the peers (ONNX Runtime, TensorPrimitives)." };
+        var settle = new Option<double>("--settle") { Description = "Before timing anything, wait up to this many seconds for other processes to leave the cores (0: do not wait); the load they leave is printed with the results.", DefaultValueFactory = _ => 20 };
         var device = new Option<string>("--device") { Description = "cpu: the generated CPU kernels (default); gpu: their ILGPU kernels on the best accelerator (CUDA, OpenCL, else ILGPU's CPU accelerator), checked against the CPU kernels.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "gpu");
         var json = new Option<bool>("--json") { Description = "Print a JSON array (kernel, shape, device, seconds, gflops, gbps, limit, ratioToLimit, peer, ratioToPeer, maxError, verified, peers) instead of a table." };
         var command = new Command("run", "Run every built-in kernel on realistic shapes: time, GFLOP/s and GB/s, the ratio to this machine's limit (FMA peak or copy bandwidth, measured in the same run) and to the peers (ONNX Runtime, TensorPrimitives), and the largest error against the reference interpreter on a sample. Exits 1 if a check fails.")
         {
-            kernel, heads, seq, headDim, softmax, linear, channels, scanLength, state, minTime, noPeers, json, device,
+            kernel, heads, seq, headDim, softmax, linear, channels, scanLength, state, minTime, noPeers, settle, json, device,
         };
         command.SetAction(r =>
         {
@@ -80,12 +81,13 @@ internal static class RunCommand
                 return 2;
             }
             var names = selected.Count == 0 ? KernelNames : KernelNames.Where(k => selected.Contains(k, StringComparer.OrdinalIgnoreCase)).ToArray();
+            var waited = r.GetValue(settle) > 0 ? MachineLoad.Settle(r.GetValue(settle), QuietCores, stderr.WriteLine).Seconds : 0;
             if (r.GetValue(device) == "gpu")
             {
                 var explicitShapes = new Option[] { heads, seq, headDim, softmax, linear, channels, scanLength, state }.Any(o => r.GetResult(o) is { Implicit: false });
                 return GpuRun.Execute(names, shapes, explicitShapes, Math.Max(0.0, r.GetValue(minTime)), stdout, stderr);
             }
-            return Execute(names, shapes, Math.Max(0.0, r.GetValue(minTime)), !r.GetValue(noPeers), r.GetValue(json), stdout, stderr);
+            return Execute(names, shapes, Math.Max(0.0, r.GetValue(minTime)), !r.GetValue(noPeers), r.GetValue(json), waited, stdout, stderr);
         });
         return command;
     }
@@ -99,7 +101,12 @@ internal static class RunCommand
         _ => new SelectiveScanWorkload(shapes),
     };
 
-    private static int Execute(IReadOnlyList<string> names, RunShapes shapes, double minTime, bool peers, bool json, TextWriter stdout, TextWriter stderr)
+    /// <summary>Other processes' load (in cores) below which <c>--settle</c> counts the machine as quiet (four
+    /// quarter-seconds in a row), and the load during the run above which the results come with a warning. Under
+    /// <c>dotnet run</c> the SDK's process is still at 0.1-0.3 of a core for a second after it drops from a whole one.</summary>
+    private const double QuietCores = 0.1, BusyCores = 0.25;
+
+    private static int Execute(IReadOnlyList<string> names, RunShapes shapes, double minTime, bool peers, bool json, double waited, TextWriter stdout, TextWriter stderr)
     {
         var device = Device();
         var results = new List<RunResult>();
@@ -128,10 +135,11 @@ internal static class RunCommand
             }
         }
 
+        var start = MachineLoad.Take();
         Work(report =>
         {
             report("measuring this machine's limits: FMA peak and copy bandwidth");
-            peak = Limits.MeasureFmaPeak();
+            peak = Limits.MeasureFmaPeak(seconds: 0.1, repeats: 5); // best of five: three of 50 ms varied by 10% (405-450 GFLOP/s, Zen 5)
             bandwidth = Limits.MeasureCopyBandwidth();
             foreach (var name in names)
             {
@@ -148,8 +156,15 @@ internal static class RunCommand
             }
         });
 
+        var end = MachineLoad.Take();
+        double? others = start is { } from && end is { } to ? MachineLoad.Others(from, to) : null;
+        var load = others is { } busy
+            ? Invariant($"other processes: {busy:F2} of {end!.Value.Cpus} cores busy while this ran") + (waited >= 0.5 ? Invariant($" (after waiting {waited:F1} s for them to settle)") : "")
+            : "other processes: their load is not measured on this system";
         if (json) WriteJson(results, stdout);
-        else WriteTable(results, device, peak, bandwidth, stdout);
+        else WriteTable(results, device, peak, bandwidth, load, stdout);
+        if (others >= BusyCores)
+            stderr.WriteLine(Invariant($"warning: other processes kept {others:F2} cores busy while this ran: the times and the limits are lower than this machine's; run it again when it is quiet (--settle waits longer)."));
         var failed = results.Where(x => x.Verified == false).ToList();
         foreach (var f in failed)
             stderr.WriteLine($"error: {f.Kernel} {f.Shape}: the result differs from the reference interpreter by {f.MaxError:G3} (relative), more than its tolerance.");
@@ -213,7 +228,7 @@ internal static class RunCommand
         return Invariant($"CPU {RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}, {Environment.ProcessorCount} threads, {width}");
     }
 
-    private static void WriteTable(IReadOnlyList<RunResult> results, string device, double peak, double bandwidth, TextWriter stdout)
+    private static void WriteTable(IReadOnlyList<RunResult> results, string device, double peak, double bandwidth, string load, TextWriter stdout)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No });
         console.Profile.Width = 200;
@@ -231,6 +246,7 @@ internal static class RunCommand
         console.Write(table);
         console.WriteLine("vs peer: the fastest peer's time over ours (above 1: ours is faster). of limit: the time the machine's limit allows over ours.");
         console.WriteLine("GFLOP/s: attention counts its two matrix products (4 L^2 D per head), the others the cascade's operations (kernels analyze). GB/s: each input read and each output written once.");
+        console.WriteLine(load + ".");
         foreach (var r in results.Where(x => x.Peers.Count > 1))
             console.WriteLine($"{r.Kernel} peers: {string.Join(", ", r.Peers.Select(p => $"{p.Name} {Duration(p.Seconds)}"))}");
     }
