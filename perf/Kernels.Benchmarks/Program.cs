@@ -30,6 +30,9 @@ if (args.Length > 0 && args[0] == "paired")
     var rounds = int.Parse(Option("--rounds") ?? "5", System.Globalization.CultureInfo.InvariantCulture);
     var fixedParameters = (Option("--params") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
         .Select(p => p.Split('=', 2)).ToDictionary(p => p[0].Trim(), p => p.Length > 1 ? p[1].Trim() : "");
+    // As `kernels run`: under `dotnet run` the SDK's process keeps a core busy for seconds after the build.
+    Kernels.Measure.MachineLoad.Settle(double.Parse(Option("--settle") ?? "20", System.Globalization.CultureInfo.InvariantCulture), 0.1, Console.Error.WriteLine);
+    var start = Kernels.Measure.MachineLoad.Take();
     var ratios = Paired.Run(rest.FirstOrDefault(), fixedParameters, new Paired.Options(rounds), Console.Out);
     if (ratios.Count == 0)
     {
@@ -37,6 +40,8 @@ if (args.Length > 0 && args[0] == "paired")
         return 2;
     }
     Paired.Report(ratios, Console.Out);
+    if (start is { } from && Kernels.Measure.MachineLoad.Take() is { } to)
+        Console.WriteLine(FormattableString.Invariant($"other processes: {Kernels.Measure.MachineLoad.Others(from, to):F2} of {to.Cpus} cores busy while this ran"));
     return 0;
 }
 

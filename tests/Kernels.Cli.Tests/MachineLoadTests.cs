@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Kernels.Cli.Run;
+using Kernels.Measure;
 
 namespace Kernels.Cli.Tests;
 

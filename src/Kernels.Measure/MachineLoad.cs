@@ -1,22 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Kernels.Cli.Run;
+namespace Kernels.Measure;
 
 /// <summary>
 /// How many cores other processes keep busy, from the kernel's CPU accounting (<c>/proc/stat</c> less this process's
 /// own time in <c>/proc/self/stat</c>; Linux only, null elsewhere).
 /// </summary>
 /// <remarks>
-/// Why <c>run</c> looks: under the README's <c>dotnet run</c>, the SDK's own process keeps recompiling its code for
+/// Why <c>kernels run</c> and <c>paired</c> look: under the README's <c>dotnet run</c>, the SDK's own process keeps recompiling its code for
 /// several seconds after the build, a whole core of a two-core machine while the first kernels were timed. Attention then
 /// took 12.8 ms instead of 6.6 (B1 H8 L1024 D64, Zen 5) and the table showed it slower than ONNX Runtime.
 /// </remarks>
-internal static class MachineLoad
+public static class MachineLoad
 {
     /// <summary>Cumulative clock ticks: every CPU's busy time (steal included: another guest's use of this core), all of
     /// their time, how many CPUs, and this process's own time.</summary>
-    internal readonly record struct Sample(long Busy, long Total, int Cpus, long Self);
+    public readonly record struct Sample(long Busy, long Total, int Cpus, long Self);
 
     /// <summary>The counters now, or null where the system does not publish them.</summary>
     public static Sample? Take()
@@ -38,7 +38,7 @@ internal static class MachineLoad
     /// and 15th fields, counted after the command name in parentheses, which may hold spaces). Null when either is not
     /// in that form.
     /// </summary>
-    internal static Sample? Parse(string stat, string selfStat)
+    public static Sample? Parse(string stat, string selfStat)
     {
         var lines = stat.Split('\n');
         var first = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -69,13 +69,14 @@ internal static class MachineLoad
 
     /// <summary>
     /// Waits, up to <paramref name="maxSeconds"/>, until other processes keep less than <paramref name="quietCores"/>
-    /// cores busy in two quarter-seconds in a row; <paramref name="report"/> hears what it waits for. Returns the seconds
-    /// waited and the load of the last quarter-second (null where it cannot be measured, without waiting).
+    /// cores busy in four quarter-seconds in a row; <paramref name="report"/> hears what it waits for. Returns the seconds
+    /// waited and the load of the last quarter-second (null, without waiting, where it cannot be measured or
+    /// <paramref name="maxSeconds"/> is not positive).
     /// </summary>
     public static (double Seconds, double? Others) Settle(double maxSeconds, double quietCores, Action<string> report)
     {
         var watch = Stopwatch.StartNew();
-        if (Take() is not { } previous) return (0, null);
+        if (maxSeconds <= 0 || Take() is not { } previous) return (0, null);
         double others;
         var quiet = 0;
         var said = false;
