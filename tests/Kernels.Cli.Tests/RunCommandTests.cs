@@ -26,12 +26,15 @@ public class RunCommandTests
         Assert.Equal(new[] { "Attention.MultiHead", "Attention.Causal", "Softmax.Rows", "LinearAttention.Causal", "SelectiveScan.Forward" }, rows.Select(r => r.GetProperty("kernel").GetString()));
         foreach (var row in rows)
         {
-            foreach (var field in new[] { "kernel", "shape", "device", "seconds", "gflops", "gbps", "limit", "ratioToLimit", "peer", "ratioToPeer", "maxError", "verified", "peers" })
+            foreach (var field in new[] { "kernel", "shape", "device", "seconds", "gflops", "gbps", "limit", "ratioToLimit", "peer", "ratioToPeer", "maxError", "verified", "peers", "otherCores" })
                 Assert.True(row.TryGetProperty(field, out _), $"{row.GetProperty("kernel")} has no '{field}'");
             Assert.True(row.GetProperty("verified").GetBoolean());
             Assert.InRange(row.GetProperty("maxError").GetDouble(), 0, 1e-4);
             Assert.True(row.GetProperty("seconds").GetDouble() > 0);
             Assert.True(row.GetProperty("ratioToLimit").GetDouble() > 0);
+            var others = row.GetProperty("otherCores");
+            if (OperatingSystem.IsLinux()) Assert.InRange(others.GetDouble(), 0, Environment.ProcessorCount);
+            else Assert.Equal(JsonValueKind.Null, others.ValueKind);
         }
         // Peers where one exists, null where none does.
         Assert.Equal("ONNX Runtime MultiHeadAttention", rows[0].GetProperty("peer").GetString());

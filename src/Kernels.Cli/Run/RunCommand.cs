@@ -52,7 +52,7 @@ internal static class RunCommand
         var settle = new Option<double>("--settle") { Description = "Before timing anything, wait up to this many seconds for other processes to leave the cores (0: do not wait); the load they leave is printed with the results.", DefaultValueFactory = _ => 20 };
         var device = new Option<string>("--device") { Description = "cpu: the generated CPU kernels (default); gpu: their ILGPU kernels on the best accelerator (CUDA, OpenCL, else ILGPU's CPU accelerator), checked against the CPU kernels.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "gpu");
-        var json = new Option<bool>("--json") { Description = "Print a JSON array (kernel, shape, device, seconds, gflops, gbps, limit, ratioToLimit, peer, ratioToPeer, maxError, verified, peers) instead of a table." };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array (kernel, shape, device, seconds, gflops, gbps, limit, ratioToLimit, peer, ratioToPeer, maxError, verified, peers, otherCores) instead of a table." };
         var command = new Command("run", "Run every built-in kernel on realistic shapes: time, GFLOP/s and GB/s, the ratio to this machine's limit (FMA peak or copy bandwidth, measured in the same run) and to the peers (ONNX Runtime, TensorPrimitives), and the largest error against the reference interpreter on a sample. Exits 1 if a check fails.")
         {
             kernel, heads, seq, headDim, softmax, linear, channels, scanLength, state, minTime, noPeers, settle, json, device,
@@ -161,7 +161,7 @@ internal static class RunCommand
         var load = others is { } busy
             ? Invariant($"other processes: {busy:F2} of {end!.Value.Cpus} cores busy while this ran") + (waited >= 0.5 ? Invariant($" (after waiting {waited:F1} s for them to settle)") : "")
             : "other processes: their load is not measured on this system";
-        if (json) WriteJson(results, stdout);
+        if (json) WriteJson(results, others, stdout);
         else WriteTable(results, device, peak, bandwidth, load, stdout);
         if (others >= BusyCores)
             stderr.WriteLine(Invariant($"warning: other processes kept {others:F2} cores busy while this ran: the times and the limits are lower than this machine's; run it again when it is quiet (--settle waits longer)."));
@@ -253,7 +253,9 @@ internal static class RunCommand
 
     private static string Duration(double seconds) => seconds >= 1 ? Invariant($"{seconds:F2} s") : seconds >= 1e-3 ? Invariant($"{seconds * 1e3:F2} ms") : Invariant($"{seconds * 1e6:F1} us");
 
-    private static void WriteJson(IReadOnlyList<RunResult> results, TextWriter stdout)
+    /// <summary>The results as a JSON array, each object with <paramref name="otherCores"/>: the cores other processes
+    /// kept busy while the kernels ran (null where that is not measured).</summary>
+    private static void WriteJson(IReadOnlyList<RunResult> results, double? otherCores, TextWriter stdout)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -283,6 +285,7 @@ internal static class RunCommand
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
+                if (otherCores is { } cores) w.WriteNumber("otherCores", cores); else w.WriteNull("otherCores");
                 w.WriteEndObject();
             }
             w.WriteEndArray();
