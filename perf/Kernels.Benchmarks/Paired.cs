@@ -65,6 +65,7 @@ public static class Paired
                     for (var round = 0; round < options.Rounds; round++)
                     {
                         var times = new List<(Type, string, string, double)>();
+                        var before = MachineLoad.Take();
                         foreach (var method in methods)
                         {
                             Thread.Sleep(options.PauseLength);
@@ -76,7 +77,9 @@ public static class Paired
                             if (!samples.TryGetValue(ratio.Key, out var list)) samples[ratio.Key] = list = new List<double>();
                             list.Add(ratio.Value);
                         }
-                        log.WriteLine($"paired: {type.Name}({parameters}) round {round + 1}: " + string.Join(", ", times.Select(t => $"{t.Item2} {t.Item4 * 1e3:G4} ms")));
+                        // Other processes' load during the round: a round that a neighbour slowed shows it here.
+                        var load = before is { } from && MachineLoad.Take() is { } to ? FormattableString.Invariant($"; other processes {MachineLoad.Others(from, to):F2} cores") : "";
+                        log.WriteLine($"paired: {type.Name}({parameters}) round {round + 1}: " + string.Join(", ", times.Select(t => $"{t.Item2} {t.Item4 * 1e3:G4} ms")) + load);
                     }
                 }
                 finally
