@@ -16,7 +16,7 @@ if (args.Length > 0 && args[0] == "smoke")
 
 if (args.Length > 0 && args[0] == "paired")
 {
-    // `paired [FILTER] [--rounds 5] [--params Name=Value,...]`: ours, the peers and the limits taking turns in this
+    // `paired [FILTER] [--rounds 5] [--params Name=Value,...] [--settle 20] [--ort-without-avx512]`: ours, the peers and the limits taking turns in this
     // process, ratios formed within each round; prints their medians and ranges.
     var rest = args.Skip(1).ToList();
     string? Option(string name)
@@ -26,6 +26,16 @@ if (args.Length > 0 && args[0] == "paired")
         var value = rest[i + 1];
         rest.RemoveRange(i, 2);
         return value;
+    }
+    if (rest.Remove("--ort-without-avx512"))
+    {
+        // The targets "without AVX-512" on a machine with it: ORT's AVX2 kernels against our 256-bit path.
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            Console.Error.WriteLine("paired: --ort-without-avx512 sets ORT's AVX2 kernels against ours; set DOTNET_EnableAVX512=0 as well, so that ours run their 256-bit path.");
+            return 2;
+        }
+        Kernels.Measure.OnnxRuntimeWithoutAvx512.UseCopy(Console.Error.WriteLine);
     }
     var rounds = int.Parse(Option("--rounds") ?? "5", System.Globalization.CultureInfo.InvariantCulture);
     var fixedParameters = (Option("--params") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
