@@ -40,6 +40,8 @@ public class SimdMathTests(ITestOutputHelper output)
     {
         { "exp", -87f, 88f, 2 },
         { "exp (subnormal results)", -103.9f, -87f, 2 },
+        { "exp2", -126f, 127.9f, 2 },
+        { "exp2 (subnormal results)", -149.9f, -126f, 2 },
         { "log", 1e-30f, 1e30f, 2 },
         { "sigmoid", -80f, 80f, 4 },
         { "silu", -80f, 80f, 4 },
@@ -74,6 +76,7 @@ public class SimdMathTests(ITestOutputHelper output)
     private static (Func<TV, TV>, Func<double, double>) Pick<TV>(string name) where TV : unmanaged, ISimdFloat<TV> => name switch
     {
         "exp" or "exp (subnormal results)" => (TV.Exp, Math.Exp),
+        "exp2" or "exp2 (subnormal results)" => (TV.Exp2, ScalarMath.Exp2),
         "log" => (TV.Log, Math.Log),
         "sigmoid" => (TV.Sigmoid, ScalarMath.Sigmoid),
         "silu" => (TV.Silu, ScalarMath.Silu),
@@ -109,28 +112,39 @@ public class SimdMathTests(ITestOutputHelper output)
 
     /// <summary>
     /// The exp of an argument the compiler proved at most 0 (clamped below only) is Exp bit for bit on every such
-    /// argument, in every width: 20000 random arguments down to -120 (subnormal and zero results included), the
-    /// arguments at the clamp, -0, -inf and NaN; whole vectors of distinct lanes, so that a lane mix-up shows.
+    /// argument, in every width, and so is Exp2NonPositive Exp2: 20000 random arguments down to -120 (-170 for base 2;
+    /// subnormal and zero results included), the arguments at the clamps, -0, -inf and NaN; whole vectors of distinct
+    /// lanes, so that a lane mix-up shows.
     /// </summary>
     [Fact]
     public void Exp_of_a_non_positive_argument_is_exp_in_every_width()
     {
         var random = new Random(17);
-        var xs = Enumerable.Range(0, 20000).Select(i => -(float)(random.NextDouble() * (i % 2 == 0 ? 120 : 1)))
-            .Concat(new[] { 0f, -0f, -87.3f, -103.99f, -104f, -104.01f, -150f, -1e30f, float.NegativeInfinity, float.NaN, -float.Epsilon }).ToArray();
-        Check<V512>(xs, Bounded);
-        Check<V256>(xs, Bounded);
+        var specials = new[] { 0f, -0f, -87.3f, -103.99f, -104f, -104.01f, -126f, -149.99f, -150f, -150.01f, -1e30f, float.NegativeInfinity, float.NaN, -float.Epsilon };
+        var xs = Enumerable.Range(0, 20000).Select(i => -(float)(random.NextDouble() * (i % 2 == 0 ? 120 : 1))).Concat(specials).ToArray();
+        var xs2 = Enumerable.Range(0, 20000).Select(i => -(float)(random.NextDouble() * (i % 2 == 0 ? 170 : 1))).Concat(specials).ToArray();
+        Check<V512>(xs, V512.Exp, V512.ExpNonPositive);
+        Check<V256>(xs, V256.Exp, V256.ExpNonPositive);
         // The AVX2 form (integer scaling) runs on AVX-512 machines too, where ExpNonPositive takes vscalefps.
-        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) Check<V256>(xs, V256.ExpNonPositiveAvx2);
-        Check<V128>(xs, Bounded);
-        Check<F32>(xs, Bounded);
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) Check<V256>(xs, V256.Exp, V256.ExpNonPositiveAvx2);
+        Check<V128>(xs, Exp<V128>, Bounded<V128>);
+        Check<F32>(xs, Exp<F32>, Bounded<F32>);
 
+        Check<V512>(xs2, V512.Exp2, V512.Exp2NonPositive);
+        Check<V256>(xs2, V256.Exp2, V256.Exp2NonPositive);
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) Check<V256>(xs2, V256.Exp2, V256.Exp2NonPositiveAvx2);
+        Check<V128>(xs2, Exp2<V128>, Bounded2<V128>);
+        Check<F32>(xs2, Exp2<F32>, Bounded2<F32>);
+
+        static TV Exp<TV>(TV x) where TV : unmanaged, ISimdFloat<TV> => TV.Exp(x);
         static TV Bounded<TV>(TV x) where TV : unmanaged, ISimdFloat<TV> => TV.ExpNonPositive(x);
+        static TV Exp2<TV>(TV x) where TV : unmanaged, ISimdFloat<TV> => TV.Exp2(x);
+        static TV Bounded2<TV>(TV x) where TV : unmanaged, ISimdFloat<TV> => TV.Exp2NonPositive(x);
 
-        static unsafe void Check<TV>(float[] xs, Func<TV, TV> expNonPositive) where TV : unmanaged, ISimdFloat<TV>
+        static unsafe void Check<TV>(float[] xs, Func<TV, TV> exp, Func<TV, TV> expNonPositive) where TV : unmanaged, ISimdFloat<TV>
         {
             var lanes = new float[TV.Count];
-            var exp = new float[TV.Count];
+            var expected = new float[TV.Count];
             var bounded = new float[TV.Count];
             for (var i = 0; i < xs.Length; i += TV.Count)
             {
@@ -139,14 +153,38 @@ public class SimdMathTests(ITestOutputHelper output)
                 fixed (float* p = lanes) x = TV.Load(p);
                 for (var l = 0; l < TV.Count; l++)
                 {
-                    exp[l] = TV.GetLane(TV.Exp(x), l);
+                    expected[l] = TV.GetLane(exp(x), l);
                     bounded[l] = TV.GetLane(expNonPositive(x), l);
                 }
                 for (var l = 0; l < TV.Count; l++)
-                    Assert.True(BitConverter.SingleToInt32Bits(exp[l]) == BitConverter.SingleToInt32Bits(bounded[l]) || (float.IsNaN(exp[l]) && float.IsNaN(bounded[l])),
-                        $"{typeof(TV).Name}: exp({lanes[l]:R}) = {exp[l]:R}, ExpNonPositive gave {bounded[l]:R}");
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[l]) == BitConverter.SingleToInt32Bits(bounded[l]) || (float.IsNaN(expected[l]) && float.IsNaN(bounded[l])),
+                        $"{typeof(TV).Name}: {exp.Method.Name}({lanes[l]:R}) = {expected[l]:R}, the non-positive form gave {bounded[l]:R}");
             }
         }
+    }
+
+    /// <summary>2^x's special values in every width: NaN, the infinities, the ends of the range, exact powers of two
+    /// (subnormal ones included) and 2^0 = 1.</summary>
+    [Fact]
+    public void Exp2_of_special_values_in_every_width()
+    {
+        foreach (var exp2 in new Func<float, float>[] { Apply<V512>, Apply<V256>, Apply<V128>, Apply<F32> })
+        {
+            Assert.True(float.IsNaN(exp2(float.NaN)));
+            Assert.Equal(float.PositiveInfinity, exp2(float.PositiveInfinity));
+            Assert.Equal(float.PositiveInfinity, exp2(128f));
+            Assert.Equal(float.PositiveInfinity, exp2(1e30f));
+            Assert.Equal(0f, exp2(float.NegativeInfinity));
+            Assert.Equal(0f, exp2(-1e30f));
+            Assert.Equal(0f, exp2(-150f));
+            Assert.Equal(1f, exp2(0f));
+            Assert.Equal(0.5f, exp2(-1f));
+            Assert.Equal(MathF.ScaleB(1f, 127), exp2(127f));
+            Assert.Equal(MathF.ScaleB(1f, -149), exp2(-149f)); // the smallest subnormal
+            Assert.Equal(MathF.ScaleB(1f, -130), exp2(-130f));
+        }
+
+        static float Apply<TV>(float x) where TV : unmanaged, ISimdFloat<TV> => TV.GetLane(TV.Exp2(TV.Create(x)), 0);
     }
 
     /// <summary>Vector tanh's special values in every width (F32 is the scalar Math.Tanh): NaN stays NaN, the infinities

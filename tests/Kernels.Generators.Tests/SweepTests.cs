@@ -19,30 +19,30 @@ public unsafe class SweepTests
     private static IEnumerable<int> Lengths(string width) =>
         Enumerable.Range(0, 8 * CountOf(width) + 4).Concat(new[] { 100, 1000, 4096 + 5 });
 
-    private static float ExpSum(string width, float* source, float* destination, int count, float shift, bool nonPositive) => width switch
+    private static float ExpSum(string width, float* source, float* destination, int count, float shift, bool nonPositive, bool base2 = false) => width switch
     {
-        "V512" => Sweep.ExpSum<V512>(source, destination, count, shift, nonPositive),
-        "V256" => Sweep.ExpSum<V256>(source, destination, count, shift, nonPositive),
-        "V128" => Sweep.ExpSum<V128>(source, destination, count, shift, nonPositive),
-        _ => Sweep.ExpSum<F32>(source, destination, count, shift, nonPositive),
+        "V512" => Sweep.ExpSum<V512>(source, destination, count, shift, nonPositive, base2),
+        "V256" => Sweep.ExpSum<V256>(source, destination, count, shift, nonPositive, base2),
+        "V128" => Sweep.ExpSum<V128>(source, destination, count, shift, nonPositive, base2),
+        _ => Sweep.ExpSum<F32>(source, destination, count, shift, nonPositive, base2),
     };
 
     /// <summary>The width's own exp of one vector at <paramref name="at"/> into <paramref name="result"/>.</summary>
-    private static void WidthExp(string width, float* at, float shift, bool nonPositive, float* result)
+    private static void WidthExp(string width, float* at, float shift, bool nonPositive, bool base2, float* result)
     {
         switch (width)
         {
-            case "V512": WidthExp<V512>(at, shift, nonPositive, result); break;
-            case "V256": WidthExp<V256>(at, shift, nonPositive, result); break;
-            case "V128": WidthExp<V128>(at, shift, nonPositive, result); break;
-            default: WidthExp<F32>(at, shift, nonPositive, result); break;
+            case "V512": WidthExp<V512>(at, shift, nonPositive, base2, result); break;
+            case "V256": WidthExp<V256>(at, shift, nonPositive, base2, result); break;
+            case "V128": WidthExp<V128>(at, shift, nonPositive, base2, result); break;
+            default: WidthExp<F32>(at, shift, nonPositive, base2, result); break;
         }
     }
 
-    private static void WidthExp<TV>(float* at, float shift, bool nonPositive, float* result) where TV : unmanaged, ISimdFloat<TV>
+    private static void WidthExp<TV>(float* at, float shift, bool nonPositive, bool base2, float* result) where TV : unmanaged, ISimdFloat<TV>
     {
         var x = TV.Load(at) - TV.Create(shift);
-        TV.Store(result, nonPositive ? TV.ExpNonPositive(x) : TV.Exp(x));
+        TV.Store(result, base2 ? (nonPositive ? TV.Exp2NonPositive(x) : TV.Exp2(x)) : nonPositive ? TV.ExpNonPositive(x) : TV.Exp(x));
     }
 
     [Theory]
@@ -55,16 +55,17 @@ public unsafe class SweepTests
         foreach (var n in Lengths(width))
         foreach (var nonPositive in new[] { true, false })
         foreach (var inPlace in new[] { false, true })
+        foreach (var base2 in new[] { false, true })
         {
             // Scores below a maximum of 3 (so nonPositive holds), with -inf, the clamp's edge and subnormal results among them.
             var x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 40 - 37)).ToArray();
-            if (n > 2) { x[n / 2] = float.NegativeInfinity; x[n / 3] = -103.5f; x[1] = 3f; }
+            if (n > 2) { x[n / 2] = float.NegativeInfinity; x[n / 3] = base2 ? -149.5f : -103.5f; x[1] = 3f; }
             const float shift = 3f;
             var y = Enumerable.Repeat(float.NaN, n + 3).ToArray(); // stores past the row would show
             var original = (float[])x.Clone();
             float sum;
             fixed (float* px = x, py = y)
-                sum = ExpSum(width, px, inPlace ? px : py, n, shift, nonPositive);
+                sum = ExpSum(width, px, inPlace ? px : py, n, shift, nonPositive, base2);
             var result = inPlace ? x.Concat(new[] { float.NaN, float.NaN, float.NaN }).ToArray() : y;
             if (!inPlace && y.Skip(n).Any(v => !float.IsNaN(v))) failures.Add($"n={n}: wrote past the row");
             // Bit for bit the width's exp, vector by vector; the scalar exp for the tail.
@@ -72,23 +73,26 @@ public unsafe class SweepTests
             var lane = new float[Math.Max(count, 1)];
             for (var i = 0; i < n; i++)
             {
-                double e = Math.Exp(original[i] - shift); // of the float difference, as the kernel computes it
+                double e = base2 ? Math.Pow(2, original[i] - shift) : Math.Exp(original[i] - shift); // of the float difference, as the kernel computes it
                 expected += e;
-                if (Math.Abs(result[i] - e) > 4e-7 * e + 1e-37) failures.Add($"n={n} nonPositive={nonPositive}: y[{i}] = {result[i]:R}, exp = {e:R}");
+                if (Math.Abs(result[i] - e) > 4e-7 * e + 1e-37) failures.Add($"n={n} nonPositive={nonPositive} base2={base2}: y[{i}] = {result[i]:R}, exp = {e:R}");
             }
             var whole = n / count * count;
             fixed (float* po = original, pl = lane)
                 for (var i = 0; i < whole; i += count)
                 {
-                    WidthExp(width, po + i, shift, nonPositive, pl);
+                    WidthExp(width, po + i, shift, nonPositive, base2, pl);
                     for (var l = 0; l < count; l++)
                         if (BitConverter.SingleToInt32Bits(pl[l]) != BitConverter.SingleToInt32Bits(result[i + l]))
-                            failures.Add($"n={n} nonPositive={nonPositive} inPlace={inPlace}: y[{i + l}] = {result[i + l]:R}, the width's exp {pl[l]:R}");
+                            failures.Add($"n={n} nonPositive={nonPositive} inPlace={inPlace} base2={base2}: y[{i + l}] = {result[i + l]:R}, the width's exp {pl[l]:R}");
                 }
             for (var i = whole; i < n; i++)
-                if (BitConverter.SingleToInt32Bits(KernelMath.Exp(original[i] - shift)) != BitConverter.SingleToInt32Bits(result[i]))
-                    failures.Add($"n={n}: tail y[{i}] = {result[i]:R}, scalar exp {KernelMath.Exp(original[i] - shift):R}");
-            if (Math.Abs(sum - expected) > 1e-5 * expected) failures.Add($"n={n} nonPositive={nonPositive}: sum {sum:R}, expected {expected:R}");
+            {
+                var scalar = base2 ? KernelMath.Exp2(original[i] - shift) : KernelMath.Exp(original[i] - shift);
+                if (BitConverter.SingleToInt32Bits(scalar) != BitConverter.SingleToInt32Bits(result[i]))
+                    failures.Add($"n={n} base2={base2}: tail y[{i}] = {result[i]:R}, scalar exp {scalar:R}");
+            }
+            if (Math.Abs(sum - expected) > 1e-5 * expected) failures.Add($"n={n} nonPositive={nonPositive} base2={base2}: sum {sum:R}, expected {expected:R}");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
     }
@@ -159,14 +163,14 @@ public unsafe class SweepTests
     }
 
     private static void ExpSumRows(string width, float* source, nint sourcePitch, float* destination, nint destinationPitch, int rows, int count,
-        float* shifts, nint shiftStride, float* sums, nint sumStride, bool nonPositive)
+        float* shifts, nint shiftStride, float* sums, nint sumStride, bool nonPositive, bool base2)
     {
         switch (width)
         {
-            case "V512": Sweep.ExpSum<V512>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
-            case "V256": Sweep.ExpSum<V256>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
-            case "V128": Sweep.ExpSum<V128>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
-            default: Sweep.ExpSum<F32>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive); break;
+            case "V512": Sweep.ExpSum<V512>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive, base2); break;
+            case "V256": Sweep.ExpSum<V256>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive, base2); break;
+            case "V128": Sweep.ExpSum<V128>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive, base2); break;
+            default: Sweep.ExpSum<F32>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride, nonPositive, base2); break;
         }
     }
 
@@ -203,6 +207,7 @@ public unsafe class SweepTests
                 x[i] = (i % 3) switch { 0 => float.NegativeInfinity, 1 => -0f, _ => i % 5 == 0 ? float.NaN : 0f };
             var shifts = Enumerable.Range(0, Math.Max(1, rows * stride)).Select(_ => (float)(random.NextDouble() * 6)).ToArray();
             foreach (var nonPositive in new[] { true, false })
+            foreach (var base2 in new[] { false, true })
             {
                 var together = Enumerable.Repeat(7f, x.Length).ToArray();
                 var sums = Enumerable.Repeat(7f, Math.Max(1, rows * stride)).ToArray();
@@ -210,12 +215,12 @@ public unsafe class SweepTests
                 var expectedSums = (float[])sums.Clone();
                 fixed (float* px = x, pt = together, pa = apart, ps = shifts, pu = sums, pe = expectedSums)
                 {
-                    ExpSumRows(width, px, pitch, pt, pitch, rows, n, ps, stride, pu, stride, nonPositive);
+                    ExpSumRows(width, px, pitch, pt, pitch, rows, n, ps, stride, pu, stride, nonPositive, base2);
                     for (var r = 0; r < rows; r++)
-                        pe[r * stride] = ExpSum(width, px + r * pitch, pa + r * pitch, n, ps[r * stride], nonPositive);
+                        pe[r * stride] = ExpSum(width, px + r * pitch, pa + r * pitch, n, ps[r * stride], nonPositive, base2);
                 }
                 if (!together.Select(BitConverter.SingleToInt32Bits).SequenceEqual(apart.Select(BitConverter.SingleToInt32Bits)))
-                    failures.Add($"exp rows={rows} n={n} pitch={pitch} nonPositive={nonPositive}: the rows differ");
+                    failures.Add($"exp rows={rows} n={n} pitch={pitch} nonPositive={nonPositive} base2={base2}: the rows differ");
                 if (!sums.Select(BitConverter.SingleToInt32Bits).SequenceEqual(expectedSums.Select(BitConverter.SingleToInt32Bits)))
                     failures.Add($"exp rows={rows} n={n} pitch={pitch} nonPositive={nonPositive}: sums [{string.Join(", ", sums)}], expected [{string.Join(", ", expectedSums)}]");
             }

@@ -34,6 +34,9 @@ public static class ScalarMath
 
     public static double Rsqrt(double x) => 1.0 / Math.Sqrt(x);
 
+    /// <summary>2^x (the exp2 of a cascade the compiler rewrote into base 2: Planning.Log2Scores).</summary>
+    public static double Exp2(double x) => Math.Pow(2.0, x);
+
     public static double Erf(double x) => 1.0 - Erfc(x);
 
     /// <summary>Complementary error function: power series near 0, continued fraction in the tails (relative error about 1e-15).</summary>

@@ -27,6 +27,8 @@ public readonly struct F32(float value) : ISimdFloat<F32>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Abs(F32 x) => new(System.MathF.Abs(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Sqrt(F32 x) => new(System.MathF.Sqrt(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Exp(F32 x) => new(KernelMath.Exp(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Exp2(F32 x) => new(KernelMath.Exp2(x.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Exp2NonPositive(F32 x) => new(KernelMath.Exp2(x.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Clamp(F32 x, float low, float high) => new(float.IsNaN(x.Value) ? x.Value : System.Math.Clamp(x.Value, low, high));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 MultiplyAdd(F32 a, F32 b, F32 c) => new(System.MathF.FusedMultiplyAdd(a.Value, b.Value, c.Value));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static F32 Round(F32 x) => new(System.MathF.Round(x.Value));

@@ -123,6 +123,27 @@ public interface ISimdFloat<TSelf> where TSelf : unmanaged, ISimdFloat<TSelf>
     static virtual TSelf ExpNonPositive(TSelf value) => TSelf.Exp(value);
 
     /// <summary>
+    /// 2^x, the exp of an argument already multiplied by log2(e): attention's scores, when the compiler folds log2(e)
+    /// into their scale (Kernels.Einsum's Log2Scores), need no multiply by it inside the exp, and the reduction
+    /// <c>t = x - n</c> is one exact subtraction where base e takes two multiply-adds. Here, for the widths without a
+    /// table: x = n + t with n = round(x) and |t| &lt;= 1/2 (exact), 2^t = exp(t ln2) by <see cref="Exp"/>, scaled by
+    /// 2^n. x is clamped to [-150, 129], outside which the result is 0 or +inf in float anyway; NaN propagates.
+    /// V512 and V256 use <see cref="SimdExp.ByTable2"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Exp2(TSelf value)
+    {
+        var x = TSelf.Clamp(value, -150f, 129f);
+        var n = TSelf.Round(x);
+        return TSelf.ScaleB(TSelf.Exp((x - n) * TSelf.Create(0.693147182f)), n);
+    }
+
+    /// <summary><see cref="Exp2"/> for an argument the compiler proved at most 0, as <see cref="ExpNonPositive"/> is to
+    /// <see cref="Exp"/>: the same value for every x &lt;= 0, -inf and NaN, clamped only below.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static virtual TSelf Exp2NonPositive(TSelf value) => TSelf.Exp2(value);
+
+    /// <summary>
     /// exp(x) in float: x = n ln2 + t with n = round(x / ln2) and |t| &lt;= ln2/2 (Cody-Waite, ln2 in two parts,
     /// exact with the fused multiply-add), exp(t) by a degree-6 polynomial (Chebyshev interpolation,
     /// 2e-8 relative), then scaled by 2^n. x is clamped to [-104, 89], outside which the result is 0 or +inf in
@@ -354,5 +375,30 @@ public static class SimdExp
         var p = TSelf.MultiplyAdd(TSelf.Create(c3), t, TSelf.Create(c2));
         var q = TSelf.MultiplyAdd(p, t * t, t);
         return TSelf.ScaleB(TSelf.MultiplyAdd(table, q, table), n);
+    }
+
+    /// <summary>
+    /// 2^x (<see cref="ISimdFloat{TSelf}.Exp2"/>) by the table of <see cref="ByTable"/>: <c>x + bias</c> rounds x to a
+    /// multiple of 1/K and holds it in its low bits, so n/K comes from an add and <c>t = x - n/K</c>, |t| &lt;= 1/(2K),
+    /// is exact; 2^t - 1 is <see cref="ByTable"/>'s polynomial at r = t ln2, with ln2 folded into its coefficients:
+    /// <c>t (ln2 + t (c2 ln2^2 + t c3 ln2^3))</c>. Five operations on the multiply-add pipes where base e takes eight.
+    /// Clamped to [-150, 129] (below only for <paramref name="nonPositive"/>), the range of base e's [-104, 89].
+    /// </summary>
+    /// <param name="value">x.</param>
+    /// <param name="bias">1.5 * 2^23 / K.</param>
+    /// <param name="c2">The coefficient of t^2 (base e's c2 times ln2^2).</param>
+    /// <param name="c3">The coefficient of t^3 (base e's c3 times ln2^3).</param>
+    /// <param name="nonPositive">As for <see cref="ByTable"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TSelf ByTable2<TSelf>(TSelf value, float bias, float c2, float c3, bool nonPositive = false) where TSelf : unmanaged, ISimdFloat<TSelf>
+    {
+        var x = nonPositive ? TSelf.AtLeast(value, -150f) : TSelf.Clamp(value, -150f, 129f);
+        var biased = x + TSelf.Create(bias);
+        var n = biased - TSelf.Create(bias); // n/K, exact
+        var t = x - n; // exact
+        var table = TSelf.ExpTableLookup(biased);
+        var p = TSelf.MultiplyAdd(TSelf.Create(c3), t, TSelf.Create(c2));
+        p = TSelf.MultiplyAdd(p, t, TSelf.Create(0.693147182f));
+        return TSelf.ScaleB(TSelf.MultiplyAdd(table, p * t, table), n);
     }
 }

@@ -14,6 +14,9 @@ public static class KernelMath
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float x) => (float)Math.Exp(x);
 
+    /// <summary>2^x, rounded once from double (<see cref="ScalarMath.Exp2"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp2(float x) => (float)ScalarMath.Exp2(x);
+
     /// <summary>A subscript's <c>a / b</c>: rounded down; -1 (a point outside every tensor, so absent) when b is 0 or less.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static long FloorDivide(long a, long b) => Kernels.Einsum.Ir.IndexArithmetic.FloorDivide(a, b);
 

@@ -68,6 +68,14 @@ public readonly struct V512(Vector512<float> value) : ISimdFloat<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ExpNonPositive(V512 value) => SimdExp.ByTable(value, 786432f, 0.5000162f, 0.16666074f, nonPositive: true);
 
+    /// <summary>2^x by the table (<see cref="SimdExp.ByTable2"/>), with <see cref="Exp"/>'s polynomial.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Exp2(V512 value) => SimdExp.ByTable2(value, 786432f, 0.2402343f, 0.0555021353f);
+
+    /// <summary><see cref="Exp2"/> clamped only below.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Exp2NonPositive(V512 value) => SimdExp.ByTable2(value, 786432f, 0.2402343f, 0.0555021353f, nonPositive: true);
+
     /// <summary>Per lane, 2^(k/16) for k the four low bits of <paramref name="biased"/>: one vpermps with AVX-512, a shuffle elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ExpTableLookup(V512 biased)
@@ -205,6 +213,35 @@ public readonly struct V256(Vector256<float> value) : ISimdFloat<V256>
         var p = Compat256.FusedMultiplyAdd(Vector256.Create(0.16664298f), t, Vector256.Create(0.5000648f));
         var q = Compat256.FusedMultiplyAdd(p, t * t, t);
         return new(Compat256.FusedMultiplyAdd(scaled, q, scaled) * Vector256.Create(2.98023224e-8f)); // 2^-25
+    }
+
+    /// <summary>2^x by the table (<see cref="SimdExp.ByTable2"/>), with <see cref="Exp"/>'s polynomial.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Exp2(V256 value) => SimdExp.ByTable2(value, 1572864f, 0.240257636f, 0.0554962195f);
+
+    /// <summary><see cref="Exp2"/> clamped only below; with AVX2 and without AVX-512, the power of two from the table's
+    /// bits (<see cref="Exp2NonPositiveAvx2"/>), bit for bit the same.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Exp2NonPositive(V256 value) =>
+        System.Runtime.Intrinsics.X86.Avx2.IsSupported && !System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported
+            ? Exp2NonPositiveAvx2(value)
+            : SimdExp.ByTable2(value, 1572864f, 0.240257636f, 0.0554962195f, nonPositive: true);
+
+    /// <summary><see cref="Exp2NonPositive"/> as <see cref="ExpNonPositiveAvx2"/> computes base e's: x clamped at -150,
+    /// so 2^(n + 25 + j/8) stays normal, and one multiply by 2^-25 rounds the result once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Exp2NonPositiveAvx2(V256 value)
+    {
+        var bias = Vector256.Create(1572864f);
+        var x = Compat256.MaxNative(Vector256.Create(-150f), value.Value);
+        var biased = x + bias;
+        var n = biased - bias; // k/8, exact
+        var t = x - n; // exact
+        var bits = biased.AsInt32();
+        var scaled = (System.Runtime.Intrinsics.X86.Avx2.PermuteVar8x32(ScaledExpTable, bits).AsInt32() + Vector256.ShiftLeft(bits, 20)).AsSingle();
+        var p = Compat256.FusedMultiplyAdd(Vector256.Create(0.0554962195f), t, Vector256.Create(0.240257636f));
+        p = Compat256.FusedMultiplyAdd(p, t, Vector256.Create(0.693147182f));
+        return new(Compat256.FusedMultiplyAdd(scaled, p * t, scaled) * Vector256.Create(2.98023224e-8f)); // 2^-25
     }
 
     /// <summary>The bits of 2^(j/8) (<see cref="ExpTable"/>) times 2^25, less <c>j &lt;&lt; 20</c>, j = 0..7.</summary>

@@ -24,8 +24,9 @@ public static unsafe class Sweep
     /// <summary>
     /// <c>destination[i] = exp(source[i] - shift)</c> for <c>i &lt; count</c>; returns the sum of the values stored.
     /// <paramref name="nonPositive"/>: the compiler proved every argument at most 0 (shift is a maximum over the row),
-    /// so the exp is clamped only below (<see cref="ISimdFloat{TSelf}.ExpNonPositive"/>). The rows may be the same
-    /// memory; otherwise they must not overlap.
+    /// so the exp is clamped only below (<see cref="ISimdFloat{TSelf}.ExpNonPositive"/>). <paramref name="base2"/>: the
+    /// source is in base 2 (the compiler multiplied it by log2(e)) and the map is <c>2^(source[i] - shift)</c>
+    /// (<see cref="ISimdFloat{TSelf}.Exp2"/>). The rows may be the same memory; otherwise they must not overlap.
     /// </summary>
     /// <remarks>
     /// While it computes, it asks for the <paramref name="count"/> floats after the source row to be brought into the
@@ -34,23 +35,28 @@ public static unsafe class Sweep
     /// memory works beside it: softmax of 4096 x 4096 on two Zen 3 cores took 6.2 ms without it and 4.9-5.1 with it
     /// (a copy of the array 4.7). Prefetching the destination's next row as well made it slower (5.5-5.7).
     /// </remarks>
-    public static float ExpSum<TV>(float* source, float* destination, int count, float shift, bool nonPositive)
+    public static float ExpSum<TV>(float* source, float* destination, int count, float shift, bool nonPositive, bool base2 = false)
         where TV : unmanaged, ISimdFloat<TV>
     {
         if (typeof(TV) == typeof(V256) && nonPositive && Avx2.IsSupported && Fma.IsSupported)
-            return ExpNonPositiveSumAvx2(source, destination, count, shift);
+            return base2 ? ExpNonPositiveSumAvx2<Base2>(source, destination, count, shift) : ExpNonPositiveSumAvx2<BaseE>(source, destination, count, shift);
         if (typeof(TV) == typeof(V512) && nonPositive && Avx512F.IsSupported)
         {
             float sum;
-            ExpNonPositiveSumAvx512(source, count, destination, count, 1, count, &shift, 0, &sum, 0);
+            if (base2) ExpNonPositiveSumAvx512<Base2>(source, count, destination, count, 1, count, &shift, 0, &sum, 0);
+            else ExpNonPositiveSumAvx512<BaseE>(source, count, destination, count, 1, count, &shift, 0, &sum, 0);
             return sum;
         }
+        if (base2)
+            return nonPositive ? ExpSumGeneric<TV, NonPositiveExp2>(source, destination, count, shift) : ExpSumGeneric<TV, AnyExp2>(source, destination, count, shift);
         return nonPositive ? ExpSumGeneric<TV, NonPositiveExp>(source, destination, count, shift) : ExpSumGeneric<TV, AnyExp>(source, destination, count, shift);
     }
 
-    private interface IExpKind { static abstract bool ClampedBelowOnly { get; } }
-    private struct NonPositiveExp : IExpKind { public static bool ClampedBelowOnly => true; }
-    private struct AnyExp : IExpKind { public static bool ClampedBelowOnly => false; }
+    private interface IExpKind { static abstract bool ClampedBelowOnly { get; } static abstract bool Base2 { get; } }
+    private struct NonPositiveExp : IExpKind { public static bool ClampedBelowOnly => true; public static bool Base2 => false; }
+    private struct AnyExp : IExpKind { public static bool ClampedBelowOnly => false; public static bool Base2 => false; }
+    private struct NonPositiveExp2 : IExpKind { public static bool ClampedBelowOnly => true; public static bool Base2 => true; }
+    private struct AnyExp2 : IExpKind { public static bool ClampedBelowOnly => false; public static bool Base2 => true; }
 
     /// <summary>The loop the emitter printed before this call existed: four vectors a step, each with its accumulator.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -83,7 +89,7 @@ public static unsafe class Sweep
             TV.Store(destination + i, y);
             a0 += y;
         }
-        return Tail(source, destination, i, count, shift, TV.SumAcross(a0));
+        return Tail(source, destination, i, count, shift, TV.SumAcross(a0), TKind.Base2);
     }
 
     /// <summary>Prefetches the cache lines of one unrolled step's worth of floats at <paramref name="at"/> (one line per
@@ -99,15 +105,16 @@ public static unsafe class Sweep
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Exp<TV, TKind>(TV x) where TV : unmanaged, ISimdFloat<TV> where TKind : struct, IExpKind =>
-        TKind.ClampedBelowOnly ? TV.ExpNonPositive(x) : TV.Exp(x);
+        TKind.Base2 ? (TKind.ClampedBelowOnly ? TV.Exp2NonPositive(x) : TV.Exp2(x)) : TKind.ClampedBelowOnly ? TV.ExpNonPositive(x) : TV.Exp(x);
 
-    /// <summary>The elements past the last whole vector, one at a time (the scalar exp, as the generated tails).</summary>
+    /// <summary>The elements past the last whole vector, one at a time (the scalar exp, or exp2 in base 2, as the
+    /// generated tails).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Tail(float* source, float* destination, int from, int count, float shift, float sum)
+    private static float Tail(float* source, float* destination, int from, int count, float shift, float sum, bool base2)
     {
         for (var i = from; i < count; i++)
         {
-            var y = KernelMath.Exp(source[i] - shift);
+            var y = base2 ? KernelMath.Exp2(source[i] - shift) : KernelMath.Exp(source[i] - shift);
             destination[i] = y;
             sum += y;
         }
@@ -115,9 +122,9 @@ public static unsafe class Sweep
     }
 
     /// <summary>
-    /// <see cref="ExpSum{TV}(float*, float*, int, float, bool)"/> for <paramref name="rows"/> rows at once: row r reads <c>source + r * sourcePitch</c>,
+    /// <see cref="ExpSum{TV}(float*, float*, int, float, bool, bool)"/> for <paramref name="rows"/> rows at once: row r reads <c>source + r * sourcePitch</c>,
     /// writes <c>destination + r * destinationPitch</c>, subtracts <c>shifts[r * shiftStride]</c> and stores its sum at
-    /// <c>sums[r * sumStride]</c>, bit for bit what <see cref="ExpSum{TV}(float*, float*, int, float, bool)"/> returns for that row. A row's source and
+    /// <c>sums[r * sumStride]</c>, bit for bit what <see cref="ExpSum{TV}(float*, float*, int, float, bool, bool)"/> returns for that row. A row's source and
     /// destination may be the same memory; otherwise no two rows may overlap.
     /// </summary>
     /// <remarks>
@@ -128,28 +135,109 @@ public static unsafe class Sweep
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ExpSum<TV>(float* source, nint sourcePitch, float* destination, nint destinationPitch, int rows, int count,
-        float* shifts, nint shiftStride, float* sums, nint sumStride, bool nonPositive)
+        float* shifts, nint shiftStride, float* sums, nint sumStride, bool nonPositive, bool base2 = false)
         where TV : unmanaged, ISimdFloat<TV>
     {
         if (typeof(TV) == typeof(V256) && nonPositive && Avx2.IsSupported && Fma.IsSupported)
         {
-            ExpNonPositiveSumAvx2(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
+            if (base2) ExpNonPositiveSumAvx2<Base2>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
+            else ExpNonPositiveSumAvx2<BaseE>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
             return;
         }
         if (typeof(TV) == typeof(V512) && nonPositive && Avx512F.IsSupported)
         {
-            ExpNonPositiveSumAvx512(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
+            if (base2) ExpNonPositiveSumAvx512<Base2>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
+            else ExpNonPositiveSumAvx512<BaseE>(source, sourcePitch, destination, destinationPitch, rows, count, shifts, shiftStride, sums, sumStride);
             return;
         }
         for (var r = 0; r < rows; r++)
-            sums[r * sumStride] = ExpSum<TV>(source + r * sourcePitch, destination + r * destinationPitch, count, shifts[r * shiftStride], nonPositive);
+            sums[r * sumStride] = ExpSum<TV>(source + r * sourcePitch, destination + r * destinationPitch, count, shifts[r * shiftStride], nonPositive, base2);
     }
 
-    /// <summary>One row of <see cref="ExpNonPositiveSumAvx2(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>.</summary>
-    private static float ExpNonPositiveSumAvx2(float* source, float* destination, int count, float shift)
+    /// <summary>
+    /// The base of the non-positive exp sweeps: e, the argument as the cascade computes it, or 2, an argument the
+    /// compiler multiplied by log2(e) beforehand (Kernels.Einsum's Log2Scores folds it into the scale of attention's
+    /// scores). Each stage of one vector's exp, inlined where the sweeps interleave four vectors stage by stage; the
+    /// other stages (the clamp, the table's power of two, the final multiply-add) are the same in both.
+    /// </summary>
+    private interface IExpBase
+    {
+        /// <summary>The clamp below: the argument under which the result is 0 in float (-104 in base e, -150 in base 2).</summary>
+        static abstract float Floor { get; }
+
+        /// <summary>x log2(e) + bias, or x + bias: n/K in the low bits (K the table's entries).</summary>
+        static abstract Vector256<float> Biased(Vector256<float> x, Vector256<float> bias);
+
+        static abstract Vector512<float> Biased(Vector512<float> x, Vector512<float> bias);
+
+        /// <summary>t = x - (n/K) ln2 (two multiply-adds), or x - n/K (exact).</summary>
+        static abstract Vector256<float> Reduced(Vector256<float> x, Vector256<float> n);
+
+        static abstract Vector512<float> Reduced(Vector512<float> x, Vector512<float> n);
+
+        /// <summary>The polynomial's first stage (<see cref="SimdExp.ByTable"/>, <see cref="SimdExp.ByTable2"/>).</summary>
+        static abstract Vector256<float> Polynomial(Vector256<float> t);
+
+        static abstract Vector512<float> Polynomial(Vector512<float> t);
+
+        /// <summary>The polynomial's second stage: q, with the result <c>table (1 + q)</c>.</summary>
+        static abstract Vector256<float> Finish(Vector256<float> p, Vector256<float> t);
+
+        static abstract Vector512<float> Finish(Vector512<float> p, Vector512<float> t);
+
+        /// <summary>One vector's exp, as the vector functions compute it (a row's last vectors).</summary>
+        static abstract Vector256<float> One(Vector256<float> x);
+
+        static abstract Vector512<float> One(Vector512<float> x);
+
+        static abstract bool IsBase2 { get; }
+    }
+
+    private struct BaseE : IExpBase
+    {
+        public static float Floor => -104f;
+        public static bool IsBase2 => false;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Biased(Vector256<float> x, Vector256<float> bias) => Fma.MultiplyAdd(x, Vector256.Create(1.44269504f), bias);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Biased(Vector512<float> x, Vector512<float> bias) => Avx512F.FusedMultiplyAdd(x, Vector512.Create(1.44269504f), bias);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Reduced(Vector256<float> x, Vector256<float> n) =>
+            Fma.MultiplyAdd(n, Vector256.Create(2.12194440e-4f), Fma.MultiplyAdd(n, Vector256.Create(-0.693359375f), x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Reduced(Vector512<float> x, Vector512<float> n) =>
+            Avx512F.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), Avx512F.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Polynomial(Vector256<float> t) => Fma.MultiplyAdd(Vector256.Create(0.16664298f), t, Vector256.Create(0.5000648f));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Polynomial(Vector512<float> t) => Avx512F.FusedMultiplyAdd(Vector512.Create(0.16666074f), t, Vector512.Create(0.5000162f));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Finish(Vector256<float> p, Vector256<float> t) => Fma.MultiplyAdd(p, t * t, t);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Finish(Vector512<float> p, Vector512<float> t) => Avx512F.FusedMultiplyAdd(p, t * t, t);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> One(Vector256<float> x) => V256.ExpNonPositiveAvx2(new V256(x)).Value;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> One(Vector512<float> x) => V512.ExpNonPositive(new V512(x)).Value;
+    }
+
+    private struct Base2 : IExpBase
+    {
+        public static float Floor => -150f;
+        public static bool IsBase2 => true;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Biased(Vector256<float> x, Vector256<float> bias) => x + bias;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Biased(Vector512<float> x, Vector512<float> bias) => x + bias;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Reduced(Vector256<float> x, Vector256<float> n) => x - n;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Reduced(Vector512<float> x, Vector512<float> n) => x - n;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Polynomial(Vector256<float> t) =>
+            Fma.MultiplyAdd(Fma.MultiplyAdd(Vector256.Create(0.0554962195f), t, Vector256.Create(0.240257636f)), t, Vector256.Create(0.693147182f));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Polynomial(Vector512<float> t) =>
+            Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAdd(Vector512.Create(0.0555021353f), t, Vector512.Create(0.2402343f)), t, Vector512.Create(0.693147182f));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Finish(Vector256<float> p, Vector256<float> t) => p * t;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Finish(Vector512<float> p, Vector512<float> t) => p * t;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> One(Vector256<float> x) => V256.Exp2NonPositiveAvx2(new V256(x)).Value;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> One(Vector512<float> x) => V512.Exp2NonPositive(new V512(x)).Value;
+    }
+
+    /// <summary>One row of <see cref="ExpNonPositiveSumAvx2{TBase}(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>.</summary>
+    private static float ExpNonPositiveSumAvx2<TBase>(float* source, float* destination, int count, float shift) where TBase : struct, IExpBase
     {
         float sum;
-        ExpNonPositiveSumAvx2(source, count, destination, count, 1, count, &shift, 0, &sum, 0);
+        ExpNonPositiveSumAvx2<TBase>(source, count, destination, count, 1, count, &shift, 0, &sum, 0);
         return sum;
     }
 
@@ -171,8 +259,8 @@ public static unsafe class Sweep
     /// operations, ran 1.58 against 1.49 ns a vector, and loses accuracy as the argument grows (64 ulp near -87).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ExpNonPositiveSumAvx2(float* sources, nint sourcePitch, float* destinations, nint destinationPitch, int rows, int count,
-        float* shifts, nint shiftStride, float* sums, nint sumStride)
+    private static void ExpNonPositiveSumAvx2<TBase>(float* sources, nint sourcePitch, float* destinations, nint destinationPitch, int rows, int count,
+        float* shifts, nint shiftStride, float* sums, nint sumStride) where TBase : struct, IExpBase
     {
         // Rows whose count is a whole number of two-vector steps leave their two accumulators' sum here, to be reduced
         // across lanes eight rows at a time; other rows end in RowEnd, each with its own.
@@ -191,38 +279,34 @@ public static unsafe class Sweep
             {
                 Sse.Prefetch0(source + sourcePitch + i); // the next row (see ExpSum)
                 Sse.Prefetch0(source + sourcePitch + i + 16);
-                var x0 = Avx.Max(Vector256.Create(-104f), Avx.LoadVector256(source + i) - s);
-                var x1 = Avx.Max(Vector256.Create(-104f), Avx.LoadVector256(source + i + 8) - s);
-                var x2 = Avx.Max(Vector256.Create(-104f), Avx.LoadVector256(source + i + 16) - s);
-                var x3 = Avx.Max(Vector256.Create(-104f), Avx.LoadVector256(source + i + 24) - s);
-                var b0 = Fma.MultiplyAdd(x0, Vector256.Create(1.44269504f), Vector256.Create(1572864f));
-                var b1 = Fma.MultiplyAdd(x1, Vector256.Create(1.44269504f), Vector256.Create(1572864f));
-                var b2 = Fma.MultiplyAdd(x2, Vector256.Create(1.44269504f), Vector256.Create(1572864f));
-                var b3 = Fma.MultiplyAdd(x3, Vector256.Create(1.44269504f), Vector256.Create(1572864f));
+                var x0 = Avx.Max(Vector256.Create(TBase.Floor), Avx.LoadVector256(source + i) - s);
+                var x1 = Avx.Max(Vector256.Create(TBase.Floor), Avx.LoadVector256(source + i + 8) - s);
+                var x2 = Avx.Max(Vector256.Create(TBase.Floor), Avx.LoadVector256(source + i + 16) - s);
+                var x3 = Avx.Max(Vector256.Create(TBase.Floor), Avx.LoadVector256(source + i + 24) - s);
+                var b0 = TBase.Biased(x0, Vector256.Create(1572864f));
+                var b1 = TBase.Biased(x1, Vector256.Create(1572864f));
+                var b2 = TBase.Biased(x2, Vector256.Create(1572864f));
+                var b3 = TBase.Biased(x3, Vector256.Create(1572864f));
                 var n0 = b0 - Vector256.Create(1572864f);
                 var n1 = b1 - Vector256.Create(1572864f);
                 var n2 = b2 - Vector256.Create(1572864f);
                 var n3 = b3 - Vector256.Create(1572864f);
-                x0 = Fma.MultiplyAdd(n0, Vector256.Create(-0.693359375f), x0);
-                x1 = Fma.MultiplyAdd(n1, Vector256.Create(-0.693359375f), x1);
-                x2 = Fma.MultiplyAdd(n2, Vector256.Create(-0.693359375f), x2);
-                x3 = Fma.MultiplyAdd(n3, Vector256.Create(-0.693359375f), x3);
-                x0 = Fma.MultiplyAdd(n0, Vector256.Create(2.12194440e-4f), x0);
-                x1 = Fma.MultiplyAdd(n1, Vector256.Create(2.12194440e-4f), x1);
-                x2 = Fma.MultiplyAdd(n2, Vector256.Create(2.12194440e-4f), x2);
-                x3 = Fma.MultiplyAdd(n3, Vector256.Create(2.12194440e-4f), x3);
+                                                                                x0 = TBase.Reduced(x0, n0);
+                x1 = TBase.Reduced(x1, n1);
+                x2 = TBase.Reduced(x2, n2);
+                x3 = TBase.Reduced(x3, n3);
                 b0 = Scaled(b0);
                 b1 = Scaled(b1);
                 b2 = Scaled(b2);
                 b3 = Scaled(b3);
-                n0 = Fma.MultiplyAdd(Vector256.Create(0.16664298f), x0, Vector256.Create(0.5000648f));
-                n1 = Fma.MultiplyAdd(Vector256.Create(0.16664298f), x1, Vector256.Create(0.5000648f));
-                n2 = Fma.MultiplyAdd(Vector256.Create(0.16664298f), x2, Vector256.Create(0.5000648f));
-                n3 = Fma.MultiplyAdd(Vector256.Create(0.16664298f), x3, Vector256.Create(0.5000648f));
-                n0 = Fma.MultiplyAdd(n0, x0 * x0, x0);
-                n1 = Fma.MultiplyAdd(n1, x1 * x1, x1);
-                n2 = Fma.MultiplyAdd(n2, x2 * x2, x2);
-                n3 = Fma.MultiplyAdd(n3, x3 * x3, x3);
+                n0 = TBase.Polynomial(x0);
+                n1 = TBase.Polynomial(x1);
+                n2 = TBase.Polynomial(x2);
+                n3 = TBase.Polynomial(x3);
+                n0 = TBase.Finish(n0, x0);
+                n1 = TBase.Finish(n1, x1);
+                n2 = TBase.Finish(n2, x2);
+                n3 = TBase.Finish(n3, x3);
                 b0 = Fma.MultiplyAdd(b0, n0, b0) * Vector256.Create(2.98023224e-8f); // 2^-25
                 b1 = Fma.MultiplyAdd(b1, n1, b1) * Vector256.Create(2.98023224e-8f);
                 b2 = Fma.MultiplyAdd(b2, n2, b2) * Vector256.Create(2.98023224e-8f);
@@ -239,22 +323,20 @@ public static unsafe class Sweep
             if (i <= count - 16)
             {
                 Sse.Prefetch0(source + sourcePitch + i);
-                var xa = Avx.Max(Vector256.Create(-104f), Avx.LoadVector256(source + i) - s);
-                var xb = Avx.Max(Vector256.Create(-104f), Avx.LoadVector256(source + i + 8) - s);
-                var ba = Fma.MultiplyAdd(xa, Vector256.Create(1.44269504f), Vector256.Create(1572864f));
-                var bb = Fma.MultiplyAdd(xb, Vector256.Create(1.44269504f), Vector256.Create(1572864f));
+                var xa = Avx.Max(Vector256.Create(TBase.Floor), Avx.LoadVector256(source + i) - s);
+                var xb = Avx.Max(Vector256.Create(TBase.Floor), Avx.LoadVector256(source + i + 8) - s);
+                var ba = TBase.Biased(xa, Vector256.Create(1572864f));
+                var bb = TBase.Biased(xb, Vector256.Create(1572864f));
                 var na = ba - Vector256.Create(1572864f);
                 var nb = bb - Vector256.Create(1572864f);
-                xa = Fma.MultiplyAdd(na, Vector256.Create(-0.693359375f), xa);
-                xb = Fma.MultiplyAdd(nb, Vector256.Create(-0.693359375f), xb);
-                xa = Fma.MultiplyAdd(na, Vector256.Create(2.12194440e-4f), xa);
-                xb = Fma.MultiplyAdd(nb, Vector256.Create(2.12194440e-4f), xb);
+                                                xa = TBase.Reduced(xa, na);
+                xb = TBase.Reduced(xb, nb);
                 ba = Scaled(ba);
                 bb = Scaled(bb);
-                na = Fma.MultiplyAdd(Vector256.Create(0.16664298f), xa, Vector256.Create(0.5000648f));
-                nb = Fma.MultiplyAdd(Vector256.Create(0.16664298f), xb, Vector256.Create(0.5000648f));
-                na = Fma.MultiplyAdd(na, xa * xa, xa);
-                nb = Fma.MultiplyAdd(nb, xb * xb, xb);
+                na = TBase.Polynomial(xa);
+                nb = TBase.Polynomial(xb);
+                na = TBase.Finish(na, xa);
+                nb = TBase.Finish(nb, xb);
                 ba = Fma.MultiplyAdd(ba, na, ba) * Vector256.Create(2.98023224e-8f);
                 bb = Fma.MultiplyAdd(bb, nb, bb) * Vector256.Create(2.98023224e-8f);
                 Avx.Store(destination + i, ba);
@@ -266,7 +348,7 @@ public static unsafe class Sweep
             sum0 += sum1;
             if (!deferred)
             {
-                sums[r * sumStride] = RowEnd(source, destination, i, count, shift, sum0);
+                sums[r * sumStride] = RowEnd<TBase>(source, destination, i, count, shift, sum0);
                 continue;
             }
             sum0.Store(partial + 8 * pending);
@@ -286,7 +368,7 @@ public static unsafe class Sweep
 
     /// <summary>
     /// <see cref="V512.ExpNonPositive"/> over raw vectors with AVX-512, bit for bit, laid out as
-    /// <see cref="ExpNonPositiveSumAvx2(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>: four
+    /// <see cref="ExpNonPositiveSumAvx2{TBase}(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>: four
     /// vectors' chains of a row interleaved stage by stage (then one step of two), the even vectors summed into one
     /// accumulator and the odd into another, the rows' sums reduced across their lanes after the rows, eight at a time.
     /// </summary>
@@ -297,8 +379,8 @@ public static unsafe class Sweep
     /// session). 2^n by the bits of a scaled table, as with AVX2, instead of vscalefps: 1.9-2.5.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ExpNonPositiveSumAvx512(float* sources, nint sourcePitch, float* destinations, nint destinationPitch, int rows, int count,
-        float* shifts, nint shiftStride, float* sums, nint sumStride)
+    private static void ExpNonPositiveSumAvx512<TBase>(float* sources, nint sourcePitch, float* destinations, nint destinationPitch, int rows, int count,
+        float* shifts, nint shiftStride, float* sums, nint sumStride) where TBase : struct, IExpBase
     {
         var partial = stackalloc float[8 * 16];
         var deferred = (count & 31) == 0;
@@ -318,38 +400,34 @@ public static unsafe class Sweep
                 Sse.Prefetch0(source + sourcePitch + i + 16);
                 Sse.Prefetch0(source + sourcePitch + i + 32);
                 Sse.Prefetch0(source + sourcePitch + i + 48);
-                var x0 = Avx512F.Max(Vector512.Create(-104f), Avx512F.LoadVector512(source + i) - s);
-                var x1 = Avx512F.Max(Vector512.Create(-104f), Avx512F.LoadVector512(source + i + 16) - s);
-                var x2 = Avx512F.Max(Vector512.Create(-104f), Avx512F.LoadVector512(source + i + 32) - s);
-                var x3 = Avx512F.Max(Vector512.Create(-104f), Avx512F.LoadVector512(source + i + 48) - s);
-                var b0 = Avx512F.FusedMultiplyAdd(x0, Vector512.Create(1.44269504f), Vector512.Create(786432f));
-                var b1 = Avx512F.FusedMultiplyAdd(x1, Vector512.Create(1.44269504f), Vector512.Create(786432f));
-                var b2 = Avx512F.FusedMultiplyAdd(x2, Vector512.Create(1.44269504f), Vector512.Create(786432f));
-                var b3 = Avx512F.FusedMultiplyAdd(x3, Vector512.Create(1.44269504f), Vector512.Create(786432f));
+                var x0 = Avx512F.Max(Vector512.Create(TBase.Floor), Avx512F.LoadVector512(source + i) - s);
+                var x1 = Avx512F.Max(Vector512.Create(TBase.Floor), Avx512F.LoadVector512(source + i + 16) - s);
+                var x2 = Avx512F.Max(Vector512.Create(TBase.Floor), Avx512F.LoadVector512(source + i + 32) - s);
+                var x3 = Avx512F.Max(Vector512.Create(TBase.Floor), Avx512F.LoadVector512(source + i + 48) - s);
+                var b0 = TBase.Biased(x0, Vector512.Create(786432f));
+                var b1 = TBase.Biased(x1, Vector512.Create(786432f));
+                var b2 = TBase.Biased(x2, Vector512.Create(786432f));
+                var b3 = TBase.Biased(x3, Vector512.Create(786432f));
                 var n0 = b0 - Vector512.Create(786432f);
                 var n1 = b1 - Vector512.Create(786432f);
                 var n2 = b2 - Vector512.Create(786432f);
                 var n3 = b3 - Vector512.Create(786432f);
-                x0 = Avx512F.FusedMultiplyAdd(n0, Vector512.Create(-0.693359375f), x0);
-                x1 = Avx512F.FusedMultiplyAdd(n1, Vector512.Create(-0.693359375f), x1);
-                x2 = Avx512F.FusedMultiplyAdd(n2, Vector512.Create(-0.693359375f), x2);
-                x3 = Avx512F.FusedMultiplyAdd(n3, Vector512.Create(-0.693359375f), x3);
-                x0 = Avx512F.FusedMultiplyAdd(n0, Vector512.Create(2.12194440e-4f), x0);
-                x1 = Avx512F.FusedMultiplyAdd(n1, Vector512.Create(2.12194440e-4f), x1);
-                x2 = Avx512F.FusedMultiplyAdd(n2, Vector512.Create(2.12194440e-4f), x2);
-                x3 = Avx512F.FusedMultiplyAdd(n3, Vector512.Create(2.12194440e-4f), x3);
+                                                                                x0 = TBase.Reduced(x0, n0);
+                x1 = TBase.Reduced(x1, n1);
+                x2 = TBase.Reduced(x2, n2);
+                x3 = TBase.Reduced(x3, n3);
                 b0 = Avx512F.PermuteVar16x32(table, b0.AsInt32());
                 b1 = Avx512F.PermuteVar16x32(table, b1.AsInt32());
                 b2 = Avx512F.PermuteVar16x32(table, b2.AsInt32());
                 b3 = Avx512F.PermuteVar16x32(table, b3.AsInt32());
-                var p0 = Avx512F.FusedMultiplyAdd(Vector512.Create(0.16666074f), x0, Vector512.Create(0.5000162f));
-                var p1 = Avx512F.FusedMultiplyAdd(Vector512.Create(0.16666074f), x1, Vector512.Create(0.5000162f));
-                var p2 = Avx512F.FusedMultiplyAdd(Vector512.Create(0.16666074f), x2, Vector512.Create(0.5000162f));
-                var p3 = Avx512F.FusedMultiplyAdd(Vector512.Create(0.16666074f), x3, Vector512.Create(0.5000162f));
-                p0 = Avx512F.FusedMultiplyAdd(p0, x0 * x0, x0);
-                p1 = Avx512F.FusedMultiplyAdd(p1, x1 * x1, x1);
-                p2 = Avx512F.FusedMultiplyAdd(p2, x2 * x2, x2);
-                p3 = Avx512F.FusedMultiplyAdd(p3, x3 * x3, x3);
+                var p0 = TBase.Polynomial(x0);
+                var p1 = TBase.Polynomial(x1);
+                var p2 = TBase.Polynomial(x2);
+                var p3 = TBase.Polynomial(x3);
+                p0 = TBase.Finish(p0, x0);
+                p1 = TBase.Finish(p1, x1);
+                p2 = TBase.Finish(p2, x2);
+                p3 = TBase.Finish(p3, x3);
                 b0 = Avx512F.Scale(Avx512F.FusedMultiplyAdd(b0, p0, b0), n0);
                 b1 = Avx512F.Scale(Avx512F.FusedMultiplyAdd(b1, p1, b1), n1);
                 b2 = Avx512F.Scale(Avx512F.FusedMultiplyAdd(b2, p2, b2), n2);
@@ -367,8 +445,8 @@ public static unsafe class Sweep
             {
                 Sse.Prefetch0(source + sourcePitch + i);
                 Sse.Prefetch0(source + sourcePitch + i + 16);
-                var ya = V512.ExpNonPositive(new V512(Avx512F.LoadVector512(source + i) - s)).Value;
-                var yb = V512.ExpNonPositive(new V512(Avx512F.LoadVector512(source + i + 16) - s)).Value;
+                var ya = TBase.One(Avx512F.LoadVector512(source + i) - s);
+                var yb = TBase.One(Avx512F.LoadVector512(source + i + 16) - s);
                 Avx512F.Store(destination + i, ya);
                 Avx512F.Store(destination + i + 16, yb);
                 sum0 += ya;
@@ -378,7 +456,7 @@ public static unsafe class Sweep
             sum0 += sum1;
             if (!deferred)
             {
-                sums[r * sumStride] = RowEnd(source, destination, i, count, shift, sum0);
+                sums[r * sumStride] = RowEnd<TBase>(source, destination, i, count, shift, sum0);
                 continue;
             }
             sum0.Store(partial + 16 * pending);
@@ -399,19 +477,19 @@ public static unsafe class Sweep
         for (var q = 0; q < count; q++) sums[q * stride] = V512.SumAcross(new V512(Vector512.Load(partial + 16 * q)));
     }
 
-    /// <summary>The end of a row of <see cref="ExpNonPositiveSumAvx512"/> past its last pair of vectors: one more vector,
-    /// then the tail; returns the row's sum (a method of its own, as <see cref="RowEnd(float*, float*, int, int, float, Vector256{float})"/>).</summary>
+    /// <summary>The end of a row of <see cref="ExpNonPositiveSumAvx512{TBase}"/> past its last pair of vectors: one more vector,
+    /// then the tail; returns the row's sum (a method of its own, as <see cref="RowEnd{TBase}(float*, float*, int, int, float, Vector256{float})"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float RowEnd(float* source, float* destination, int i, int count, float shift, Vector512<float> sum)
+    private static float RowEnd<TBase>(float* source, float* destination, int i, int count, float shift, Vector512<float> sum) where TBase : struct, IExpBase
     {
         if (i <= count - 16)
         {
-            var y = V512.ExpNonPositive(new V512(Avx512F.LoadVector512(source + i) - Vector512.Create(shift))).Value;
+            var y = TBase.One(Avx512F.LoadVector512(source + i) - Vector512.Create(shift));
             Avx512F.Store(destination + i, y);
             sum += y;
             i += 16;
         }
-        return Tail(source, destination, i, count, shift, V512.SumAcross(new V512(sum)));
+        return Tail(source, destination, i, count, shift, V512.SumAcross(new V512(sum)), TBase.IsBase2);
     }
 
     /// <summary>The sums across the lanes of <paramref name="count"/> rows' vectors at <paramref name="partial"/> (eight
@@ -422,21 +500,21 @@ public static unsafe class Sweep
         for (var q = 0; q < count; q++) sums[q * stride] = V256.SumAcross(new V256(Vector256.Load(partial + 8 * q)));
     }
 
-    /// <summary>The end of a row of <see cref="ExpNonPositiveSumAvx2(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>
+    /// <summary>The end of a row of <see cref="ExpNonPositiveSumAvx2{TBase}(float*, nint, float*, nint, int, int, float*, nint, float*, nint)"/>
     /// past its last pair of vectors: one more vector, then the tail; returns the row's sum. A method of its own, so that
     /// its registers do not push the main loop's constants out of theirs (the JIT then reloaded eight of them from the
     /// stack at every step, and the sweep took 3.1 ns a vector instead of 2.4).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float RowEnd(float* source, float* destination, int i, int count, float shift, Vector256<float> sum)
+    private static float RowEnd<TBase>(float* source, float* destination, int i, int count, float shift, Vector256<float> sum) where TBase : struct, IExpBase
     {
         if (i <= count - 8)
         {
-            var y = V256.ExpNonPositiveAvx2(new V256(Avx.LoadVector256(source + i) - Vector256.Create(shift))).Value;
+            var y = TBase.One(Avx.LoadVector256(source + i) - Vector256.Create(shift));
             Avx.Store(destination + i, y);
             sum += y;
             i += 8;
         }
-        return Tail(source, destination, i, count, shift, V256.SumAcross(new V256(sum)));
+        return Tail(source, destination, i, count, shift, V256.SumAcross(new V256(sum)), TBase.IsBase2);
     }
 
     /// <summary>
