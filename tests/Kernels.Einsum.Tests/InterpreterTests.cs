@@ -46,6 +46,13 @@ public class InterpreterTests
         Assert.Equal(4 * Math.PI, circle[0], 14);
     }
 
+    [Fact]
+    public void Exp2_is_two_to_the_power()
+    {
+        var y = Run("input X[p]\noutput Y[p]\nY[p] = exp2(X[p])", Specs.Sizes(("P", 4)), ("X", new double[] { 3, -1, 0.5, double.NegativeInfinity }));
+        Assert.Equal(new[] { 8, 0.5, Math.Sqrt(2), 0 }, y);
+    }
+
     /// <summary>Cross-entropy as users write it first: the nested reductions become Y_logsumexp1-like intermediates.</summary>
     [Fact]
     public void NestedReductionsAreLiftedIntoNamedIntermediates()

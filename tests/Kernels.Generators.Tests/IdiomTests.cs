@@ -35,6 +35,7 @@ public class IdiomTests
         ("a row's maximum as a row micro-kernel call", "Sweep.Max<"),
         ("a row divided by an invariant as a row micro-kernel call", "Sweep.Divide<"),
         ("a row's maximum taken as the contraction stores the row", "taken as the micro-kernel stores the row"),
+        ("scores in base 2: log2(e) in the contraction's scale, their exps exp2", "times log2(e): its exps in base 2"),
     };
 
     private static Dictionary<string, int> Fired(string spec)
@@ -49,32 +50,32 @@ public class IdiomTests
     /// with a plan for few rows (tile copies read in place), and one with a plan for partial tiles.</summary>
     public static TheoryData<string, string> Golden => new()
     {
-        // spec                           sweep alias recip pair gemm rows split fold fill skip view step chunk factor cut run bound expsum max div maxfold
-        { "attention.2pass",              "   4     0     0    0    4    2     0    0    0    0    2    0     0      0   0   0     4      2   2   2       2" },
-        { "attention.3pass",              "   1     0     0    0    2    1     0    0    0    0    0    0     0      0   0   0     1      1   0   1       1" },
-        { "attention.bshd",               "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.causal",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.fusemax",            "   2     0     0    0    2    2     0    2    0    0    2    0     0      0   0   0     4      2   0   2       2" },
-        { "attention.gqa",                "   2     0     0    0    2    2     0    2    0    0    2    0     0      0   0   0     4      2   0   2       2" },
-        { "attention.scaled",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.lse",                "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.padded",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.masked",             "   2     0     0    0    2    2     0    2    4    2    2    0     0      0   2   4     4      2   2   2       0" },
-        { "attention.softcap",            "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       0" },
-        { "attention.softcap.masked",     "   2     0     0    0    2    2     0    2    4    2    2    0     0      0   2   4     4      2   2   2       0" },
-        { "attention.window",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.gqa.causal",         "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2" },
-        { "attention.mha",                "   2     0     0    0    2    2     0    2    0    0    2    0     0      0   0   0     4      2   0   2       2" },
-        { "linear_attention.causal",      "   0     0     0    0    4    0     0    0    1    0    0    0     0      6   0   1     0      0   0   0       0" },
-        { "linear_attention.gated",       "   0     0     0    0    4    0     0    0    1    0    0    0     0      6   0   1     0      0   0   0       0" },
-        { "linear_attention.heads",       "   0     0     0    0    8    0     0    0    2    0    3    0     0      9   0   2     0      0   0   0       0" },
-        { "linear_attention.quadratic",   "   0     0     0    0    2    1     0    0    1    0    0    0     0      1   0   1     0      0   0   0       0" },
-        { "selective_scan",               "   1     0     0    0    0    0     0    0    0    0    0    2     1      0   0   0     0      0   0   0       0" },
-        { "selective_scan.grouped",       "   1     0     0    0    0    0     0    0    0    0    0    2     1      0   0   0     0      0   0   0       0" },
-        { "selective_scan.shared",        "   1     0     0    0    0    0     0    0    0    0    0    0     1      0   0   0     0      0   0   0       0" },
-        { "softmax.2pass",                "   0     0     0    2    0    0     2    0    0    0    0    0     0      0   0   0     2      0   0   0       0" },
-        { "softmax.2pass.lse",            "   0     0     0    2    0    0     2    0    0    0    0    0     0      0   0   0     2      0   0   0       0" },
-        { "softmax.3pass",                "   2     1     0    0    0    0     3    0    0    0    0    0     0      0   0   0     2      2   2   2       0" },
+        // spec                           sweep alias recip pair gemm rows split fold fill skip view step chunk factor cut run bound expsum max div maxfold log2
+        { "attention.2pass",              "   4     0     0    0    4    2     0    0    0    0    2    0     0      0   0   0     4      2   2   2       2   3" },
+        { "attention.3pass",              "   1     0     0    0    2    1     0    0    0    0    0    0     0      0   0   0     1      1   0   1       1   1" },
+        { "attention.bshd",               "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   3" },
+        { "attention.causal",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   3" },
+        { "attention.fusemax",            "   2     0     0    0    2    2     0    2    0    0    2    0     0      0   0   0     4      2   0   2       2   3" },
+        { "attention.gqa",                "   2     0     0    0    2    2     0    2    0    0    2    0     0      0   0   0     4      2   0   2       2   3" },
+        { "attention.scaled",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   3" },
+        { "attention.lse",                "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   0" },
+        { "attention.padded",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   3" },
+        { "attention.masked",             "   2     0     0    0    2    2     0    2    4    2    2    0     0      0   2   4     4      2   2   2       0   0" },
+        { "attention.softcap",            "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       0   0" },
+        { "attention.softcap.masked",     "   2     0     0    0    2    2     0    2    4    2    2    0     0      0   2   4     4      2   2   2       0   0" },
+        { "attention.window",             "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   3" },
+        { "attention.gqa.causal",         "   2     0     0    0    2    2     0    2    2    2    2    0     0      0   2   2     4      2   2   2       2   3" },
+        { "attention.mha",                "   2     0     0    0    2    2     0    2    0    0    2    0     0      0   0   0     4      2   0   2       2   3" },
+        { "linear_attention.causal",      "   0     0     0    0    4    0     0    0    1    0    0    0     0      6   0   1     0      0   0   0       0   0" },
+        { "linear_attention.gated",       "   0     0     0    0    4    0     0    0    1    0    0    0     0      6   0   1     0      0   0   0       0   0" },
+        { "linear_attention.heads",       "   0     0     0    0    8    0     0    0    2    0    3    0     0      9   0   2     0      0   0   0       0   0" },
+        { "linear_attention.quadratic",   "   0     0     0    0    2    1     0    0    1    0    0    0     0      1   0   1     0      0   0   0       0   0" },
+        { "selective_scan",               "   1     0     0    0    0    0     0    0    0    0    0    2     1      0   0   0     0      0   0   0       0   0" },
+        { "selective_scan.grouped",       "   1     0     0    0    0    0     0    0    0    0    0    2     1      0   0   0     0      0   0   0       0   0" },
+        { "selective_scan.shared",        "   1     0     0    0    0    0     0    0    0    0    0    0     1      0   0   0     0      0   0   0       0   0" },
+        { "softmax.2pass",                "   0     0     0    2    0    0     2    0    0    0    0    0     0      0   0   0     2      0   0   0       0   0" },
+        { "softmax.2pass.lse",            "   0     0     0    2    0    0     2    0    0    0    0    0     0      0   0   0     2      0   0   0       0   0" },
+        { "softmax.3pass",                "   2     1     0    0    0    0     3    0    0    0    0    0     0      0   0   0     2      2   2   2       0   0" },
     };
 
     [Theory]

@@ -19,6 +19,27 @@ public class LanguageKernelTests
     }
 
     /// <summary>
+    /// <c>exp2</c> as a user writes it: a map (every width and the scalar tail), and a softmax in base 2 whose exp of a row
+    /// less its maximum is the row micro-kernel's base-2 sweep (clamped below only), against the interpreter.
+    /// </summary>
+    [Fact]
+    public void Exp2_written_in_a_spec_matches_the_interpreter()
+    {
+        const string spec = "input X[p,m]\noutput Y[p,m], Z[p,m]\nY[p,m] = exp2(X[p,m]) * 0.5\nR[p] = max[m] X[p,m]\nE2[p,m] = exp2(X[p,m] - R[p])\nS[p] = sum[m] E2[p,m]\nZ[p,m] = E2[p,m] / S[p]\n";
+        var cascade = CascadeCompiler.Compile(spec).Cascade!;
+        var code = CSharpKernelEmitter.Emit(cascade, KernelSignature.Canonical(cascade));
+        Assert.Contains("base2: true", code);
+        Assert.Contains("_TV.Exp2(", code);
+        var bench = new KernelBench(new[] { new KernelCase("exp2_softmax", spec, new IReadOnlyDictionary<string, int>[]
+        {
+            new Dictionary<string, int> { ["P"] = 5, ["M"] = 37 },
+            new Dictionary<string, int> { ["P"] = 3, ["M"] = 64 },
+        }, InputScale: 30) });
+        bench.Compile();
+        Assert.Empty(bench.CompareAll(1e-5));
+    }
+
+    /// <summary>
     /// The row micro-kernels over a block of rows (one call for the rows of p in a block, which a contraction makes the
     /// threads run): the exp's shift a read that varies with the rows, a scalar input or a constant (a local passed with
     /// a stride of 0), or an expression that varies with them (then one call per row); the maximum's rows. Every width,

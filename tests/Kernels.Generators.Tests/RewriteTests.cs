@@ -9,7 +9,7 @@ namespace Kernels.Generators.Tests;
 /// Each rewrite of a cascade alone keeps the interpreter's result, point for point and presence for presence (an
 /// absent output point reads as 0 either way): tile copies as views (TileViews, with and without the transposed
 /// copies), inputs read across an iteration block's steps copied with its rank outermost (StepTransposes), and sums
-/// split from their factors that do not vary with the summed rank (ReductionFactors, to rounding), on every spec and the 200 random cascades, at sizes that divide and do not divide their tiles.
+/// split from their factors that do not vary with the summed rank (ReductionFactors, to rounding), and scores carried in base 2 (Log2Scores, to rounding), on every spec and the 200 random cascades, at sizes that divide and do not divide their tiles.
 /// </summary>
 public class RewriteTests
 {
@@ -44,6 +44,30 @@ public class RewriteTests
                 && after.Tensors.Where(t => !before.Tensors.Contains(t)).All(part => after.Writer(part.Name) is { Reduction: ReduceOperator.Sum or null, Filters.Count: 0 }),
             tolerance: 1e-12);
         Assert.True(rewritten >= 3, $"only {rewritten} cascades had a sum with a factor to split off");
+    }
+
+    [Fact]
+    public void Scores_carried_in_base_2_keep_the_interpreters_result()
+    {
+        // exp(x - m) as 2^(x log2(e) - m log2(e)), the maxima taken of the scaled values: equal to rounding, presence
+        // for presence. The same Einsums, exps turned into exp2 and one body scaled.
+        static int Exp2s(Cascade c) => c.Einsums.Sum(e => e.Body.ToString().Split("exp2(").Length - 1);
+        var rewritten = KeepsTheInterpretersResult(new (string, Func<Cascade, Cascade>)[] { ("log2 scores", Log2Scores.Apply) },
+            (before, after) => after.Einsums.Count == before.Einsums.Count && Exp2s(before) == 0 && Exp2s(after) >= 1
+                && after.Einsums.Zip(before.Einsums, (a, b) => a.Body.ToString() != b.Body.ToString()).Count(changed => changed) > Exp2s(after) / 2,
+            tolerance: 1e-12);
+        Assert.True(rewritten >= 10, $"only {rewritten} cascades had scores to carry in base 2");
+    }
+
+    [Theory]
+    [InlineData("attention.lse")] // RM is read by the LSE output as well
+    [InlineData("attention.softcap")] // the scores go through tanh before the maximum
+    [InlineData("attention.masked")] // the scores are a sum (the mask added), not a contraction alone
+    [InlineData("softmax.2pass")] // no contraction
+    public void Scores_used_otherwise_stay_in_base_e(string spec)
+    {
+        var cascade = CascadeCompiler.Compile(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "specs", spec + ".einsum"))).Cascade!;
+        Assert.Same(cascade, Log2Scores.Apply(cascade));
     }
 
     /// <summary>Runs each rewrite on every spec and random cascade it changes, at every size of the case, and compares the

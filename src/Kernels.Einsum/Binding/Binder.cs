@@ -22,6 +22,7 @@ internal sealed partial class Binder
     internal static readonly Dictionary<string, UnaryFunction> UnaryFunctions = new(StringComparer.Ordinal)
     {
         ["exp"] = UnaryFunction.Exp,
+        ["exp2"] = UnaryFunction.Exp2,
         ["log"] = UnaryFunction.Log,
         ["sqrt"] = UnaryFunction.Sqrt,
         ["rsqrt"] = UnaryFunction.Rsqrt,

@@ -119,7 +119,7 @@ public static class CSharpKernelEmitter
 
         private static IEnumerable<Unary> Exps(Expr x) => x switch
         {
-            Unary { Function: UnaryFunction.Exp } u => Exps(u.Operand).Prepend(u),
+            Unary { Function: UnaryFunction.Exp or UnaryFunction.Exp2 } u => Exps(u.Operand).Prepend(u),
             Unary u => Exps(u.Operand),
             Binary b => Exps(b.Left).Concat(Exps(b.Right)),
             _ => Array.Empty<Unary>(),
@@ -130,7 +130,7 @@ public static class CSharpKernelEmitter
         {
             foreach (var u in einsums.SelectMany(e => Exps(e.Body)).Where(_nonPositive.Contains).Distinct())
                 if (u.Operand is Binary { Left: var value, Right: var bound })
-                    _w.Line($"//   exp({value} - {bound}): {bound} is at least {value} (a maximum over it), so the argument is at most 0 and the exp is clamped only below");
+                    _w.Line($"//   {(u.Function == UnaryFunction.Exp2 ? "exp2" : "exp")}({value} - {bound}): {bound} is at least {value} (a maximum over it), so the argument is at most 0 and the exp is clamped only below");
         }
 
         /// <summary>
@@ -793,7 +793,7 @@ public static class CSharpKernelEmitter
                 _w.Line($"{Rt}.Sweep.ExpSum<_TV>({source}, sourcePitch: {Stride(rowsCall.Source.Tensor, rowsCall.Source.Indices, rows)}, "
                     + $"{row}, destinationPitch: {Stride(map.Output, map.OutputIndices, rows)}, rows: {Hi(rows)} - {Id(rows)}, count: {V} - {Id(v)},");
                 _w.Line($"    {shifts}, shiftStride: {shiftStride}, "
-                    + $"{Ptr(reduce.Output)} + {Offset(reduce.Output, reduce.OutputIndices, null)}, sumStride: {Stride(reduce.Output, reduce.OutputIndices, rows)}, nonPositive: {(rowsCall.NonPositive ? "true" : "false")});");
+                    + $"{Ptr(reduce.Output)} + {Offset(reduce.Output, reduce.OutputIndices, null)}, sumStride: {Stride(reduce.Output, reduce.OutputIndices, rows)}, nonPositive: {(rowsCall.NonPositive ? "true" : "false")}{(rowsCall.Base2 ? ", base2: true" : "")});");
                 CloseLoops(around);
                 _w.Close();
                 return;
@@ -805,7 +805,7 @@ public static class CSharpKernelEmitter
                 var shift = "_s" + _temp++;
                 _w.Line($"float {shift} = {Scalar(call.Operand!)};");
                 var source = $"{Ptr(call.Source.Tensor)} + {Offset(call.Source.Tensor, call.Source.Indices, null)}";
-                _w.Line($"float _acc = {Rt}.Sweep.ExpSum<_TV>({source}, {row}, {V} - {Id(v)}, {shift}, nonPositive: {(call.NonPositive ? "true" : "false")});");
+                _w.Line($"float _acc = {Rt}.Sweep.ExpSum<_TV>({source}, {row}, {V} - {Id(v)}, {shift}, nonPositive: {(call.NonPositive ? "true" : "false")}{(call.Base2 ? ", base2: true" : "")});");
                 StoreAccumulator(reduce);
                 CloseLoops(outer);
                 if (split is not null) CloseSplit(reduce);
@@ -1810,7 +1810,7 @@ public static class CSharpKernelEmitter
                     return $"{t}.Affine((float)({Ix(iv.Index, env)}), {coefficient}f)";
                 case Unary u:
                     var operand = Vector(u.Operand, t, v, at, hoisted);
-                    if (u.Function == UnaryFunction.Exp && t == "_TV" && _nonPositive.Contains(u)) return $"_TV.ExpNonPositive({operand})";
+                    if (u.Function is UnaryFunction.Exp or UnaryFunction.Exp2 && t == "_TV" && _nonPositive.Contains(u)) return $"_TV.{u.Function}NonPositive({operand})";
                     return u.Function == UnaryFunction.Negate ? $"(-{operand})" : $"{t}.{u.Function}({operand})";
                 case Binary b:
                     var l = Vector(b.Left, t, v, at, hoisted);

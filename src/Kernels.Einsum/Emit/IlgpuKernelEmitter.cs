@@ -544,6 +544,7 @@ public static class IlgpuKernelEmitter
         {
             UnaryFunction.Negate => $"(-{x})",
             UnaryFunction.Exp => $"global::ILGPU.Algorithms.XMath.Exp({x})",
+            UnaryFunction.Exp2 => $"global::ILGPU.Algorithms.XMath.Exp2({x})",
             UnaryFunction.Log => $"global::ILGPU.Algorithms.XMath.Log({x})",
             UnaryFunction.Sqrt => $"global::ILGPU.Algorithms.XMath.Sqrt({x})",
             UnaryFunction.Rsqrt => $"(1f / global::ILGPU.Algorithms.XMath.Sqrt({x}))",

@@ -289,6 +289,7 @@ public sealed class ReferenceInterpreter
     {
         UnaryFunction.Negate => -x,
         UnaryFunction.Exp => Math.Exp(x),
+        UnaryFunction.Exp2 => ScalarMath.Exp2(x),
         UnaryFunction.Log => Math.Log(x),
         UnaryFunction.Sqrt => Math.Sqrt(x),
         UnaryFunction.Rsqrt => ScalarMath.Rsqrt(x),

@@ -155,6 +155,7 @@ public abstract class CascadeLiteral
     {
         public const UnaryFunction Negate = UnaryFunction.Negate;
         public const UnaryFunction Exp = UnaryFunction.Exp;
+        public const UnaryFunction Exp2 = UnaryFunction.Exp2;
         public const UnaryFunction Log = UnaryFunction.Log;
         public const UnaryFunction Sqrt = UnaryFunction.Sqrt;
         public const UnaryFunction Rsqrt = UnaryFunction.Rsqrt;

@@ -19,6 +19,9 @@ public enum UnaryFunction
     Gelu,
     GeluTanh,
     Erf,
+
+    /// <summary>2^x: what exp becomes where the compiler folds log2(e) into the scale of its argument (Planning.Log2Scores).</summary>
+    Exp2,
 }
 
 public enum BinaryOperator

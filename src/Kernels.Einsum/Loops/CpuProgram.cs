@@ -60,7 +60,7 @@ public sealed record CSweep(ExtendedEinsum Map, ExtendedEinsum Reduce, EinsumPla
 /// <summary>The row micro-kernels of the runtime (<c>Kernels.Runtime.Sweep</c>).</summary>
 public enum RowKernel
 {
-    /// <summary><c>Y[v] = exp(X[v] - s)</c> stored, and its sum returned.</summary>
+    /// <summary><c>Y[v] = exp(X[v] - s)</c> (or <c>exp2</c>) stored, and its sum returned.</summary>
     ExpSum,
 
     /// <summary>The maximum of <c>X[v]</c> (NaN where one is NaN).</summary>
@@ -73,7 +73,11 @@ public enum RowKernel
 /// <summary>A call of a row micro-kernel: the row read (contiguous along the vector rank, as every read of a
 /// vectorised Einsum), the value invariant along it (the exp's shift, the divisor; none for a maximum), and whether the
 /// exp's argument is proved at most 0 (<see cref="KernelVariants.NonPositiveExps"/>).</summary>
-public sealed record RowKernelCall(RowKernel Kernel, TensorRead Source, Expr? Operand, bool NonPositive = false);
+public sealed record RowKernelCall(RowKernel Kernel, TensorRead Source, Expr? Operand, bool NonPositive = false)
+{
+    /// <summary>The exp is 2^x (<see cref="UnaryFunction.Exp2"/>, where <see cref="Planning.Log2Scores"/> folded log2(e) into the scores).</summary>
+    public bool Base2 { get; init; }
+}
 
 /// <summary>An Einsum computed inside a <see cref="CFold"/>'s call (the contraction and the rescale of a running sum):
 /// nothing runs here.</summary>
@@ -343,9 +347,9 @@ public static class CpuLowering
     private static RowKernelCall? ExpSumOf(KernelVariants variants, ExtendedEinsum map, ExtendedEinsum reduce, string v)
     {
         if (reduce.Reduction != ReduceOperator.Sum || reduce.Body is not TensorRead summed || summed.Tensor.Name != map.Output.Name) return null;
-        if (map.Body is not Unary { Function: UnaryFunction.Exp, Operand: Binary { Operator: BinaryOperator.Subtract, Left: TensorRead source, Right: var shift } } exp) return null;
+        if (map.Body is not Unary { Function: UnaryFunction.Exp or UnaryFunction.Exp2, Operand: Binary { Operator: BinaryOperator.Subtract, Left: TensorRead source, Right: var shift } } exp) return null;
         if (!RowOperands(variants, source, shift, v)) return null;
-        return new RowKernelCall(RowKernel.ExpSum, source, shift, variants.NonPositiveExps.Contains((map.Id, exp.ToString())));
+        return new RowKernelCall(RowKernel.ExpSum, source, shift, variants.NonPositiveExps.Contains((map.Id, exp.ToString()))) { Base2 = exp.Function == UnaryFunction.Exp2 };
     }
 
     /// <summary>

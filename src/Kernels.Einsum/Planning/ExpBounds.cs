@@ -35,7 +35,7 @@ public static class ExpBounds
             {
                 switch (x)
                 {
-                    case Unary { Function: UnaryFunction.Exp, Operand: Binary { Operator: BinaryOperator.Subtract, Left: var value, Right: TensorRead bound } } exp
+                    case Unary { Function: UnaryFunction.Exp or UnaryFunction.Exp2, Operand: Binary { Operator: BinaryOperator.Subtract, Left: var value, Right: TensorRead bound } } exp
                         when Bounds(cascade, order, e, e, bound, value.ToString(), 0):
                         found.Add((e.Id, exp.ToString()));
                         Walk(exp.Operand);

@@ -297,7 +297,7 @@ public sealed class KernelVariants
 
     /// <summary>The rewrites after the tile views: sums split from their factors that do not vary with the summed rank
     /// (<see cref="ReductionFactors"/>), inputs read across the steps copied (<see cref="StepTransposes"/>).</summary>
-    private static Cascade Rewrite(Cascade views) => StepTransposes.Apply(ReductionFactors.Apply(views));
+    private static Cascade Rewrite(Cascade views) => Log2Scores.Apply(StepTransposes.Apply(ReductionFactors.Apply(views)));
 
     /// <summary>Intermediates written by one log-sum-exp reduction that every plan lowers without absent points.</summary>
     private static HashSet<string> PairTensors(Cascade c, IReadOnlyList<KernelPlan> plans)

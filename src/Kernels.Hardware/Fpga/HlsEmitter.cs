@@ -385,6 +385,7 @@ public static class HlsEmitter
                     {
                         UnaryFunction.Negate => $"(-{x})",
                         UnaryFunction.Exp => $"std::exp({x})",
+                        UnaryFunction.Exp2 => $"std::exp2({x})",
                         UnaryFunction.Log => $"std::log({x})",
                         UnaryFunction.Sqrt => $"std::sqrt({x})",
                         UnaryFunction.Abs => $"std::fabs({x})",

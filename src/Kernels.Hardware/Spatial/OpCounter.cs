@@ -78,7 +78,7 @@ public static class OpCounter
         if (IsInvariant(e)) return;
         switch (e)
         {
-            case Unary { Function: UnaryFunction.Exp, Operand: Binary { Operator: BinaryOperator.Add or BinaryOperator.Subtract } inner }:
+            case Unary { Function: UnaryFunction.Exp or UnaryFunction.Exp2, Operand: Binary { Operator: BinaryOperator.Add or BinaryOperator.Subtract } inner }:
                 Count(inner.Left, ops);
                 Count(inner.Right, ops);
                 Add(ops, "exp", 1);
@@ -108,6 +108,7 @@ public static class OpCounter
     private static string Name(UnaryFunction f) => f switch
     {
         UnaryFunction.Negate => "neg",
+        UnaryFunction.Exp2 => "exp", // an exponential unit either way
         _ => f.ToString().ToLowerInvariant(),
     };
 
