@@ -1019,10 +1019,16 @@ public static class CSharpKernelEmitter
             if (all is not null) _w.Open($"if (!({all}))");
             var inner = order.Count > 0 ? order[order.Count - 1] : null;
             var ranges = inner is null ? null : e.Filters.Select(f => LeftOut(f, inner)).ToList();
+            // A logsumexp held as a pair (max and log of the sum) is read as their sum: its low part is cleared with it.
+            var pair = IsPair(e.Output);
+            if (pair) _w.Line($"//   and {LowName(e.Output)} holds 0 there, so that the pair reads as {CSharpFloatName(fill)}");
             if (ranges is null || ranges.Any(r => r is null))
             {
                 var n = OpenLoops(order);
-                _w.Line($"if (!({Filters(e.Filters, null)})) {Ptr(e.Output)}[{Offset(e.Output, e.OutputIndices, null)}] = {Float(fill)};");
+                var at = Offset(e.Output, e.OutputIndices, null);
+                _w.Line(pair
+                    ? $"if (!({Filters(e.Filters, null)})) {{ {Ptr(e.Output)}[{at}] = {Float(fill)}; {LowName(e.Output)}[{at}] = 0f; }}"
+                    : $"if (!({Filters(e.Filters, null)})) {Ptr(e.Output)}[{at}] = {Float(fill)};");
                 CloseLoops(n);
             }
             else
@@ -1039,7 +1045,12 @@ public static class CSharpKernelEmitter
                     _w.Open("");
                     _w.Line($"int _fillFrom = {first}, _fillTo = {end};");
                     var at = Offset(e.Output, e.OutputIndices, new Dictionary<string, string> { [inner!] = contiguous ? "_fillFrom" : Id(inner!) });
-                    if (contiguous) _w.Line($"if (_fillFrom < _fillTo) new global::System.Span<float>({Ptr(e.Output)} + {at}, _fillTo - _fillFrom).Fill({Float(fill)});");
+                    if (contiguous)
+                    {
+                        _w.Line($"if (_fillFrom < _fillTo) new global::System.Span<float>({Ptr(e.Output)} + {at}, _fillTo - _fillFrom).Fill({Float(fill)});");
+                        if (pair) _w.Line($"if (_fillFrom < _fillTo) new global::System.Span<float>({LowName(e.Output)} + {at}, _fillTo - _fillFrom).Clear();");
+                    }
+                    else if (pair) _w.Line($"for (int {Id(inner!)} = _fillFrom; {Id(inner!)} < _fillTo; {Id(inner!)}++) {{ {Ptr(e.Output)}[{at}] = {Float(fill)}; {LowName(e.Output)}[{at}] = 0f; }}");
                     else _w.Line($"for (int {Id(inner!)} = _fillFrom; {Id(inner!)} < _fillTo; {Id(inner!)}++) {Ptr(e.Output)}[{at}] = {Float(fill)};");
                     _w.Close();
                 }
@@ -1109,8 +1120,11 @@ public static class CSharpKernelEmitter
                 string Times(string x) => coefficient is IndexConstant { Value: 1 } ? $"(long){x}" : coefficient is IndexConstant { Value: -1 } ? $"-(long){x}" : $"{c} * {x}";
                 if (loops.Contains(rank))
                 {
+                    // A partial tile's edge depends on its outer rank's point: where that rank is one of these loops too, the
+                    // test stands outside them, so the range is taken over the whole tile (wider, so the tests stay sound).
+                    var end = _edgeOuters.TryGetValue(rank, out var outer) && loops.Contains(outer) ? RankOf(rank).Size : Hi(rank);
                     var lo = Times(Lo(rank));
-                    var hi = Times($"({Hi(rank)} - 1)");
+                    var hi = Times($"({end} - 1)");
                     min.Add($"global::System.Math.Min({lo}, {hi})");
                     max.Add($"global::System.Math.Max({lo}, {hi})");
                 }
@@ -1259,19 +1273,28 @@ public static class CSharpKernelEmitter
         // The inner ranks the Einsum being emitted runs only up to the edge of a partial last tile, with that bound.
         private readonly Dictionary<string, string> _edges = new(StringComparer.Ordinal);
 
+        // The outer rank each edge in _edges depends on.
+        private readonly Dictionary<string, string> _edgeOuters = new(StringComparer.Ordinal);
+
         private void SetEdges(params ExtendedEinsum[] einsums)
         {
             _edges.Clear();
+            _edgeOuters.Clear();
             foreach (var e in einsums)
                 if (_plan.EdgeBounds is { } all && all.TryGetValue(e.Id, out var bounds))
                     foreach (var (inner, outer, of) in bounds)
                     {
                         var tile = RankOf(inner).Size;
                         _edges[inner] = $"global::System.Math.Min({tile}, {RankOf(of).Size} - {Id(outer)} * {tile})";
+                        _edgeOuters[inner] = outer;
                     }
             // In a step cut short, every Einsum over the rank stops at the step's bound (itself within the tile's edge).
             foreach (var clip in _clips)
-                if (einsums.Any(e => e.Ranks.Contains(clip.Key))) _edges[clip.Key] = clip.Value;
+                if (einsums.Any(e => e.Ranks.Contains(clip.Key)))
+                {
+                    _edges[clip.Key] = clip.Value;
+                    _edgeOuters.Remove(clip.Key);
+                }
         }
 
         // ---- contraction: a call of the micro-kernel per point of the batch ranks
