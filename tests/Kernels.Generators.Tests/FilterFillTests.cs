@@ -2,8 +2,8 @@ namespace Kernels.Generators.Tests;
 
 /// <summary>
 /// A filtered Einsum over a partitioned rank, through the generator at every width and with its rows split, against
-/// the interpreter. Both cascades are reduced from random cascades of other seeds than the suite's (seeds 101, 202,
-/// 303 and 606 of <see cref="RandomCascades"/>) that once failed: the first did not compile, the second gave wrong values.
+/// the interpreter. Each cascade is reduced from random cascades of other seeds than the suite's (<see cref="RandomCascades"/>)
+/// that once failed: the first did not compile, the others gave wrong values.
 /// </summary>
 public class FilterFillTests
 {
@@ -23,6 +23,7 @@ public class FilterFillTests
             T[i1,i0,k] = exp(BX[i1,i0,k]) where i1 <= i0
             Y[i1,k] = sum[i0] T[i1,i0,k]
             """;
+        // Seeds 101, 303 and 606.
         Check(new KernelCase("edge_filter", spec, new[] { Sizes(("I", 5), ("K", 3)), Sizes(("I", 4), ("K", 9)), Sizes(("I", 1), ("K", 1)) }));
     }
 
@@ -42,7 +43,28 @@ public class FilterFillTests
             T[k1,n] = logsumexp[k0] BX[k1,k0,n] where n > k1
             Y[k1,n] = T[k1,n] + 1
             """;
+        // Seed 202.
         Check(new KernelCase("filtered_lse", spec, new[] { Sizes(("K", 2), ("N", 21)), Sizes(("K", 8), ("N", 5)), Sizes(("K", 13), ("N", 40)) }));
+    }
+
+    /// <summary>
+    /// A filter on the summed inner rank of a partial tile: where it keeps only points past the edge (j0 = 3 of the last
+    /// tile of J = 9, for j1 = 2), the interpreter's fiber has points, all absent, and its result is absent (Y = 1);
+    /// the plan that runs the last tile only up to its edge once found the fiber empty and stored the identity (Y = -inf).
+    /// Such a cascade now takes the general plan when the sizes do not divide (seeds 3019 and 3022).
+    /// </summary>
+    [Fact]
+    public void A_reduction_filtered_on_a_partial_tiles_inner_rank_stays_absent_past_the_edge()
+    {
+        const string spec = """
+            partition J -> J1 x J0 with J0 = 4
+            input X[j,k]
+            output Y[j1]
+            BX[j1,j0,k] = X[j1*J0 + j0, k]
+            T[j1] = max[j0,k] BX[j1,j0,k] where j0 > j1
+            Y[j1] = T[j1] + 1
+            """;
+        Check(new KernelCase("edge_reduction", spec, new[] { Sizes(("J", 9), ("K", 3)), Sizes(("J", 8), ("K", 5)), Sizes(("J", 15), ("K", 2)), Sizes(("J", 3), ("K", 1)) }));
     }
 
     private static Dictionary<string, int> Sizes(params (string Name, int Value)[] sizes) => sizes.ToDictionary(s => s.Name, s => s.Value);

@@ -898,6 +898,10 @@ public static class KernelPlanner
                 foreach (var x in e.Ranks.Where(r => r == inner || cascade.Rank(r).AliasOf == inner))
                 {
                     if (!AbsentPastEdge(cascade, e.Body, outer, x, of, absentTensors)) return null;
+                    // A filter on a summed inner rank: where it keeps only points past the edge, the interpreter's fiber has
+                    // points, all absent, so the result is absent; cut at the edge, the fiber is empty and the result the
+                    // reduction's identity, present (max[j0] ... where j0 > j1 read -inf where it reads as absent).
+                    if (e.ReducedRanks.Contains(x) && e.Filters.Any(f => f.Left.Variables().Contains(x) || f.Right.Variables().Contains(x))) return null;
                     if (outer != fixedRank && (loops.IndexOf(outer) < 0 || loops.IndexOf(outer) > loops.IndexOf(x))) return null;
                     var dimOuter = e.OutputIndices.ToList().FindIndex(i => i is IndexVariable v && v.Rank == outer);
                     var dimInner = e.OutputIndices.ToList().FindIndex(i => i is IndexVariable v && v.Rank == x);
