@@ -291,7 +291,7 @@ public static unsafe class Sweep
                 var n1 = b1 - Vector256.Create(1572864f);
                 var n2 = b2 - Vector256.Create(1572864f);
                 var n3 = b3 - Vector256.Create(1572864f);
-                                                                                x0 = TBase.Reduced(x0, n0);
+                x0 = TBase.Reduced(x0, n0);
                 x1 = TBase.Reduced(x1, n1);
                 x2 = TBase.Reduced(x2, n2);
                 x3 = TBase.Reduced(x3, n3);
@@ -329,7 +329,7 @@ public static unsafe class Sweep
                 var bb = TBase.Biased(xb, Vector256.Create(1572864f));
                 var na = ba - Vector256.Create(1572864f);
                 var nb = bb - Vector256.Create(1572864f);
-                                                xa = TBase.Reduced(xa, na);
+                xa = TBase.Reduced(xa, na);
                 xb = TBase.Reduced(xb, nb);
                 ba = Scaled(ba);
                 bb = Scaled(bb);
@@ -412,7 +412,7 @@ public static unsafe class Sweep
                 var n1 = b1 - Vector512.Create(786432f);
                 var n2 = b2 - Vector512.Create(786432f);
                 var n3 = b3 - Vector512.Create(786432f);
-                                                                                x0 = TBase.Reduced(x0, n0);
+                x0 = TBase.Reduced(x0, n0);
                 x1 = TBase.Reduced(x1, n1);
                 x2 = TBase.Reduced(x2, n2);
                 x3 = TBase.Reduced(x3, n3);
