@@ -312,6 +312,77 @@ public unsafe class GemmTests
         return cases;
     }
 
+    /// <summary>
+    /// A contraction's factor folded into the pack (Gemm.Pack with a factor, TensorStorage.PanelFactors): where
+    /// Gemm.FactorFoldsIntoPanels allows it (finite, at most 1 in magnitude), each packed value is B's times the factor,
+    /// bit for bit, and the products with a factor of 1 and their row maxima (RunPanelsMax, whose tiles then skip the
+    /// multiply) are within float rounding of the products with the factor applied to the sums; elsewhere (2, 1e30, NaN,
+    /// infinity) the panels are B's as they stand. Partial panels and row counts around the register tiles.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void A_factor_folded_into_the_panels_scales_the_products(string width)
+    {
+        var failures = new List<string>();
+        var cases = width switch
+        {
+            "V512" => FactorCases<V512>(failures),
+            "V256" => FactorCases<V256>(failures),
+            "V128" => FactorCases<V128>(failures),
+            _ => FactorCases<F32>(failures),
+        };
+        Assert.True(cases > 100, $"only {cases} cases ran");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases} cases failed, e.g.:\n" + string.Join("\n", failures.Take(10)));
+    }
+
+    private static int FactorCases<TV>(List<string> failures) where TV : unmanaged, ISimdFloat<TV>
+    {
+        var random = new Random(29);
+        float R() => (float)(random.NextDouble() * 2 - 1);
+        var cases = 0;
+        foreach (var factor in new[] { 0.180336878f, -0.5f, 1f, 1e-20f, 2f, 1e30f, float.NaN, float.PositiveInfinity })
+        foreach (var n in new[] { 64, 128, 40, 16, 1 })
+        foreach (var k in new[] { 64, 7 })
+        foreach (var m in new[] { 5, 12, 13, 96 })
+        {
+            cases++;
+            var folds = Gemm.FactorFoldsIntoPanels(factor);
+            if (folds != (float.IsFinite(factor) && Math.Abs(factor) <= 1f)) failures.Add($"FactorFoldsIntoPanels({factor}) = {folds}");
+            var columns = (n + 63) / 64 * 64 + 64;
+            var a = Enumerable.Range(0, m * k).Select(_ => R()).ToArray();
+            var b = Enumerable.Range(0, k * n).Select(_ => R()).ToArray();
+            // NaN where the packs write nothing (the block past a partial panel's columns).
+            var plain = Enumerable.Repeat(float.NaN, k * columns).ToArray();
+            var scaled = Enumerable.Repeat(float.NaN, k * columns).ToArray();
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            var expectedMax = new float[m];
+            var actualMax = new float[m];
+            fixed (float* pa = a, pb = b, pp = plain, ps = scaled, pe = expected, pc = actual, pem = expectedMax, pam = actualMax)
+            {
+                Gemm.Pack<TV>(k, n, pb, n, 1, pp, k, columns);
+                Gemm.Pack<TV>(k, n, pb, n, 1, ps, k, columns, factor);
+                Gemm.RunScaled<TV>(m, n, k, factor, pa, k, 1, pb, n, 1, pe, n, null, 0, null, 0);
+                Sweep.Max<TV>(pe, n, m, n, pem, 1);
+                Gemm.RunPanelsMax<TV>(m, n, k, folds ? 1f : factor, pa, k, 1, ps, k, columns, pc, n, pam, 1);
+            }
+            var where = $"{typeof(TV).Name} factor {factor} m={m} n={n} k={k}";
+            for (var i = 0; i < plain.Length; i++)
+            {
+                var want = folds ? plain[i] * factor : plain[i];
+                if (BitConverter.SingleToInt32Bits(scaled[i]) != BitConverter.SingleToInt32Bits(want) && !(float.IsNaN(scaled[i]) && float.IsNaN(want))) { failures.Add($"{where}: panel value {i} is {scaled[i]}, not {want}"); break; }
+            }
+            static bool Near(float x, float y, float bound) => (float.IsNaN(x) && float.IsNaN(y)) || x == y || Math.Abs(x - y) <= bound;
+            // Each sum has k terms of |a b factor| < |factor|: rounding of the factor's place moves it by a few ulp of k |factor|.
+            var bound = 4e-6f * k * Math.Abs(factor);
+            for (var i = 0; i < m * n; i++)
+                if (!Near(actual[i], expected[i], bound)) { failures.Add($"{where}: C[{i / n},{i % n}] = {actual[i]}, {expected[i]} with the factor on the sums"); break; }
+            for (var i = 0; i < m; i++)
+                if (!Near(actualMax[i], expectedMax[i], bound)) { failures.Add($"{where}: row {i}'s maximum {actualMax[i]}, {expectedMax[i]} with the factor on the sums"); break; }
+        }
+        return cases;
+    }
+
     [Fact]
     public void Panels_refuse_more_rows_or_columns_than_their_block_holds()
     {

@@ -1315,6 +1315,8 @@ public static class CSharpKernelEmitter
             {
                 alpha = "_s" + _temp++;
                 _w.Line($"float {alpha} = {string.Join(" * ", g.Factors.Select(Scalar))};");
+                // The factors were applied to B's panels as they were packed (TensorStorage.PanelFactors), where they could be.
+                if (StorageOf(g.B.Tensor).PanelFactors is not null) alpha = $"({Rt}.Gemm.FactorFoldsIntoPanels({alpha}) ? 1f : {alpha})";
             }
             string Points(string rank) => Blocked(rank) ? "_pe - _pb" : Hi(rank);
             var panels = StorageOf(g.B.Tensor) is { Panels: { } kj } b ? $"{DimExtent(b, kj.K)}, {DimExtent(b, kj.J)}" : null;
@@ -1368,10 +1370,17 @@ public static class CSharpKernelEmitter
                 _w.Line($"//   unless {r.Tensor.Name}'s blocks already have that layout (one panel, its rows contiguous): then the products read {r.Tensor.Name} in place");
                 _w.Open($"if (!{test})");
             }
+            string? factor = null;
+            if (storage.PanelFactors is { } factors)
+            {
+                factor = "_s" + _temp++;
+                _w.Line($"//   times the factors of the contraction that reads it, where Gemm.FactorFoldsIntoPanels allows (the contraction then runs with 1)");
+                _w.Line($"float {factor} = {string.Join(" * ", factors.Select(Scalar))};");
+            }
             var loops = OpenLoops(OuterLoops(e, p).Where(x => x != k && x != j), k, j);
             var env = new Dictionary<string, string> { [k] = "0", [j] = "0" };
             _w.Line($"{Rt}.Gemm.Pack<_TV>({Hi(k)}, {Hi(j)}, {Ptr(r.Tensor)} + {Offset(r.Tensor, r.Indices, env)}, {Stride(r.Tensor, r.Indices, k)}, {Stride(r.Tensor, r.Indices, j)},");
-            _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {DimExtent(storage, panels.K)}, {DimExtent(storage, panels.J)});");
+            _w.Line($"    {Ptr(e.Output)} + {Offset(e.Output, e.OutputIndices, env)}, {DimExtent(storage, panels.K)}, {DimExtent(storage, panels.J)}{(factor is null ? "" : $", {factor}")});");
             CloseLoops(loops);
             if (test is not null) _w.Close();
         }

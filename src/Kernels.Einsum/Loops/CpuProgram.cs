@@ -206,7 +206,7 @@ public sealed record CpuProgram(KernelVariants Variants, IReadOnlyList<CpuPlan> 
             DimStorage.Blocked => ": the block's rows",
             DimStorage.Chunk => ": a chunk of steps",
             _ => "",
-        })) + "]" + (s.HasPresence ? " with presence flags" : "") + (s.Panels is { } p ? $" in the micro-kernel's panels of {s.Tensor.Dims[p.J]}" + (s.PanelsMayBeTheSource ? " (its source read in place where it has their layout)" : "") : "");
+        })) + "]" + (s.HasPresence ? " with presence flags" : "") + (s.Panels is { } p ? $" in the micro-kernel's panels of {s.Tensor.Dims[p.J]}" + (s.PanelsMayBeTheSource ? " (its source read in place where it has their layout)" : "") + (s.PanelFactors is null ? "" : ", scaled by its contraction's factors") : "");
 
     private static void Write(System.Text.StringBuilder w, IReadOnlyList<CpuNode> nodes, int depth)
     {

@@ -81,6 +81,16 @@ public sealed record TensorStorage(Tensor Tensor, IReadOnlyList<DimStorage> Dims
     /// </summary>
     public bool PanelsMayBeTheSource { get; init; }
 
+    /// <summary>
+    /// With <see cref="Panels"/>: the factors of the one contraction that reads the copy, where they are the same at every
+    /// point (constants, sizes, scalar inputs) and the copy is never skipped for its source. The pack multiplies the
+    /// panels by their product as it writes them and the contraction runs with a factor of 1, so that its micro-kernel
+    /// does not multiply every sum as it stores it; where the product could overflow a panel's values (above 1 in
+    /// magnitude, or not finite: <c>Gemm.FactorFoldsIntoPanels</c>, a test at run time) both keep it as before.
+    /// Null: none.
+    /// </summary>
+    public IReadOnlyList<Expr>? PanelFactors { get; init; }
+
     /// <summary>The dimensions in memory order, outermost first: <see cref="Order"/>, else rolling dimensions, then a
     /// blocked one, then the others in declaration order. So per-row state (<c>RM[r+1,p]</c>) is contiguous across the
     /// block's rows, and a block's rows are the outer dimension of its tiles (the rows of a matrix product).</summary>

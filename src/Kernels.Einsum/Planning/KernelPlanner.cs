@@ -248,9 +248,11 @@ public static class KernelPlanner
                 || copy.OutputIndices.Select(i => ((IndexVariable)i).Rank).Distinct().Count() != copy.OutputIndices.Count) continue;
             (int K, int J)? dims = null;
             var only = true;
+            var readers = new HashSet<int>();
             foreach (var e in cascade.Einsums)
                 foreach (var read in e.Reads().Where(r => r.Tensor.Name == name))
                 {
+                    readers.Add(e.Id);
                     int At(string rank) => Enumerable.Range(0, read.Indices.Count).Where(d => read.Indices[d] is IndexVariable v && v.Rank == rank).DefaultIfEmpty(-1).First();
                     if (plans[e.Id] is not { Lowering: EinsumLowering.Contraction, Contraction: { } g } || g.A.Tensor.Name == name) { only = false; continue; }
                     var (k, j) = (At(g.K), At(g.J));
@@ -263,13 +265,26 @@ public static class KernelPlanner
             var column = ((IndexVariable)copy.OutputIndices[kj.J]).Rank;
             var inPlace = source.Tensor.Role == TensorRole.Input && source.Indices[source.Indices.Count - 1] is IndexVariable { Rank: var last } && last == column
                 && source.Indices.Take(source.Indices.Count - 1).All(i => AffineCoefficient(i, column) == 0);
-            storage[name] = s with { Order = order.SequenceEqual(s.StorageOrder) ? s.Order : order, Panels = kj, PanelsMayBeTheSource = inPlace };
+            // One contraction whose factors are the same everywhere (attention's rsqrt(E) log2(e)): they scale the panels
+            // as they are packed instead of every sum as the micro-kernel stores it (see TensorStorage.PanelFactors).
+            var factors = !inPlace && readers.Count == 1 && plans[readers.First()].Contraction!.Factors is { Count: > 0 } f && f.All(Uniform) ? f : null;
+            storage[name] = s with { Order = order.SequenceEqual(s.StorageOrder) ? s.Order : order, Panels = kj, PanelsMayBeTheSource = inPlace, PanelFactors = factors };
             // The pack is one runtime call per point of the other ranks, whatever loop the copy was lowered to (V's
             // tiles, contiguous along their columns, were vectorised over them).
             if (plans[copy.Id].Lowering != EinsumLowering.Dense)
                 plans[copy.Id] = plans[copy.Id] with { Lowering = EinsumLowering.Dense, VectorRank = null, LoopOrder = ScalarLoopOrder(plans[copy.Id]) };
         }
     }
+
+    /// <summary>Whether <paramref name="x"/> has one value for the whole call: constants, sizes and scalar inputs.</summary>
+    private static bool Uniform(Expr x) => x switch
+    {
+        Constant or SizeValue => true,
+        TensorRead r => r.Tensor.Role == TensorRole.Input && r.Tensor.Rank == 0,
+        Unary u => Uniform(u.Operand),
+        Binary b => Uniform(b.Left) && Uniform(b.Right),
+        _ => false,
+    };
 
     /// <summary>
     /// Row maxima folded into a contraction's store (<see cref="KernelPlan.MaxFolds"/>): <c>M[.., i] = max[j] C[.., j, i]</c>

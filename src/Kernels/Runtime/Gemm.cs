@@ -106,14 +106,14 @@ public static unsafe class Gemm
     }
 
     /// <summary>
-    /// Columns per panel of a right operand packed by <see cref="Pack{TV}"/>: the width of the widest register tile
+    /// Columns per panel of a right operand packed by <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int)"/>: the width of the widest register tile
     /// the micro-kernel runs with <typeparamref name="TV"/> (four 512-bit vectors, else two 256-bit ones), so that each
     /// tile reads its panel's rows contiguously, one after the other.
     /// </summary>
     public static int PanelColumns<TV>() where TV : unmanaged, ISimdFloat<TV> => TV.Count == 16 ? 64 : 16;
 
     /// <summary>
-    /// True when <see cref="Pack{TV}"/> of a block of <paramref name="columns"/> columns from rows <paramref name="rowStride"/>
+    /// True when <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int)"/> of a block of <paramref name="columns"/> columns from rows <paramref name="rowStride"/>
     /// apart, its columns <paramref name="columnStride"/> apart, would write the source's own layout: one panel (at most
     /// <see cref="PanelColumns{TV}"/> columns), the columns contiguous and the rows as far apart as the block is wide.
     /// The generated kernels then skip the copy and hand the source to <see cref="RunScaledPanels{TV}"/> (attention's V
@@ -172,6 +172,54 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int)"/> that also multiplies the panels by
+    /// <paramref name="factor"/> where <see cref="FactorFoldsIntoPanels"/> allows it: a contraction's factor that is the
+    /// same everywhere (attention's rsqrt(E) log2(e)) is then applied once per element of B, as it is copied, instead of
+    /// to every sum as the micro-kernel stores it (twelve multiplies a 6 x 16 tile, on the FMA pipes). The products then
+    /// run with a factor of <c>FactorFoldsIntoPanels(factor) ? 1 : factor</c>; the results differ by float rounding.
+    /// </summary>
+    /// <param name="k">B's rows (the summed rank).</param>
+    /// <param name="n">B's columns.</param>
+    /// <param name="b">B[0, 0].</param>
+    /// <param name="bRow">Elements between B[k, j] and B[k+1, j].</param>
+    /// <param name="bCol">Elements between B[k, j] and B[k, j+1].</param>
+    /// <param name="packed">The block: panelRows * panelColumns floats, not overlapping B.</param>
+    /// <param name="panelRows">The block's rows (at least <paramref name="k"/>).</param>
+    /// <param name="panelColumns">The block's columns (at least <paramref name="n"/>).</param>
+    /// <param name="factor">The contraction's factor.</param>
+    /// <exception cref="ArgumentOutOfRangeException">B does not fit in the block.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Pack<TV>(int k, int n, float* b, nint bRow, nint bCol, float* packed, int panelRows, int panelColumns, float factor) where TV : unmanaged, ISimdFloat<TV>
+    {
+        Pack<TV>(k, n, b, bRow, bCol, packed, panelRows, panelColumns);
+        if (!FactorFoldsIntoPanels(factor) || factor == 1f || k <= 0 || n <= 0) return;
+        var width = PanelColumns<TV>();
+        var f = TV.Create(factor);
+        for (var j = 0; j < n; j += width)
+        {
+            var w = Math.Min(width, panelColumns - j);
+            var columns = Math.Min(width, n - j);
+            var panel = packed + (nint)j * panelRows;
+            // The panel just written, still in L1: its rows are contiguous where it is whole.
+            var (rows, count, pitch) = columns == w ? (1, k * w, 0) : (k, columns, w);
+            for (var r = 0; r < rows; r++)
+            {
+                var row = panel + (nint)r * pitch;
+                var i = 0;
+                for (; i <= count - TV.Count; i += TV.Count) TV.Store(row + i, TV.Load(row + i) * f);
+                for (; i < count; i++) row[i] *= factor;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int, float)"/> applies
+    /// <paramref name="factor"/> to the panels: where it is finite and at most 1 in magnitude, so that no packed value
+    /// overflows where the scaled sum would not. Otherwise the products apply it as before.
+    /// </summary>
+    public static bool FactorFoldsIntoPanels(float factor) => float.IsFinite(factor) && Math.Abs(factor) <= 1f;
+
     /// <summary><see cref="RunScaledPanels{TV}"/> without a running sum: <c>C = alpha * A * B</c>, B in panels.</summary>
     /// <inheritdoc cref="RunScaledPanels{TV}" path="/param"/>
     public static void RunPanels<TV>(int m, int n, int k, float alpha, float* a, nint aRow, nint aCol, float* panels, int panelRows, int panelColumns, float* c, nint cRow)
@@ -179,13 +227,13 @@ public static unsafe class Gemm
         RunScaledPanels<TV>(m, n, k, alpha, a, aRow, aCol, panels, panelRows, panelColumns, c, cRow, null, 0, null, 0);
 
     /// <summary>
-    /// <see cref="RunScaled{TV}"/> with B packed by <see cref="Pack{TV}"/> into a block of panelRows x panelColumns:
+    /// <see cref="RunScaled{TV}"/> with B packed by <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int)"/> into a block of panelRows x panelColumns:
     /// each panel is read in place, with its rows contiguous, by every tile of rows. The sums are those of
     /// <see cref="RunScaled{TV}"/> bit for bit (each runs in k order either way).
     /// </summary>
     /// <param name="n">Columns of C, at most <paramref name="panelColumns"/>.</param>
     /// <param name="k">The extent of the summed rank, at most <paramref name="panelRows"/>.</param>
-    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
+    /// <param name="panels">B as <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int)"/> wrote it.</param>
     /// <param name="panelRows">The rows of the block B was packed into (the layout of its panels; the sum may take fewer).</param>
     /// <param name="panelColumns">The columns of that block (C may take fewer).</param>
     /// <param name="m">Rows of C.</param>
@@ -255,7 +303,7 @@ public static unsafe class Gemm
     /// <param name="a">A[0, 0].</param>
     /// <param name="aRow">A's row stride.</param>
     /// <param name="aCol">A's stride along k.</param>
-    /// <param name="panels">B as <see cref="Pack{TV}"/> wrote it.</param>
+    /// <param name="panels">B as <see cref="Pack{TV}(int, int, float*, nint, nint, float*, int, int)"/> wrote it.</param>
     /// <param name="panelRows">The rows of the block B was packed into.</param>
     /// <param name="panelColumns">The columns of that block.</param>
     /// <param name="c">C[0, 0].</param>
@@ -989,12 +1037,19 @@ public static unsafe class Gemm
         if (typeof(TStore) == typeof(FoldMaxima))
         {
             // No epilogue (RunPanelsMax): each row stored and folded into its running maxima from the registers.
-            var nan = FoldRow(c, maxima, c00 * scale, c01 * scale, c02 * scale, c03 * scale, first);
-            nan |= FoldRow(c + cRow, maxima + 16, c10 * scale, c11 * scale, c12 * scale, c13 * scale, first);
-            nan |= FoldRow(c + 2 * cRow, maxima + 32, c20 * scale, c21 * scale, c22 * scale, c23 * scale, first);
-            nan |= FoldRow(c + 3 * cRow, maxima + 48, c30 * scale, c31 * scale, c32 * scale, c33 * scale, first);
-            nan |= FoldRow(c + 4 * cRow, maxima + 64, c40 * scale, c41 * scale, c42 * scale, c43 * scale, first);
-            nan |= FoldRow(c + 5 * cRow, maxima + 80, c50 * scale, c51 * scale, c52 * scale, c53 * scale, first);
+            // A factor of 1 (folded into B's panels as they were packed) multiplies nothing.
+            if (alpha != 1f)
+            {
+                c00 *= scale; c01 *= scale; c02 *= scale; c03 *= scale; c10 *= scale; c11 *= scale; c12 *= scale; c13 *= scale;
+                c20 *= scale; c21 *= scale; c22 *= scale; c23 *= scale; c30 *= scale; c31 *= scale; c32 *= scale; c33 *= scale;
+                c40 *= scale; c41 *= scale; c42 *= scale; c43 *= scale; c50 *= scale; c51 *= scale; c52 *= scale; c53 *= scale;
+            }
+            var nan = FoldRow(c, maxima, c00, c01, c02, c03, first);
+            nan |= FoldRow(c + cRow, maxima + 16, c10, c11, c12, c13, first);
+            nan |= FoldRow(c + 2 * cRow, maxima + 32, c20, c21, c22, c23, first);
+            nan |= FoldRow(c + 3 * cRow, maxima + 48, c30, c31, c32, c33, first);
+            nan |= FoldRow(c + 4 * cRow, maxima + 64, c40, c41, c42, c43, first);
+            nan |= FoldRow(c + 5 * cRow, maxima + 80, c50, c51, c52, c53, first);
             return nan.ExtractMostSignificantBits() != 0;
         }
         StoreRow(c, j, 0, c00, c01, c02, c03, tail, scale);
@@ -1149,14 +1204,19 @@ public static unsafe class Gemm
             if (maxima != null)
             {
                 // No epilogue here (RunPanelsMax): each row's two vectors stored, then folded into its running maximum.
-                var sv = V(scale);
+                if (*alpha != 1f) // a factor of 1 (folded into B's panels as they were packed) multiplies nothing
+                {
+                    var sv = V(scale);
+                    c00 *= sv; c01 *= sv; c10 *= sv; c11 *= sv; c20 *= sv; c21 *= sv;
+                    c30 *= sv; c31 *= sv; c40 *= sv; c41 *= sv; c50 *= sv; c51 *= sv;
+                }
                 var first = j == 0;
-                FoldRow(c, maxima, c00 * sv, c01 * sv, first);
-                FoldRow(c + cRow, maxima + 16, c10 * sv, c11 * sv, first);
-                FoldRow(c + 2 * cRow, maxima + 32, c20 * sv, c21 * sv, first);
-                FoldRow(c + 3 * cRow, maxima + 48, c30 * sv, c31 * sv, first);
-                FoldRow(c + 4 * cRow, maxima + 64, c40 * sv, c41 * sv, first);
-                FoldRow(c + 5 * cRow, maxima + 80, c50 * sv, c51 * sv, first);
+                FoldRow(c, maxima, c00, c01, first);
+                FoldRow(c + cRow, maxima + 16, c10, c11, first);
+                FoldRow(c + 2 * cRow, maxima + 32, c20, c21, first);
+                FoldRow(c + 3 * cRow, maxima + 48, c30, c31, first);
+                FoldRow(c + 4 * cRow, maxima + 64, c40, c41, first);
+                FoldRow(c + 5 * cRow, maxima + 80, c50, c51, first);
                 continue;
             }
             var cs = c;
