@@ -148,6 +148,23 @@ public static unsafe class Gemm
         if (n > panelColumns) throw new ArgumentOutOfRangeException(nameof(n), n, $"The panels hold {panelColumns} columns.");
         if (k <= 0 || n <= 0) return;
         var width = PanelColumns<TV>();
+        if (bCol == 1 && width == 16 && n % 16 == 0 && panelColumns >= n)
+        {
+            // Whole 16-column panels of rows that are contiguous (V's tiles in attention, F = 64, 256-bit vectors): B read
+            // row by row, each row's 16-float pieces written to their panels, where a panel at a time read B in passes
+            // of one line a row, 256 bytes apart.
+            for (var kk = 0; kk < k; kk++)
+            {
+                var row = b + kk * bRow;
+                var to = packed + kk * 16;
+                for (var j = 0; j < n; j += 16, to += 16 * (nint)panelRows)
+                {
+                    Vector256.Store(Vector256.Load(row + j), to);
+                    Vector256.Store(Vector256.Load(row + j + 8), to + 8);
+                }
+            }
+            return;
+        }
         for (var j = 0; j < n; j += width)
         {
             var w = Math.Min(width, panelColumns - j);
