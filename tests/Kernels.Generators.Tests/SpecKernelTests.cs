@@ -48,6 +48,10 @@ public class SpecKernelTests
         var masks = new[] { (0, 500, 0), (500, 1000, 0), (0, 17, 0), (3, 70, 0), (0, 0, 0), (500, 501, 0), (0, 500, 63), (0, 20, 0), (0, 9, 123), (66, 500, 0), (0, 500, 5), (2, 4, 1) }
             .Zip(gqa.Concat(gqa), (cwt, s) => new Dictionary<string, int>(s) { ["C"] = cwt.Item1, ["W"] = cwt.Item2, ["T"] = cwt.Item3 }).ToArray();
         yield return new KernelCase("attention.scaled", Spec("attention.scaled"), masks, 2.0, new Dictionary<string, double> { ["SCALE"] = 0.3 });
+        // The scale multiplies K's panels as they are packed where Gemm.FactorFoldsIntoPanels allows (0.3 above, and a
+        // negative one here); above 1 it stays on the sums (the rows of 70 and 130 pack K; those of 37 and 5 read it in place).
+        foreach (var scale in new[] { -0.3, 1.7 })
+            yield return new KernelCase($"attention.scaled (SCALE {scale})", Spec("attention.scaled"), masks.Take(4).ToArray(), 2.0, new Dictionary<string, double> { ["SCALE"] = scale });
 
 
 
